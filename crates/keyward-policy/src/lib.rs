@@ -1,0 +1,24 @@
+//! Keyward's registration policy, as pure data and functions.
+//!
+//! Nothing here does I/O or holds a secret: the RA client uses it to show the officer what will
+//! happen, the server uses the very same functions to decide. Components that hold keys (ca, kra)
+//! or data (store) depend on this crate, never the other way round.
+
+pub mod config;
+pub mod keyspec;
+pub mod pin;
+pub mod plan;
+pub mod procedure;
+pub mod roles;
+pub mod subject;
+pub mod usage;
+
+pub use keyspec::{KeySpec, KeySpecError, KeySpecList};
+pub use plan::{plan_token, PlanError, PlannedAction, TokenPlan};
+pub use procedure::{
+    CertificateProcedure, KeyAction, KeyProcedure, PinMethod, PinProcedure, ProcedureSet,
+    RecoverCertificate, RecoverScope, SubjectRule, TokenProcedure,
+};
+pub use roles::Role;
+pub use subject::{DistinguishedName, SubjectError};
+pub use usage::{KeyUsage, KeyUsageSet};
