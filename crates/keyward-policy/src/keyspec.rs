@@ -301,10 +301,21 @@ mod tests {
     #[test]
     fn refuses_malformed_and_unknown() {
         for bad in [
-            "RSA", "RSA:", "RSA:1000", "rsa:2048", "EC:P-256", "DSA:2048", "X:1", "", "EC:secp256k1",
+            "RSA",
+            "RSA:",
+            "RSA:1000",
+            "rsa:2048",
+            "EC:P-256",
+            "DSA:2048",
+            "X:1",
+            "",
+            "EC:secp256k1",
         ] {
             let err = bad.parse::<KeySpec>().unwrap_err();
-            assert!(err.to_string().contains("allowed: RSA:2048"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("allowed: RSA:2048"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -322,8 +333,15 @@ mod tests {
             err.to_string(),
             "key spec RSA:4096 is not offered here; allowed: EC:secp256r1, RSA:3072*"
         );
-        assert!(list.choose(Some("RSA:12")).unwrap_err().to_string().contains("EC:secp256r1, RSA:3072*"));
-        assert_eq!(KeySpecList::parse("EC:secp256r1").unwrap().default_spec(), KeySpec::Ec(Curve::Secp256r1));
+        assert!(list
+            .choose(Some("RSA:12"))
+            .unwrap_err()
+            .to_string()
+            .contains("EC:secp256r1, RSA:3072*"));
+        assert_eq!(
+            KeySpecList::parse("EC:secp256r1").unwrap().default_spec(),
+            KeySpec::Ec(Curve::Secp256r1)
+        );
         assert!(KeySpecList::parse("RSA:2048*, RSA:3072*").is_err());
         assert!(KeySpecList::parse("RSA:2048, RSA:2048").is_err());
         assert!(KeySpecList::parse(" , ").is_err());

@@ -80,7 +80,9 @@ pub enum PlanError {
         allowed: String,
     },
     /// An archive key procedure with no certificate procedure of the same key usage.
-    #[error("key procedure {0} archives a key that no certificate procedure of the token certifies")]
+    #[error(
+        "key procedure {0} archives a key that no certificate procedure of the token certifies"
+    )]
     ArchiveWithoutCertificate(String),
     /// Two key procedures for one key usage definition.
     #[error("key procedures {0} and {1} have the same key usage definition")]
@@ -197,10 +199,12 @@ pub fn plan_token(token: &ResolvedToken, key_spec: KeySpec) -> Result<TokenPlan,
     server.extend(
         shared
             .into_iter()
-            .map(|(key_usage, certificate_procedures)| PlannedAction::GenerateServer {
-                certificate_procedures,
-                key_usage,
-            }),
+            .map(
+                |(key_usage, certificate_procedures)| PlannedAction::GenerateServer {
+                    certificate_procedures,
+                    key_usage,
+                },
+            ),
     );
     local.extend(server);
     Ok(TokenPlan { actions: local })
@@ -210,11 +214,18 @@ impl fmt::Display for TokenPlan {
     /// The officer's "Key Management" line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
-        let count = |pred: &dyn Fn(&PlannedAction) -> bool| self.actions.iter().filter(|a| pred(a)).count();
+        let count =
+            |pred: &dyn Fn(&PlannedAction) -> bool| self.actions.iter().filter(|a| pred(a)).count();
         let archived = count(&|a| matches!(a, PlannedAction::Archive { .. }));
         let server = count(&|a| matches!(a, PlannedAction::GenerateServer { .. }));
         let local = count(&|a| matches!(a, PlannedAction::GenerateLocal { .. }));
-        let keys = |n: usize| if n == 1 { "1 key".to_string() } else { format!("{n} keys") };
+        let keys = |n: usize| {
+            if n == 1 {
+                "1 key".to_string()
+            } else {
+                format!("{n} keys")
+            }
+        };
         if archived > 0 {
             parts.push(format!("archive {} in the server", keys(archived)));
         }
@@ -409,7 +420,11 @@ mod tests {
 
     #[test]
     fn archive_key_spec_is_the_procedures_not_the_officers() {
-        let plan = plan_token(&token(vec![cert("enc", ENC)], vec![archive("arch", ENC)]), SPEC).unwrap();
+        let plan = plan_token(
+            &token(vec![cert("enc", ENC)], vec![archive("arch", ENC)]),
+            SPEC,
+        )
+        .unwrap();
         assert!(matches!(
             &plan.actions[0],
             PlannedAction::Archive { key_spec: KeySpec::Rsa(2048), certificate_procedures, .. } if certificate_procedures == &["enc"]
@@ -425,11 +440,20 @@ mod tests {
             Err(PlanError::KeySpecRefused { .. })
         ));
         assert_eq!(
-            plan_token(&token(vec![cert("sig", SIG)], vec![archive("arch", ENC)]), SPEC),
+            plan_token(
+                &token(vec![cert("sig", SIG)], vec![archive("arch", ENC)]),
+                SPEC
+            ),
             Err(PlanError::ArchiveWithoutCertificate("arch".into()))
         );
         assert!(matches!(
-            plan_token(&token(vec![cert("enc", ENC)], vec![archive("a", ENC), archive("b", ENC)]), SPEC),
+            plan_token(
+                &token(
+                    vec![cert("enc", ENC)],
+                    vec![archive("a", ENC), archive("b", ENC)]
+                ),
+                SPEC
+            ),
             Err(PlanError::DuplicateKeyUsage(..))
         ));
     }

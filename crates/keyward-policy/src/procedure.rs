@@ -310,7 +310,10 @@ impl ProcedureSet {
             if token.p12_profile != "modern" {
                 return Err(ProcedureError {
                     procedure: token.name.clone(),
-                    reason: format!("unknown p12_profile {:?} (known: modern)", token.p12_profile),
+                    reason: format!(
+                        "unknown p12_profile {:?} (known: modern)",
+                        token.p12_profile
+                    ),
                 });
             }
         }
@@ -359,9 +362,10 @@ impl ProcedureSet {
         let mut recovery_certificates = Vec::new();
         for key in &keys {
             if let KeyAction::Recover {
-                certificate: RecoverCertificate::New {
-                    certificate_procedure,
-                },
+                certificate:
+                    RecoverCertificate::New {
+                        certificate_procedure,
+                    },
                 ..
             } = &key.action
             {

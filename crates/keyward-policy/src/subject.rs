@@ -55,7 +55,10 @@ impl DistinguishedName {
     /// byte. Multi-valued RDNs (`+`) are refused.
     pub fn parse(text: &str) -> Result<DistinguishedName, SubjectError> {
         if text.chars().count() > MAX_DN_CHARS {
-            return Err(err("subject", format!("longer than {MAX_DN_CHARS} characters")));
+            return Err(err(
+                "subject",
+                format!("longer than {MAX_DN_CHARS} characters"),
+            ));
         }
         if text.chars().any(char::is_control) {
             return Err(err("subject", "contains control characters"));
@@ -69,10 +72,17 @@ impl DistinguishedName {
                 return Err(err("subject", "multi-valued RDNs ('+') are not supported"));
             }
             let Some((name, value)) = part.split_once('=') else {
-                return Err(err("subject", format!("{:?} is not ATTR=value", shorten(&part))));
+                return Err(err(
+                    "subject",
+                    format!("{:?} is not ATTR=value", shorten(&part)),
+                ));
             };
-            let name = canonical(name.trim())
-                .ok_or_else(|| err("subject", format!("unknown attribute {:?}", shorten(name.trim()))))?;
+            let name = canonical(name.trim()).ok_or_else(|| {
+                err(
+                    "subject",
+                    format!("unknown attribute {:?}", shorten(name.trim())),
+                )
+            })?;
             let value = unescape(value.trim()).map_err(|r| err(name, r))?;
             if value.is_empty() {
                 return Err(err(name, "is empty"));
@@ -132,7 +142,10 @@ impl DistinguishedName {
                 })?;
             let chars = value.chars().count();
             if chars > rule.max_len {
-                return Err(err(name, format!("longer than {} characters", rule.max_len)));
+                return Err(err(
+                    name,
+                    format!("longer than {} characters", rule.max_len),
+                ));
             }
             if !rule.multiple && self.attributes.iter().filter(|(n, _)| n == name).count() > 1 {
                 return Err(err(name, "given more than once"));
@@ -191,7 +204,10 @@ fn check_charset(name: &str, value: &str) -> Result<(), SubjectError> {
         .any(|(n, _, printable)| *n == name && *printable);
     if name == "C" {
         if value.len() != 2 || !value.chars().all(|c| c.is_ascii_uppercase()) {
-            return Err(err("C", "must be a two-letter ISO 3166 code in capitals, such as SE"));
+            return Err(err(
+                "C",
+                "must be a two-letter ISO 3166 code in capitals, such as SE",
+            ));
         }
     } else if printable_only && !value.chars().all(is_printable_string_char) {
         return Err(err(
@@ -208,7 +224,12 @@ fn is_printable_string_char(c: char) -> bool {
 
 /// Checks the e-mail field: an ASCII addr-spec of at most 254 characters.
 pub fn check_email(addr: &str) -> Result<(), SubjectError> {
-    let bad = || err("email", format!("{:?} is not an e-mail address", shorten(addr)));
+    let bad = || {
+        err(
+            "email",
+            format!("{:?} is not an e-mail address", shorten(addr)),
+        )
+    };
     if addr.len() > 254 || !addr.is_ascii() {
         return Err(bad());
     }
@@ -267,7 +288,10 @@ fn unescape(value: &str) -> Result<String, String> {
         }
         let next = chars.next().ok_or("ends with a lone backslash")?;
         if next.is_ascii_hexdigit() {
-            let low = chars.next().filter(char::is_ascii_hexdigit).ok_or("bad \\XX escape")?;
+            let low = chars
+                .next()
+                .filter(char::is_ascii_hexdigit)
+                .ok_or("bad \\XX escape")?;
             let hex = format!("{next}{low}");
             bytes.push(u8::from_str_radix(&hex, 16).map_err(|_| "bad \\XX escape")?);
         } else {
@@ -281,7 +305,8 @@ fn unescape(value: &str) -> Result<String, String> {
 fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for (i, c) in value.chars().enumerate() {
-        let edge = (i == 0 && (c == ' ' || c == '#')) || (i + 1 == value.chars().count() && c == ' ');
+        let edge =
+            (i == 0 && (c == ' ' || c == '#')) || (i + 1 == value.chars().count() && c == ' ');
         if edge || ",+\"\\<>;=".contains(c) {
             out.push('\\');
         }
@@ -322,14 +347,23 @@ mod tests {
 
     #[test]
     fn parses_escapes_and_orders() {
-        let dn = DistinguishedName::parse(r"CN=Smith\, John,OU=R&D,OU=PKI, O = Example AB ,C=SE").unwrap();
+        let dn = DistinguishedName::parse(r"CN=Smith\, John,OU=R&D,OU=PKI, O = Example AB ,C=SE")
+            .unwrap();
         assert_eq!(dn.get("CN"), Some("Smith, John"));
         assert_eq!(dn.get("O"), Some("Example AB"));
-        assert_eq!(dn.to_string(), r"CN=Smith\, John,OU=R&D,OU=PKI,O=Example AB,C=SE");
+        assert_eq!(
+            dn.to_string(),
+            r"CN=Smith\, John,OU=R&D,OU=PKI,O=Example AB,C=SE"
+        );
         let der: Vec<_> = dn.der_order().map(|(n, _)| n).collect();
         assert_eq!(der, ["C", "O", "OU", "OU", "CN"]);
-        assert_eq!(DistinguishedName::parse(r"cn=J\C3\B6rg").unwrap().get("CN"), Some("Jörg"));
-        assert!(dn.validate(&procedure(), Some("john.smith@example.com")).is_ok());
+        assert_eq!(
+            DistinguishedName::parse(r"cn=J\C3\B6rg").unwrap().get("CN"),
+            Some("Jörg")
+        );
+        assert!(dn
+            .validate(&procedure(), Some("john.smith@example.com"))
+            .is_ok());
     }
 
     #[test]
@@ -349,11 +383,18 @@ mod tests {
             assert_eq!(e.field, field, "{text:?}: {e}");
         }
         let long = format!("CN={}", "x".repeat(2000));
-        assert_eq!(DistinguishedName::parse(&long).unwrap_err().field, "subject");
+        assert_eq!(
+            DistinguishedName::parse(&long).unwrap_err().field,
+            "subject"
+        );
 
         let p = procedure();
         let check = |text: &str, email: Option<&str>| {
-            DistinguishedName::parse(text).unwrap().validate(&p, email).unwrap_err().field
+            DistinguishedName::parse(text)
+                .unwrap()
+                .validate(&p, email)
+                .unwrap_err()
+                .field
         };
         assert_eq!(check("O=Example", None), "CN");
         assert_eq!(check("CN=a,L=Stockholm", None), "L");
@@ -367,7 +408,12 @@ mod tests {
         let mut forbidden = procedure();
         forbidden.email = EmailRule::Forbidden;
         let dn = DistinguishedName::parse("CN=a").unwrap();
-        assert_eq!(dn.validate(&forbidden, Some("a@example.com")).unwrap_err().field, "email");
+        assert_eq!(
+            dn.validate(&forbidden, Some("a@example.com"))
+                .unwrap_err()
+                .field,
+            "email"
+        );
         forbidden.email = EmailRule::Required;
         assert_eq!(dn.validate(&forbidden, None).unwrap_err().field, "email");
     }

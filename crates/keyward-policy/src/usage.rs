@@ -73,7 +73,16 @@ impl FromStr for KeyUsage {
 
 /// A key usage definition. It may be empty (an officer certificate has none).
 #[derive(
-    Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(transparent)]
 pub struct KeyUsageSet(pub BTreeSet<KeyUsage>);

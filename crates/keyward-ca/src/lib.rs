@@ -1,0 +1,182 @@
+//! The CA component: the only code that touches CA keys.
+//!
+//! Certificates are built here from a certificate procedure and signed through a [`Signer`]:
+//! a software key now, a PKCS#11 key later, without the callers changing.
+
+mod extensions;
+mod hierarchy;
+
+use std::fmt;
+use std::net::IpAddr;
+
+use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::bn::BigNum;
+use openssl::pkey::{PKey, PKeyRef, Private, Public};
+use openssl::x509::{X509Builder, X509};
+
+use keyward_policy::{CertificateProcedure, DistinguishedName};
+
+pub use hierarchy::{create_hierarchy, decrypt_key_pem, encrypt_key_pem, Hierarchy};
+
+/// Why the CA could not do something. Never carries key material.
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    /// OpenSSL refused an operation.
+    #[error("{context}: {detail}")]
+    OpenSsl {
+        /// The operation.
+        context: &'static str,
+        /// OpenSSL's reason.
+        detail: String,
+    },
+    /// A certificate procedure names something the CA cannot put in a certificate.
+    #[error("certificate procedure {procedure}: {reason}")]
+    Procedure {
+        /// The procedure.
+        procedure: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A key file that cannot be decrypted with the given passphrase.
+    #[error("the CA key cannot be decrypted (wrong passphrase or damaged file)")]
+    KeyDecryption,
+    /// Shared crypto failure.
+    #[error(transparent)]
+    Crypto(#[from] keyward_crypto::CryptoError),
+}
+
+pub(crate) fn ossl(context: &'static str) -> impl Fn(openssl::error::ErrorStack) -> CaError {
+    move |e| CaError::OpenSsl {
+        context,
+        detail: e
+            .errors()
+            .first()
+            .and_then(|err| err.reason().map(str::to_string))
+            .unwrap_or_else(|| "unknown error".into()),
+    }
+}
+
+/// Signs certificates with a CA key that may live anywhere.
+pub trait Signer: Send + Sync {
+    /// Signs the certificate being built (sets its signature algorithm and value).
+    fn sign_certificate(&self, builder: &mut X509Builder) -> Result<(), CaError>;
+    /// The CA's public key, DER SubjectPublicKeyInfo.
+    fn public_key_der(&self) -> Result<Vec<u8>, CaError>;
+}
+
+/// A CA key held in memory (decrypted from its file at start).
+pub struct SoftwareSigner {
+    key: PKey<Private>,
+}
+
+impl SoftwareSigner {
+    /// Wraps a private key.
+    pub fn new(key: PKey<Private>) -> Self {
+        SoftwareSigner { key }
+    }
+}
+
+impl fmt::Debug for SoftwareSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SoftwareSigner(<redacted>)")
+    }
+}
+
+impl Signer for SoftwareSigner {
+    fn sign_certificate(&self, builder: &mut X509Builder) -> Result<(), CaError> {
+        builder
+            .sign(&self.key, keyward_crypto::message_digest_for(&self.key))
+            .map_err(ossl("certificate signature"))
+    }
+
+    fn public_key_der(&self) -> Result<Vec<u8>, CaError> {
+        self.key.public_key_to_der().map_err(ossl("CA public key"))
+    }
+}
+
+/// What to certify.
+pub struct IssueRequest<'a> {
+    /// The subject's public key (already proven to be possessed).
+    pub public_key: &'a PKeyRef<Public>,
+    /// The validated subject.
+    pub subject: &'a DistinguishedName,
+    /// E-mail for the rfc822Name subjectAltName.
+    pub email: Option<&'a str>,
+    /// The certificate procedure (validity, key usage, EKUs).
+    pub procedure: &'a CertificateProcedure,
+    /// Serial number bytes (positive).
+    pub serial: [u8; 16],
+    /// Start of validity, Unix seconds.
+    pub not_before: i64,
+    /// dNSName subjectAltNames.
+    pub dns_names: &'a [String],
+    /// iPAddress subjectAltNames.
+    pub ip_addresses: &'a [IpAddr],
+}
+
+/// An issuing CA: its certificate, the chain above it, and its signer.
+pub struct CertificateAuthority {
+    cert: X509,
+    chain: Vec<X509>,
+    signer: Box<dyn Signer>,
+}
+
+impl fmt::Debug for CertificateAuthority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateAuthority")
+            .field("subject", &self.cert.subject_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CertificateAuthority {
+    /// An issuing CA; `chain` lists CA certificates for tokens, issuing CA first, then the root.
+    pub fn new(cert: X509, chain: Vec<X509>, signer: Box<dyn Signer>) -> Self {
+        CertificateAuthority {
+            cert,
+            chain,
+            signer,
+        }
+    }
+
+    /// The issuing CA certificate.
+    pub fn certificate(&self) -> &X509 {
+        &self.cert
+    }
+
+    /// The chain for tokens (issuing CA first).
+    pub fn chain(&self) -> &[X509] {
+        &self.chain
+    }
+
+    /// Builds and signs an end-entity certificate as the procedure says.
+    pub fn issue(&self, req: &IssueRequest<'_>) -> Result<X509, CaError> {
+        let mut b = X509Builder::new().map_err(ossl("certificate"))?;
+        b.set_version(2).map_err(ossl("version"))?;
+        let serial = BigNum::from_slice(&req.serial)
+            .and_then(|bn| Asn1Integer::from_bn(&bn))
+            .map_err(ossl("serial"))?;
+        b.set_serial_number(&serial).map_err(ossl("serial"))?;
+        b.set_issuer_name(self.cert.subject_name())
+            .map_err(ossl("issuer"))?;
+        let subject = keyward_crypto::x509_name(req.subject)?;
+        b.set_subject_name(&subject).map_err(ossl("subject"))?;
+        b.set_pubkey(req.public_key).map_err(ossl("public key"))?;
+        let not_before = Asn1Time::from_unix(req.not_before).map_err(ossl("validity"))?;
+        let wanted_end = req.not_before + i64::from(req.procedure.validity_days) * 86_400;
+        let wanted = Asn1Time::from_unix(wanted_end).map_err(ossl("validity"))?;
+        let not_after: &openssl::asn1::Asn1TimeRef = if wanted.as_ref() > self.cert.not_after() {
+            self.cert.not_after()
+        } else {
+            &wanted
+        };
+        b.set_not_before(&not_before).map_err(ossl("validity"))?;
+        b.set_not_after(not_after).map_err(ossl("validity"))?;
+        extensions::end_entity(&mut b, &self.cert, req)?;
+        self.signer.sign_certificate(&mut b)?;
+        Ok(b.build())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,176 @@
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::Command;
+
+use keyward_policy::keyspec::Curve;
+use keyward_policy::procedure::{CertificateProcedure, EmailRule};
+use keyward_policy::usage::{KeyUsage, KeyUsageSet};
+use keyward_policy::{DistinguishedName, KeySpec};
+
+use super::*;
+
+fn procedure(usage: &[KeyUsage], eku: &[&str]) -> CertificateProcedure {
+    CertificateProcedure {
+        name: "test".into(),
+        description: String::new(),
+        validity_days: 365,
+        key_usage: KeyUsageSet::of(usage),
+        extended_key_usage: eku.iter().map(|s| s.to_string()).collect(),
+        subject: vec![],
+        email: EmailRule::Optional,
+        key_specs: vec![],
+    }
+}
+
+fn ca() -> (Hierarchy, CertificateAuthority) {
+    let h = create_hierarchy(
+        &DistinguishedName::parse("CN=Test Root,O=Keyward").unwrap(),
+        &DistinguishedName::parse("CN=Test Issuing,O=Keyward").unwrap(),
+    )
+    .unwrap();
+    let issuing_key =
+        PKey::private_key_from_der(&h.issuing_key.private_key_to_der().unwrap()).unwrap();
+    let ca = CertificateAuthority::new(
+        h.issuing_cert.clone(),
+        vec![h.issuing_cert.clone(), h.root_cert.clone()],
+        Box::new(SoftwareSigner::new(issuing_key)),
+    );
+    (h, ca)
+}
+
+fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl CLI");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn issued_certificates_verify_with_openssl_and_carry_the_procedure() {
+    let (h, ca) = ca();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root.pem");
+    let issuing = dir.path().join("issuing.pem");
+    std::fs::write(&root, h.root_cert.to_pem().unwrap()).unwrap();
+    std::fs::write(&issuing, h.issuing_cert.to_pem().unwrap()).unwrap();
+    let subject = DistinguishedName::parse("CN=Alice Example,O=Example,C=SE").unwrap();
+    let signing = procedure(
+        &[KeyUsage::DigitalSignature, KeyUsage::NonRepudiation],
+        &["emailProtection", "1.3.6.1.5.5.7.3.2"],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for spec in [
+        KeySpec::Ec(Curve::BrainpoolP320r1),
+        KeySpec::Rsa(2048),
+        KeySpec::Dsa(1024),
+    ] {
+        let key = keyward_crypto::generate_key(spec).unwrap();
+        let public = PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap();
+        let cert = ca
+            .issue(&IssueRequest {
+                public_key: &public,
+                subject: &subject,
+                email: Some("alice@example.com"),
+                procedure: &signing,
+                serial: keyward_crypto::random_serial().unwrap(),
+                not_before: now,
+                dns_names: &[],
+                ip_addresses: &[IpAddr::V4(Ipv4Addr::LOCALHOST)],
+            })
+            .unwrap();
+        let ee = dir.path().join("ee.pem");
+        std::fs::write(&ee, cert.to_pem().unwrap()).unwrap();
+        let verified = openssl(&[
+            "verify",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-untrusted",
+            issuing.to_str().unwrap(),
+            ee.to_str().unwrap(),
+        ]);
+        assert!(verified.contains(": OK"), "{spec}: {verified}");
+        let text = openssl(&["x509", "-in", ee.to_str().unwrap(), "-noout", "-text"]);
+        for needle in [
+            "X509v3 Key Usage: critical",
+            "Digital Signature, Non Repudiation",
+            "E-mail Protection, TLS Web Client Authentication",
+            "email:alice@example.com",
+            "IP Address:127.0.0.1",
+            "CA:FALSE",
+            "X509v3 Subject Key Identifier",
+            "X509v3 Authority Key Identifier",
+        ] {
+            assert!(text.contains(needle), "{spec}: missing {needle}:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn empty_key_usage_definition_gives_no_key_usage_and_unknown_eku_is_refused() {
+    let (_, ca) = ca();
+    let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1)).unwrap();
+    let public = PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap();
+    let subject = DistinguishedName::parse("CN=officer").unwrap();
+    let officer = procedure(&[], &["clientAuth"]);
+    let mut req = IssueRequest {
+        public_key: &public,
+        subject: &subject,
+        email: None,
+        procedure: &officer,
+        serial: keyward_crypto::random_serial().unwrap(),
+        not_before: 1_700_000_000,
+        dns_names: &[],
+        ip_addresses: &[],
+    };
+    let cert = ca.issue(&req).unwrap();
+    let text = String::from_utf8_lossy(&cert.to_text().unwrap()).into_owned();
+    assert!(!text.contains("Key Usage: critical"), "{text}");
+    assert!(text.contains("TLS Web Client Authentication"));
+    let bad = procedure(&[], &["notAnEku"]);
+    req.procedure = &bad;
+    assert!(matches!(ca.issue(&req), Err(CaError::Procedure { .. })));
+}
+
+#[test]
+fn validity_is_clamped_to_the_ca() {
+    let (h, ca) = ca();
+    let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1)).unwrap();
+    let public = PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap();
+    let subject = DistinguishedName::parse("CN=long").unwrap();
+    let mut long = procedure(&[KeyUsage::DigitalSignature], &[]);
+    long.validity_days = 100 * 365;
+    let cert = ca
+        .issue(&IssueRequest {
+            public_key: &public,
+            subject: &subject,
+            email: None,
+            procedure: &long,
+            serial: keyward_crypto::random_serial().unwrap(),
+            not_before: 1_800_000_000,
+            dns_names: &[],
+            ip_addresses: &[],
+        })
+        .unwrap();
+    assert!(cert.not_after() <= h.issuing_cert.not_after());
+}
+
+#[test]
+fn encrypted_ca_keys_round_trip_and_refuse_the_wrong_passphrase() {
+    let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp384r1)).unwrap();
+    let pem = encrypt_key_pem(&key, b"correct passphrase").unwrap();
+    assert!(String::from_utf8_lossy(&pem).contains("ENCRYPTED PRIVATE KEY"));
+    let back = decrypt_key_pem(&pem, b"correct passphrase").unwrap();
+    assert!(back.public_eq(&key));
+    assert!(matches!(
+        decrypt_key_pem(&pem, b"wrong"),
+        Err(CaError::KeyDecryption)
+    ));
+}
