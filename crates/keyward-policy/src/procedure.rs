@@ -111,9 +111,9 @@ pub enum KeyAction {
     },
 }
 
-/// A key procedure: archive or recover, for one key usage definition.
+/// A key procedure: archive or recover, for one key usage definition. (No `deny_unknown_fields`:
+/// serde does not support it together with `flatten`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct KeyProcedure {
     /// Unique name.
     pub name: String,

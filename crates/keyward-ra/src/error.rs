@@ -1,0 +1,87 @@
+//! The RA client's error type.
+
+use std::path::PathBuf;
+
+use keyward_proto::ApiError;
+
+/// Everything that can go wrong on the RA side. Messages never carry keys or PINs.
+#[derive(Debug, thiserror::Error)]
+pub enum RaError {
+    /// client.conf is missing or wrong.
+    #[error("{path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the setting.
+        reason: String,
+    },
+    /// The officer credential could not be opened.
+    #[error("officer credential {path}: {reason}")]
+    Officer {
+        /// The PKCS#12 file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The Signature PIN does not open the officer credential.
+    #[error("wrong Signature PIN for {0}")]
+    WrongSignaturePin(PathBuf),
+    /// The server could not be reached or spoke nonsense.
+    #[error("server {url}: {reason}")]
+    Transport {
+        /// Server URL.
+        url: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The server refused the request.
+    #[error("refused by the server ({status}{}): {}", .error.field.as_ref().map(|f| format!(", field {f}")).unwrap_or_default(), .error.message)]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The server's explanation.
+        error: ApiError,
+    },
+    /// The officer's input is wrong (names the field).
+    #[error("{field}: {reason}")]
+    Input {
+        /// The field or option.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Key generation, CSR or PKCS#12 failure.
+    #[error("crypto: {0}")]
+    Crypto(#[from] keyward_crypto::CryptoError),
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl RaError {
+    /// Bad officer input in `field`.
+    pub fn input(field: &str, reason: impl Into<String>) -> RaError {
+        RaError::Input {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The process exit code that goes with this error (see the README's table).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RaError::Input { .. } => 2,
+            RaError::Config { .. } => 3,
+            RaError::Officer { .. } | RaError::WrongSignaturePin(_) => 4,
+            RaError::Refused { status, .. } if *status == 401 || *status == 403 => 5,
+            RaError::Refused { .. } => 6,
+            RaError::Transport { .. } => 7,
+            RaError::Crypto(_) | RaError::Io { .. } => 1,
+        }
+    }
+}

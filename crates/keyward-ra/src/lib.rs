@@ -1,0 +1,18 @@
+//! The RA client: what runs on the officer's machine.
+//!
+//! It holds the officer's key (virtual-officer PKCS#12 now, a smart card later) and the keys it
+//! generates for tokens; it never sees CA or archive keys. It computes the token plan to show the
+//! officer, generates the RA-local keys, signs the request, and writes the PKCS#12 and
+//! certificate files atomically.
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod issue;
+pub mod officer;
+pub mod seed;
+
+pub use client::RaClient;
+pub use config::ClientConfig;
+pub use error::RaError;
+pub use officer::OfficerCredential;

@@ -1,0 +1,115 @@
+//! Officer authentication: the TLS client certificate names the officer; POSTs also carry the
+//! officer's signature over the exact request bytes, made with that certificate's key.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use openssl::x509::X509;
+use serde_json::json;
+
+use keyward_proto::{signed_message, SIGNATURE_HEADER};
+use keyward_store::{AuditCategory, Officer};
+
+use super::ApiFailure;
+use crate::service::{Refusal, Service};
+
+/// The DER certificate the client authenticated the TLS connection with.
+#[derive(Debug, Clone)]
+pub struct PeerCertificate(pub Option<Arc<Vec<u8>>>);
+
+impl PeerCertificate {
+    /// Takes the end-entity certificate of a finished handshake.
+    pub fn from_connection(conn: &rustls::ServerConnection) -> PeerCertificate {
+        PeerCertificate(
+            conn.peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|cert| Arc::new(cert.to_vec())),
+        )
+    }
+}
+
+fn unauthenticated(message: impl Into<String>) -> ApiFailure {
+    ApiFailure::new(StatusCode::UNAUTHORIZED, "unauthenticated", None, message)
+}
+
+/// The registered, unrevoked officer behind the connection; refusals are audited.
+pub async fn officer(service: &Service, peer: &PeerCertificate) -> Result<Officer, ApiFailure> {
+    let Some(cert) = &peer.0 else {
+        return Err(unauthenticated("no client certificate"));
+    };
+    let fingerprint = keyward_crypto::sha256_hex(cert);
+    let found = service
+        .store()
+        .officer_by_fingerprint(&fingerprint)
+        .await
+        .map_err(|e| ApiFailure::from(Refusal::internal(e)))?;
+    let reason = match &found {
+        None => "the client certificate does not belong to a registered officer",
+        Some(o) if o.revoked_at.is_some() => "the officer has been revoked",
+        Some(_) => "",
+    };
+    if !reason.is_empty() {
+        let refusal = Refusal::forbidden(reason);
+        service
+            .audit_refusal(
+                AuditCategory::Authentication,
+                "authenticate",
+                found.as_ref().map(|o| o.name.as_str()),
+                &refusal,
+                json!({ "certificate_sha256": fingerprint }),
+            )
+            .await;
+        return Err(unauthenticated(reason));
+    }
+    found.ok_or_else(|| unauthenticated("unknown officer"))
+}
+
+/// Checks the officer's signature over `path` and `body`; refusals are audited.
+pub async fn verify_signature(
+    service: &Service,
+    officer: &Officer,
+    peer: &PeerCertificate,
+    headers: &HeaderMap,
+    path: &str,
+    body: &[u8],
+) -> Result<(), ApiFailure> {
+    let verdict = check(peer, headers, path, body);
+    if let Err(reason) = verdict {
+        let refusal = Refusal::invalid("signature", reason);
+        service
+            .audit_refusal(
+                AuditCategory::Authentication,
+                "verify-signature",
+                Some(&officer.name),
+                &refusal,
+                json!({ "path": path, "body_bytes": body.len() }),
+            )
+            .await;
+        return Err(ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "bad-signature",
+            Some("signature".into()),
+            refusal.message,
+        ));
+    }
+    Ok(())
+}
+
+fn check(peer: &PeerCertificate, headers: &HeaderMap, path: &str, body: &[u8]) -> Result<(), String> {
+    let cert = peer.0.as_ref().ok_or("no client certificate")?;
+    let header = headers
+        .get(SIGNATURE_HEADER)
+        .ok_or("the request carries no officer signature")?;
+    let signature = STANDARD
+        .decode(header.as_bytes())
+        .map_err(|_| "the officer signature is not base64")?;
+    let key = X509::from_der(cert)
+        .and_then(|c| c.public_key())
+        .map_err(|_| "unreadable officer certificate")?;
+    match keyward_crypto::verify_message(&key, &signed_message(path, body), &signature) {
+        Ok(true) => Ok(()),
+        _ => Err("the officer signature does not match the request (tampered or wrong key)".into()),
+    }
+}

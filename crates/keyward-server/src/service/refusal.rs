@@ -1,0 +1,86 @@
+//! Why the service refused a request: a kind, the field at fault, and a sentence.
+
+/// The kind of refusal; the API maps it to an HTTP status and a stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// Bad input.
+    Invalid,
+    /// The officer lacks a role.
+    Forbidden,
+    /// A named thing does not exist.
+    NotFound,
+    /// Not available in this version.
+    Unsupported,
+    /// Our fault; details are logged, not returned.
+    Internal,
+}
+
+/// A refused request.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// Kind.
+    pub kind: RefusalKind,
+    /// Field at fault.
+    pub field: Option<String>,
+    /// Sentence for the officer (never a secret).
+    pub message: String,
+}
+
+impl Refusal {
+    /// Bad input in `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            kind: RefusalKind::Invalid,
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// A missing role.
+    pub fn forbidden(message: impl Into<String>) -> Refusal {
+        Refusal {
+            kind: RefusalKind::Forbidden,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// `field` names nothing that exists.
+    pub fn not_found(field: &str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            kind: RefusalKind::NotFound,
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// Not provided by this version.
+    pub fn unsupported(message: impl Into<String>) -> Refusal {
+        Refusal {
+            kind: RefusalKind::Unsupported,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// An internal failure: logged here, a generic sentence for the caller.
+    pub fn internal(cause: impl std::fmt::Display) -> Refusal {
+        tracing::error!("internal error: {cause}");
+        Refusal {
+            kind: RefusalKind::Internal,
+            field: None,
+            message: "internal server error (see the server log)".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}

@@ -1,0 +1,282 @@
+//! `keyward init`: a complete installation in one directory, written atomically (built in a
+//! sibling temporary directory and renamed into place, so a failure leaves nothing behind).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use openssl::pkey::{PKey, Private};
+use openssl::x509::X509;
+use serde::Serialize;
+use serde_json::json;
+
+use keyward_ca::{CertificateAuthority, IssueRequest, SoftwareSigner};
+use keyward_crypto::files::{write_public, write_secret};
+use keyward_policy::keyspec::{Curve, DEFAULT_RA_KEY_GENERATION};
+use keyward_policy::roles::Role;
+use keyward_policy::{DistinguishedName, KeySpec, ProcedureSet};
+use keyward_proto::KeyOrigin;
+use keyward_server::service::{certificate_record, RecordContext};
+use keyward_store::{AuditCategory, NewAudit, Outcome, Store};
+
+use crate::officer::enroll_virtual;
+
+use crate::cli::InitArgs;
+use crate::output::{input_error, print_json};
+
+/// The default procedures written to procedures.toml and loaded into the database.
+pub const DEFAULT_PROCEDURES: &str = include_str!("procedures.toml");
+
+/// Name of the first officer.
+pub const FIRST_OFFICER: &str = "admin";
+/// The actor named in audit records written by `init`.
+const ACTOR: &str = "keyward-init";
+
+/// What `init` created.
+#[derive(Debug, Serialize)]
+pub struct InitReport {
+    /// Installation directory.
+    pub dir: PathBuf,
+    /// Server configuration.
+    pub cm_conf: PathBuf,
+    /// RA configuration.
+    pub client_conf: PathBuf,
+    /// Root CA certificate.
+    pub root_ca: PathBuf,
+    /// The first officer's virtual-officer PKCS#12.
+    pub officer_p12: PathBuf,
+    /// Its Signature PIN.
+    pub officer_pin_file: PathBuf,
+    /// Token procedures loaded.
+    pub token_procedures: Vec<String>,
+}
+
+/// `keyward init`.
+pub async fn run(args: InitArgs) -> anyhow::Result<()> {
+    let report = create(&args.dir, args.listen).await?;
+    if args.json {
+        return print_json(&report);
+    }
+    println!("Created a Keyward installation in {}", report.dir.display());
+    println!("  server configuration  {}", report.cm_conf.display());
+    println!("  RA configuration      {}", report.client_conf.display());
+    println!("  root CA certificate   {}", report.root_ca.display());
+    println!("  token procedures      {}", report.token_procedures.join(", "));
+    println!("  first officer         {} (roles issue-certificate, recover-key, admin)", FIRST_OFFICER);
+    println!("    virtual officer     {}", report.officer_p12.display());
+    println!("    Signature PIN in    {}", report.officer_pin_file.display());
+    eprintln!(
+        "warning: the first officer is a virtual officer whose Signature PIN is stored in a file next to its key.\n\
+         Move the PIN to a safe place (or delete the file) and enroll smart-card officers for production."
+    );
+    println!("\nNext: keyward server --dir {}", report.dir.display());
+    Ok(())
+}
+
+/// Creates an installation in `dir`, which must not exist or be empty.
+pub async fn create(dir: &Path, listen: SocketAddr) -> anyhow::Result<InitReport> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .with_context(|| format!("--dir {}", dir.display()))?
+            .next()
+            .is_none();
+        if !empty {
+            return Err(input_error(format!(
+                "--dir: {} exists and is not empty (already initialised?)",
+                dir.display()
+            )));
+        }
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".keyward-init-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("creating a staging directory in {}", parent.display()))?;
+    build(staging.path(), listen).await?;
+    if dir.exists() {
+        std::fs::remove_dir(dir).with_context(|| format!("replacing empty {}", dir.display()))?;
+    }
+    let staged = staging.keep();
+    if let Err(e) = std::fs::rename(&staged, dir) {
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(e).with_context(|| format!("moving the installation to {}", dir.display()));
+    }
+    let procedures: ProcedureSet = toml::from_str(DEFAULT_PROCEDURES)?;
+    Ok(InitReport {
+        dir: dir.to_path_buf(),
+        cm_conf: dir.join("cm.conf"),
+        client_conf: dir.join("client.conf"),
+        root_ca: dir.join("ca/root.pem"),
+        officer_p12: dir.join(format!("officer/{FIRST_OFFICER}.p12")),
+        officer_pin_file: dir.join(format!("officer/{FIRST_OFFICER}.pin")),
+        token_procedures: procedures.token.iter().map(|t| t.name.clone()).collect(),
+    })
+}
+
+async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+    for sub in ["ca", "tls", "officer"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    let procedures: ProcedureSet =
+        toml::from_str(DEFAULT_PROCEDURES).context("built-in procedures.toml")?;
+    procedures.validate().context("built-in procedures.toml")?;
+    write_public(&dir.join("procedures.toml"), DEFAULT_PROCEDURES.as_bytes())?;
+
+    let root_dn = DistinguishedName::parse("CN=Keyward Root CA,O=Keyward")?;
+    let issuing_dn = DistinguishedName::parse("CN=Keyward Issuing CA,O=Keyward")?;
+    let hierarchy = keyward_ca::create_hierarchy(&root_dn, &issuing_dn)?;
+    let passphrase = keyward_crypto::generate_pin(32, keyward_policy::pin::PIN_ALPHABET)?;
+    let pass = passphrase.as_str().as_bytes();
+    write_secret(&dir.join("ca/ca.pass"), pass)?;
+    write_secret(&dir.join("ca/root.key.pem"), &keyward_ca::encrypt_key_pem(&hierarchy.root_key, pass)?)?;
+    write_secret(&dir.join("ca/issuing.key.pem"), &keyward_ca::encrypt_key_pem(&hierarchy.issuing_key, pass)?)?;
+    write_public(&dir.join("ca/root.pem"), &hierarchy.root_cert.to_pem()?)?;
+    write_public(&dir.join("ca/issuing.pem"), &hierarchy.issuing_cert.to_pem()?)?;
+    let ca = CertificateAuthority::new(
+        hierarchy.issuing_cert.clone(),
+        vec![hierarchy.issuing_cert.clone(), hierarchy.root_cert.clone()],
+        Box::new(SoftwareSigner::new(hierarchy.issuing_key)),
+    );
+
+    let cert_procedure = |name: &str| {
+        procedures
+            .certificate
+            .iter()
+            .find(|c| c.name == name)
+            .with_context(|| format!("built-in procedures.toml lacks certificate procedure {name}"))
+    };
+    // The server's TLS certificate: P-256 (rustls) for localhost.
+    let tls_key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1))?;
+    let tls_dn = DistinguishedName::parse("CN=localhost,O=Keyward")?;
+    let mut ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
+    if !listen.ip().is_unspecified() && !ips.contains(&listen.ip()) {
+        ips.push(listen.ip());
+    }
+    let tls_cert = issue(&ca, &tls_key, &tls_dn, cert_procedure("tls-server")?, &["localhost".into()], &ips)?;
+    let mut chain_pem = tls_cert.to_pem()?;
+    chain_pem.extend(hierarchy.issuing_cert.to_pem()?);
+    write_public(&dir.join("tls/server.pem"), &chain_pem)?;
+    write_secret(&dir.join("tls/server.key"), &tls_key.private_key_to_pem_pkcs8()?)?;
+
+    write_public(&dir.join("cm.conf"), cm_conf(listen).as_bytes())?;
+    write_public(&dir.join("client.conf"), client_conf(listen).as_bytes())?;
+
+    let url = format!("sqlite://{}", dir.join("keyward.db").display());
+    let store = Store::open(&url).await?;
+    let admin = NewAudit {
+        category: AuditCategory::Administration,
+        action: "load-procedures".into(),
+        officer: Some(ACTOR.into()),
+        outcome: Outcome::Success,
+        object: None,
+        detail: json!({ "source": "procedures.toml" }),
+    };
+    store.replace_procedures(&procedures, &admin).await?;
+    let tls_subject = tls_dn.to_string();
+    let tls_record = certificate_record(
+        ca.certificate(),
+        &tls_cert,
+        &RecordContext {
+            subject: &tls_subject,
+            certificate_procedure: "tls-server",
+            token_procedure: "-",
+            key_origin: KeyOrigin::Server,
+            key_usage: "digitalSignature",
+            officer: ACTOR,
+            email: None,
+        },
+    )?;
+    let tls_audit = NewAudit {
+        category: AuditCategory::CertificatesIssued,
+        action: "issue-tls-certificate".into(),
+        detail: json!({ "subject": tls_subject }),
+        ..admin
+    };
+    store.record_issuance(&[tls_record], &tls_audit).await?;
+    let roles = [Role::IssueCertificate, Role::RecoverKey, Role::Admin].into_iter().collect();
+    enroll_virtual(dir, &ca, &store, &procedures, FIRST_OFFICER, &roles, ACTOR).await?;
+    store.close().await;
+    Ok(())
+}
+
+/// Has the CA certify `key` for a subject the server itself needs (TLS, officers).
+pub fn issue(
+    ca: &CertificateAuthority,
+    key: &PKey<Private>,
+    dn: &DistinguishedName,
+    procedure: &keyward_policy::CertificateProcedure,
+    dns_names: &[String],
+    ip_addresses: &[IpAddr],
+) -> anyhow::Result<X509> {
+    let public = PKey::public_key_from_der(&key.public_key_to_der()?)?;
+    Ok(ca.issue(&IssueRequest {
+        public_key: &public,
+        subject: dn,
+        email: None,
+        procedure,
+        serial: keyward_crypto::random_serial()?,
+        not_before: keyward_server::service::unix_now(),
+        dns_names,
+        ip_addresses,
+    })?)
+}
+
+fn cm_conf(listen: SocketAddr) -> String {
+    format!(
+        "# Keyward server configuration (cm.conf). Paths are relative to this file.\n\
+         server.listen = {listen}\n\
+         database.url = sqlite://keyward.db\n\
+         tls.certificate = tls/server.pem\n\
+         tls.key = tls/server.key\n\
+         ca.root = ca/root.pem\n\
+         ca.issuing.certificate = ca/issuing.pem\n\
+         ca.issuing.key = ca/issuing.key.pem\n\
+         ca.key-passphrase-file = ca/ca.pass\n\
+         \n\
+         # Key specs offered to RA clients for the keys they generate (default marked *).\n\
+         client.ra-key-generation = {DEFAULT_RA_KEY_GENERATION}\n"
+    )
+}
+
+fn client_conf(listen: SocketAddr) -> String {
+    let host = if listen.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if listen.is_ipv6() {
+        format!("[{}]", listen.ip())
+    } else {
+        listen.ip().to_string()
+    };
+    format!(
+        "# Keyward RA client configuration (client.conf). Paths are relative to this file.\n\
+         server.url = https://{host}:{port}\n\
+         server.ca = ca/root.pem\n\
+         officer.p12 = officer/{FIRST_OFFICER}.p12\n\
+         \n\
+         # Uncomment to offer other key specs than the server's client.ra-key-generation:\n\
+         # ra-key-generation = EC:secp256r1*, EC:secp384r1, RSA:3072\n",
+        port = listen.port()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_procedures_are_valid_and_complete() {
+        let set: ProcedureSet = toml::from_str(DEFAULT_PROCEDURES).unwrap();
+        set.validate().unwrap();
+        for name in ["soft-signing", "soft-signing-show", "officer"] {
+            set.resolve(name).unwrap();
+        }
+        let officer = set.certificate.iter().find(|c| c.name == "officer").unwrap();
+        assert!(officer.key_usage.is_empty(), "seed: an officer's certificate procedure has no key usage");
+        let signing = set.resolve("soft-signing").unwrap();
+        let plan = keyward_policy::plan_token(&signing, KeySpec::Rsa(2048)).unwrap();
+        assert_eq!(plan.to_string(), "Key Management: generate 1 key locally");
+    }
+}

@@ -1,0 +1,255 @@
+//! `keyward ra …`: the officer's RA client.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+
+use keyward_policy::{plan_token, KeySpecList};
+use keyward_ra::client::CertificateSearch;
+use keyward_ra::issue::{key_spec_list, IssuedToken, Prepared, TokenOrder};
+use keyward_ra::officer::VIRTUAL_OFFICER_WARNING;
+use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
+
+use crate::cli::{IssueArgs, RaArgs, RaCommand};
+use crate::output::{input_error, print_json, print_table};
+use crate::secrets::{signature_pin, token_pin};
+
+/// An RA session: configuration, officer credential, HTTPS client.
+pub struct Session {
+    /// client.conf.
+    pub config: ClientConfig,
+    /// Connected client.
+    pub client: RaClient,
+}
+
+impl Session {
+    /// Opens client.conf and the officer credential, runs the generator health check.
+    pub fn open(config: ClientConfig, pin_file: Option<&Path>) -> anyhow::Result<Session> {
+        keyward_ra::seed::start(&config.path)?;
+        let pin = signature_pin(pin_file)?;
+        let officer = OfficerCredential::open_p12(&config.officer_p12, pin.as_str())?;
+        eprintln!("{VIRTUAL_OFFICER_WARNING}");
+        let client = RaClient::new(&config, Arc::new(officer))?;
+        Ok(Session { config, client })
+    }
+}
+
+/// `keyward ra`.
+pub async fn run(args: RaArgs) -> anyhow::Result<()> {
+    if let RaCommand::InitKeygen { from_file } = &args.command {
+        return init_keygen(&args.config, from_file.as_deref());
+    }
+    let config = ClientConfig::load(&args.config)?;
+    let session = Session::open(config, args.signature_pin_file.as_deref())?;
+    match args.command {
+        RaCommand::Procedures { filter, json } => procedures(&session, filter.as_deref(), json).await,
+        RaCommand::KeySpecs { json } => key_specs(&session, json).await,
+        RaCommand::Plan { procedure, key_spec, json } => plan(&session, &procedure, key_spec.as_deref(), json).await,
+        RaCommand::Issue(issue_args) => issue(&session, issue_args).await,
+        RaCommand::Certificates { id, serial, subject, json } => {
+            certificates(&session, CertificateSearch { id, serial, subject }, json).await
+        }
+        RaCommand::Whoami { json } => {
+            let me = session.client.whoami().await?;
+            if json {
+                return print_json(&me);
+            }
+            println!("officer {} with roles {}", me.name, me.roles.join(", "));
+            Ok(())
+        }
+        RaCommand::InitKeygen { .. } => Ok(()),
+    }
+}
+
+async fn procedures(s: &Session, filter: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let list = s.client.procedures(filter).await?;
+    if json {
+        return print_json(&list);
+    }
+    let rows: Vec<Vec<String>> = list
+        .token_procedures
+        .iter()
+        .map(|t| {
+            let certs: Vec<String> = t
+                .certificates
+                .iter()
+                .map(|c| format!("{} [{}]", c.name, c.key_usage))
+                .collect();
+            let keys: Vec<String> = t.keys.iter().map(|k| k.name.clone()).collect();
+            vec![
+                t.token.name.clone(),
+                t.token.pin.method.name().to_string(),
+                certs.join(", "),
+                if keys.is_empty() { "-".into() } else { keys.join(", ") },
+                t.token.description.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["TOKEN PROCEDURE", "PIN", "CERTIFICATE PROCEDURES", "KEY PROCEDURES", "DESCRIPTION"], &rows);
+    Ok(())
+}
+
+async fn key_specs(s: &Session, json: bool) -> anyhow::Result<()> {
+    let list: KeySpecList = key_spec_list(&s.client, &s.config).await?;
+    let source = if s.config.ra_key_generation.is_some() { "client.conf ra-key-generation" } else { "server client.ra-key-generation" };
+    if json {
+        let specs: Vec<_> = list
+            .specs()
+            .iter()
+            .map(|spec| json!({ "key_spec": spec.to_string(), "default": *spec == list.default_spec() }))
+            .collect();
+        return print_json(&json!({ "source": source, "key_specs": specs }));
+    }
+    for spec in list.specs() {
+        let mark = if *spec == list.default_spec() { "*" } else { "" };
+        println!("{spec}{mark}");
+    }
+    eprintln!("(from {source})");
+    Ok(())
+}
+
+async fn plan(s: &Session, procedure: &str, key_spec: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let list = key_spec_list(&s.client, &s.config).await?;
+    let spec = list.choose(key_spec).map_err(|e| input_error(format!("--key-spec: {e}")))?;
+    let procedures = s.client.procedures(None).await?;
+    let token = procedures
+        .token_procedures
+        .iter()
+        .find(|t| t.token.name == procedure)
+        .ok_or_else(|| input_error(format!("--procedure: no token procedure named {procedure:?}")))?;
+    let plan = plan_token(token, spec).map_err(|e| input_error(format!("--key-spec: {e}")))?;
+    if json {
+        let roles: Vec<&str> = plan.required_roles().iter().map(|r| r.name()).collect();
+        return print_json(&json!({
+            "token_procedure": procedure,
+            "key_spec": spec.to_string(),
+            "key_management": plan.to_string(),
+            "required_roles": roles,
+            "actions": plan.actions,
+        }));
+    }
+    println!("{plan}");
+    let roles: Vec<&str> = plan.required_roles().iter().map(|r| r.name()).collect();
+    println!("Roles needed: {}", roles.join(", "));
+    Ok(())
+}
+
+async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
+    let order = TokenOrder {
+        procedure: args.procedure,
+        subject: args.subject,
+        email: args.email,
+        key_spec: args.key_spec,
+        p12_path: args.p12,
+        cert_path: args.cert,
+        force: args.force,
+    };
+    let prepared = Prepared::new(&s.client, &s.config, order).await?;
+    if !args.json {
+        eprintln!("{}", prepared.plan());
+    }
+    let pin = token_pin(prepared.pin_procedure(), args.pin_stdin)?;
+    let spinner = indicatif::ProgressBar::new_spinner();
+    if std::io::stderr().is_terminal() && !args.json {
+        spinner.set_message(format!("generating a {} key and requesting the certificate…", prepared.key_spec()));
+        spinner.enable_steady_tick(Duration::from_millis(120));
+    } else {
+        spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let result = prepared.execute(&s.client, &pin.pin).await;
+    spinner.finish_and_clear();
+    let token: IssuedToken = result?;
+    if args.json {
+        let mut out = json!({
+            "token_procedure": token.token_procedure,
+            "key_spec": token.key_spec.to_string(),
+            "key_management": token.key_management,
+            "certificates": token.certificates,
+            "p12": token.p12_path,
+            "certificate_file": token.cert_path,
+        });
+        if pin.show {
+            out["pin"] = json!(pin.pin.as_str());
+        }
+        return print_json(&out);
+    }
+    for c in &token.certificates {
+        println!(
+            "Certificate ID {}  serial {}  {}  ({}, key {})",
+            c.certificate_id, c.serial, c.subject, c.certificate_procedure, c.key_origin.name()
+        );
+    }
+    println!("Wrote {} (PKCS#12, mode 0600) and {}", token.p12_path.display(), token.cert_path.display());
+    if pin.show {
+        println!("PIN: {}", pin.pin.as_str());
+        eprintln!("Note the PIN now: it is shown once and stored nowhere.");
+    }
+    Ok(())
+}
+
+async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
+    if search.id.is_none() && search.serial.is_none() && search.subject.is_none() {
+        return Err(input_error("give --id, --serial or --subject"));
+    }
+    let found = s.client.certificates(&search).await?;
+    if json {
+        return print_json(&found);
+    }
+    let rows: Vec<Vec<String>> = found
+        .iter()
+        .map(|c| {
+            vec![
+                c.certificate_id.clone(),
+                c.serial.clone(),
+                c.subject.clone(),
+                c.certificate_procedure.clone(),
+                c.key_origin.clone(),
+                c.not_after.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["CERTIFICATE ID", "SERIAL", "SUBJECT", "PROCEDURE", "KEY", "NOT AFTER"], &rows);
+    if found.is_empty() {
+        eprintln!("no certificate matches");
+    }
+    Ok(())
+}
+
+fn init_keygen(config_path: &Path, from_file: Option<&Path>) -> anyhow::Result<()> {
+    let mut extra = zeroize::Zeroizing::new(Vec::new());
+    match from_file {
+        Some(path) => {
+            std::fs::File::open(path)
+                .with_context(|| format!("--from-file {}", path.display()))?
+                .take(4096)
+                .read_to_end(&mut extra)
+                .with_context(|| format!("--from-file {}", path.display()))?;
+        }
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("Type at least 32 random characters, then Enter (the text and its timing are mixed in):");
+            }
+            let start = std::time::Instant::now();
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                let mut line = zeroize::Zeroizing::new(String::new());
+                stdin.read_line(&mut line).context("reading entropy from the keyboard")?;
+                extra.extend_from_slice(line.as_bytes());
+            } else {
+                stdin.take(4096).read_to_end(&mut extra).context("reading entropy from standard input")?;
+            }
+            extra.extend_from_slice(&start.elapsed().as_nanos().to_le_bytes());
+        }
+    }
+    let config_dir = config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !config_dir.is_dir() {
+        return Err(RaError::input("config", format!("{} does not exist", config_dir.display())).into());
+    }
+    let path = keyward_ra::seed::init_keygen(config_path, &extra)?;
+    println!("Key generation initialised; seed file {} (mode 0600) is mixed in and replaced on every RA start.", path.display());
+    Ok(())
+}
