@@ -140,6 +140,7 @@ impl DistinguishedName {
                         format!("not allowed by certificate procedure {}", procedure.name),
                     )
                 })?;
+            check_charset(name, value)?;
             let chars = value.chars().count();
             if chars > rule.max_len {
                 return Err(err(
@@ -150,7 +151,6 @@ impl DistinguishedName {
             if !rule.multiple && self.attributes.iter().filter(|(n, _)| n == name).count() > 1 {
                 return Err(err(name, "given more than once"));
             }
-            check_charset(name, value)?;
         }
         for rule in &procedure.subject {
             if rule.required && self.get(&rule.attribute).is_none() {

@@ -36,7 +36,10 @@ pub struct CertificateSearch {
 
 impl RaClient {
     /// Builds the TLS client: trusts only `server.ca`, authenticates with the officer key.
-    pub fn new(config: &ClientConfig, officer: Arc<OfficerCredential>) -> Result<RaClient, RaError> {
+    pub fn new(
+        config: &ClientConfig,
+        officer: Arc<OfficerCredential>,
+    ) -> Result<RaClient, RaError> {
         let conf_err = |reason: String| RaError::Config {
             path: config.path.clone(),
             reason,
@@ -95,7 +98,10 @@ impl RaClient {
             field: None,
             message: format!(
                 "HTTP {status}: {}",
-                String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()
+                String::from_utf8_lossy(&bytes)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
             ),
         });
         Err(RaError::Refused {
@@ -104,7 +110,11 @@ impl RaClient {
         })
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, RaError> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, RaError> {
         let resp = self
             .http
             .get(format!("{}{path}", self.base))
@@ -127,12 +137,18 @@ impl RaClient {
 
     /// Token procedures, optionally filtered.
     pub async fn procedures(&self, filter: Option<&str>) -> Result<ProcedureList, RaError> {
-        let query: Vec<(&str, String)> = filter.map(|f| ("filter", f.to_string())).into_iter().collect();
+        let query: Vec<(&str, String)> = filter
+            .map(|f| ("filter", f.to_string()))
+            .into_iter()
+            .collect();
         self.get("/v1/procedures", &query).await
     }
 
     /// Searches issued certificates.
-    pub async fn certificates(&self, search: &CertificateSearch) -> Result<Vec<CertificateInfo>, RaError> {
+    pub async fn certificates(
+        &self,
+        search: &CertificateSearch,
+    ) -> Result<Vec<CertificateInfo>, RaError> {
         let mut query = Vec::new();
         if let Some(v) = &search.id {
             query.push(("id", v.clone()));
@@ -153,7 +169,11 @@ impl RaClient {
     }
 
     /// POSTs `body` with the officer's signature over [`signed_message`].
-    pub async fn post_signed<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T, RaError> {
+    pub async fn post_signed<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, RaError> {
         let signature = self.officer.sign(&signed_message(path, &body))?;
         self.post_with_signature(path, body, &signature).await
     }

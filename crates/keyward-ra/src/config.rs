@@ -22,7 +22,12 @@ pub struct ClientConfig {
     pub ra_key_generation: Option<KeySpecList>,
 }
 
-const KNOWN: &[&str] = &["server.url", "server.ca", "officer.p12", "ra-key-generation"];
+const KNOWN: &[&str] = &[
+    "server.url",
+    "server.ca",
+    "officer.p12",
+    "ra-key-generation",
+];
 
 impl ClientConfig {
     /// Reads and checks client.conf.
@@ -52,7 +57,9 @@ impl ClientConfig {
         };
         let server_url = get("server.url")?.trim_end_matches('/').to_string();
         if !server_url.starts_with("https://") {
-            return Err(fail(format!("server.url: {server_url:?} must start with https://")));
+            return Err(fail(format!(
+                "server.url: {server_url:?} must start with https://"
+            )));
         }
         let ra_key_generation = match settings.get("ra-key-generation") {
             Some(text) => Some(
@@ -86,12 +93,29 @@ mod tests {
         let conf = ClientConfig::load(&path).unwrap();
         assert_eq!(conf.server_url, "https://127.0.0.1:8443");
         assert_eq!(conf.server_ca, dir.path().join("ca/root.pem"));
-        assert_eq!(conf.ra_key_generation.unwrap().to_string(), "EC:secp256r1*, RSA:3072");
+        assert_eq!(
+            conf.ra_key_generation.unwrap().to_string(),
+            "EC:secp256r1*, RSA:3072"
+        );
 
-        std::fs::write(&path, "server.url = http://x\nserver.ca = a\nofficer.p12 = b\n").unwrap();
-        assert!(ClientConfig::load(&path).unwrap_err().to_string().contains("server.url"));
-        std::fs::write(&path, "server.url = https://x\nserver.ca = a\nofficer.p12 = b\nra-key-generation = RSA:1\n").unwrap();
+        std::fs::write(
+            &path,
+            "server.url = http://x\nserver.ca = a\nofficer.p12 = b\n",
+        )
+        .unwrap();
+        assert!(ClientConfig::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("server.url"));
+        std::fs::write(
+            &path,
+            "server.url = https://x\nserver.ca = a\nofficer.p12 = b\nra-key-generation = RSA:1\n",
+        )
+        .unwrap();
         let err = ClientConfig::load(&path).unwrap_err().to_string();
-        assert!(err.contains("ra-key-generation") && err.contains("allowed"), "{err}");
+        assert!(
+            err.contains("ra-key-generation") && err.contains("allowed"),
+            "{err}"
+        );
     }
 }

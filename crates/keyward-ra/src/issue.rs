@@ -80,7 +80,10 @@ pub struct IssuedToken {
 }
 
 /// The key specs the RA offers: client.conf's list, else the server's.
-pub async fn key_spec_list(client: &RaClient, config: &ClientConfig) -> Result<KeySpecList, RaError> {
+pub async fn key_spec_list(
+    client: &RaClient,
+    config: &ClientConfig,
+) -> Result<KeySpecList, RaError> {
     if let Some(list) = &config.ra_key_generation {
         return Ok(list.clone());
     }
@@ -94,7 +97,11 @@ pub async fn key_spec_list(client: &RaClient, config: &ClientConfig) -> Result<K
 impl Prepared {
     /// Fetches the procedure, resolves the key spec and plan, and checks the order locally so
     /// that bad input is refused before any key is generated or request sent.
-    pub async fn new(client: &RaClient, config: &ClientConfig, order: TokenOrder) -> Result<Prepared, RaError> {
+    pub async fn new(
+        client: &RaClient,
+        config: &ClientConfig,
+        order: TokenOrder,
+    ) -> Result<Prepared, RaError> {
         let list = key_spec_list(client, config).await?;
         let key_spec = list
             .choose(order.key_spec.as_deref())
@@ -107,27 +114,44 @@ impl Prepared {
             .ok_or_else(|| {
                 RaError::input(
                     "procedure",
-                    format!("no token procedure named {:?} (see `keyward ra procedures`)", order.procedure),
+                    format!(
+                        "no token procedure named {:?} (see `keyward ra procedures`)",
+                        order.procedure
+                    ),
                 )
             })?;
-        let plan = plan_token(&resolved, key_spec).map_err(|e| RaError::input("key-spec", e.to_string()))?;
+        let plan = plan_token(&resolved, key_spec)
+            .map_err(|e| RaError::input("key-spec", e.to_string()))?;
         let subject = DistinguishedName::parse(&order.subject)
-            .map_err(|e| RaError::input(&e.field, format!("subject {e}")))?;
+            .map_err(|e| RaError::input(&e.field, e.reason))?;
         let mut local = 0;
         for action in &plan.actions {
             match action {
-                PlannedAction::GenerateLocal { certificate_procedure, .. } => {
+                PlannedAction::GenerateLocal {
+                    certificate_procedure,
+                    ..
+                } => {
                     local += 1;
-                    if let Some(cp) = resolved.certificates.iter().find(|c| &c.name == certificate_procedure) {
-                        subject
-                            .validate(cp, order.email.as_deref())
-                            .map_err(|e| RaError::input(&e.field, format!("{}: {e}", cp.name)))?;
+                    if let Some(cp) = resolved
+                        .certificates
+                        .iter()
+                        .find(|c| &c.name == certificate_procedure)
+                    {
+                        subject.validate(cp, order.email.as_deref()).map_err(|e| {
+                            RaError::input(
+                                &e.field,
+                                format!("{} (certificate procedure {})", e.reason, cp.name),
+                            )
+                        })?;
                     }
                 }
                 _ => {
                     return Err(RaError::input(
                         "procedure",
-                        format!("{} needs server-side keys, which this version does not provide yet", resolved.token.name),
+                        format!(
+                            "{} needs server-side keys, which this version does not provide yet",
+                            resolved.token.name
+                        ),
                     ))
                 }
             }
@@ -135,7 +159,10 @@ impl Prepared {
         if local != 1 {
             return Err(RaError::input(
                 "procedure",
-                format!("{} needs {local} RA-local keys; this version writes one key per PKCS#12", resolved.token.name),
+                format!(
+                    "{} needs {local} RA-local keys; this version writes one key per PKCS#12",
+                    resolved.token.name
+                ),
             ));
         }
         let cert_path = order
@@ -174,13 +201,16 @@ impl Prepared {
     /// Generates the local keys, sends the signed request, and writes the token sealed with `pin`.
     pub async fn execute(self, client: &RaClient, pin: &Pin) -> Result<IssuedToken, RaError> {
         let subject = DistinguishedName::parse(&self.order.subject)
-            .map_err(|e| RaError::input(&e.field, e.to_string()))?;
+            .map_err(|e| RaError::input(&e.field, e.reason))?;
         let local: Vec<String> = self
             .plan
             .actions
             .iter()
             .filter_map(|a| match a {
-                PlannedAction::GenerateLocal { certificate_procedure, .. } => Some(certificate_procedure.clone()),
+                PlannedAction::GenerateLocal {
+                    certificate_procedure,
+                    ..
+                } => Some(certificate_procedure.clone()),
                 _ => None,
             })
             .collect();
@@ -223,7 +253,9 @@ impl Prepared {
         let chain = response
             .chain
             .iter()
-            .map(|der| X509::from_der(der).map_err(|_| bad("unreadable CA certificate in the answer")))
+            .map(|der| {
+                X509::from_der(der).map_err(|_| bad("unreadable CA certificate in the answer"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let (name, key, _) = keys.first().ok_or_else(|| bad("no key"))?;
         let issued = response
@@ -231,8 +263,11 @@ impl Prepared {
             .iter()
             .find(|c| &c.certificate_procedure == name)
             .ok_or_else(|| bad("the answer lacks the certificate for our key"))?;
-        let cert = X509::from_der(&issued.certificate).map_err(|_| bad("unreadable certificate in the answer"))?;
-        let cert_key = cert.public_key().map_err(|_| bad("certificate without a public key"))?;
+        let cert = X509::from_der(&issued.certificate)
+            .map_err(|_| bad("unreadable certificate in the answer"))?;
+        let cert_key = cert
+            .public_key()
+            .map_err(|_| bad("certificate without a public key"))?;
         if !cert_key.public_eq(key) {
             return Err(bad("the server certified a different key than ours"));
         }
@@ -240,10 +275,19 @@ impl Prepared {
             .get("CN")
             .map(str::to_string)
             .unwrap_or_else(|| subject.to_string());
-        let p12 = keyward_crypto::build_p12(key, &cert, &chain, &friendly, pin.as_str(), &Pkcs12Profile::default())?;
-        keyward_crypto::files::write_secret(&self.order.p12_path, &p12).map_err(|source| RaError::Io {
-            path: self.order.p12_path.clone(),
-            source,
+        let p12 = keyward_crypto::build_p12(
+            key,
+            &cert,
+            &chain,
+            &friendly,
+            pin.as_str(),
+            &Pkcs12Profile::default(),
+        )?;
+        keyward_crypto::files::write_secret(&self.order.p12_path, &p12).map_err(|source| {
+            RaError::Io {
+                path: self.order.p12_path.clone(),
+                source,
+            }
         })?;
         let cert_bytes = if is_pem(&self.cert_path) {
             cert.to_pem()
@@ -251,9 +295,11 @@ impl Prepared {
             cert.to_der()
         }
         .map_err(|_| bad("certificate could not be encoded"))?;
-        keyward_crypto::files::write_public(&self.cert_path, &cert_bytes).map_err(|source| RaError::Io {
-            path: self.cert_path.clone(),
-            source,
+        keyward_crypto::files::write_public(&self.cert_path, &cert_bytes).map_err(|source| {
+            RaError::Io {
+                path: self.cert_path.clone(),
+                source,
+            }
         })?;
         Ok(IssuedToken {
             token_procedure: self.resolved.token.name.clone(),
@@ -287,7 +333,10 @@ fn check_output(path: &Path, field: &str, force: bool) -> Result<(), RaError> {
         return Err(RaError::input(field, "no file name"));
     }
     if path.is_dir() {
-        return Err(RaError::input(field, format!("{} is a directory", path.display())));
+        return Err(RaError::input(
+            field,
+            format!("{} is a directory", path.display()),
+        ));
     }
     if path.exists() && !force {
         return Err(RaError::input(
@@ -300,14 +349,18 @@ fn check_output(path: &Path, field: &str, force: bool) -> Result<(), RaError> {
         _ => Path::new("."),
     };
     if !parent.is_dir() {
-        return Err(RaError::input(field, format!("directory {} does not exist", parent.display())));
+        return Err(RaError::input(
+            field,
+            format!("directory {} does not exist", parent.display()),
+        ));
     }
     Ok(())
 }
 
 fn random_hex(bytes: usize) -> Result<String, RaError> {
     let mut buf = vec![0u8; bytes];
-    openssl::rand::rand_bytes(&mut buf).map_err(|_| RaError::input("random", "the random generator failed"))?;
+    openssl::rand::rand_bytes(&mut buf)
+        .map_err(|_| RaError::input("random", "the random generator failed"))?;
     Ok(hex::encode(buf))
 }
 

@@ -38,7 +38,9 @@ impl OfficerCredential {
         })?;
         let (key, cert, chain) =
             keyward_crypto::parse_p12(&der, signature_pin).map_err(|e| match e {
-                keyward_crypto::CryptoError::WrongPin => RaError::WrongSignaturePin(path.to_path_buf()),
+                keyward_crypto::CryptoError::WrongPin => {
+                    RaError::WrongSignaturePin(path.to_path_buf())
+                }
                 other => RaError::Officer {
                     path: path.to_path_buf(),
                     reason: other.to_string(),
@@ -84,7 +86,11 @@ impl OfficerCredential {
         for ca in &self.chain {
             let self_signed = ca.subject_name().to_der().ok() == ca.issuer_name().to_der().ok();
             if !self_signed {
-                certs.push(ca.to_der().map_err(|_| officer_err("unreadable chain"))?.into());
+                certs.push(
+                    ca.to_der()
+                        .map_err(|_| officer_err("unreadable chain"))?
+                        .into(),
+                );
             }
         }
         let pkcs8 = zeroize::Zeroizing::new(

@@ -133,7 +133,10 @@ mod tests {
         let err = ServerConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("server.listen"), "{err}");
         std::fs::write(&path, "server.lisen = 1\n").unwrap();
-        assert!(ServerConfig::load(&path).unwrap_err().to_string().contains("unknown setting server.lisen"));
+        assert!(ServerConfig::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown setting server.lisen"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -91,7 +91,10 @@ impl Service {
     }
 
     /// Searches issued certificates.
-    pub async fn certificates(&self, query: &CertificateQuery) -> Result<Vec<CertificateInfo>, Refusal> {
+    pub async fn certificates(
+        &self,
+        query: &CertificateQuery,
+    ) -> Result<Vec<CertificateInfo>, Refusal> {
         let found = self
             .store
             .find_certificates(query)
@@ -117,7 +120,11 @@ impl Service {
     }
 
     /// Issues one token for an authenticated officer; refusals are audited.
-    pub async fn issue(&self, officer: &Officer, req: IssueRequest) -> Result<IssueResponse, Refusal> {
+    pub async fn issue(
+        &self,
+        officer: &Officer,
+        req: IssueRequest,
+    ) -> Result<IssueResponse, Refusal> {
         match self.try_issue(officer, &req).await {
             Ok(response) => Ok(response),
             Err(refusal) => {
@@ -165,18 +172,27 @@ impl Service {
         }
     }
 
-    async fn try_issue(&self, officer: &Officer, req: &IssueRequest) -> Result<IssueResponse, Refusal> {
+    async fn try_issue(
+        &self,
+        officer: &Officer,
+        req: &IssueRequest,
+    ) -> Result<IssueResponse, Refusal> {
         let procedures: ProcedureSet = self.store.procedures().await.map_err(Refusal::internal)?;
         let resolved = procedures.resolve(&req.token_procedure).map_err(|_| {
             Refusal::not_found(
                 "token_procedure",
-                format!("no token procedure named {:?}", shorten(&req.token_procedure)),
+                format!(
+                    "no token procedure named {:?}",
+                    shorten(&req.token_procedure)
+                ),
             )
         })?;
-        let key_spec: KeySpec = req
-            .key_spec
-            .parse()
-            .map_err(|e: keyward_policy::KeySpecError| Refusal::invalid("key_spec", e.to_string()))?;
+        let key_spec: KeySpec =
+            req.key_spec
+                .parse()
+                .map_err(|e: keyward_policy::KeySpecError| {
+                    Refusal::invalid("key_spec", e.to_string())
+                })?;
         let plan = plan_token(&resolved, key_spec)
             .map_err(|e| Refusal::invalid("key_spec", e.to_string()))?;
         let missing: Vec<String> = plan
@@ -193,7 +209,7 @@ impl Service {
             )));
         }
         let subject = DistinguishedName::parse(&req.subject)
-            .map_err(|e| Refusal::invalid(&e.field, format!("subject {e}")))?;
+            .map_err(|e| Refusal::invalid(&e.field, e.reason))?;
         let email = req.email.as_deref();
 
         let mut jobs = Vec::new();
@@ -215,9 +231,12 @@ impl Service {
                 .find(|c| &c.name == certificate_procedure)
                 .ok_or_else(|| Refusal::internal("plan names an unknown certificate procedure"))?
                 .clone();
-            subject
-                .validate(&procedure, email)
-                .map_err(|e| Refusal::invalid(&e.field, format!("{}: {e}", procedure.name)))?;
+            subject.validate(&procedure, email).map_err(|e| {
+                Refusal::invalid(
+                    &e.field,
+                    format!("{} (certificate procedure {})", e.reason, procedure.name),
+                )
+            })?;
             let mut csrs = req
                 .csrs
                 .iter()
@@ -236,7 +255,11 @@ impl Service {
         if req.csrs.len() != jobs.len() {
             return Err(Refusal::invalid(
                 "csrs",
-                format!("the token plan has {} local key(s) but the request carries {} CSR(s)", jobs.len(), req.csrs.len()),
+                format!(
+                    "the token plan has {} local key(s) but the request carries {} CSR(s)",
+                    jobs.len(),
+                    req.csrs.len()
+                ),
             ));
         }
 
@@ -244,7 +267,13 @@ impl Service {
         let subject_for_ca = subject.clone();
         let email_owned = req.email.clone();
         let signed = tokio::task::spawn_blocking(move || {
-            sign_all(&ca, &jobs, &subject_for_ca, email_owned.as_deref(), key_spec)
+            sign_all(
+                &ca,
+                &jobs,
+                &subject_for_ca,
+                email_owned.as_deref(),
+                key_spec,
+            )
         })
         .await
         .map_err(|_| Refusal::internal("signing task failed"))??;
@@ -325,11 +354,12 @@ pub fn load_ca(config: &ServerConfig) -> Result<CertificateAuthority, ServerErro
     let issuing = pem_cert(&config.ca_issuing_certificate)?;
     let root = pem_cert(&config.ca_root)?;
     let passphrase = zeroize::Zeroizing::new(read(&config.ca_key_passphrase_file)?);
-    let key = keyward_ca::decrypt_key_pem(&read(&config.ca_issuing_key)?, passphrase.trim_ascii_end())
-        .map_err(|e| ServerError::File {
-            path: config.ca_issuing_key.clone(),
-            reason: e.to_string(),
-        })?;
+    let key =
+        keyward_ca::decrypt_key_pem(&read(&config.ca_issuing_key)?, passphrase.trim_ascii_end())
+            .map_err(|e| ServerError::File {
+                path: config.ca_issuing_key.clone(),
+                reason: e.to_string(),
+            })?;
     Ok(CertificateAuthority::new(
         issuing.clone(),
         vec![issuing, root],
@@ -356,7 +386,11 @@ pub struct RecordContext<'a> {
 }
 
 /// The store row for a certificate the CA `ca_cert` signed.
-pub fn certificate_record(ca_cert: &X509, cert: &X509, ctx: &RecordContext<'_>) -> Result<NewCertificate, Refusal> {
+pub fn certificate_record(
+    ca_cert: &X509,
+    cert: &X509,
+    ctx: &RecordContext<'_>,
+) -> Result<NewCertificate, Refusal> {
     Ok(NewCertificate {
         serial_hex: serial_hex(cert)?,
         subject: ctx.subject.to_string(),
@@ -385,15 +419,17 @@ fn sign_all(
     let now = unix_now();
     let mut out = Vec::new();
     for (procedure, key_usage, csr) in jobs {
-        let public_key = keyward_crypto::verify_csr(csr).map_err(|e| {
-            Refusal::invalid("csrs", format!("CSR for {}: {e}", procedure.name))
-        })?;
+        let public_key = keyward_crypto::verify_csr(csr)
+            .map_err(|e| Refusal::invalid("csrs", format!("CSR for {}: {e}", procedure.name)))?;
         let actual = keyward_crypto::key_spec_of(&public_key)
             .map_err(|e| Refusal::invalid("csrs", format!("CSR for {}: {e}", procedure.name)))?;
         if actual != key_spec {
             return Err(Refusal::invalid(
                 "key_spec",
-                format!("the CSR for {} holds a {actual} key, the request says {key_spec}", procedure.name),
+                format!(
+                    "the CSR for {} holds a {actual} key, the request says {key_spec}",
+                    procedure.name
+                ),
             ));
         }
         let serial = keyward_crypto::random_serial().map_err(Refusal::internal)?;
@@ -430,10 +466,7 @@ pub fn name_to_string(name: &X509NameRef) -> String {
         .entries()
         .map(|e| {
             let key = e.object().nid().short_name().unwrap_or("?");
-            let value = e
-                .data()
-                .to_string()
-                .unwrap_or_else(|_| "?".into());
+            let value = e.data().to_string().unwrap_or_else(|_| "?".into());
             format!("{key}={}", value.replace(',', "\\,"))
         })
         .collect();
@@ -450,6 +483,9 @@ fn asn1_unix(t: &Asn1TimeRef) -> Result<i64, Refusal> {
 fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| unix.to_string())
 }

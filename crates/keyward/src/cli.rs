@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand};
 /// Keyward: issue PKCS#12 soft tokens with key archive and recovery.
 #[derive(Debug, Parser)]
 #[command(name = "keyward", version, about, propagate_version = true)]
-#[command(after_help = "Start here:\n  keyward quickstart                 # everything on an embedded default\n  keyward init && keyward server     # then, in another terminal:\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12")]
+#[command(
+    after_help = "Start here:\n  keyward quickstart                 # everything on an embedded default\n  keyward init && keyward server     # then, in another terminal:\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -22,7 +24,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  keyward init --dir ./keyward-data")]
     Init(InitArgs),
     /// Run the CM host (HTTPS API).
-    #[command(after_help = "Example:\n  keyward server --dir ./keyward-data --listen 127.0.0.1:8443")]
+    #[command(
+        after_help = "Example:\n  keyward server --dir ./keyward-data --listen 127.0.0.1:8443"
+    )]
     Server(ServerArgs),
     /// Init if needed, start a server in-process and issue one token through the real HTTPS path.
     #[command(after_help = "Example:\n  keyward quickstart --dir /tmp/kw-demo")]
@@ -73,7 +77,12 @@ pub struct QuickstartArgs {
 #[derive(Debug, Args)]
 pub struct RaArgs {
     /// client.conf of the RA.
-    #[arg(long, global = true, env = "KEYWARD_CONFIG", default_value = "keyward-data/client.conf")]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_CONFIG",
+        default_value = "keyward-data/client.conf"
+    )]
     pub config: PathBuf,
     /// File holding the officer's Signature PIN (else KEYWARD_SIGNATURE_PIN, else a prompt).
     #[arg(long, global = true)]
@@ -104,7 +113,9 @@ pub enum RaCommand {
         json: bool,
     },
     /// Show what issuing a token procedure will do (the "Key Management" field).
-    #[command(after_help = "Example:\n  keyward ra plan --procedure soft-signing --key-spec EC:secp256r1")]
+    #[command(
+        after_help = "Example:\n  keyward ra plan --procedure soft-signing --key-spec EC:secp256r1"
+    )]
     Plan {
         /// Token procedure.
         #[arg(long)]
@@ -117,10 +128,14 @@ pub enum RaCommand {
         json: bool,
     },
     /// Issue a soft token (PKCS#12) and its certificate file.
-    #[command(after_help = "Examples:\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin --json")]
+    #[command(
+        after_help = "Examples:\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin --json"
+    )]
     Issue(IssueArgs),
     /// Search issued certificates.
-    #[command(after_help = "Examples:\n  keyward ra certificates --subject alice\n  keyward ra certificates --serial 4f0a9c --json")]
+    #[command(
+        after_help = "Examples:\n  keyward ra certificates --subject alice\n  keyward ra certificates --serial 4f0a9c --json"
+    )]
     Certificates {
         /// Certificate ID (decimal).
         #[arg(long, conflicts_with_all = ["serial", "subject"])]
@@ -142,7 +157,9 @@ pub enum RaCommand {
         json: bool,
     },
     /// Mix extra entropy into key generation (seed: "Initialize Key Generation").
-    #[command(after_help = "Examples:\n  keyward ra init-keygen                       # type random text, then Enter\n  keyward ra init-keygen --from-file /dev/hwrng")]
+    #[command(
+        after_help = "Examples:\n  keyward ra init-keygen                       # type random text, then Enter\n  keyward ra init-keygen --from-file /dev/hwrng"
+    )]
     InitKeygen {
         /// Read the extra entropy from this file (at most 4 KiB is used) instead of the keyboard.
         #[arg(long)]
@@ -197,7 +214,9 @@ pub struct OfficerArgs {
 #[derive(Debug, Subcommand)]
 pub enum OfficerCommand {
     /// Create a virtual officer (PKCS#12 and Signature PIN file under DIR/officer).
-    #[command(after_help = "Example:\n  keyward officer create alice --roles issue-certificate,recover-key")]
+    #[command(
+        after_help = "Example:\n  keyward officer create alice --roles issue-certificate,recover-key"
+    )]
     Create {
         /// Officer name (letters, digits, '.', '_', '-').
         name: String,

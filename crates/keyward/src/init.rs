@@ -61,10 +61,19 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     println!("  server configuration  {}", report.cm_conf.display());
     println!("  RA configuration      {}", report.client_conf.display());
     println!("  root CA certificate   {}", report.root_ca.display());
-    println!("  token procedures      {}", report.token_procedures.join(", "));
-    println!("  first officer         {} (roles issue-certificate, recover-key, admin)", FIRST_OFFICER);
+    println!(
+        "  token procedures      {}",
+        report.token_procedures.join(", ")
+    );
+    println!(
+        "  first officer         {} (roles issue-certificate, recover-key, admin)",
+        FIRST_OFFICER
+    );
     println!("    virtual officer     {}", report.officer_p12.display());
-    println!("    Signature PIN in    {}", report.officer_pin_file.display());
+    println!(
+        "    Signature PIN in    {}",
+        report.officer_pin_file.display()
+    );
     eprintln!(
         "warning: the first officer is a virtual officer whose Signature PIN is stored in a file next to its key.\n\
          Move the PIN to a safe place (or delete the file) and enroll smart-card officers for production."
@@ -96,6 +105,12 @@ pub async fn create(dir: &Path, listen: SocketAddr) -> anyhow::Result<InitReport
         .prefix(".keyward-init-")
         .tempdir_in(&parent)
         .with_context(|| format!("creating a staging directory in {}", parent.display()))?;
+    // The installation holds CA and officer keys: only its owner may enter it.
+    std::fs::set_permissions(
+        staging.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .with_context(|| format!("protecting {}", staging.path().display()))?;
     build(staging.path(), listen).await?;
     if dir.exists() {
         std::fs::remove_dir(dir).with_context(|| format!("replacing empty {}", dir.display()))?;
@@ -132,10 +147,19 @@ async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     let passphrase = keyward_crypto::generate_pin(32, keyward_policy::pin::PIN_ALPHABET)?;
     let pass = passphrase.as_str().as_bytes();
     write_secret(&dir.join("ca/ca.pass"), pass)?;
-    write_secret(&dir.join("ca/root.key.pem"), &keyward_ca::encrypt_key_pem(&hierarchy.root_key, pass)?)?;
-    write_secret(&dir.join("ca/issuing.key.pem"), &keyward_ca::encrypt_key_pem(&hierarchy.issuing_key, pass)?)?;
+    write_secret(
+        &dir.join("ca/root.key.pem"),
+        &keyward_ca::encrypt_key_pem(&hierarchy.root_key, pass)?,
+    )?;
+    write_secret(
+        &dir.join("ca/issuing.key.pem"),
+        &keyward_ca::encrypt_key_pem(&hierarchy.issuing_key, pass)?,
+    )?;
     write_public(&dir.join("ca/root.pem"), &hierarchy.root_cert.to_pem()?)?;
-    write_public(&dir.join("ca/issuing.pem"), &hierarchy.issuing_cert.to_pem()?)?;
+    write_public(
+        &dir.join("ca/issuing.pem"),
+        &hierarchy.issuing_cert.to_pem()?,
+    )?;
     let ca = CertificateAuthority::new(
         hierarchy.issuing_cert.clone(),
         vec![hierarchy.issuing_cert.clone(), hierarchy.root_cert.clone()],
@@ -152,15 +176,28 @@ async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     // The server's TLS certificate: P-256 (rustls) for localhost.
     let tls_key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1))?;
     let tls_dn = DistinguishedName::parse("CN=localhost,O=Keyward")?;
-    let mut ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
+    let mut ips = vec![
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ];
     if !listen.ip().is_unspecified() && !ips.contains(&listen.ip()) {
         ips.push(listen.ip());
     }
-    let tls_cert = issue(&ca, &tls_key, &tls_dn, cert_procedure("tls-server")?, &["localhost".into()], &ips)?;
+    let tls_cert = issue(
+        &ca,
+        &tls_key,
+        &tls_dn,
+        cert_procedure("tls-server")?,
+        &["localhost".into()],
+        &ips,
+    )?;
     let mut chain_pem = tls_cert.to_pem()?;
     chain_pem.extend(hierarchy.issuing_cert.to_pem()?);
     write_public(&dir.join("tls/server.pem"), &chain_pem)?;
-    write_secret(&dir.join("tls/server.key"), &tls_key.private_key_to_pem_pkcs8()?)?;
+    write_secret(
+        &dir.join("tls/server.key"),
+        &tls_key.private_key_to_pem_pkcs8()?,
+    )?;
 
     write_public(&dir.join("cm.conf"), cm_conf(listen).as_bytes())?;
     write_public(&dir.join("client.conf"), client_conf(listen).as_bytes())?;
@@ -197,7 +234,9 @@ async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
         ..admin
     };
     store.record_issuance(&[tls_record], &tls_audit).await?;
-    let roles = [Role::IssueCertificate, Role::RecoverKey, Role::Admin].into_iter().collect();
+    let roles = [Role::IssueCertificate, Role::RecoverKey, Role::Admin]
+        .into_iter()
+        .collect();
     enroll_virtual(dir, &ca, &store, &procedures, FIRST_OFFICER, &roles, ACTOR).await?;
     store.close().await;
     Ok(())
@@ -273,8 +312,15 @@ mod tests {
         for name in ["soft-signing", "soft-signing-show", "officer"] {
             set.resolve(name).unwrap();
         }
-        let officer = set.certificate.iter().find(|c| c.name == "officer").unwrap();
-        assert!(officer.key_usage.is_empty(), "seed: an officer's certificate procedure has no key usage");
+        let officer = set
+            .certificate
+            .iter()
+            .find(|c| c.name == "officer")
+            .unwrap();
+        assert!(
+            officer.key_usage.is_empty(),
+            "seed: an officer's certificate procedure has no key usage"
+        );
         let signing = set.resolve("soft-signing").unwrap();
         let plan = keyward_policy::plan_token(&signing, KeySpec::Rsa(2048)).unwrap();
         assert_eq!(plan.to_string(), "Key Management: generate 1 key locally");

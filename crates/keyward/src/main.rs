@@ -20,13 +20,20 @@ fn main() {
     let cli = Cli::parse();
     let verbose_default = matches!(cli.command, Command::Server(_) | Command::Quickstart(_));
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if verbose_default { "info,hyper=warn,sqlx=warn" } else { "warn" })
+        tracing_subscriber::EnvFilter::new(if verbose_default {
+            "info,hyper=warn,sqlx=warn"
+        } else {
+            "warn"
+        })
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -39,12 +39,16 @@ pub struct Enrolled {
 fn check_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         && !name.starts_with('.');
     if ok {
         Ok(())
     } else {
-        Err(input_error("NAME: use 1-64 letters, digits, '.', '_' or '-' (not starting with '.')"))
+        Err(input_error(
+            "NAME: use 1-64 letters, digits, '.', '_' or '-' (not starting with '.')",
+        ))
     }
 }
 
@@ -78,7 +82,14 @@ pub async fn enroll_virtual(
     dn.validate(procedure, None)?;
     let cert = crate::init::issue(ca, &key, &dn, procedure, &[], &[])?;
     let pin = keyward_crypto::generate_pin(16, keyward_policy::pin::PIN_ALPHABET)?;
-    let p12 = keyward_crypto::build_p12(&key, &cert, ca.chain(), name, pin.as_str(), &Default::default())?;
+    let p12 = keyward_crypto::build_p12(
+        &key,
+        &cert,
+        ca.chain(),
+        name,
+        pin.as_str(),
+        &Default::default(),
+    )?;
     let der = cert.to_der()?;
     let roles_text = format_roles(roles);
     let audit = |action: &str, detail: serde_json::Value| NewAudit {
@@ -104,10 +115,13 @@ pub async fn enroll_virtual(
         },
     )?;
     let stored = store
-        .record_issuance(&[record], &NewAudit {
-            category: AuditCategory::CertificatesIssued,
-            ..audit("issue-officer-certificate", json!({ "subject": subject }))
-        })
+        .record_issuance(
+            &[record],
+            &NewAudit {
+                category: AuditCategory::CertificatesIssued,
+                ..audit("issue-officer-certificate", json!({ "subject": subject }))
+            },
+        )
         .await?;
     store
         .add_officer(
@@ -117,7 +131,10 @@ pub async fn enroll_virtual(
                 cert_der: der,
                 roles: roles.clone(),
             },
-            &audit("create-officer", json!({ "name": name, "roles": roles_text })),
+            &audit(
+                "create-officer",
+                json!({ "name": name, "roles": roles_text }),
+            ),
         )
         .await?;
     std::fs::create_dir_all(dir.join("officer"))?;
@@ -144,11 +161,23 @@ pub async fn run(args: OfficerArgs) -> anyhow::Result<()> {
             }
             let ca = load_ca(&config)?;
             let procedures = store.procedures().await?;
-            let enrolled = enroll_virtual(&args.dir, &ca, &store, &procedures, &name, &roles, "keyward-admin").await?;
+            let enrolled = enroll_virtual(
+                &args.dir,
+                &ca,
+                &store,
+                &procedures,
+                &name,
+                &roles,
+                "keyward-admin",
+            )
+            .await?;
             if json {
                 return print_json(&enrolled);
             }
-            println!("Officer {} created with roles {}", enrolled.name, enrolled.roles);
+            println!(
+                "Officer {} created with roles {}",
+                enrolled.name, enrolled.roles
+            );
             println!("  virtual officer  {}", enrolled.p12.display());
             println!("  Signature PIN in {}", enrolled.pin_file.display());
             eprintln!("warning: hand the PIN over separately and delete the PIN file; prefer smart-card officers.");
@@ -169,7 +198,11 @@ pub async fn run(args: OfficerArgs) -> anyhow::Result<()> {
                     vec![
                         o.name.clone(),
                         format_roles(&o.roles),
-                        if o.revoked_at.is_some() { "revoked".into() } else { "active".into() },
+                        if o.revoked_at.is_some() {
+                            "revoked".into()
+                        } else {
+                            "active".into()
+                        },
                     ]
                 })
                 .collect();

@@ -64,15 +64,29 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     for c in &token.certificates {
         println!(
             "  Certificate ID {}  serial {}  {}  ({} key {}, {})",
-            c.certificate_id, c.serial, c.subject, c.key_origin.name(), token.key_spec, c.certificate_procedure
+            c.certificate_id,
+            c.serial,
+            c.subject,
+            c.key_origin.name(),
+            token.key_spec,
+            c.certificate_procedure
         );
     }
     println!("  PKCS#12      {} (mode 0600)", token.p12_path.display());
     println!("  certificate  {}", token.cert_path.display());
     println!("  PIN          {}", pin.as_str());
-    println!("Done in {:.1} s. Check it with a tool we did not write:", elapsed.as_secs_f64());
-    println!("  openssl pkcs12 -in {} -info -noout   # enter the PIN above", token.p12_path.display());
-    println!("Next: keyward server --dir {0}   and   keyward ra --config {0}/client.conf procedures", dir.display());
+    println!(
+        "Done in {:.1} s. Check it with a tool we did not write:",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  openssl pkcs12 -in {} -info -noout   # enter the PIN above",
+        token.p12_path.display()
+    );
+    println!(
+        "Next: keyward server --dir {0}   and   keyward ra --config {0}/client.conf procedures",
+        dir.display()
+    );
     Ok(())
 }
 

@@ -46,12 +46,32 @@ pub async fn run(args: RaArgs) -> anyhow::Result<()> {
     let config = ClientConfig::load(&args.config)?;
     let session = Session::open(config, args.signature_pin_file.as_deref())?;
     match args.command {
-        RaCommand::Procedures { filter, json } => procedures(&session, filter.as_deref(), json).await,
+        RaCommand::Procedures { filter, json } => {
+            procedures(&session, filter.as_deref(), json).await
+        }
         RaCommand::KeySpecs { json } => key_specs(&session, json).await,
-        RaCommand::Plan { procedure, key_spec, json } => plan(&session, &procedure, key_spec.as_deref(), json).await,
+        RaCommand::Plan {
+            procedure,
+            key_spec,
+            json,
+        } => plan(&session, &procedure, key_spec.as_deref(), json).await,
         RaCommand::Issue(issue_args) => issue(&session, issue_args).await,
-        RaCommand::Certificates { id, serial, subject, json } => {
-            certificates(&session, CertificateSearch { id, serial, subject }, json).await
+        RaCommand::Certificates {
+            id,
+            serial,
+            subject,
+            json,
+        } => {
+            certificates(
+                &session,
+                CertificateSearch {
+                    id,
+                    serial,
+                    subject,
+                },
+                json,
+            )
+            .await
         }
         RaCommand::Whoami { json } => {
             let me = session.client.whoami().await?;
@@ -84,18 +104,35 @@ async fn procedures(s: &Session, filter: Option<&str>, json: bool) -> anyhow::Re
                 t.token.name.clone(),
                 t.token.pin.method.name().to_string(),
                 certs.join(", "),
-                if keys.is_empty() { "-".into() } else { keys.join(", ") },
+                if keys.is_empty() {
+                    "-".into()
+                } else {
+                    keys.join(", ")
+                },
                 t.token.description.clone(),
             ]
         })
         .collect();
-    print_table(&["TOKEN PROCEDURE", "PIN", "CERTIFICATE PROCEDURES", "KEY PROCEDURES", "DESCRIPTION"], &rows);
+    print_table(
+        &[
+            "TOKEN PROCEDURE",
+            "PIN",
+            "CERTIFICATE PROCEDURES",
+            "KEY PROCEDURES",
+            "DESCRIPTION",
+        ],
+        &rows,
+    );
     Ok(())
 }
 
 async fn key_specs(s: &Session, json: bool) -> anyhow::Result<()> {
     let list: KeySpecList = key_spec_list(&s.client, &s.config).await?;
-    let source = if s.config.ra_key_generation.is_some() { "client.conf ra-key-generation" } else { "server client.ra-key-generation" };
+    let source = if s.config.ra_key_generation.is_some() {
+        "client.conf ra-key-generation"
+    } else {
+        "server client.ra-key-generation"
+    };
     if json {
         let specs: Vec<_> = list
             .specs()
@@ -105,22 +142,37 @@ async fn key_specs(s: &Session, json: bool) -> anyhow::Result<()> {
         return print_json(&json!({ "source": source, "key_specs": specs }));
     }
     for spec in list.specs() {
-        let mark = if *spec == list.default_spec() { "*" } else { "" };
+        let mark = if *spec == list.default_spec() {
+            "*"
+        } else {
+            ""
+        };
         println!("{spec}{mark}");
     }
     eprintln!("(from {source})");
     Ok(())
 }
 
-async fn plan(s: &Session, procedure: &str, key_spec: Option<&str>, json: bool) -> anyhow::Result<()> {
+async fn plan(
+    s: &Session,
+    procedure: &str,
+    key_spec: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
     let list = key_spec_list(&s.client, &s.config).await?;
-    let spec = list.choose(key_spec).map_err(|e| input_error(format!("--key-spec: {e}")))?;
+    let spec = list
+        .choose(key_spec)
+        .map_err(|e| input_error(format!("--key-spec: {e}")))?;
     let procedures = s.client.procedures(None).await?;
     let token = procedures
         .token_procedures
         .iter()
         .find(|t| t.token.name == procedure)
-        .ok_or_else(|| input_error(format!("--procedure: no token procedure named {procedure:?}")))?;
+        .ok_or_else(|| {
+            input_error(format!(
+                "--procedure: no token procedure named {procedure:?}"
+            ))
+        })?;
     let plan = plan_token(token, spec).map_err(|e| input_error(format!("--key-spec: {e}")))?;
     if json {
         let roles: Vec<&str> = plan.required_roles().iter().map(|r| r.name()).collect();
@@ -155,7 +207,10 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
     let pin = token_pin(prepared.pin_procedure(), args.pin_stdin)?;
     let spinner = indicatif::ProgressBar::new_spinner();
     if std::io::stderr().is_terminal() && !args.json {
-        spinner.set_message(format!("generating a {} key and requesting the certificate…", prepared.key_spec()));
+        spinner.set_message(format!(
+            "generating a {} key and requesting the certificate…",
+            prepared.key_spec()
+        ));
         spinner.enable_steady_tick(Duration::from_millis(120));
     } else {
         spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -180,10 +235,18 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
     for c in &token.certificates {
         println!(
             "Certificate ID {}  serial {}  {}  ({}, key {})",
-            c.certificate_id, c.serial, c.subject, c.certificate_procedure, c.key_origin.name()
+            c.certificate_id,
+            c.serial,
+            c.subject,
+            c.certificate_procedure,
+            c.key_origin.name()
         );
     }
-    println!("Wrote {} (PKCS#12, mode 0600) and {}", token.p12_path.display(), token.cert_path.display());
+    println!(
+        "Wrote {} (PKCS#12, mode 0600) and {}",
+        token.p12_path.display(),
+        token.cert_path.display()
+    );
     if pin.show {
         println!("PIN: {}", pin.pin.as_str());
         eprintln!("Note the PIN now: it is shown once and stored nowhere.");
@@ -212,7 +275,17 @@ async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> any
             ]
         })
         .collect();
-    print_table(&["CERTIFICATE ID", "SERIAL", "SUBJECT", "PROCEDURE", "KEY", "NOT AFTER"], &rows);
+    print_table(
+        &[
+            "CERTIFICATE ID",
+            "SERIAL",
+            "SUBJECT",
+            "PROCEDURE",
+            "KEY",
+            "NOT AFTER",
+        ],
+        &rows,
+    );
     if found.is_empty() {
         eprintln!("no certificate matches");
     }
@@ -237,17 +310,27 @@ fn init_keygen(config_path: &Path, from_file: Option<&Path>) -> anyhow::Result<(
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
                 let mut line = zeroize::Zeroizing::new(String::new());
-                stdin.read_line(&mut line).context("reading entropy from the keyboard")?;
+                stdin
+                    .read_line(&mut line)
+                    .context("reading entropy from the keyboard")?;
                 extra.extend_from_slice(line.as_bytes());
             } else {
-                stdin.take(4096).read_to_end(&mut extra).context("reading entropy from standard input")?;
+                stdin
+                    .take(4096)
+                    .read_to_end(&mut extra)
+                    .context("reading entropy from standard input")?;
             }
             extra.extend_from_slice(&start.elapsed().as_nanos().to_le_bytes());
         }
     }
-    let config_dir = config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let config_dir = config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !config_dir.is_dir() {
-        return Err(RaError::input("config", format!("{} does not exist", config_dir.display())).into());
+        return Err(
+            RaError::input("config", format!("{} does not exist", config_dir.display())).into(),
+        );
     }
     let path = keyward_ra::seed::init_keygen(config_path, &extra)?;
     println!("Key generation initialised; seed file {} (mode 0600) is mixed in and replaced on every RA start.", path.display());

@@ -30,7 +30,8 @@ pub fn signature_pin(file: Option<&Path>) -> anyhow::Result<Pin> {
         return Ok(Pin::new(pin));
     }
     if std::io::stdin().is_terminal() {
-        let pin = rpassword::prompt_password("Signature PIN: ").context("reading the Signature PIN")?;
+        let pin =
+            rpassword::prompt_password("Signature PIN: ").context("reading the Signature PIN")?;
         return Ok(Pin::new(pin));
     }
     Err(input_error(format!(
@@ -77,7 +78,10 @@ pub fn token_pin(rules: &PinProcedure, pin_stdin: bool) -> anyhow::Result<TokenP
                     "--pin-stdin: this token procedure generates the PIN and shows it (PIN procedure show)",
                 ));
             }
-            Ok(TokenPin { pin: generate(rules)?, show: true })
+            Ok(TokenPin {
+                pin: generate(rules)?,
+                show: true,
+            })
         }
         PinMethod::Enter if pin_stdin => {
             let pin = pin_from_stdin()?;
@@ -108,17 +112,25 @@ fn prompt_twice(rules: &PinProcedure) -> anyhow::Result<TokenPin> {
         );
         if first.is_empty() {
             eprintln!("Enter PIN cancelled: a generated PIN will be shown instead.");
-            return Ok(TokenPin { pin: generate(rules)?, show: true });
+            return Ok(TokenPin {
+                pin: generate(rules)?,
+                show: true,
+            });
         }
         if let Err(e) = check_pin(&first, rules) {
             eprintln!("{e}");
             continue;
         }
-        let second = Zeroizing::new(rpassword::prompt_password("Repeat the PIN: ").context("reading the PIN")?);
+        let second = Zeroizing::new(
+            rpassword::prompt_password("Repeat the PIN: ").context("reading the PIN")?,
+        );
         if *first != *second {
             eprintln!("The PINs differ; try again.");
             continue;
         }
-        return Ok(TokenPin { pin: Pin::new(first.to_string()), show: false });
+        return Ok(TokenPin {
+            pin: Pin::new(first.to_string()),
+            show: false,
+        });
     }
 }

@@ -26,12 +26,19 @@ pub async fn bind(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<Boun
     let tls = tls::server_config(&config.tls_certificate, &config.tls_key, &config.ca_root)?;
     let service = Arc::new(Service::open(&config).await?);
     let addr = listen.unwrap_or(config.listen);
-    let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Listen {
-        addr: addr.to_string(),
-        source,
-    })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    Ok(Bound { addr, listener, tls, service })
+    Ok(Bound {
+        addr,
+        listener,
+        tls,
+        service,
+    })
 }
 
 impl Bound {
@@ -44,8 +51,15 @@ impl Bound {
 /// `keyward server`.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let bound = bind(&args.dir, args.listen).await?;
-    tracing::info!("keyward server {} listening on https://{}", env!("CARGO_PKG_VERSION"), bound.addr);
-    println!("keyward server listening on https://{} (Ctrl-C to stop)", bound.addr);
+    tracing::info!(
+        "keyward server {} listening on https://{}",
+        env!("CARGO_PKG_VERSION"),
+        bound.addr
+    );
+    println!(
+        "keyward server listening on https://{} (Ctrl-C to stop)",
+        bound.addr
+    );
     bound
         .serve(async {
             let _ = tokio::signal::ctrl_c().await;

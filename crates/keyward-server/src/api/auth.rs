@@ -97,7 +97,12 @@ pub async fn verify_signature(
     Ok(())
 }
 
-fn check(peer: &PeerCertificate, headers: &HeaderMap, path: &str, body: &[u8]) -> Result<(), String> {
+fn check(
+    peer: &PeerCertificate,
+    headers: &HeaderMap,
+    path: &str,
+    body: &[u8],
+) -> Result<(), String> {
     let cert = peer.0.as_ref().ok_or("no client certificate")?;
     let header = headers
         .get(SIGNATURE_HEADER)

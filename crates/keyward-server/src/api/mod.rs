@@ -34,7 +34,12 @@ pub struct ApiFailure {
 }
 
 impl ApiFailure {
-    fn new(status: StatusCode, code: &str, field: Option<String>, message: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        code: &str,
+        field: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
         ApiFailure {
             status,
             body: ApiError {
@@ -82,12 +87,18 @@ pub fn router(service: Arc<Service>) -> Router {
         .with_state(service)
 }
 
-async fn config(State(s): Shared, peer: Extension<PeerCertificate>) -> Result<Response, ApiFailure> {
+async fn config(
+    State(s): Shared,
+    peer: Extension<PeerCertificate>,
+) -> Result<Response, ApiFailure> {
     auth::officer(&s, &peer).await?;
     Ok(Json(s.ra_config()).into_response())
 }
 
-async fn whoami(State(s): Shared, peer: Extension<PeerCertificate>) -> Result<Response, ApiFailure> {
+async fn whoami(
+    State(s): Shared,
+    peer: Extension<PeerCertificate>,
+) -> Result<Response, ApiFailure> {
     let officer = auth::officer(&s, &peer).await?;
     Ok(Json(WhoAmI {
         name: officer.name,
@@ -125,12 +136,16 @@ async fn certificates(
     auth::officer(&s, &peer).await?;
     let id = match q.id {
         Some(text) => Some(text.parse::<i64>().map_err(|_| {
-            ApiFailure::from(Refusal::invalid("id", "a Certificate ID is a decimal number"))
+            ApiFailure::from(Refusal::invalid(
+                "id",
+                "a Certificate ID is a decimal number",
+            ))
         })?),
         None => None,
     };
     if let Some(serial) = &q.serial {
-        if serial.is_empty() || serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_hexdigit()) {
+        if serial.is_empty() || serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_hexdigit())
+        {
             return Err(Refusal::invalid("serial", "a serial number is given in hex").into());
         }
     }
@@ -213,17 +228,18 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    tracing::info!("TLS handshake with {remote} refused: {e}");
-                    return;
-                }
-                Err(_) => {
-                    tracing::info!("TLS handshake with {remote} timed out");
-                    return;
-                }
-            };
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::info!("TLS handshake with {remote} refused: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!("TLS handshake with {remote} timed out");
+                        return;
+                    }
+                };
             let peer = PeerCertificate::from_connection(tls.get_ref().1);
             let service = TowerToHyperService::new(app.layer(Extension(peer)));
             if let Err(e) = auto::Builder::new(TokioExecutor::new())
