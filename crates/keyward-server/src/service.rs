@@ -126,8 +126,22 @@ impl Service {
         req: IssueRequest,
     ) -> Result<IssueResponse, Refusal> {
         match self.try_issue(officer, &req).await {
-            Ok(response) => Ok(response),
+            Ok(response) => {
+                let ids: Vec<&str> = response
+                    .certificates
+                    .iter()
+                    .map(|c| c.certificate_id.as_str())
+                    .collect();
+                tracing::info!(
+                    officer = %officer.name,
+                    token_procedure = %req.token_procedure,
+                    "issued token: Certificate ID {}",
+                    ids.join(",")
+                );
+                Ok(response)
+            }
             Err(refusal) => {
+                tracing::warn!(officer = %officer.name, token_procedure = %shorten(&req.token_procedure), "refused: {refusal}");
                 self.audit_refusal(
                     AuditCategory::CertificatesIssued,
                     "issue-token",

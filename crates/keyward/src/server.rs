@@ -60,11 +60,23 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         "keyward server listening on https://{} (Ctrl-C to stop)",
         bound.addr
     );
-    bound
-        .serve(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    bound.serve(shutdown_signal()).await;
     tracing::info!("keyward server stopped");
     Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = interrupt => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = interrupt.await;
+        }
+    }
 }
