@@ -1,0 +1,189 @@
+//! The store component: certificates, officers, procedures and the audit log.
+//!
+//! One code path over two engines through `sqlx::any`: a SQLite file by default (nothing to
+//! install) and PostgreSQL when several server nodes share one database. Each engine has its
+//! own migration directory (`migrations/sqlite`, `migrations/postgres`), chosen at run time from
+//! the URL scheme. Queries use `$1, $2, …` placeholders on both engines. Times are Unix seconds.
+//!
+//! Every state change is written together with its audit record in one transaction.
+
+mod audit;
+mod certificates;
+mod error;
+mod officers;
+mod procedures;
+mod types;
+
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub use error::StoreError;
+pub use types::{
+    AuditCategory, AuditRecord, CertificateQuery, NewAudit, NewCertificate, NewOfficer, Officer,
+    Outcome, StoredCertificate,
+};
+
+/// The database engine behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Engine {
+    /// A SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A handle on the database (a connection pool); cheap to clone and share between tasks.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Per-connection SQLite settings: wait up to 5 s for a lock, enforce foreign keys, and flush
+/// every commit to disk (an issued certificate must never be forgotten).
+const SQLITE_CONNECTION_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
+
+/// Tells the engine from the URL scheme and returns the URL sqlx should connect to.
+fn parse_url(url: &str) -> Result<(Engine, String), StoreError> {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        // Create the file if missing, unless the caller chose a mode (or an in-memory database).
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let memory = path.trim_start_matches("//") == ":memory:";
+        let has_mode = query.split('&').any(|kv| kv.starts_with("mode="));
+        let url = if memory || has_mode {
+            url.to_string()
+        } else if query.is_empty() {
+            format!("{url}?mode=rwc")
+        } else {
+            format!("{url}&mode=rwc")
+        };
+        Ok((Engine::Sqlite, url))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok((Engine::Postgres, url.to_string()))
+    } else {
+        let scheme = url
+            .split_once(':')
+            .map(|(s, _)| s)
+            .filter(|s| s.len() <= 16 && s.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or("");
+        Err(StoreError::UnsupportedUrl(scheme.to_string()))
+    }
+}
+
+impl Store {
+    /// Opens the database at `url` and applies any pending migrations.
+    ///
+    /// URL forms: `sqlite:///abs/path/keyward.db` (absolute), `sqlite://rel/keyward.db`
+    /// (relative to the working directory), `postgres://user@host:port/db` (or `postgresql://`,
+    /// with any libpq-style parameters sqlx accepts). A SQLite file is created if missing and
+    /// switched to WAL journaling; the PostgreSQL database must exist.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (engine, url) = parse_url(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match engine {
+                Engine::Sqlite => 4,
+                Engine::Postgres => 8,
+            })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        conn.execute(SQLITE_CONNECTION_PRAGMAS).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let store = Store { pool, engine };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.engine {
+            Engine::Sqlite => {
+                // WAL is a property of the file: set it once, before anyone else writes.
+                self.pool.execute("PRAGMA journal_mode = WAL").await?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?;
+            }
+            Engine::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// The engine behind this store.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Closes every connection; later calls on any clone of this store fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that concurrent writers wait for each other (up to the busy
+    /// timeout) instead of failing when a read inside the transaction turns into a write.
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let sqlite = |u: &str| parse_url(u).unwrap();
+        assert_eq!(
+            sqlite("sqlite:///var/lib/keyward.db"),
+            (
+                Engine::Sqlite,
+                "sqlite:///var/lib/keyward.db?mode=rwc".into()
+            )
+        );
+        assert_eq!(
+            sqlite("sqlite://rel.db?cache=shared"),
+            (
+                Engine::Sqlite,
+                "sqlite://rel.db?cache=shared&mode=rwc".into()
+            )
+        );
+        assert_eq!(sqlite("sqlite://x.db?mode=ro").1, "sqlite://x.db?mode=ro");
+        assert_eq!(sqlite("sqlite::memory:").1, "sqlite::memory:");
+        assert_eq!(sqlite("postgres://u@h:5432/db").0, Engine::Postgres);
+        assert_eq!(sqlite("postgresql://u@h/db").0, Engine::Postgres);
+        let err = parse_url("mysql://root:hunter2@db/x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"mysql\"") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = parse_url("/var/lib/keyward.db").unwrap_err().to_string();
+        assert!(err.contains("\"\""), "{err}");
+    }
+}

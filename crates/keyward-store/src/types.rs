@@ -1,0 +1,255 @@
+//! Rows and records.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use keyward_policy::Role;
+use serde::{Deserialize, Serialize};
+
+/// An officer to register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOfficer {
+    /// Unique name.
+    pub name: String,
+    /// SHA-256 of the officer certificate, 64 hex digits (stored lowercase): how the server
+    /// finds the officer from the TLS client certificate.
+    pub cert_fingerprint: String,
+    /// The officer certificate, DER.
+    pub cert_der: Vec<u8>,
+    /// Roles held.
+    pub roles: BTreeSet<Role>,
+}
+
+/// A registered officer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Officer {
+    /// Row ID.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// SHA-256 of the officer certificate, lowercase hex.
+    pub cert_fingerprint: String,
+    /// The officer certificate, DER (left out of JSON output; the fingerprint identifies it).
+    #[serde(skip)]
+    pub cert_der: Vec<u8>,
+    /// Roles held.
+    pub roles: BTreeSet<Role>,
+    /// When registered.
+    pub created_at: i64,
+    /// When revoked, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// A certificate to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCertificate {
+    /// Serial number in hex, any case, leading zeros and `:` separators allowed; kept as given
+    /// and, for search and uniqueness, also in a normalised form (lowercase, no leading zeros).
+    pub serial_hex: String,
+    /// Subject distinguished name, as text.
+    pub subject: String,
+    /// Issuer.
+    pub issuer: String,
+    /// Validity start, Unix seconds.
+    pub not_before: i64,
+    /// Validity end, Unix seconds.
+    pub not_after: i64,
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// Certificate procedure that issued it.
+    pub certificate_procedure: String,
+    /// Token procedure it was issued for.
+    pub token_procedure: String,
+    /// Where its key comes from: `local` (RA), `server`, `archived` or `recovered`.
+    pub key_origin: String,
+    /// Key usage definition, as text.
+    pub key_usage: String,
+    /// Name of the issuing officer.
+    pub officer: String,
+    /// E-mail field (rfc822Name), if any.
+    pub email: Option<String>,
+}
+
+/// A recorded certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredCertificate {
+    /// Certificate ID: assigned by the database, never reused.
+    pub id: i64,
+    /// Serial number in hex, as given when recorded.
+    pub serial_hex: String,
+    /// Subject.
+    pub subject: String,
+    /// Issuer.
+    pub issuer: String,
+    /// Validity start, Unix seconds.
+    pub not_before: i64,
+    /// Validity end, Unix seconds.
+    pub not_after: i64,
+    /// The certificate, DER (left out of JSON output).
+    #[serde(skip)]
+    pub der: Vec<u8>,
+    /// Certificate procedure.
+    pub certificate_procedure: String,
+    /// Token procedure.
+    pub token_procedure: String,
+    /// `local`, `server`, `archived` or `recovered`.
+    pub key_origin: String,
+    /// Key usage definition.
+    pub key_usage: String,
+    /// Name of the issuing officer.
+    pub officer: String,
+    /// E-mail field.
+    pub email: Option<String>,
+    /// When recorded, Unix seconds.
+    pub issued_at: i64,
+}
+
+/// Certificate search criteria; those given are ANDed, results come ordered by Certificate ID.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertificateQuery {
+    /// Certificate ID.
+    pub id: Option<i64>,
+    /// Serial number, hex: any case, leading zeros and `:` separators ignored.
+    pub serial_hex: Option<String>,
+    /// Case-insensitive substring of the subject.
+    pub subject: Option<String>,
+    /// At most this many rows: default 100, clamped to 1..=1000.
+    pub limit: Option<i64>,
+}
+
+/// Audit record categories (the request-log categories of the seed product), stored as
+/// kebab-case text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditCategory {
+    /// Certificates issued (and refused issuance).
+    CertificatesIssued,
+    /// Certificates revoked.
+    CertificatesRevoked,
+    /// Keys archived.
+    KeysArchived,
+    /// Keys recovered.
+    KeysRecovered,
+    /// Officers, procedures, configuration.
+    Administration,
+    /// Officer authentication and request signatures.
+    Authentication,
+}
+
+impl AuditCategory {
+    const ALL: [AuditCategory; 6] = [
+        AuditCategory::CertificatesIssued,
+        AuditCategory::CertificatesRevoked,
+        AuditCategory::KeysArchived,
+        AuditCategory::KeysRecovered,
+        AuditCategory::Administration,
+        AuditCategory::Authentication,
+    ];
+
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditCategory::CertificatesIssued => "certificates-issued",
+            AuditCategory::CertificatesRevoked => "certificates-revoked",
+            AuditCategory::KeysArchived => "keys-archived",
+            AuditCategory::KeysRecovered => "keys-recovered",
+            AuditCategory::Administration => "administration",
+            AuditCategory::Authentication => "authentication",
+        }
+    }
+}
+
+impl fmt::Display for AuditCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuditCategory {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditCategory::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown audit category {s:?}"))
+    }
+}
+
+/// Success or refusal, stored as `success` / `failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Done.
+    Success,
+    /// Refused or failed.
+    Failure,
+}
+
+impl Outcome {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "success" => Ok(Outcome::Success),
+            "failure" => Ok(Outcome::Failure),
+            _ => Err(format!("unknown outcome {s:?}")),
+        }
+    }
+}
+
+/// An audit record to append. `detail` must hold no secret (no key, no PIN).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAudit {
+    /// Category.
+    pub category: AuditCategory,
+    /// What was attempted (`issue-token`, `create-officer`, …).
+    pub action: String,
+    /// Acting officer's name, if known.
+    pub officer: Option<String>,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Object acted on (Certificate IDs, officer name, …).
+    pub object: Option<String>,
+    /// Details (JSON).
+    pub detail: serde_json::Value,
+}
+
+/// An audit record as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Sequence number (increasing).
+    pub id: i64,
+    /// When appended, Unix seconds.
+    pub at: i64,
+    /// Category.
+    pub category: AuditCategory,
+    /// Action.
+    pub action: String,
+    /// Acting officer.
+    pub officer: Option<String>,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Object.
+    pub object: Option<String>,
+    /// Details.
+    pub detail: serde_json::Value,
+}

@@ -1,0 +1,122 @@
+//! Procedures, and migrations.
+
+use keyward_policy::{
+    KeyAction, KeyProcedure, KeyUsageSet, ProcedureSet, RecoverCertificate, RecoverScope,
+};
+use keyward_store::{AuditCategory, Engine, Store, StoreError};
+use serde_json::json;
+
+use crate::common::{audit, by_serial, cert, issued, TestDb};
+
+on_both_engines!(migrations_are_idempotent, procedures_round_trip);
+
+async fn migrations_are_idempotent(db: TestDb) {
+    db.store
+        .record_issuance(&[cert("01", "CN=Before")], &issued("issue"))
+        .await
+        .unwrap();
+    let again = Store::open(&db.url).await.unwrap();
+    assert_eq!(again.engine(), db.store.engine());
+    let third = Store::open(&db.url).await.unwrap();
+    let found = third.find_certificates(&by_serial("1")).await.unwrap();
+    assert_eq!(found.len(), 1, "data survives reopening");
+    third.close().await;
+    again.close().await;
+    if db.store.engine() == Engine::Sqlite {
+        sqlx::any::install_default_drivers();
+        let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&raw)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        raw.close().await;
+    }
+}
+
+const PROCEDURES: &str = r#"
+[[certificate-procedure]]
+name = "signing"
+validity_days = 730
+key_usage = ["digitalSignature", "nonRepudiation"]
+extended_key_usage = ["emailProtection"]
+email = "optional"
+subject = [{ attribute = "CN", required = true }, { attribute = "OU", multiple = true }]
+key_specs = ["EC:secp256r1", "RSA:3072"]
+
+[[certificate-procedure]]
+name = "encryption"
+validity_days = 365
+key_usage = ["keyEncipherment"]
+subject = [{ attribute = "CN", required = true }]
+
+[[token-procedure]]
+name = "person"
+certificate_procedures = ["signing", "encryption"]
+key_procedures = ["encryption-archive"]
+pin = { method = "show" }
+
+[[token-procedure]]
+name = "encryption"
+certificate_procedures = ["encryption"]
+pin = { method = "enter", min_length = 6 }
+"#;
+
+/// Built in code: `KeyProcedure` cannot be deserialised (keyward-policy combines
+/// `deny_unknown_fields` with `flatten`), which the store works around when reading.
+fn key_procedures() -> Vec<KeyProcedure> {
+    let encipherment: KeyUsageSet = serde_json::from_value(json!(["keyEncipherment"])).unwrap();
+    vec![
+        KeyProcedure {
+            name: "encryption-archive".into(),
+            description: "archive".into(),
+            key_usage: encipherment.clone(),
+            action: KeyAction::Archive {
+                key_spec: "RSA:2048".parse().unwrap(),
+            },
+        },
+        KeyProcedure {
+            name: "encryption-recover".into(),
+            description: String::new(),
+            key_usage: encipherment,
+            action: KeyAction::Recover {
+                scope: RecoverScope::All,
+                certificate: RecoverCertificate::New {
+                    certificate_procedure: "encryption".into(),
+                },
+            },
+        },
+    ]
+}
+
+async fn procedures_round_trip(db: TestDb) {
+    let s = &db.store;
+    assert_eq!(s.procedures().await.unwrap(), ProcedureSet::default());
+    let mut set: ProcedureSet = toml::from_str(PROCEDURES).unwrap();
+    set.key = key_procedures();
+    set.validate().unwrap();
+    let admin = || audit(AuditCategory::Administration, "load-procedures");
+    s.replace_procedures(&set, &admin()).await.unwrap();
+    assert_eq!(s.procedures().await.unwrap(), set, "order and content kept");
+
+    let mut smaller = set.clone();
+    smaller.key.clear();
+    smaller.token.truncate(1);
+    s.replace_procedures(&smaller, &admin()).await.unwrap();
+    assert_eq!(s.procedures().await.unwrap(), smaller, "old rows deleted");
+
+    let mut duplicate = set.clone();
+    duplicate.certificate.push(set.certificate[0].clone());
+    let err = s
+        .replace_procedures(&duplicate, &admin())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(f) if f == "procedure name"),
+        "{err}"
+    );
+    assert_eq!(s.procedures().await.unwrap(), smaller, "rolled back");
+    let log = s.audit_records(10).await.unwrap();
+    assert_eq!(log.len(), 2, "one audit record per successful replace");
+    assert!(log.iter().all(|r| r.action == "load-procedures"));
+}
