@@ -177,6 +177,3 @@ impl CertificateAuthority {
         Ok(b.build())
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -6,7 +6,8 @@ use keyward_policy::procedure::{CertificateProcedure, EmailRule};
 use keyward_policy::usage::{KeyUsage, KeyUsageSet};
 use keyward_policy::{DistinguishedName, KeySpec};
 
-use super::*;
+use keyward_ca::*;
+use openssl::pkey::PKey;
 
 fn procedure(usage: &[KeyUsage], eku: &[&str]) -> CertificateProcedure {
     CertificateProcedure {
