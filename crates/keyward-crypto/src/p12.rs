@@ -107,7 +107,7 @@ mod tests {
             let der = build_p12(
                 &key,
                 &cert,
-                &[cert.clone()],
+                std::slice::from_ref(&cert),
                 "Holder",
                 "pin-1234-x",
                 &Pkcs12Profile::default(),
