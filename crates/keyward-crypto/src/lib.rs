@@ -6,6 +6,7 @@ pub mod files;
 mod keys;
 mod p12;
 mod pin;
+pub mod transport;
 
 pub use keys::{
     build_csr, generate_key, key_spec_of, message_digest_for, sign_message, verify_csr,
