@@ -1,20 +1,47 @@
-//! Certificates: recorded at issuance, found by Certificate ID, serial number or subject.
+//! Certificates: recorded at issuance (with the keys to archive), found by Certificate ID,
+//! serial number or subject.
 
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::types::{CertificateQuery, NewAudit, NewCertificate, StoredCertificate};
-use crate::{audit, now, Store, StoreError};
+use crate::{archived_keys, audit, now, Store, StoreError};
 
-const COLUMNS: &str = "id, serial_hex, subject, issuer, not_before, not_after, der, \
-     certificate_procedure, token_procedure, key_origin, key_usage, officer, email, issued_at";
+/// The columns [`certificate`] reads.
+const COLUMNS: [&str; 14] = [
+    "id",
+    "serial_hex",
+    "subject",
+    "issuer",
+    "not_before",
+    "not_after",
+    "der",
+    "certificate_procedure",
+    "token_procedure",
+    "key_origin",
+    "key_usage",
+    "officer",
+    "email",
+    "issued_at",
+];
+
+/// The select list for [`certificate`], each column qualified with `table` if given (`c` gives
+/// `c.id, c.serial_hex, …`); the result columns keep their names, so a join must alias any
+/// other column of the same name.
+pub(crate) fn certificate_columns(table: Option<&str>) -> String {
+    let qualified = COLUMNS.map(|column| match table {
+        Some(table) => format!("{table}.{column}"),
+        None => column.to_string(),
+    });
+    qualified.join(", ")
+}
 
 const KEY_ORIGINS: [&str; 4] = ["local", "server", "archived", "recovered"];
 
 /// The searchable form of a hex serial number: lowercase, no leading zeros, so `00AB`,
 /// `0x00ab` and `00:ab` are all `ab`.
-fn normalize_serial(hex: &str) -> Result<String, StoreError> {
+pub(crate) fn normalize_serial(hex: &str) -> Result<String, StoreError> {
     let hex = hex.trim();
     let hex = hex
         .strip_prefix("0x")
@@ -35,7 +62,7 @@ fn normalize_serial(hex: &str) -> Result<String, StoreError> {
 }
 
 /// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
-fn contains_pattern(text: &str) -> String {
+pub(crate) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::from("%");
     for c in text.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -47,7 +74,13 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-fn certificate(row: &AnyRow) -> Result<StoredCertificate, StoreError> {
+/// A search's row limit: 100 unless given, clamped to 1..=1000.
+pub(crate) fn row_limit(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(100).clamp(1, 1000)
+}
+
+/// A certificate from a row holding the [`certificate_columns`].
+pub(crate) fn certificate(row: &AnyRow) -> Result<StoredCertificate, StoreError> {
     Ok(StoredCertificate {
         id: row.try_get("id")?,
         serial_hex: row.try_get("serial_hex")?,
@@ -78,12 +111,9 @@ fn detail_with_serials(detail: &Value, serials: Vec<String>) -> Value {
 }
 
 impl Store {
-    /// Records certificates and their audit record in one transaction: all or nothing.
-    ///
-    /// Certificate IDs come from the database, in the order of `certs`. The audit record's
-    /// `object` becomes the new Certificate IDs joined by `,` and its `detail` gets a `serials`
-    /// array. A serial number recorded before is a [`StoreError::Conflict`] and nothing is
-    /// written.
+    /// Records certificates, the keys archived with them and their audit records in one
+    /// transaction: all or nothing. Refuses an empty `certs`; otherwise the same as
+    /// [`Store::record_token`] with no `extra` records.
     pub async fn record_issuance(
         &self,
         certs: &[NewCertificate],
@@ -92,6 +122,32 @@ impl Store {
         if certs.is_empty() {
             return Err(StoreError::Invalid("certificates: none to record".into()));
         }
+        self.record_token(certs, audit, &[]).await
+    }
+
+    /// Records what a token issuance or recovery writes, in one transaction: all or nothing.
+    ///
+    /// Certificate IDs come from the database, in the order of `certs`, which may be empty (a
+    /// recovery that reuses old certificates issues none). Appended, in this order:
+    /// - `audit`, with `object` set to the new Certificate IDs joined by `,` (`None` if there
+    ///   are none) and a `serials` array added to its `detail`;
+    /// - for each certificate with an [`archived_key`](NewCertificate::archived_key), in the
+    ///   order of `certs`, an `archive-key` record ([`KeysArchived`]) naming the certificate's
+    ///   officer, its Certificate ID as `object`, and in `detail` the serial number, subject,
+    ///   token procedure, key procedure, key spec and archive key ID (never the sealed key);
+    /// - the records of `extra`, as given (e.g. one `recover-key` record per recovered key).
+    ///
+    /// A serial number recorded before is a [`StoreError::Conflict`]; an unknown key origin, or
+    /// an archived key with an empty envelope or archive key ID or with a key usage other than
+    /// its certificate's, is [`StoreError::Invalid`]. Either way nothing is written.
+    ///
+    /// [`KeysArchived`]: crate::AuditCategory::KeysArchived
+    pub async fn record_token(
+        &self,
+        certs: &[NewCertificate],
+        audit: &NewAudit,
+        extra: &[NewAudit],
+    ) -> Result<Vec<StoredCertificate>, StoreError> {
         let mut normalized = Vec::with_capacity(certs.len());
         for c in certs {
             if !KEY_ORIGINS.contains(&c.key_origin.as_str()) {
@@ -101,6 +157,9 @@ impl Store {
                     KEY_ORIGINS.join(", ")
                 )));
             }
+            if let Some(key) = &c.archived_key {
+                archived_keys::check(c, key)?;
+            }
             normalized.push(normalize_serial(&c.serial_hex)?);
         }
         let issued_at = now();
@@ -109,10 +168,12 @@ impl Store {
              not_before, not_after, der, certificate_procedure, token_procedure, key_origin, \
              key_usage, officer, email, issued_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             RETURNING {COLUMNS}"
+             RETURNING {}",
+            certificate_columns(None)
         );
         let mut tx = self.write_tx().await?;
         let mut stored = Vec::with_capacity(certs.len());
+        let mut archive_records = Vec::new();
         for (c, serial_norm) in certs.iter().zip(normalized) {
             let row = sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
                 .bind(c.serial_hex.trim())
@@ -133,16 +194,24 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::unique("certificate serial"))?;
-            stored.push(certificate(&row)?);
+            let cert = certificate(&row)?;
+            if let Some(key) = &c.archived_key {
+                archived_keys::insert(&mut tx, cert.id, key, issued_at).await?;
+                archive_records.push(archived_keys::audit_record(&cert, key));
+            }
+            stored.push(cert);
         }
         let ids: Vec<String> = stored.iter().map(|c| c.id.to_string()).collect();
         let serials = stored.iter().map(|c| c.serial_hex.clone()).collect();
         let record = NewAudit {
-            object: Some(ids.join(",")),
+            object: (!ids.is_empty()).then(|| ids.join(",")),
             detail: detail_with_serials(&audit.detail, serials),
             ..audit.clone()
         };
         audit::insert(&mut tx, &record).await?;
+        for rec in archive_records.iter().chain(extra) {
+            audit::insert(&mut tx, rec).await?;
+        }
         tx.commit().await?;
         Ok(stored)
     }
@@ -156,7 +225,10 @@ impl Store {
         q: &CertificateQuery,
     ) -> Result<Vec<StoredCertificate>, StoreError> {
         let serial = q.serial_hex.as_deref().map(normalize_serial).transpose()?;
-        let mut sql = format!("SELECT {COLUMNS} FROM certificates WHERE 1 = 1");
+        let mut sql = format!(
+            "SELECT {} FROM certificates WHERE 1 = 1",
+            certificate_columns(None)
+        );
         let mut n = 0;
         let mut placeholder = || {
             n += 1;
@@ -183,7 +255,7 @@ impl Store {
         if let Some(subject) = &q.subject {
             query = query.bind(contains_pattern(subject));
         }
-        query = query.bind(q.limit.unwrap_or(100).clamp(1, 1000));
+        query = query.bind(row_limit(q.limit));
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(certificate).collect()
     }
@@ -209,6 +281,22 @@ mod tests {
     fn patterns() {
         assert_eq!(contains_pattern("50%_A\\"), "%50\\%\\_a\\\\%");
         assert_eq!(contains_pattern("ÄBC"), "%äbc%");
+    }
+
+    #[test]
+    fn columns() {
+        assert!(certificate_columns(None).starts_with("id, serial_hex, subject, "));
+        assert!(certificate_columns(Some("c")).starts_with("c.id, c.serial_hex, c.subject, "));
+        assert!(certificate_columns(Some("c")).ends_with(", c.email, c.issued_at"));
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(row_limit(None), 100);
+        assert_eq!(row_limit(Some(0)), 1);
+        assert_eq!(row_limit(Some(-5)), 1);
+        assert_eq!(row_limit(Some(7)), 7);
+        assert_eq!(row_limit(Some(5000)), 1000);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The store component: certificates, officers, procedures and the audit log.
+//! The store component: certificates, archived keys, officers, procedures and the audit log.
 //!
 //! One code path over two engines through `sqlx::any`: a SQLite file by default (nothing to
 //! install) and PostgreSQL when several server nodes share one database. Each engine has its
@@ -7,6 +7,7 @@
 //!
 //! Every state change is written together with its audit record in one transaction.
 
+mod archived_keys;
 mod audit;
 mod certificates;
 mod error;
@@ -21,8 +22,8 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use error::StoreError;
 pub use types::{
-    AuditCategory, AuditRecord, CertificateQuery, NewAudit, NewCertificate, NewOfficer, Officer,
-    Outcome, StoredCertificate,
+    ArchivedKey, ArchivedKeyQuery, AuditCategory, AuditRecord, CertificateQuery, NewArchivedKey,
+    NewAudit, NewCertificate, NewOfficer, Officer, Outcome, StoredCertificate,
 };
 
 /// The database engine behind a [`Store`].

@@ -69,6 +69,9 @@ pub struct NewCertificate {
     pub officer: String,
     /// E-mail field (rfc822Name), if any.
     pub email: Option<String>,
+    /// The key certified, to archive with this certificate, if the server generated it for the
+    /// key archive; `None` for a key that is not archived (or was archived before).
+    pub archived_key: Option<NewArchivedKey>,
 }
 
 /// A recorded certificate.
@@ -114,6 +117,103 @@ pub struct CertificateQuery {
     pub serial_hex: Option<String>,
     /// Case-insensitive substring of the subject.
     pub subject: Option<String>,
+    /// At most this many rows: default 100, clamped to 1..=1000.
+    pub limit: Option<i64>,
+}
+
+/// A key to archive with the certificate issued for it. The KRA has sealed it already: the store
+/// never sees the key in clear and treats `sealed` as opaque bytes.
+///
+/// `Debug` shows the length of `sealed`, never its bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewArchivedKey {
+    /// The archive key procedure.
+    pub key_procedure: String,
+    /// Key spec, e.g. `RSA:2048`.
+    pub key_spec: String,
+    /// Key usage definition, as text: the same text as the certificate's `key_usage`.
+    pub key_usage: String,
+    /// Which archive key (KEK) wrapped it.
+    pub kek_id: String,
+    /// The KRA's envelope (must not be empty).
+    pub sealed: Vec<u8>,
+}
+
+impl fmt::Debug for NewArchivedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewArchivedKey")
+            .field("key_procedure", &self.key_procedure)
+            .field("key_spec", &self.key_spec)
+            .field("key_usage", &self.key_usage)
+            .field("kek_id", &self.kek_id)
+            .field("sealed", &SealedLen(self.sealed.len()))
+            .finish()
+    }
+}
+
+/// An archived key with the certificate issued when it was created.
+///
+/// `Debug` shows the length of `sealed`, never its bytes; JSON output leaves `sealed` out.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct ArchivedKey {
+    /// Row ID.
+    pub id: i64,
+    /// The certificate issued when the key was created.
+    pub certificate: StoredCertificate,
+    /// The archive key procedure.
+    pub key_procedure: String,
+    /// Key spec, e.g. `RSA:2048`.
+    pub key_spec: String,
+    /// Key usage definition, as text (the certificate's).
+    pub key_usage: String,
+    /// Which archive key (KEK) wrapped it.
+    pub kek_id: String,
+    /// The KRA's envelope, as recorded (left out of JSON output).
+    #[serde(skip)]
+    pub sealed: Vec<u8>,
+    /// When archived, Unix seconds (the certificate's `issued_at`).
+    pub archived_at: i64,
+}
+
+impl fmt::Debug for ArchivedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArchivedKey")
+            .field("id", &self.id)
+            .field("certificate", &self.certificate)
+            .field("key_procedure", &self.key_procedure)
+            .field("key_spec", &self.key_spec)
+            .field("key_usage", &self.key_usage)
+            .field("kek_id", &self.kek_id)
+            .field("sealed", &SealedLen(self.sealed.len()))
+            .field("archived_at", &self.archived_at)
+            .finish()
+    }
+}
+
+/// Debug stand-in for a sealed envelope: its length only.
+struct SealedLen(usize);
+
+impl fmt::Debug for SealedLen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes>", self.0)
+    }
+}
+
+/// Archived-key search criteria. Those given are ANDed and refer to the certificate issued when
+/// the key was created; results come ordered by Certificate ID, ascending (the last is the
+/// newest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchivedKeyQuery {
+    /// Certificate ID.
+    pub certificate_id: Option<i64>,
+    /// Serial number, hex: any case, leading zeros and `:` separators ignored.
+    pub serial_hex: Option<String>,
+    /// Case-insensitive substring of the subject.
+    pub subject: Option<String>,
+    /// The whole subject, compared case-insensitively.
+    pub subject_exact: Option<String>,
+    /// Key usage definition, exact text.
+    pub key_usage: Option<String>,
     /// At most this many rows: default 100, clamped to 1..=1000.
     pub limit: Option<i64>,
 }

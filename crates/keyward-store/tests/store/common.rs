@@ -184,6 +184,7 @@ pub fn cert(serial: &str, subject: &str) -> NewCertificate {
         key_usage: "digitalSignature,nonRepudiation".into(),
         officer: "root".into(),
         email: Some("alice@example.org".into()),
+        archived_key: None,
     }
 }
 

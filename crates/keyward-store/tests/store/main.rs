@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod archived_keys;
 mod audit;
 mod certificates;
 mod officers;
