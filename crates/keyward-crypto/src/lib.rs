@@ -12,7 +12,10 @@ pub use keys::{
     build_csr, generate_key, key_spec_of, message_digest_for, sign_message, verify_csr,
     verify_message, x509_name,
 };
-pub use p12::{build_p12, parse_p12, Pkcs12Profile};
+pub use p12::{
+    build_p12, build_p12_entries, parse_p12, parse_p12_entries, P12Entry, ParsedEntry, ParsedP12,
+    Pkcs12Profile,
+};
 pub use pin::{generate_pin, Pin};
 
 /// What went wrong. Never carries key material or PINs.

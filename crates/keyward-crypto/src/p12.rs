@@ -1,11 +1,21 @@
-//! PKCS#12 tokens.
+//! PKCS#12 tokens: one or several private keys, each with its certificate, and the CA chain.
+//!
+//! Sealing mirrors OpenSSL's `PKCS12_create` bag by bag (it only takes one key): the certificate
+//! bags (each entry's certificate, then the CA certificates) in a PBES2-encrypted safe, the
+//! PBES2-shrouded key bags in a plain data safe, an HMAC over the whole. Each key bag and its
+//! certificate bag share the friendlyName and the localKeyId (SHA-1 of the certificate's DER);
+//! CA certificate bags carry neither.
+
+mod ffi;
+
+use std::collections::HashSet;
+use std::fmt;
 
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{PKey, PKeyRef, Private};
-use openssl::stack::Stack;
 use openssl::x509::{X509Ref, X509};
+use zeroize::Zeroizing;
 
 use crate::{ossl, CryptoError};
 
@@ -23,8 +33,27 @@ impl Default for Pkcs12Profile {
     }
 }
 
+/// One private key with its certificate and friendlyName.
+pub struct P12Entry<'a> {
+    /// The private key.
+    pub key: &'a PKeyRef<Private>,
+    /// Its certificate (must certify `key`).
+    pub certificate: &'a X509Ref,
+    /// The friendlyName of both bags (keytool shows it, lowercased, as the alias).
+    pub friendly_name: &'a str,
+}
+
+impl fmt::Debug for P12Entry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("P12Entry")
+            .field("friendly_name", &self.friendly_name)
+            .field("subject", &self.certificate.subject_name())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Seals a key, its certificate and the CA chain. Both bags get the friendlyName and the
-/// localKeyId (OpenSSL derives it from the certificate).
+/// localKeyId (SHA-1 of the certificate).
 pub fn build_p12(
     key: &PKeyRef<Private>,
     cert: &X509Ref,
@@ -33,42 +62,233 @@ pub fn build_p12(
     pin: &str,
     profile: &Pkcs12Profile,
 ) -> Result<Vec<u8>, CryptoError> {
-    let mut cas = Stack::new().map_err(ossl("PKCS#12 chain"))?;
-    for ca in chain {
-        cas.push(ca.clone()).map_err(ossl("PKCS#12 chain"))?;
-    }
-    let iterations = i32::try_from(profile.iterations).unwrap_or(i32::MAX);
-    let mut builder = Pkcs12::builder();
-    builder
-        .name(friendly_name)
-        .pkey(key)
-        .cert(cert)
-        .ca(cas)
-        .key_algorithm(Nid::AES_256_CBC)
-        .cert_algorithm(Nid::AES_256_CBC)
-        .key_iter(iterations as u32)
-        .mac_iter(iterations as u32)
-        .mac_md(MessageDigest::sha256());
-    let p12 = builder.build2(pin).map_err(ossl("PKCS#12 sealing"))?;
-    p12.to_der().map_err(ossl("PKCS#12 encoding"))
+    let entry = P12Entry {
+        key,
+        certificate: cert,
+        friendly_name,
+    };
+    build_p12_entries(std::slice::from_ref(&entry), chain, pin, profile)
 }
 
-/// Opens a PKCS#12: its key, certificate and CA certificates.
+/// Seals every entry (key bag + cert bag sharing friendlyName and localKeyId) and the CA chain.
+///
+/// Key bags and the certificate safe use PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC), the MAC is
+/// HMAC-SHA-256, both with `profile.iterations` (0 means OpenSSL's default, 2048). Each key must
+/// match its certificate and no two entries may share a certificate (their localKeyIds would
+/// collide).
+pub fn build_p12_entries(
+    entries: &[P12Entry<'_>],
+    chain: &[X509],
+    pin: &str,
+    profile: &Pkcs12Profile,
+) -> Result<Vec<u8>, CryptoError> {
+    if entries.is_empty() {
+        return Err(CryptoError::BadPkcs12("no key to seal".into()));
+    }
+    let pass = ffi::Pass::new(pin)
+        .ok_or_else(|| CryptoError::BadPkcs12("the PIN contains a NUL character".into()))?;
+    let iterations = match profile.iterations {
+        0 => 2048,
+        n => i32::try_from(n).unwrap_or(i32::MAX),
+    };
+
+    struct Prepared {
+        cert_der: Vec<u8>,
+        pkcs8: Zeroizing<Vec<u8>>,
+        local_key_id: Vec<u8>,
+    }
+    let mut prepared = Vec::with_capacity(entries.len());
+    let mut ids = HashSet::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let number = i + 1;
+        let cert_key = entry
+            .certificate
+            .public_key()
+            .map_err(ossl("PKCS#12 certificate key"))?;
+        if !cert_key.public_eq(entry.key) {
+            return Err(CryptoError::BadPkcs12(format!(
+                "entry {number}: the private key does not match its certificate"
+            )));
+        }
+        if entry.friendly_name.contains('\0') {
+            return Err(CryptoError::BadPkcs12(format!(
+                "entry {number}: the friendly name contains a NUL character"
+            )));
+        }
+        let local_key_id = entry
+            .certificate
+            .digest(MessageDigest::sha1())
+            .map_err(ossl("PKCS#12 localKeyId"))?
+            .to_vec();
+        if !ids.insert(local_key_id.clone()) {
+            return Err(CryptoError::BadPkcs12(format!(
+                "entry {number}: another entry holds the same certificate"
+            )));
+        }
+        prepared.push(Prepared {
+            cert_der: entry
+                .certificate
+                .to_der()
+                .map_err(ossl("PKCS#12 certificate"))?,
+            pkcs8: Zeroizing::new(
+                entry
+                    .key
+                    .private_key_to_pkcs8()
+                    .map_err(ossl("PKCS#12 private key"))?,
+            ),
+            local_key_id,
+        });
+    }
+
+    let aes = Nid::AES_256_CBC.as_raw();
+    let mut cert_bags = ffi::SafeBags::new();
+    for (entry, p) in entries.iter().zip(&prepared) {
+        let attributes = ffi::BagAttributes {
+            friendly_name: entry.friendly_name,
+            local_key_id: &p.local_key_id,
+        };
+        cert_bags.add_cert(&p.cert_der, Some(&attributes))?;
+    }
+    for ca in chain {
+        cert_bags.add_cert(&ca.to_der().map_err(ossl("PKCS#12 chain"))?, None)?;
+    }
+    let mut key_bags = ffi::SafeBags::new();
+    for (entry, p) in entries.iter().zip(&prepared) {
+        let attributes = ffi::BagAttributes {
+            friendly_name: entry.friendly_name,
+            local_key_id: &p.local_key_id,
+        };
+        key_bags.add_shrouded_key(&p.pkcs8, aes, iterations, &pass, &attributes)?;
+    }
+    drop(prepared);
+
+    let mut safes = ffi::Safes::new();
+    safes.add(&cert_bags, Some((aes, iterations, &pass)))?;
+    safes.add(&key_bags, None)?;
+    drop(key_bags);
+    safes.seal(&pass, iterations, MessageDigest::sha256())
+}
+
+/// Every private key (with its certificate and friendlyName) and the CA certificates of a
+/// PKCS#12.
+pub struct ParsedP12 {
+    /// The keys, in file order.
+    pub entries: Vec<ParsedEntry>,
+    /// The certificates no key claims, in file order.
+    pub ca: Vec<X509>,
+}
+
+impl fmt::Debug for ParsedP12 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParsedP12")
+            .field("entries", &self.entries)
+            .field(
+                "ca",
+                &self.ca.iter().map(|c| c.subject_name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// One private key of a PKCS#12 with its certificate. `Debug` shows only the friendly name and
+/// the certificate subject.
+pub struct ParsedEntry {
+    /// The private key.
+    pub key: PKey<Private>,
+    /// Its certificate.
+    pub certificate: X509,
+    /// The friendlyName of the key bag (else of the certificate bag).
+    pub friendly_name: Option<String>,
+}
+
+impl fmt::Debug for ParsedEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParsedEntry")
+            .field("friendly_name", &self.friendly_name)
+            .field("subject", &self.certificate.subject_name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every private key (with its certificate and friendlyName) and the CA certificates of a PKCS#12.
+///
+/// A key is matched to the certificate bag with the same localKeyId, else to the first
+/// certificate of the same public key; a key without a certificate is an error. Certificates
+/// left over are the CA certificates. A wrong PIN gives [`CryptoError::WrongPin`], a damaged
+/// or incomplete file [`CryptoError::BadPkcs12`].
+pub fn parse_p12_entries(der: &[u8], pin: &str) -> Result<ParsedP12, CryptoError> {
+    struct Cert {
+        cert: X509,
+        local_key_id: Option<Vec<u8>>,
+        friendly_name: Option<String>,
+        claimed: bool,
+    }
+    let mut keys = Vec::new();
+    let mut certs = Vec::new();
+    for bag in ffi::open(der, pin)? {
+        match bag.content {
+            ffi::BagContent::Key(key) => keys.push((key, bag.local_key_id, bag.friendly_name)),
+            ffi::BagContent::Certificate(cert) => certs.push(Cert {
+                cert,
+                local_key_id: bag.local_key_id,
+                friendly_name: bag.friendly_name,
+                claimed: false,
+            }),
+        }
+    }
+    let certifies = |cert: &X509, key: &PKey<Private>| {
+        cert.public_key()
+            .map(|public| public.public_eq(key))
+            .unwrap_or(false)
+    };
+
+    let mut entries = Vec::with_capacity(keys.len());
+    for (number, (key, local_key_id, friendly_name)) in keys.into_iter().enumerate() {
+        let number = number + 1;
+        let by_id = local_key_id.as_ref().and_then(|id| {
+            certs
+                .iter()
+                .position(|c| !c.claimed && c.local_key_id.as_ref() == Some(id))
+        });
+        let index = match by_id {
+            Some(index) if !certifies(&certs[index].cert, &key) => {
+                return Err(CryptoError::BadPkcs12(format!(
+                    "key {number} does not match the certificate with its localKeyId"
+                )))
+            }
+            Some(index) => index,
+            None => certs
+                .iter()
+                .position(|c| !c.claimed && certifies(&c.cert, &key))
+                .ok_or_else(|| {
+                    CryptoError::BadPkcs12(format!("key {number} has no certificate"))
+                })?,
+        };
+        let cert = &mut certs[index];
+        cert.claimed = true;
+        entries.push(ParsedEntry {
+            key,
+            certificate: cert.cert.clone(),
+            friendly_name: friendly_name.or_else(|| cert.friendly_name.clone()),
+        });
+    }
+    let ca = certs
+        .into_iter()
+        .filter(|c| !c.claimed)
+        .map(|c| c.cert)
+        .collect();
+    Ok(ParsedP12 { entries, ca })
+}
+
+/// Opens a PKCS#12: its (first) key, that key's certificate and the CA certificates.
 pub fn parse_p12(der: &[u8], pin: &str) -> Result<(PKey<Private>, X509, Vec<X509>), CryptoError> {
-    let p12 = Pkcs12::from_der(der)
-        .map_err(|_| CryptoError::BadPkcs12("not a DER PKCS#12 file".into()))?;
-    let parsed = p12.parse2(pin).map_err(|_| CryptoError::WrongPin)?;
-    let key = parsed
-        .pkey
+    let parsed = parse_p12_entries(der, pin)?;
+    let entry = parsed
+        .entries
+        .into_iter()
+        .next()
         .ok_or_else(|| CryptoError::BadPkcs12("no private key".into()))?;
-    let cert = parsed
-        .cert
-        .ok_or_else(|| CryptoError::BadPkcs12("no certificate".into()))?;
-    let chain = parsed
-        .ca
-        .map(|s| s.into_iter().collect())
-        .unwrap_or_default();
-    Ok((key, cert, chain))
+    Ok((entry.key, entry.certificate, parsed.ca))
 }
 
 #[cfg(test)]
@@ -80,9 +300,13 @@ mod tests {
     use openssl::x509::X509Builder;
 
     fn self_signed(key: &PKeyRef<Private>) -> X509 {
+        self_signed_named(key, "CN=Holder")
+    }
+
+    fn self_signed_named(key: &PKeyRef<Private>, dn: &str) -> X509 {
         let mut b = X509Builder::new().unwrap();
         b.set_version(2).unwrap();
-        let name = crate::x509_name(&DistinguishedName::parse("CN=Holder").unwrap()).unwrap();
+        let name = crate::x509_name(&DistinguishedName::parse(dn).unwrap()).unwrap();
         b.set_subject_name(&name).unwrap();
         b.set_issuer_name(&name).unwrap();
         b.set_pubkey(key).unwrap();
@@ -147,5 +371,332 @@ mod tests {
                 assert!(info.contains(needle), "{spec}: missing {needle}: {info}");
             }
         }
+    }
+
+    const PIN: &str = "pin-1234-x";
+    const SIGNING: &str = "Alice Example (signing #1)";
+    const ENCRYPTION: &str = "Alice Example (encryption #2)";
+
+    struct TwoKeyToken {
+        der: Vec<u8>,
+        keys: Vec<PKey<Private>>,
+        certs: Vec<X509>,
+        ca: X509,
+    }
+
+    /// An EC brainpoolP320r1 signing key and an RSA-2048 encryption key, each with its own
+    /// self-signed certificate, plus one CA certificate.
+    fn two_key_token() -> TwoKeyToken {
+        let signing = crate::generate_key(KeySpec::Ec(Curve::BrainpoolP320r1)).unwrap();
+        let encryption = crate::generate_key(KeySpec::Rsa(2048)).unwrap();
+        let ca_key = crate::generate_key(KeySpec::Ec(Curve::Secp256r1)).unwrap();
+        let signing_cert = self_signed_named(&signing, "CN=Alice Example,OU=signing");
+        let encryption_cert = self_signed_named(&encryption, "CN=Alice Example,OU=encryption");
+        let ca = self_signed_named(&ca_key, "CN=Example CA");
+        let entries = [
+            P12Entry {
+                key: &signing,
+                certificate: &signing_cert,
+                friendly_name: SIGNING,
+            },
+            P12Entry {
+                key: &encryption,
+                certificate: &encryption_cert,
+                friendly_name: ENCRYPTION,
+            },
+        ];
+        let der = build_p12_entries(
+            &entries,
+            std::slice::from_ref(&ca),
+            PIN,
+            &Pkcs12Profile::default(),
+        )
+        .unwrap();
+        TwoKeyToken {
+            der,
+            keys: vec![signing, encryption],
+            certs: vec![signing_cert, encryption_cert],
+            ca,
+        }
+    }
+
+    /// Runs an external tool with the PIN in `KW_TEST_PIN`; fails clearly if it is missing.
+    fn run_tool(program: &str, args: &[&str], file: &std::path::Path) -> String {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .arg(file)
+            .env("KW_TEST_PIN", PIN)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("{program} is required by this test (installed here and in CI): {e}")
+            });
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{program} {args:?} failed: {text}");
+        text
+    }
+
+    #[test]
+    fn two_key_p12_opens_in_openssl_keytool_and_python() {
+        let token = two_key_token();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alice.p12");
+        std::fs::write(&path, &token.der).unwrap();
+
+        let info = run_tool(
+            "openssl",
+            &[
+                "pkcs12",
+                "-info",
+                "-noout",
+                "-passin",
+                "env:KW_TEST_PIN",
+                "-in",
+            ],
+            &path,
+        );
+        for needle in [
+            "MAC: sha256",
+            "PBES2, PBKDF2, AES-256-CBC",
+            "hmacWithSHA256",
+        ] {
+            assert!(info.contains(needle), "missing {needle}: {info}");
+        }
+        assert_eq!(info.matches("Shrouded Keybag: PBES2").count(), 2, "{info}");
+        assert_eq!(info.matches("Certificate bag").count(), 3, "{info}");
+
+        let dump = run_tool(
+            "openssl",
+            &["pkcs12", "-nodes", "-passin", "env:KW_TEST_PIN", "-in"],
+            &path,
+        );
+        assert_eq!(dump.matches("-----BEGIN PRIVATE KEY-----").count(), 2);
+        assert_eq!(dump.matches("-----BEGIN CERTIFICATE-----").count(), 3);
+        for name in [SIGNING, ENCRYPTION] {
+            // The key bag and its certificate bag.
+            assert_eq!(
+                dump.matches(&format!("friendlyName: {name}\n")).count(),
+                2,
+                "{name}"
+            );
+        }
+        let mut key_ids: Vec<&str> = dump
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("localKeyID: "))
+            .collect();
+        key_ids.sort_unstable();
+        assert_eq!(key_ids.len(), 4, "{key_ids:?}");
+        assert_eq!(key_ids[0], key_ids[1]);
+        assert_eq!(key_ids[2], key_ids[3]);
+        assert_ne!(key_ids[1], key_ids[2]);
+
+        let keytool = run_tool(
+            "keytool",
+            &[
+                "-J-Duser.language=en",
+                "-J-Duser.country=US",
+                "-list",
+                "-v",
+                "-storetype",
+                "pkcs12",
+                "-storepass:env",
+                "KW_TEST_PIN",
+                "-keystore",
+            ],
+            &path,
+        );
+        assert!(
+            keytool.contains("Your keystore contains 2 entries"),
+            "{keytool}"
+        );
+        assert_eq!(
+            keytool.matches("Entry type: PrivateKeyEntry").count(),
+            2,
+            "{keytool}"
+        );
+        for name in [SIGNING, ENCRYPTION] {
+            let alias = format!("Alias name: {}\n", name.to_lowercase());
+            assert!(keytool.contains(&alias), "missing {alias:?}: {keytool}");
+        }
+
+        let python = run_tool(
+            "python3",
+            &[
+                "-c",
+                "import os, sys\n\
+                 from cryptography.hazmat.primitives.serialization import pkcs12\n\
+                 p = pkcs12.load_pkcs12(open(sys.argv[1], 'rb').read(), os.environb[b'KW_TEST_PIN'])\n\
+                 assert p.key is not None and p.cert is not None\n\
+                 print('certs', 1 + len(p.additional_certs))\n\
+                 for c in [p.cert] + p.additional_certs:\n\
+                 \x20   if c.friendly_name: print('name', c.friendly_name.decode())\n",
+            ],
+            &path,
+        );
+        assert!(python.contains("certs 3\n"), "{python}");
+        for name in [SIGNING, ENCRYPTION] {
+            assert!(python.contains(&format!("name {name}\n")), "{python}");
+        }
+    }
+
+    #[test]
+    fn p12_entries_round_trip_and_refuse_wrong_pins_and_damage() {
+        let token = two_key_token();
+        let parsed = parse_p12_entries(&token.der, PIN).unwrap();
+        assert_eq!(parsed.entries.len(), 2);
+        for (i, (entry, name)) in parsed.entries.iter().zip([SIGNING, ENCRYPTION]).enumerate() {
+            assert!(entry
+                .key
+                .public_eq(&entry.certificate.public_key().unwrap()));
+            assert!(entry.key.public_eq(&token.keys[i]));
+            assert_eq!(
+                entry.certificate.to_der().unwrap(),
+                token.certs[i].to_der().unwrap()
+            );
+            assert_eq!(entry.friendly_name.as_deref(), Some(name));
+            let debug = format!("{entry:?}");
+            assert!(
+                debug.contains(name) && debug.contains("Alice Example"),
+                "{debug}"
+            );
+        }
+        assert_eq!(parsed.ca.len(), 1);
+        assert_eq!(parsed.ca[0].to_der().unwrap(), token.ca.to_der().unwrap());
+
+        // parse_p12 gives the first entry and the CA certificates only.
+        let (key, cert, ca) = parse_p12(&token.der, PIN).unwrap();
+        assert!(key.public_eq(&token.keys[0]));
+        assert_eq!(cert.to_der().unwrap(), token.certs[0].to_der().unwrap());
+        assert_eq!(ca.len(), 1);
+
+        for pin in ["wrong", "", "pin-1234-X"] {
+            assert!(matches!(
+                parse_p12_entries(&token.der, pin),
+                Err(CryptoError::WrongPin)
+            ));
+        }
+        assert!(matches!(
+            parse_p12_entries(b"not a pkcs12", PIN),
+            Err(CryptoError::BadPkcs12(_))
+        ));
+        assert!(matches!(
+            parse_p12_entries(&token.der[..token.der.len() / 2], PIN),
+            Err(CryptoError::BadPkcs12(_))
+        ));
+
+        // Every single flipped byte is refused (and none panics), except two the MAC does not
+        // cover and OpenSSL ignores: the PFX version (3) and the tag of the MAC digest
+        // algorithm's NULL parameters (NULL -> empty OCTET STRING). The MacData ends with
+        // 30 0d <sha256 OID> 05 00 | 04 20 <MAC> | 04 08 <salt> | 02 02 08 00 (2048).
+        let der = &token.der;
+        let version_at = 2 + usize::from(der[1] & 0x7f) + 2;
+        assert_eq!(der[version_at - 2..=version_at], [0x02, 0x01, 0x03]);
+        let null_at = der.len() - 50;
+        assert_eq!(der[null_at..null_at + 3], [0x05, 0x00, 0x04]);
+        for at in 0..der.len() {
+            let mut damaged = der.clone();
+            damaged[at] ^= 0x01;
+            let outcome = parse_p12_entries(&damaged, PIN);
+            if at != version_at && at != null_at {
+                assert!(outcome.is_err(), "byte {at} flipped went unnoticed");
+            }
+        }
+    }
+
+    #[test]
+    fn sealing_refuses_bad_entries() {
+        let key = crate::generate_key(KeySpec::Ec(Curve::Secp256r1)).unwrap();
+        let other = crate::generate_key(KeySpec::Ec(Curve::Secp256r1)).unwrap();
+        let cert = self_signed(&key);
+        let profile = Pkcs12Profile::default();
+        let bad = |r: Result<Vec<u8>, CryptoError>| matches!(r, Err(CryptoError::BadPkcs12(_)));
+
+        let none = build_p12_entries(&[], &[], PIN, &profile);
+        assert!(matches!(&none, Err(CryptoError::BadPkcs12(m)) if m == "no key to seal"));
+        let mismatched = P12Entry {
+            key: &other,
+            certificate: &cert,
+            friendly_name: "x",
+        };
+        assert!(bad(build_p12_entries(&[mismatched], &[], PIN, &profile)));
+        let twice = |name| P12Entry {
+            key: &key,
+            certificate: &cert,
+            friendly_name: name,
+        };
+        assert!(bad(build_p12_entries(
+            &[twice("a"), twice("b")],
+            &[],
+            PIN,
+            &profile
+        )));
+        assert!(bad(build_p12_entries(&[twice("a\0b")], &[], PIN, &profile)));
+        assert!(bad(build_p12_entries(
+            &[twice("a")],
+            &[],
+            "pi\0n",
+            &profile
+        )));
+    }
+
+    /// The one-entry path produces what `PKCS12_create` (the `openssl` crate's builder, the
+    /// former implementation) produced: same bags, attributes, algorithms and size.
+    #[test]
+    fn one_entry_matches_pkcs12_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::generate_key(KeySpec::Ec(Curve::BrainpoolP320r1)).unwrap();
+        let cert = self_signed(&key);
+        let ca_key = crate::generate_key(KeySpec::Rsa(2048)).unwrap();
+        let ca = self_signed_named(&ca_key, "CN=Example CA");
+        let chain = [ca.clone(), cert.clone()];
+        let ours = build_p12(
+            &key,
+            &cert,
+            &chain,
+            "Holder",
+            PIN,
+            &Pkcs12Profile::default(),
+        )
+        .unwrap();
+
+        let mut cas = openssl::stack::Stack::new().unwrap();
+        for c in &chain {
+            cas.push(c.clone()).unwrap();
+        }
+        let mut builder = openssl::pkcs12::Pkcs12::builder();
+        builder
+            .name("Holder")
+            .pkey(&key)
+            .cert(&cert)
+            .ca(cas)
+            .key_algorithm(Nid::AES_256_CBC)
+            .cert_algorithm(Nid::AES_256_CBC)
+            .key_iter(2048)
+            .mac_iter(2048)
+            .mac_md(MessageDigest::sha256());
+        let reference = builder.build2(PIN).unwrap().to_der().unwrap();
+        assert_eq!(ours.len(), reference.len());
+
+        let dump = |der: &[u8], name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, der).unwrap();
+            run_tool(
+                "openssl",
+                &[
+                    "pkcs12",
+                    "-info",
+                    "-nodes",
+                    "-passin",
+                    "env:KW_TEST_PIN",
+                    "-in",
+                ],
+                &path,
+            )
+        };
+        assert_eq!(dump(&ours, "ours.p12"), dump(&reference, "reference.p12"));
+        let parsed = parse_p12_entries(&reference, PIN).unwrap();
+        assert_eq!(parsed.entries.len(), 1);
+        assert_eq!(parsed.entries[0].friendly_name.as_deref(), Some("Holder"));
+        assert_eq!(parsed.ca.len(), 2);
     }
 }

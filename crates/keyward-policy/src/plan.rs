@@ -97,6 +97,14 @@ impl TokenPlan {
             .any(|a| matches!(a, PlannedAction::GenerateLocal { .. }))
     }
 
+    /// True if the server generates or recovers at least one key (which then travels to the RA
+    /// sealed to a one-time transport key).
+    pub fn has_server_keys(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| !matches!(a, PlannedAction::GenerateLocal { .. }))
+    }
+
     /// The roles an officer needs to carry out this plan.
     ///
     /// A new certificate needs `issue-certificate`; a recovery needs `recover-key`; a plan that
@@ -414,6 +422,11 @@ mod tests {
                 .count();
             assert_eq!(n, local, "{name}");
             assert_eq!(plan.has_local_keys(), local > 0, "{name}");
+            assert_eq!(
+                plan.has_server_keys(),
+                plan.actions.len() > local,
+                "{name}"
+            );
             assert_eq!(plan.required_roles(), roles.into_iter().collect(), "{name}");
         }
     }

@@ -38,3 +38,23 @@ pub mod vec {
             .collect()
     }
 }
+
+/// Optional byte strings.
+pub mod option {
+    use super::*;
+
+    /// Serializes `Some` bytes as base64 (pair with `skip_serializing_if = "Option::is_none"`).
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(b) => s.serialize_str(&STANDARD.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserializes an optional base64 string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| STANDARD.decode(t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

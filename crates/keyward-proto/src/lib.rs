@@ -86,6 +86,39 @@ pub struct IssueRequest {
     pub key_spec: String,
     /// One CSR per RA-local key of the token plan.
     pub csrs: Vec<CsrEntry>,
+    /// The RA's one-time P-256 transport key (SubjectPublicKeyInfo DER): every key the server
+    /// generates or recovers for this token comes back sealed to it. Required when the token
+    /// plan has server-side keys.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64::option")]
+    pub transport_key: Option<Vec<u8>>,
+    /// Archived keys the officer picked by hand (Select Archived Key); empty: the server
+    /// searches with the subject entered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recover: Vec<KeySelection>,
+}
+
+/// One archived key picked by the officer, by the certificate issued when it was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeySelection {
+    /// By Certificate ID (decimal string).
+    CertificateId(String),
+    /// By serial number (hex).
+    Serial(String),
+}
+
+/// A private key sealed to the RA's transport key (see `keyward_crypto::transport`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedKey {
+    /// The server's ephemeral P-256 public key, SubjectPublicKeyInfo DER.
+    #[serde(with = "b64")]
+    pub ephemeral_key: Vec<u8>,
+    /// AES-256-GCM nonce.
+    #[serde(with = "b64")]
+    pub nonce: Vec<u8>,
+    /// Encrypted PKCS#8 DER and GCM tag.
+    #[serde(with = "b64")]
+    pub ciphertext: Vec<u8>,
 }
 
 /// Where the key of an issued certificate came from.
@@ -127,9 +160,17 @@ pub struct IssuedCertificate {
     pub certificate_procedure: String,
     /// Where the key came from.
     pub key_origin: KeyOrigin,
+    /// True when this is the certificate issued when a recovered key was archived (delivered
+    /// again, not issued now).
+    #[serde(default)]
+    pub reused: bool,
     /// The certificate, DER.
     #[serde(with = "b64")]
     pub certificate: Vec<u8>,
+    /// The private key, sealed to the request's transport key, when the server generated or
+    /// recovered it; `None` for RA-local keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_key: Option<SealedKey>,
 }
 
 /// Response to [`IssueRequest`].
@@ -171,6 +212,28 @@ pub struct CertificateInfo {
     pub officer: String,
     /// Time of issue, RFC 3339.
     pub issued_at: String,
+}
+
+/// `GET /v1/archived-keys?id=&serial=&subject=`: one archived key, described by the
+/// certificate issued when it was created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArchivedKeyInfo {
+    /// Certificate ID (decimal string) of that certificate.
+    pub certificate_id: String,
+    /// Its serial, hex.
+    pub serial: String,
+    /// Its subject.
+    pub subject: String,
+    /// Key usage definition.
+    pub key_usage: String,
+    /// The key's spec.
+    pub key_spec: String,
+    /// The archive key procedure.
+    pub key_procedure: String,
+    /// When archived, RFC 3339.
+    pub archived_at: String,
+    /// The certificate's validity end, RFC 3339.
+    pub not_after: String,
 }
 
 /// Every error the API returns.

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use keyward_proto::{
-    signed_message, ApiError, CertificateInfo, IssueRequest, IssueResponse, ProcedureList,
+    signed_message, ApiError, ArchivedKeyInfo, CertificateInfo, IssueRequest, IssueResponse, ProcedureList,
     RaConfig, WhoAmI, SIGNATURE_HEADER,
 };
 
@@ -32,6 +32,19 @@ pub struct CertificateSearch {
     pub serial: Option<String>,
     /// Subject substring.
     pub subject: Option<String>,
+}
+
+impl CertificateSearch {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        [
+            ("id", &self.id),
+            ("serial", &self.serial),
+            ("subject", &self.subject),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect()
+    }
 }
 
 impl RaClient {
@@ -149,17 +162,16 @@ impl RaClient {
         &self,
         search: &CertificateSearch,
     ) -> Result<Vec<CertificateInfo>, RaError> {
-        let mut query = Vec::new();
-        if let Some(v) = &search.id {
-            query.push(("id", v.clone()));
-        }
-        if let Some(v) = &search.serial {
-            query.push(("serial", v.clone()));
-        }
-        if let Some(v) = &search.subject {
-            query.push(("subject", v.clone()));
-        }
-        self.get("/v1/certificates", &query).await
+        self.get("/v1/certificates", &search.query()).await
+    }
+
+    /// Searches archived keys by the certificate issued when each was created (needs the
+    /// `recover-key` role).
+    pub async fn archived_keys(
+        &self,
+        search: &CertificateSearch,
+    ) -> Result<Vec<ArchivedKeyInfo>, RaError> {
+        self.get("/v1/archived-keys", &search.query()).await
     }
 
     /// Sends a signed issue request.

@@ -3,15 +3,15 @@
 use std::path::{Path, PathBuf};
 
 use openssl::pkey::{PKey, Private};
-use openssl::x509::X509;
 use serde::Serialize;
 
-use keyward_crypto::{Pin, Pkcs12Profile};
-use keyward_policy::procedure::ResolvedToken;
+use keyward_crypto::transport::TransportKeyPair;
+use keyward_crypto::Pin;
+use keyward_policy::procedure::{RecoverCertificate, ResolvedToken};
 use keyward_policy::{
     plan_token, DistinguishedName, KeySpec, KeySpecList, PinProcedure, PlannedAction, TokenPlan,
 };
-use keyward_proto::{CsrEntry, IssueRequest, KeyOrigin};
+use keyward_proto::{CsrEntry, IssueRequest, KeyOrigin, KeySelection};
 
 use crate::client::RaClient;
 use crate::config::ClientConfig;
@@ -35,6 +35,8 @@ pub struct TokenOrder {
     pub cert_path: Option<PathBuf>,
     /// Overwrite existing files.
     pub force: bool,
+    /// Archived keys picked by hand (by the certificate issued when each was created).
+    pub recover: Vec<KeySelection>,
 }
 
 /// A token ready to be issued: procedure fetched, key spec chosen, plan computed, input checked.
@@ -60,6 +62,8 @@ pub struct TokenCertificate {
     pub certificate_procedure: String,
     /// Where its key came from.
     pub key_origin: KeyOrigin,
+    /// True for the old certificate of a recovered key, delivered again.
+    pub reused: bool,
 }
 
 /// What was issued and written.
@@ -71,8 +75,9 @@ pub struct IssuedToken {
     pub certificates: Vec<TokenCertificate>,
     /// The PKCS#12 file.
     pub p12_path: PathBuf,
-    /// The certificate file.
-    pub cert_path: PathBuf,
+    /// The certificate files: one PEM file with every certificate, or one DER file each (the
+    /// first at the path asked for).
+    pub cert_paths: Vec<PathBuf>,
     /// The "Key Management" line.
     pub key_management: String,
     /// The key spec used for RA-local keys.
@@ -124,45 +129,29 @@ impl Prepared {
             .map_err(|e| RaError::input("key-spec", e.to_string()))?;
         let subject = DistinguishedName::parse(&order.subject)
             .map_err(|e| RaError::input(&e.field, e.reason))?;
-        let mut local = 0;
-        for action in &plan.actions {
-            match action {
-                PlannedAction::GenerateLocal {
-                    certificate_procedure,
-                    ..
-                } => {
-                    local += 1;
-                    if let Some(cp) = resolved
-                        .certificates
-                        .iter()
-                        .find(|c| &c.name == certificate_procedure)
-                    {
-                        subject.validate(cp, order.email.as_deref()).map_err(|e| {
-                            RaError::input(
-                                &e.field,
-                                format!("{} (certificate procedure {})", e.reason, cp.name),
-                            )
-                        })?;
-                    }
-                }
-                _ => {
-                    return Err(RaError::input(
-                        "procedure",
-                        format!(
-                            "{} needs server-side keys, which this version does not provide yet",
-                            resolved.token.name
-                        ),
-                    ))
-                }
+        for name in certificate_procedures(&plan) {
+            if let Some(cp) = resolved
+                .certificates
+                .iter()
+                .chain(&resolved.recovery_certificates)
+                .find(|c| c.name == name)
+            {
+                subject.validate(cp, order.email.as_deref()).map_err(|e| {
+                    RaError::input(
+                        &e.field,
+                        format!("{} (certificate procedure {})", e.reason, cp.name),
+                    )
+                })?;
             }
         }
-        if local != 1 {
+        let recovers = plan
+            .actions
+            .iter()
+            .any(|a| matches!(a, PlannedAction::Recover { .. }));
+        if !order.recover.is_empty() && !recovers {
             return Err(RaError::input(
-                "procedure",
-                format!(
-                    "{} needs {local} RA-local keys; this version writes one key per PKCS#12",
-                    resolved.token.name
-                ),
+                "recover",
+                format!("token procedure {} recovers no keys", resolved.token.name),
             ));
         }
         let cert_path = order
@@ -229,6 +218,11 @@ impl Prepared {
         .await
         .map_err(|_| RaError::input("key-spec", "key generation was interrupted"))??;
 
+        let transport = if self.plan.has_server_keys() {
+            Some(TransportKeyPair::generate()?)
+        } else {
+            None
+        };
         let request = IssueRequest {
             request_id: random_hex(16)?,
             timestamp: unix_now(),
@@ -244,63 +238,26 @@ impl Prepared {
                     csr: csr.clone(),
                 })
                 .collect(),
+            transport_key: transport.as_ref().map(|t| t.public_der()).transpose()?,
+            recover: self.order.recover.clone(),
         };
         let response = client.issue(&request).await?;
-        let bad = |reason: &str| RaError::Transport {
-            url: "server".into(),
-            reason: reason.to_string(),
-        };
-        let chain = response
-            .chain
-            .iter()
-            .map(|der| {
-                X509::from_der(der).map_err(|_| bad("unreadable CA certificate in the answer"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let (name, key, _) = keys.first().ok_or_else(|| bad("no key"))?;
-        let issued = response
-            .certificates
-            .iter()
-            .find(|c| &c.certificate_procedure == name)
-            .ok_or_else(|| bad("the answer lacks the certificate for our key"))?;
-        let cert = X509::from_der(&issued.certificate)
-            .map_err(|_| bad("unreadable certificate in the answer"))?;
-        let cert_key = cert
-            .public_key()
-            .map_err(|_| bad("certificate without a public key"))?;
-        if !cert_key.public_eq(key) {
-            return Err(bad("the server certified a different key than ours"));
-        }
+        let local: Vec<(String, PKey<Private>)> =
+            keys.into_iter().map(|(name, key, _)| (name, key)).collect();
+        let token =
+            crate::token::assemble(&response, &request.request_id, &local, transport.as_ref())?;
         let friendly = subject
             .get("CN")
             .map(str::to_string)
             .unwrap_or_else(|| subject.to_string());
-        let p12 = keyward_crypto::build_p12(
-            key,
-            &cert,
-            &chain,
+        let cert_paths = crate::token::write(
+            &token,
             &friendly,
-            pin.as_str(),
-            &Pkcs12Profile::default(),
+            pin,
+            &self.order.p12_path,
+            &self.cert_path,
+            self.order.force,
         )?;
-        keyward_crypto::files::write_secret(&self.order.p12_path, &p12).map_err(|source| {
-            RaError::Io {
-                path: self.order.p12_path.clone(),
-                source,
-            }
-        })?;
-        let cert_bytes = if is_pem(&self.cert_path) {
-            cert.to_pem()
-        } else {
-            cert.to_der()
-        }
-        .map_err(|_| bad("certificate could not be encoded"))?;
-        keyward_crypto::files::write_public(&self.cert_path, &cert_bytes).map_err(|source| {
-            RaError::Io {
-                path: self.cert_path.clone(),
-                source,
-            }
-        })?;
         Ok(IssuedToken {
             token_procedure: self.resolved.token.name.clone(),
             certificates: response
@@ -312,23 +269,54 @@ impl Prepared {
                     subject: c.subject.clone(),
                     certificate_procedure: c.certificate_procedure.clone(),
                     key_origin: c.key_origin,
+                    reused: c.reused,
                 })
                 .collect(),
             p12_path: self.order.p12_path,
-            cert_path: self.cert_path,
+            cert_paths,
             key_management: self.plan.to_string(),
             key_spec: spec,
         })
     }
 }
 
-fn is_pem(path: &Path) -> bool {
+/// Every certificate procedure that will certify something in this plan.
+fn certificate_procedures(plan: &TokenPlan) -> Vec<String> {
+    let mut names = Vec::new();
+    for action in &plan.actions {
+        match action {
+            PlannedAction::GenerateLocal {
+                certificate_procedure,
+                ..
+            } => names.push(certificate_procedure.clone()),
+            PlannedAction::Archive {
+                certificate_procedures,
+                ..
+            }
+            | PlannedAction::GenerateServer {
+                certificate_procedures,
+                ..
+            } => names.extend(certificate_procedures.iter().cloned()),
+            PlannedAction::Recover {
+                certificate:
+                    RecoverCertificate::New {
+                        certificate_procedure,
+                    },
+                ..
+            } => names.push(certificate_procedure.clone()),
+            PlannedAction::Recover { .. } => {}
+        }
+    }
+    names
+}
+
+pub(crate) fn is_pem(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("pem"))
 }
 
-fn check_output(path: &Path, field: &str, force: bool) -> Result<(), RaError> {
+pub(crate) fn check_output(path: &Path, field: &str, force: bool) -> Result<(), RaError> {
     if path.as_os_str().is_empty() {
         return Err(RaError::input(field, "no file name"));
     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod issue;
 pub mod officer;
 pub mod seed;
+pub mod token;
 
 pub use client::RaClient;
 pub use config::ClientConfig;

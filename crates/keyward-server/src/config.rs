@@ -31,6 +31,10 @@ pub struct ServerConfig {
     pub ca_key_passphrase_file: PathBuf,
     /// `client.ra-key-generation`, as written (served to RA clients).
     pub ra_key_generation: String,
+    /// `kra.archive-key` and `kra.archive-key-passphrase-file`: the KRA's archive key file
+    /// (encrypted at rest) and its passphrase. Without them, key archive and recovery are
+    /// refused.
+    pub kra_archive_key: Option<(PathBuf, PathBuf)>,
 }
 
 const KNOWN: &[&str] = &[
@@ -43,6 +47,8 @@ const KNOWN: &[&str] = &[
     "ca.issuing.key",
     "ca.key-passphrase-file",
     "client.ra-key-generation",
+    "kra.archive-key",
+    "kra.archive-key-passphrase-file",
 ];
 
 impl ServerConfig {
@@ -78,6 +84,17 @@ impl ServerConfig {
             .to_string();
         KeySpecList::parse(&ra_key_generation)
             .map_err(|e| fail(format!("client.ra-key-generation: {e}")))?;
+        let kra_archive_key = match (
+            settings.get("kra.archive-key").filter(|v| !v.is_empty()),
+            settings
+                .get("kra.archive-key-passphrase-file")
+                .filter(|v| !v.is_empty()),
+        ) {
+            (Some(key), Some(pass)) => Some((base.join(key), base.join(pass))),
+            (None, None) => None,
+            (Some(_), None) => return Err(fail("kra.archive-key-passphrase-file is not set".into())),
+            (None, Some(_)) => return Err(fail("kra.archive-key is not set".into())),
+        };
         Ok(ServerConfig {
             path: path.to_path_buf(),
             listen,
@@ -89,6 +106,7 @@ impl ServerConfig {
             ca_issuing_key: file("ca.issuing.key")?,
             ca_key_passphrase_file: file("ca.key-passphrase-file")?,
             ra_key_generation,
+            kra_archive_key,
         })
     }
 }

@@ -10,20 +10,23 @@ use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::x509::{X509NameRef, X509};
 use serde_json::json;
 
-use keyward_ca::{CertificateAuthority, IssueRequest as CaRequest, SoftwareSigner};
-use keyward_policy::procedure::ChainRule;
-use keyward_policy::{plan_token, DistinguishedName, KeySpec, PlannedAction, ProcedureSet};
+use keyward_ca::{CertificateAuthority, SoftwareSigner};
+use keyward_kra::{Kra, SoftwareArchiveKey};
+use keyward_policy::KeySpec;
 use keyward_proto::{
-    CertificateInfo, IssueRequest, IssueResponse, IssuedCertificate, KeyOrigin, ProcedureList,
+    ArchivedKeyInfo, CertificateInfo, IssueRequest, IssueResponse, KeyOrigin, ProcedureList,
     RaConfig,
 };
 use keyward_store::{
-    AuditCategory, CertificateQuery, NewAudit, NewCertificate, Officer, Outcome, Store,
+    ArchivedKeyQuery, AuditCategory, CertificateQuery, NewAudit, NewCertificate, Officer, Outcome,
+    Store,
 };
 
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 
+mod issue;
+mod recovery;
 mod refusal;
 pub use refusal::{Refusal, RefusalKind};
 
@@ -31,7 +34,9 @@ pub use refusal::{Refusal, RefusalKind};
 pub struct Service {
     store: Store,
     ca: Arc<CertificateAuthority>,
+    kra: Arc<Kra>,
     ra_key_generation: String,
+    server_key_spec: KeySpec,
 }
 
 /// Seconds since the Unix epoch.
@@ -44,19 +49,37 @@ pub fn unix_now() -> i64 {
 
 impl Service {
     /// Builds a service from its parts.
-    pub fn new(store: Store, ca: CertificateAuthority, ra_key_generation: String) -> Service {
+    pub fn new(
+        store: Store,
+        ca: CertificateAuthority,
+        kra: Kra,
+        ra_key_generation: String,
+    ) -> Service {
+        // Keys the server generates for no certificate procedure of its own (shared key usage)
+        // get the installation's default spec.
+        let server_key_spec = keyward_policy::KeySpecList::parse(&ra_key_generation)
+            .map(|l| l.default_spec())
+            .unwrap_or(KeySpec::Rsa(2048));
         Service {
             store,
             ca: Arc::new(ca),
+            kra: Arc::new(kra),
             ra_key_generation,
+            server_key_spec,
         }
     }
 
-    /// Opens the database and loads the issuing CA named by cm.conf.
+    /// Opens the database and loads the issuing CA and the archive key named by cm.conf.
     pub async fn open(config: &ServerConfig) -> Result<Service, ServerError> {
         let ca = load_ca(config)?;
+        let kra = load_kra(config)?;
         let store = Store::open(&config.database_url).await?;
-        Ok(Service::new(store, ca, config.ra_key_generation.clone()))
+        Ok(Service::new(
+            store,
+            ca,
+            kra,
+            config.ra_key_generation.clone(),
+        ))
     }
 
     /// The database.
@@ -119,13 +142,15 @@ impl Service {
             .collect())
     }
 
-    /// Issues one token for an authenticated officer; refusals are audited.
+    /// Issues one token for an authenticated officer; refusals are audited (as a recovery when
+    /// the token procedure recovers keys).
     pub async fn issue(
         &self,
         officer: &Officer,
         req: IssueRequest,
     ) -> Result<IssueResponse, Refusal> {
-        match self.try_issue(officer, &req).await {
+        let mut category = AuditCategory::CertificatesIssued;
+        match self.try_issue(officer, &req, &mut category).await {
             Ok(response) => {
                 let ids: Vec<&str> = response
                     .certificates
@@ -143,20 +168,62 @@ impl Service {
             Err(refusal) => {
                 tracing::warn!(officer = %officer.name, token_procedure = %shorten(&req.token_procedure), "refused: {refusal}");
                 self.audit_refusal(
-                    AuditCategory::CertificatesIssued,
+                    category,
                     "issue-token",
                     Some(&officer.name),
                     &refusal,
                     json!({
-                        "request_id": req.request_id,
-                        "token_procedure": req.token_procedure,
-                        "subject": req.subject,
+                        "request_id": shorten(&req.request_id),
+                        "token_procedure": shorten(&req.token_procedure),
+                        "subject": shorten(&req.subject),
                     }),
                 )
                 .await;
                 Err(refusal)
             }
         }
+    }
+
+    /// Searches archived keys (Select Archived Key); needs the `recover-key` role, and a
+    /// refusal is audited.
+    pub async fn archived_keys(
+        &self,
+        officer: &Officer,
+        query: &ArchivedKeyQuery,
+    ) -> Result<Vec<ArchivedKeyInfo>, Refusal> {
+        if !officer.roles.contains(&keyward_policy::Role::RecoverKey) {
+            let refusal = Refusal::forbidden(format!(
+                "officer {} lacks the role recover-key needed to search archived keys",
+                officer.name
+            ));
+            self.audit_refusal(
+                AuditCategory::KeysRecovered,
+                "search-archived-keys",
+                Some(&officer.name),
+                &refusal,
+                json!({}),
+            )
+            .await;
+            return Err(refusal);
+        }
+        let found = self
+            .store
+            .find_archived_keys(query)
+            .await
+            .map_err(Refusal::internal)?;
+        Ok(found
+            .into_iter()
+            .map(|k| ArchivedKeyInfo {
+                certificate_id: k.certificate.id.to_string(),
+                serial: k.certificate.serial_hex,
+                subject: k.certificate.subject,
+                key_usage: k.key_usage,
+                key_spec: k.key_spec,
+                key_procedure: k.key_procedure,
+                archived_at: rfc3339(k.archived_at),
+                not_after: rfc3339(k.certificate.not_after),
+            })
+            .collect())
     }
 
     /// Writes a failure audit record; if even that fails, the refusal still stands and the
@@ -184,170 +251,6 @@ impl Service {
         if let Err(e) = self.store.append_audit(&record).await {
             tracing::error!("could not write audit record for a refusal: {e}");
         }
-    }
-
-    async fn try_issue(
-        &self,
-        officer: &Officer,
-        req: &IssueRequest,
-    ) -> Result<IssueResponse, Refusal> {
-        let procedures: ProcedureSet = self.store.procedures().await.map_err(Refusal::internal)?;
-        let resolved = procedures.resolve(&req.token_procedure).map_err(|_| {
-            Refusal::not_found(
-                "token_procedure",
-                format!(
-                    "no token procedure named {:?}",
-                    shorten(&req.token_procedure)
-                ),
-            )
-        })?;
-        let key_spec: KeySpec =
-            req.key_spec
-                .parse()
-                .map_err(|e: keyward_policy::KeySpecError| {
-                    Refusal::invalid("key_spec", e.to_string())
-                })?;
-        let plan = plan_token(&resolved, key_spec)
-            .map_err(|e| Refusal::invalid("key_spec", e.to_string()))?;
-        let missing: Vec<String> = plan
-            .required_roles()
-            .difference(&officer.roles)
-            .map(|r| r.name().to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(Refusal::forbidden(format!(
-                "officer {} lacks the role {} needed by token procedure {}",
-                officer.name,
-                missing.join(" and "),
-                resolved.token.name
-            )));
-        }
-        let subject = DistinguishedName::parse(&req.subject)
-            .map_err(|e| Refusal::invalid(&e.field, e.reason))?;
-        let email = req.email.as_deref();
-
-        let mut jobs = Vec::new();
-        for action in &plan.actions {
-            let PlannedAction::GenerateLocal {
-                certificate_procedure,
-                key_usage,
-                ..
-            } = action
-            else {
-                return Err(Refusal::unsupported(format!(
-                    "token procedure {} needs server-side keys (archive, recovery or shared key usage), which this server version does not provide yet",
-                    resolved.token.name
-                )));
-            };
-            let procedure = resolved
-                .certificates
-                .iter()
-                .find(|c| &c.name == certificate_procedure)
-                .ok_or_else(|| Refusal::internal("plan names an unknown certificate procedure"))?
-                .clone();
-            subject.validate(&procedure, email).map_err(|e| {
-                Refusal::invalid(
-                    &e.field,
-                    format!("{} (certificate procedure {})", e.reason, procedure.name),
-                )
-            })?;
-            let mut csrs = req
-                .csrs
-                .iter()
-                .filter(|c| &c.certificate_procedure == certificate_procedure);
-            let csr = match (csrs.next(), csrs.next()) {
-                (Some(csr), None) => csr.csr.clone(),
-                _ => {
-                    return Err(Refusal::invalid(
-                        "csrs",
-                        format!("expected exactly one CSR for certificate procedure {certificate_procedure}"),
-                    ))
-                }
-            };
-            jobs.push((procedure, key_usage.to_string(), csr));
-        }
-        if req.csrs.len() != jobs.len() {
-            return Err(Refusal::invalid(
-                "csrs",
-                format!(
-                    "the token plan has {} local key(s) but the request carries {} CSR(s)",
-                    jobs.len(),
-                    req.csrs.len()
-                ),
-            ));
-        }
-
-        let ca = self.ca.clone();
-        let subject_for_ca = subject.clone();
-        let email_owned = req.email.clone();
-        let signed = tokio::task::spawn_blocking(move || {
-            sign_all(
-                &ca,
-                &jobs,
-                &subject_for_ca,
-                email_owned.as_deref(),
-                key_spec,
-            )
-        })
-        .await
-        .map_err(|_| Refusal::internal("signing task failed"))??;
-
-        let mut new_certs = Vec::new();
-        let subject_text = subject.to_string();
-        for (cert, procedure, key_usage) in &signed {
-            let context = RecordContext {
-                subject: &subject_text,
-                certificate_procedure: procedure,
-                token_procedure: &resolved.token.name,
-                key_origin: KeyOrigin::Local,
-                key_usage,
-                officer: &officer.name,
-                email: req.email.as_deref(),
-            };
-            new_certs.push(certificate_record(self.ca.certificate(), cert, &context)?);
-        }
-        let audit = NewAudit {
-            category: AuditCategory::CertificatesIssued,
-            action: "issue-token".into(),
-            officer: Some(officer.name.clone()),
-            outcome: Outcome::Success,
-            object: None,
-            detail: json!({
-                "request_id": req.request_id,
-                "token_procedure": resolved.token.name,
-                "subject": subject.to_string(),
-                "key_spec": key_spec.to_string(),
-                "key_management": plan.to_string(),
-            }),
-        };
-        let stored = self
-            .store
-            .record_issuance(&new_certs, &audit)
-            .await
-            .map_err(Refusal::internal)?;
-
-        let mut chain = Vec::new();
-        for (i, ca_cert) in self.ca.chain().iter().enumerate() {
-            if i > 0 && resolved.token.chain == ChainRule::IssuingOnly {
-                break;
-            }
-            chain.push(ca_cert.to_der().map_err(Refusal::internal)?);
-        }
-        Ok(IssueResponse {
-            request_id: req.request_id.clone(),
-            certificates: stored
-                .into_iter()
-                .map(|c| IssuedCertificate {
-                    certificate_id: c.id.to_string(),
-                    serial: c.serial_hex,
-                    subject: c.subject,
-                    certificate_procedure: c.certificate_procedure,
-                    key_origin: KeyOrigin::Local,
-                    certificate: c.der,
-                })
-                .collect(),
-            chain,
-        })
     }
 }
 
@@ -379,6 +282,26 @@ pub fn load_ca(config: &ServerConfig) -> Result<CertificateAuthority, ServerErro
         vec![issuing, root],
         Box::new(SoftwareSigner::new(key)),
     ))
+}
+
+/// Loads the archive key named by cm.conf; without one the KRA generates but never archives.
+pub fn load_kra(config: &ServerConfig) -> Result<Kra, ServerError> {
+    let Some((key_file, pass_file)) = &config.kra_archive_key else {
+        return Ok(Kra::new(None));
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| ServerError::File {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    };
+    let passphrase = zeroize::Zeroizing::new(read(pass_file)?);
+    let key = SoftwareArchiveKey::from_file(&read(key_file)?, passphrase.trim_ascii_end())
+        .map_err(|e| ServerError::File {
+            path: key_file.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(Kra::new(Some(Box::new(key))))
 }
 
 /// What the store records about a certificate besides the certificate itself.
@@ -418,58 +341,16 @@ pub fn certificate_record(
         key_usage: ctx.key_usage.to_string(),
         officer: ctx.officer.to_string(),
         email: ctx.email.map(str::to_string),
+        archived_key: None,
     })
 }
 
-type Job = (keyward_policy::CertificateProcedure, String, Vec<u8>);
-
-fn sign_all(
-    ca: &CertificateAuthority,
-    jobs: &[Job],
-    subject: &DistinguishedName,
-    email: Option<&str>,
-    key_spec: KeySpec,
-) -> Result<Vec<(X509, String, String)>, Refusal> {
-    let now = unix_now();
-    let mut out = Vec::new();
-    for (procedure, key_usage, csr) in jobs {
-        let public_key = keyward_crypto::verify_csr(csr)
-            .map_err(|e| Refusal::invalid("csrs", format!("CSR for {}: {e}", procedure.name)))?;
-        let actual = keyward_crypto::key_spec_of(&public_key)
-            .map_err(|e| Refusal::invalid("csrs", format!("CSR for {}: {e}", procedure.name)))?;
-        if actual != key_spec {
-            return Err(Refusal::invalid(
-                "key_spec",
-                format!(
-                    "the CSR for {} holds a {actual} key, the request says {key_spec}",
-                    procedure.name
-                ),
-            ));
-        }
-        let serial = keyward_crypto::random_serial().map_err(Refusal::internal)?;
-        let cert = ca
-            .issue(&CaRequest {
-                public_key: &public_key,
-                subject,
-                email,
-                procedure,
-                serial,
-                not_before: now,
-                dns_names: &[],
-                ip_addresses: &[],
-            })
-            .map_err(Refusal::internal)?;
-        out.push((cert, procedure.name.clone(), key_usage.clone()));
-    }
-    Ok(out)
-}
-
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     text.chars().take(64).collect()
 }
 
 /// A certificate's serial as lowercase hex without leading zeros.
-fn serial_hex(cert: &X509) -> Result<String, Refusal> {
+pub(crate) fn serial_hex(cert: &X509) -> Result<String, Refusal> {
     let bn = cert.serial_number().to_bn().map_err(Refusal::internal)?;
     Ok(bn.to_hex_str().map_err(Refusal::internal)?.to_lowercase())
 }
@@ -494,7 +375,7 @@ fn asn1_unix(t: &Asn1TimeRef) -> Result<i64, Refusal> {
     Ok(i64::from(diff.days) * 86_400 + i64::from(diff.secs))
 }
 
-fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| {

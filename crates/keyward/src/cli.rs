@@ -127,9 +127,10 @@ pub enum RaCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Issue a soft token (PKCS#12) and its certificate file.
+    /// Issue a soft token (PKCS#12) and its certificate file; archive or recover keys as the
+    /// token procedure says.
     #[command(
-        after_help = "Examples:\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin --json"
+        after_help = "Examples:\n  keyward ra issue --procedure soft-dual --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --cert alice.pem\n  keyward ra issue --procedure recover-encryption-new --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice-new.p12\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin --json"
     )]
     Issue(IssueArgs),
     /// Search issued certificates.
@@ -142,6 +143,25 @@ pub enum RaCommand {
         id: Option<String>,
         /// Serial number (hex).
         #[arg(long, conflicts_with = "subject")]
+        serial: Option<String>,
+        /// Text contained in the subject (case-insensitive).
+        #[arg(long)]
+        subject: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search archived keys (Select Archived Key); the criteria refer to the certificate issued
+    /// when each key was created. Needs the recover-key role.
+    #[command(
+        after_help = "Examples:\n  keyward ra archived-keys --subject 'alice example'\n  keyward ra archived-keys --serial 4f0a9c --json\n  keyward ra issue --procedure recover-encryption-reuse --subject 'CN=Alice Example' --recover-serial 4f0a9c --p12 alice-recovered.p12"
+    )]
+    ArchivedKeys {
+        /// Certificate ID (decimal).
+        #[arg(long)]
+        id: Option<String>,
+        /// Serial number (hex).
+        #[arg(long)]
         serial: Option<String>,
         /// Text contained in the subject (case-insensitive).
         #[arg(long)]
@@ -188,6 +208,13 @@ pub struct IssueArgs {
     /// Certificate file: DER, or PEM if it ends in .pem (default: the PKCS#12 name with .der).
     #[arg(long)]
     pub cert: Option<PathBuf>,
+    /// Recover the archived key of the certificate with this serial (hex); repeatable. Without
+    /// --recover-serial/--recover-id the server searches by the subject entered.
+    #[arg(long, value_name = "HEX")]
+    pub recover_serial: Vec<String>,
+    /// Recover the archived key of the certificate with this Certificate ID; repeatable.
+    #[arg(long, value_name = "ID")]
+    pub recover_id: Vec<String>,
     /// Read the token PIN from standard input (one line) instead of prompting.
     #[arg(long)]
     pub pin_stdin: bool,

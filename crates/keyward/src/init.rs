@@ -133,7 +133,7 @@ pub async fn create(dir: &Path, listen: SocketAddr) -> anyhow::Result<InitReport
 }
 
 async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
-    for sub in ["ca", "tls", "officer"] {
+    for sub in ["ca", "tls", "officer", "kra"] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
     let procedures: ProcedureSet =
@@ -159,6 +159,14 @@ async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     write_public(
         &dir.join("ca/issuing.pem"),
         &hierarchy.issuing_cert.to_pem()?,
+    )?;
+    // The KRA's archive key, encrypted at rest under a passphrase of its own.
+    let archive_key = keyward_kra::SoftwareArchiveKey::generate()?;
+    let kra_pass = keyward_crypto::generate_pin(32, keyward_policy::pin::PIN_ALPHABET)?;
+    write_secret(&dir.join("kra/archive.pass"), kra_pass.as_str().as_bytes())?;
+    write_secret(
+        &dir.join("kra/archive-key.json"),
+        &archive_key.to_file(kra_pass.as_str().as_bytes())?,
     )?;
     let ca = CertificateAuthority::new(
         hierarchy.issuing_cert.clone(),
@@ -276,6 +284,11 @@ fn cm_conf(listen: SocketAddr) -> String {
          ca.issuing.key = ca/issuing.key.pem\n\
          ca.key-passphrase-file = ca/ca.pass\n\
          \n\
+         # The key archive's archive key (KEK), encrypted at rest; its passphrase sits beside it in\n\
+         # this release: move it, or use an HSM (planned), in production.\n\
+         kra.archive-key = kra/archive-key.json\n\
+         kra.archive-key-passphrase-file = kra/archive.pass\n\
+         \n\
          # Key specs offered to RA clients for the keys they generate (default marked *).\n\
          client.ra-key-generation = {DEFAULT_RA_KEY_GENERATION}\n"
     )
@@ -309,7 +322,15 @@ mod tests {
     fn default_procedures_are_valid_and_complete() {
         let set: ProcedureSet = toml::from_str(DEFAULT_PROCEDURES).unwrap();
         set.validate().unwrap();
-        for name in ["soft-signing", "soft-signing-show", "officer"] {
+        for name in [
+            "soft-signing",
+            "soft-signing-show",
+            "officer",
+            "soft-encryption-archived",
+            "soft-dual",
+            "recover-encryption-new",
+            "recover-encryption-reuse",
+        ] {
             set.resolve(name).unwrap();
         }
         let officer = set
@@ -324,5 +345,26 @@ mod tests {
         let signing = set.resolve("soft-signing").unwrap();
         let plan = keyward_policy::plan_token(&signing, KeySpec::Rsa(2048)).unwrap();
         assert_eq!(plan.to_string(), "Key Management: generate 1 key locally");
+        let plan = |name: &str| {
+            keyward_policy::plan_token(&set.resolve(name).unwrap(), KeySpec::Rsa(2048))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            plan("soft-encryption-archived"),
+            "Key Management: archive 1 key in the server"
+        );
+        assert_eq!(
+            plan("soft-dual"),
+            "Key Management: archive 1 key in the server, generate 1 key locally"
+        );
+        assert_eq!(
+            plan("recover-encryption-new"),
+            "Key Management: recover last key with a new certificate"
+        );
+        assert_eq!(
+            plan("recover-encryption-reuse"),
+            "Key Management: recover all keys with the reused certificate"
+        );
     }
 }

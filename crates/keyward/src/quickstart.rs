@@ -51,7 +51,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             "key_management": token.key_management,
             "certificates": token.certificates,
             "p12": token.p12_path,
-            "certificate_file": token.cert_path,
+            "certificate_files": token.cert_paths,
             "pin": pin.as_str(),
             "seconds": elapsed.as_secs_f64(),
         }));
@@ -73,7 +73,9 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         );
     }
     println!("  PKCS#12      {} (mode 0600)", token.p12_path.display());
-    println!("  certificate  {}", token.cert_path.display());
+    for path in &token.cert_paths {
+        println!("  certificate  {}", path.display());
+    }
     println!("  PIN          {}", pin.as_str());
     println!(
         "Done in {:.1} s. Check it with a tool we did not write:",
@@ -116,6 +118,7 @@ async fn issue_one(
         p12_path: tokens.join(format!("quickstart-{n}.p12")),
         cert_path: Some(tokens.join(format!("quickstart-{n}.pem"))),
         force: false,
+        recover: Vec::new(),
     };
     let prepared = Prepared::new(&client, &config, order).await?;
     let pin = secrets::generate(prepared.pin_procedure())?;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use keyward_policy::{plan_token, KeySpecList};
+use keyward_proto::KeySelection;
 use keyward_ra::client::CertificateSearch;
 use keyward_ra::issue::{key_spec_list, IssuedToken, Prepared, TokenOrder};
 use keyward_ra::officer::VIRTUAL_OFFICER_WARNING;
@@ -63,6 +64,23 @@ pub async fn run(args: RaArgs) -> anyhow::Result<()> {
             json,
         } => {
             certificates(
+                &session,
+                CertificateSearch {
+                    id,
+                    serial,
+                    subject,
+                },
+                json,
+            )
+            .await
+        }
+        RaCommand::ArchivedKeys {
+            id,
+            serial,
+            subject,
+            json,
+        } => {
+            archived_keys(
                 &session,
                 CertificateSearch {
                     id,
@@ -199,6 +217,12 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
         p12_path: args.p12,
         cert_path: args.cert,
         force: args.force,
+        recover: args
+            .recover_id
+            .into_iter()
+            .map(KeySelection::CertificateId)
+            .chain(args.recover_serial.into_iter().map(KeySelection::Serial))
+            .collect(),
     };
     let prepared = Prepared::new(&s.client, &s.config, order).await?;
     if !args.json {
@@ -225,7 +249,7 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
             "key_management": token.key_management,
             "certificates": token.certificates,
             "p12": token.p12_path,
-            "certificate_file": token.cert_path,
+            "certificate_files": token.cert_paths,
         });
         if pin.show {
             out["pin"] = json!(pin.pin.as_str());
@@ -234,18 +258,24 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
     }
     for c in &token.certificates {
         println!(
-            "Certificate ID {}  serial {}  {}  ({}, key {})",
+            "Certificate ID {}  serial {}  {}  ({}, key {}{})",
             c.certificate_id,
             c.serial,
             c.subject,
             c.certificate_procedure,
-            c.key_origin.name()
+            c.key_origin.name(),
+            if c.reused { ", reused certificate" } else { "" }
         );
     }
+    let files: Vec<String> = token
+        .cert_paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     println!(
         "Wrote {} (PKCS#12, mode 0600) and {}",
         token.p12_path.display(),
-        token.cert_path.display()
+        files.join(", ")
     );
     if pin.show {
         println!("PIN: {}", pin.pin.as_str());
@@ -288,6 +318,41 @@ async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> any
     );
     if found.is_empty() {
         eprintln!("no certificate matches");
+    }
+    Ok(())
+}
+
+async fn archived_keys(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
+    let found = s.client.archived_keys(&search).await?;
+    if json {
+        return print_json(&found);
+    }
+    let rows: Vec<Vec<String>> = found
+        .iter()
+        .map(|k| {
+            vec![
+                k.certificate_id.clone(),
+                k.serial.clone(),
+                k.subject.clone(),
+                k.key_usage.clone(),
+                k.key_spec.clone(),
+                k.archived_at.clone(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "CERTIFICATE ID",
+            "SERIAL",
+            "SUBJECT",
+            "KEY USAGE",
+            "KEY SPEC",
+            "ARCHIVED AT",
+        ],
+        &rows,
+    );
+    if found.is_empty() {
+        eprintln!("no archived key matches");
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use keyward_proto::{ApiError, IssueRequest, WhoAmI, MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECS};
-use keyward_store::{AuditCategory, CertificateQuery};
+use keyward_store::{ArchivedKeyQuery, AuditCategory, CertificateQuery};
 
 use crate::service::{unix_now, Refusal, RefusalKind, Service};
 
@@ -58,6 +58,7 @@ impl From<Refusal> for ApiFailure {
             RefusalKind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             RefusalKind::NotFound => (StatusCode::NOT_FOUND, "not-found"),
             RefusalKind::Unsupported => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
+            RefusalKind::Conflict => (StatusCode::CONFLICT, "conflict"),
             RefusalKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         ApiFailure::new(status, code, r.field, r.message)
@@ -79,6 +80,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/whoami", get(whoami))
         .route("/v1/procedures", get(procedures))
         .route("/v1/certificates", get(certificates))
+        .route("/v1/archived-keys", get(archived_keys))
         .route("/v1/tokens", post(issue))
         .fallback(|| async {
             ApiFailure::new(StatusCode::NOT_FOUND, "not-found", None, "no such endpoint")
@@ -134,6 +136,18 @@ async fn certificates(
     Query(q): Query<CertQuery>,
 ) -> Result<Response, ApiFailure> {
     auth::officer(&s, &peer).await?;
+    let (id, serial_hex, subject) = search_criteria(q)?;
+    let query = CertificateQuery {
+        id,
+        serial_hex,
+        subject,
+        limit: None,
+    };
+    Ok(Json(s.certificates(&query).await?).into_response())
+}
+
+/// Reads the shared search criteria: a decimal Certificate ID, a hex serial, a subject text.
+fn search_criteria(q: CertQuery) -> Result<(Option<i64>, Option<String>, Option<String>), ApiFailure> {
     let id = match q.id {
         Some(text) => Some(text.parse::<i64>().map_err(|_| {
             ApiFailure::from(Refusal::invalid(
@@ -152,13 +166,23 @@ async fn certificates(
     if q.subject.as_ref().is_some_and(|s| s.chars().count() > 1024) {
         return Err(Refusal::invalid("subject", "longer than 1024 characters").into());
     }
-    let query = CertificateQuery {
-        id,
-        serial_hex: q.serial,
-        subject: q.subject,
-        limit: None,
+    Ok((id, q.serial, q.subject))
+}
+
+async fn archived_keys(
+    State(s): Shared,
+    peer: Extension<PeerCertificate>,
+    Query(q): Query<CertQuery>,
+) -> Result<Response, ApiFailure> {
+    let officer = auth::officer(&s, &peer).await?;
+    let (certificate_id, serial_hex, subject) = search_criteria(q)?;
+    let query = ArchivedKeyQuery {
+        certificate_id,
+        serial_hex,
+        subject,
+        ..Default::default()
     };
-    Ok(Json(s.certificates(&query).await?).into_response())
+    Ok(Json(s.archived_keys(&officer, &query).await?).into_response())
 }
 
 async fn issue(

@@ -9,8 +9,11 @@ pub enum RefusalKind {
     Forbidden,
     /// A named thing does not exist.
     NotFound,
-    /// Not available in this version.
+    /// Not available in this version or configuration.
     Unsupported,
+    /// The request is well-formed but the stored state does not allow it (a damaged archived
+    /// key, for one).
+    Conflict,
     /// Our fault; details are logged, not returned.
     Internal,
 }
@@ -59,6 +62,15 @@ impl Refusal {
         Refusal {
             kind: RefusalKind::Unsupported,
             field: None,
+            message: message.into(),
+        }
+    }
+
+    /// Stored state that does not allow the request; the message says which object.
+    pub fn conflict(field: &str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            kind: RefusalKind::Conflict,
+            field: Some(field.to_string()),
             message: message.into(),
         }
     }

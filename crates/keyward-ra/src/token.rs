@@ -1,0 +1,210 @@
+//! The token from the server's answer: every key matched to its certificate (RA-local keys by
+//! procedure, server keys opened from their sealed form), then the PKCS#12 and certificate
+//! files.
+
+use std::path::{Path, PathBuf};
+
+use openssl::pkey::{PKey, Private};
+use openssl::x509::X509;
+
+use keyward_crypto::transport::{self, TransportKeyPair};
+use keyward_crypto::{P12Entry, Pin, Pkcs12Profile};
+use keyward_proto::{IssueResponse, IssuedCertificate};
+
+use crate::error::RaError;
+use crate::issue::{check_output, is_pem};
+
+/// One private key with its certificate.
+pub struct TokenEntry {
+    key: PKey<Private>,
+    certificate: X509,
+    certificate_procedure: String,
+    certificate_id: String,
+}
+
+/// Every key of the token and the CA chain.
+pub struct Token {
+    entries: Vec<TokenEntry>,
+    chain: Vec<X509>,
+}
+
+fn bad(reason: impl Into<String>) -> RaError {
+    RaError::Transport {
+        url: "server".into(),
+        reason: reason.into(),
+    }
+}
+
+fn key_for(
+    issued: &IssuedCertificate,
+    cert: &X509,
+    request_id: &str,
+    local: &[(String, PKey<Private>)],
+    transport: Option<&TransportKeyPair>,
+) -> Result<PKey<Private>, RaError> {
+    let public = cert
+        .public_key()
+        .map_err(|_| bad("certificate without a public key"))?;
+    let key = match &issued.sealed_key {
+        Some(sealed) => {
+            let transport =
+                transport.ok_or_else(|| bad("a sealed key came back for a request without one"))?;
+            let spki = public
+                .public_key_to_der()
+                .map_err(|_| bad("unreadable public key in a certificate"))?;
+            let sealed = transport::SealedKey {
+                ephemeral_key: sealed.ephemeral_key.clone(),
+                nonce: sealed.nonce.clone(),
+                ciphertext: sealed.ciphertext.clone(),
+            };
+            let pkcs8 = transport.open(&sealed, &transport::context(request_id, &spki))?;
+            PKey::private_key_from_pkcs8(&pkcs8)
+                .map_err(|_| bad("the delivered key is not a PKCS#8 private key"))?
+        }
+        None => local
+            .iter()
+            .find(|(name, _)| *name == issued.certificate_procedure)
+            .map(|(_, key)| key.clone())
+            .ok_or_else(|| {
+                bad(format!(
+                    "no key for the certificate of {}",
+                    issued.certificate_procedure
+                ))
+            })?,
+    };
+    if !public.public_eq(&key) {
+        return Err(bad(format!(
+            "the certificate of {} does not match its key",
+            issued.certificate_procedure
+        )));
+    }
+    Ok(key)
+}
+
+/// Matches every certificate of the answer to its private key and checks each pair.
+pub fn assemble(
+    response: &IssueResponse,
+    request_id: &str,
+    local: &[(String, PKey<Private>)],
+    transport: Option<&TransportKeyPair>,
+) -> Result<Token, RaError> {
+    if response.request_id != request_id {
+        return Err(bad("the answer is for another request"));
+    }
+    if response.certificates.is_empty() {
+        return Err(bad("the answer holds no certificate"));
+    }
+    let chain = response
+        .chain
+        .iter()
+        .map(|der| X509::from_der(der).map_err(|_| bad("unreadable CA certificate in the answer")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut entries = Vec::with_capacity(response.certificates.len());
+    for issued in &response.certificates {
+        let certificate = X509::from_der(&issued.certificate)
+            .map_err(|_| bad("unreadable certificate in the answer"))?;
+        let key = key_for(issued, &certificate, request_id, local, transport)?;
+        entries.push(TokenEntry {
+            key,
+            certificate,
+            certificate_procedure: issued.certificate_procedure.clone(),
+            certificate_id: issued.certificate_id.clone(),
+        });
+    }
+    Ok(Token { entries, chain })
+}
+
+/// Where the certificates go: one PEM file with all of them, or one DER file each (the first
+/// at `cert_path`, the others beside it named with their Certificate ID).
+fn certificate_paths(token: &Token, cert_path: &Path) -> Vec<PathBuf> {
+    if is_pem(cert_path) {
+        return vec![cert_path.to_path_buf()];
+    }
+    let stem = cert_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    token
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            if i == 0 {
+                cert_path.to_path_buf()
+            } else {
+                cert_path.with_file_name(format!("{stem}-{}.der", e.certificate_id))
+            }
+        })
+        .collect()
+}
+
+/// Writes the PKCS#12 (mode 0600, atomically) and the certificate files; returns the latter.
+/// With several keys, each friendlyName is `CN (certificate procedure #Certificate ID)`, so
+/// that every entry has its own alias in Java and NSS.
+pub fn write(
+    token: &Token,
+    friendly: &str,
+    pin: &Pin,
+    p12_path: &Path,
+    cert_path: &Path,
+    force: bool,
+) -> Result<Vec<PathBuf>, RaError> {
+    let cert_paths = certificate_paths(token, cert_path);
+    for path in cert_paths.iter().skip(1) {
+        check_output(path, "cert", force)?;
+    }
+    let names: Vec<String> = token
+        .entries
+        .iter()
+        .map(|e| {
+            if token.entries.len() == 1 {
+                friendly.to_string()
+            } else {
+                format!(
+                    "{friendly} ({} #{})",
+                    e.certificate_procedure, e.certificate_id
+                )
+            }
+        })
+        .collect();
+    let entries: Vec<P12Entry<'_>> = token
+        .entries
+        .iter()
+        .zip(&names)
+        .map(|(e, name)| P12Entry {
+            key: &e.key,
+            certificate: &e.certificate,
+            friendly_name: name,
+        })
+        .collect();
+    let p12 = keyward_crypto::build_p12_entries(
+        &entries,
+        &token.chain,
+        pin.as_str(),
+        &Pkcs12Profile::default(),
+    )?;
+    keyward_crypto::files::write_secret(p12_path, &p12).map_err(|source| RaError::Io {
+        path: p12_path.to_path_buf(),
+        source,
+    })?;
+    let encode_err = |_| bad("certificate could not be encoded");
+    if is_pem(cert_path) {
+        let mut pem = Vec::new();
+        for e in &token.entries {
+            pem.extend(e.certificate.to_pem().map_err(encode_err)?);
+        }
+        write_file(cert_path, &pem)?;
+    } else {
+        for (e, path) in token.entries.iter().zip(&cert_paths) {
+            write_file(path, &e.certificate.to_der().map_err(encode_err)?)?;
+        }
+    }
+    Ok(cert_paths)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RaError> {
+    keyward_crypto::files::write_public(path, bytes).map_err(|source| RaError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,666 @@
+//! Issuing one token. The token plan becomes steps (async: store look-ups); the steps become
+//! certificates and sealed keys (blocking: key generation, signing, decryption); everything is
+//! recorded with its audit records in one transaction; only then do sealed keys leave.
+
+use openssl::pkey::{PKey, PKeyRef, Public};
+use openssl::x509::X509;
+use serde_json::json;
+
+use keyward_ca::{CertificateAuthority, IssueRequest as CaRequest};
+use keyward_kra::{Envelope, Kra, KraError};
+use keyward_policy::procedure::{ChainRule, KeyAction, RecoverCertificate, ResolvedToken};
+use keyward_policy::{
+    plan_token, CertificateProcedure, DistinguishedName, KeySpec, PlannedAction, ProcedureSet,
+};
+use keyward_proto::{IssueRequest, IssueResponse, IssuedCertificate, KeyOrigin, SealedKey};
+use keyward_store::{ArchivedKey, AuditCategory, NewAudit, NewArchivedKey, Officer, Outcome};
+
+use super::{certificate_record, shorten, unix_now, RecordContext, Refusal, Service};
+
+/// Longest request ID accepted (the RA sends 32 hex digits).
+const MAX_REQUEST_ID: usize = 64;
+
+/// One thing to produce.
+enum Step {
+    /// Certify the RA's key from its CSR.
+    Local {
+        procedure: CertificateProcedure,
+        key_usage: String,
+        csr: Vec<u8>,
+    },
+    /// The KRA generates a key (and archives it when `archive` names the key procedure); every
+    /// listed procedure certifies it.
+    Server {
+        procedures: Vec<CertificateProcedure>,
+        key_usage: String,
+        spec: KeySpec,
+        archive: Option<String>,
+    },
+    /// The KRA opens archived keys; each gets a new certificate or its old one.
+    Recover {
+        key_procedure: String,
+        keys: Vec<ArchivedKey>,
+        new_certificate: Option<CertificateProcedure>,
+    },
+}
+
+/// What a recovered key's audit record names.
+#[derive(Clone)]
+struct RecoveredFrom {
+    certificate_id: i64,
+    serial: String,
+    key_procedure: String,
+    certificate: &'static str,
+}
+
+/// One certificate of the token, in plan order.
+enum Output {
+    New {
+        cert: X509,
+        procedure: String,
+        key_usage: String,
+        origin: KeyOrigin,
+        sealed: Option<SealedKey>,
+        archive: Option<NewArchivedKey>,
+        recovered_from: Option<RecoveredFrom>,
+    },
+    Reused {
+        key: Box<ArchivedKey>,
+        sealed: SealedKey,
+        key_procedure: String,
+    },
+}
+
+/// What the blocking part needs besides the steps.
+struct Inputs {
+    subject: DistinguishedName,
+    email: Option<String>,
+    key_spec: KeySpec,
+    transport: Option<PKey<Public>>,
+    request_id: String,
+}
+
+fn validate(
+    subject: &DistinguishedName,
+    procedure: &CertificateProcedure,
+    email: Option<&str>,
+) -> Result<(), Refusal> {
+    subject.validate(procedure, email).map_err(|e| {
+        Refusal::invalid(
+            &e.field,
+            format!("{} (certificate procedure {})", e.reason, procedure.name),
+        )
+    })
+}
+
+fn certificate_procedure<'a>(
+    resolved: &'a ResolvedToken,
+    name: &str,
+) -> Result<&'a CertificateProcedure, Refusal> {
+    resolved
+        .certificates
+        .iter()
+        .chain(&resolved.recovery_certificates)
+        .find(|c| c.name == name)
+        .ok_or_else(|| Refusal::internal("the plan names an unknown certificate procedure"))
+}
+
+impl Service {
+    pub(super) async fn try_issue(
+        &self,
+        officer: &Officer,
+        req: &IssueRequest,
+        category: &mut AuditCategory,
+    ) -> Result<IssueResponse, Refusal> {
+        if req.request_id.is_empty() || req.request_id.len() > MAX_REQUEST_ID {
+            return Err(Refusal::invalid(
+                "request_id",
+                format!("must be 1 to {MAX_REQUEST_ID} characters"),
+            ));
+        }
+        let procedures: ProcedureSet = self.store.procedures().await.map_err(Refusal::internal)?;
+        let resolved = procedures.resolve(&req.token_procedure).map_err(|_| {
+            Refusal::not_found(
+                "token_procedure",
+                format!(
+                    "no token procedure named {:?}",
+                    shorten(&req.token_procedure)
+                ),
+            )
+        })?;
+        if resolved
+            .keys
+            .iter()
+            .any(|k| matches!(k.action, KeyAction::Recover { .. }))
+        {
+            *category = AuditCategory::KeysRecovered;
+        }
+        let key_spec: KeySpec =
+            req.key_spec
+                .parse()
+                .map_err(|e: keyward_policy::KeySpecError| {
+                    Refusal::invalid("key_spec", e.to_string())
+                })?;
+        let plan = plan_token(&resolved, key_spec)
+            .map_err(|e| Refusal::invalid("key_spec", e.to_string()))?;
+        let missing: Vec<String> = plan
+            .required_roles()
+            .difference(&officer.roles)
+            .map(|r| r.name().to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Refusal::forbidden(format!(
+                "officer {} lacks the role {} needed by token procedure {} ({})",
+                officer.name,
+                missing.join(" and "),
+                resolved.token.name,
+                plan
+            )));
+        }
+        let subject = DistinguishedName::parse(&req.subject)
+            .map_err(|e| Refusal::invalid(&e.field, e.reason))?;
+        let server_side = plan
+            .actions
+            .iter()
+            .any(|a| !matches!(a, PlannedAction::GenerateLocal { .. }));
+        let archive_side = plan.actions.iter().any(|a| {
+            matches!(
+                a,
+                PlannedAction::Archive { .. } | PlannedAction::Recover { .. }
+            )
+        });
+        if archive_side && !self.kra.can_archive() {
+            return Err(Refusal::unsupported(format!(
+                "token procedure {} archives or recovers keys, but this server has no archive key (kra.archive-key in cm.conf)",
+                resolved.token.name
+            )));
+        }
+        let transport = match (&req.transport_key, server_side) {
+            (Some(der), true) => Some(
+                Kra::transport_key(der).map_err(|e| Refusal::invalid("transport_key", e.to_string()))?,
+            ),
+            (None, true) => {
+                return Err(Refusal::invalid(
+                    "transport_key",
+                    "the token plan has server-side keys: the request must carry a one-time transport key",
+                ))
+            }
+            (_, false) => None,
+        };
+        if !req.recover.is_empty() && !plan.actions.iter().any(|a| matches!(a, PlannedAction::Recover { .. })) {
+            return Err(Refusal::invalid(
+                "recover",
+                format!("token procedure {} recovers no keys", resolved.token.name),
+            ));
+        }
+        let steps = self.steps(&resolved, &plan.actions, &subject, req).await?;
+
+        let inputs = Inputs {
+            subject: subject.clone(),
+            email: req.email.clone(),
+            key_spec,
+            transport,
+            request_id: req.request_id.clone(),
+        };
+        let (ca, kra) = (self.ca.clone(), self.kra.clone());
+        let outputs = tokio::task::spawn_blocking(move || produce(&ca, &kra, steps, &inputs))
+            .await
+            .map_err(|_| Refusal::internal("key generation or signing task failed"))??;
+
+        self.record(officer, req, &resolved, &plan.to_string(), key_spec, &subject, outputs)
+            .await
+    }
+
+    /// Turns the plan's actions into steps, checking the subject against every certificate
+    /// procedure that will certify it and finding the keys to recover.
+    async fn steps(
+        &self,
+        resolved: &ResolvedToken,
+        actions: &[PlannedAction],
+        subject: &DistinguishedName,
+        req: &IssueRequest,
+    ) -> Result<Vec<Step>, Refusal> {
+        let email = req.email.as_deref();
+        let selected = self.selected_keys(&req.recover).await?;
+        let mut claimed = vec![false; selected.len()];
+        let mut steps = Vec::new();
+        for action in actions {
+            match action {
+                PlannedAction::GenerateLocal {
+                    certificate_procedure,
+                    key_usage,
+                    ..
+                } => {
+                    let procedure = certificate_procedure_of(resolved, certificate_procedure)?;
+                    validate(subject, &procedure, email)?;
+                    let mut csrs = req
+                        .csrs
+                        .iter()
+                        .filter(|c| &c.certificate_procedure == certificate_procedure);
+                    let csr = match (csrs.next(), csrs.next()) {
+                        (Some(csr), None) => csr.csr.clone(),
+                        _ => {
+                            return Err(Refusal::invalid(
+                                "csrs",
+                                format!("expected exactly one CSR for certificate procedure {certificate_procedure}"),
+                            ))
+                        }
+                    };
+                    steps.push(Step::Local {
+                        procedure,
+                        key_usage: key_usage.to_string(),
+                        csr,
+                    });
+                }
+                PlannedAction::Archive {
+                    key_procedure,
+                    certificate_procedures,
+                    key_usage,
+                    key_spec,
+                } => steps.push(Step::Server {
+                    procedures: validated(resolved, certificate_procedures, subject, email)?,
+                    key_usage: key_usage.to_string(),
+                    spec: *key_spec,
+                    archive: Some(key_procedure.clone()),
+                }),
+                PlannedAction::GenerateServer {
+                    certificate_procedures,
+                    key_usage,
+                } => steps.push(Step::Server {
+                    procedures: validated(resolved, certificate_procedures, subject, email)?,
+                    key_usage: key_usage.to_string(),
+                    spec: self.server_key_spec,
+                    archive: None,
+                }),
+                PlannedAction::Recover {
+                    key_procedure,
+                    key_usage,
+                    scope,
+                    certificate,
+                } => {
+                    let new_certificate = match certificate {
+                        RecoverCertificate::New {
+                            certificate_procedure,
+                        } => {
+                            let p = certificate_procedure_of(resolved, certificate_procedure)?;
+                            validate(subject, &p, email)?;
+                            Some(p)
+                        }
+                        RecoverCertificate::Reuse => None,
+                    };
+                    let keys = self
+                        .keys_to_recover(
+                            key_procedure,
+                            &key_usage.to_string(),
+                            *scope,
+                            subject,
+                            &selected,
+                            &mut claimed,
+                        )
+                        .await?;
+                    steps.push(Step::Recover {
+                        key_procedure: key_procedure.clone(),
+                        keys,
+                        new_certificate,
+                    });
+                }
+            }
+        }
+        if let Some(i) = claimed.iter().position(|c| !c) {
+            let key = &selected[i];
+            return Err(Refusal::invalid(
+                "recover",
+                format!(
+                    "the key of Certificate ID {} has key usage {}, which no key procedure of token procedure {} recovers",
+                    key.certificate.id, key.key_usage, resolved.token.name
+                ),
+            ));
+        }
+        let local = steps.iter().filter(|s| matches!(s, Step::Local { .. })).count();
+        if req.csrs.len() != local {
+            return Err(Refusal::invalid(
+                "csrs",
+                format!(
+                    "the token plan has {local} local key(s) but the request carries {} CSR(s)",
+                    req.csrs.len()
+                ),
+            ));
+        }
+        Ok(steps)
+    }
+
+    /// Records the new certificates (with archived keys), the issuance record and one record
+    /// per recovered key in one transaction, and builds the answer.
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        officer: &Officer,
+        req: &IssueRequest,
+        resolved: &ResolvedToken,
+        key_management: &str,
+        key_spec: KeySpec,
+        subject: &DistinguishedName,
+        outputs: Vec<Output>,
+    ) -> Result<IssueResponse, Refusal> {
+        let subject_text = subject.to_string();
+        let mut new_certs = Vec::new();
+        let mut recoveries = Vec::new();
+        for output in &outputs {
+            match output {
+                Output::New {
+                    cert,
+                    procedure,
+                    key_usage,
+                    origin,
+                    archive,
+                    recovered_from,
+                    ..
+                } => {
+                    let context = RecordContext {
+                        subject: &subject_text,
+                        certificate_procedure: procedure,
+                        token_procedure: &resolved.token.name,
+                        key_origin: *origin,
+                        key_usage,
+                        officer: &officer.name,
+                        email: req.email.as_deref(),
+                    };
+                    let mut row = certificate_record(self.ca.certificate(), cert, &context)?;
+                    row.archived_key = archive.clone();
+                    new_certs.push(row);
+                    recoveries.extend(recovered_from.clone());
+                }
+                Output::Reused {
+                    key, key_procedure, ..
+                } => recoveries.push(RecoveredFrom {
+                    certificate_id: key.certificate.id,
+                    serial: key.certificate.serial_hex.clone(),
+                    key_procedure: key_procedure.clone(),
+                    certificate: "reuse",
+                }),
+            }
+        }
+        let audit = NewAudit {
+            category: if new_certs.is_empty() {
+                AuditCategory::KeysRecovered
+            } else {
+                AuditCategory::CertificatesIssued
+            },
+            action: "issue-token".into(),
+            officer: Some(officer.name.clone()),
+            outcome: Outcome::Success,
+            object: None,
+            detail: json!({
+                "request_id": req.request_id,
+                "token_procedure": resolved.token.name,
+                "subject": subject_text,
+                "key_spec": key_spec.to_string(),
+                "key_management": key_management,
+            }),
+        };
+        let extra: Vec<NewAudit> = recoveries
+            .iter()
+            .map(|r| NewAudit {
+                category: AuditCategory::KeysRecovered,
+                action: "recover-key".into(),
+                officer: Some(officer.name.clone()),
+                outcome: Outcome::Success,
+                object: Some(r.certificate_id.to_string()),
+                detail: json!({
+                    "request_id": req.request_id,
+                    "token_procedure": resolved.token.name,
+                    "key_procedure": r.key_procedure,
+                    "serial": r.serial,
+                    "certificate": r.certificate,
+                    "subject": subject_text,
+                }),
+            })
+            .collect();
+        let stored = self
+            .store
+            .record_token(&new_certs, &audit, &extra)
+            .await
+            .map_err(Refusal::internal)?;
+
+        let mut stored = stored.into_iter();
+        let mut certificates = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            certificates.push(match output {
+                Output::New { origin, sealed, .. } => {
+                    let c = stored
+                        .next()
+                        .ok_or_else(|| Refusal::internal("fewer certificates stored than issued"))?;
+                    IssuedCertificate {
+                        certificate_id: c.id.to_string(),
+                        serial: c.serial_hex,
+                        subject: c.subject,
+                        certificate_procedure: c.certificate_procedure,
+                        key_origin: origin,
+                        reused: false,
+                        certificate: c.der,
+                        sealed_key: sealed,
+                    }
+                }
+                Output::Reused { key, sealed, .. } => {
+                    let c = key.certificate;
+                    IssuedCertificate {
+                        certificate_id: c.id.to_string(),
+                        serial: c.serial_hex,
+                        subject: c.subject,
+                        certificate_procedure: c.certificate_procedure,
+                        key_origin: KeyOrigin::Recovered,
+                        reused: true,
+                        certificate: c.der,
+                        sealed_key: Some(sealed),
+                    }
+                }
+            });
+        }
+        let mut chain = Vec::new();
+        for (i, ca_cert) in self.ca.chain().iter().enumerate() {
+            if i > 0 && resolved.token.chain == ChainRule::IssuingOnly {
+                break;
+            }
+            chain.push(ca_cert.to_der().map_err(Refusal::internal)?);
+        }
+        Ok(IssueResponse {
+            request_id: req.request_id.clone(),
+            certificates,
+            chain,
+        })
+    }
+}
+
+fn certificate_procedure_of(
+    resolved: &ResolvedToken,
+    name: &str,
+) -> Result<CertificateProcedure, Refusal> {
+    certificate_procedure(resolved, name).cloned()
+}
+
+fn validated(
+    resolved: &ResolvedToken,
+    names: &[String],
+    subject: &DistinguishedName,
+    email: Option<&str>,
+) -> Result<Vec<CertificateProcedure>, Refusal> {
+    names
+        .iter()
+        .map(|name| {
+            let p = certificate_procedure_of(resolved, name)?;
+            validate(subject, &p, email)?;
+            Ok(p)
+        })
+        .collect()
+}
+
+fn wire(sealed: keyward_crypto::transport::SealedKey) -> SealedKey {
+    SealedKey {
+        ephemeral_key: sealed.ephemeral_key,
+        nonce: sealed.nonce,
+        ciphertext: sealed.ciphertext,
+    }
+}
+
+fn kra_refusal(e: KraError) -> Refusal {
+    match e {
+        KraError::NoArchiveKey => Refusal::unsupported(e.to_string()),
+        KraError::Transport(_) => Refusal::invalid("transport_key", e.to_string()),
+        other => Refusal::internal(other),
+    }
+}
+
+/// The blocking half: generates, decrypts and signs. Nothing is stored yet.
+fn produce(
+    ca: &CertificateAuthority,
+    kra: &Kra,
+    steps: Vec<Step>,
+    inp: &Inputs,
+) -> Result<Vec<Output>, Refusal> {
+    let now = unix_now();
+    let sign = |public_key: &PKeyRef<Public>, procedure: &CertificateProcedure| {
+        let serial = keyward_crypto::random_serial().map_err(Refusal::internal)?;
+        ca.issue(&CaRequest {
+            public_key,
+            subject: &inp.subject,
+            email: inp.email.as_deref(),
+            procedure,
+            serial,
+            not_before: now,
+            dns_names: &[],
+            ip_addresses: &[],
+        })
+        .map_err(Refusal::internal)
+    };
+    let transport = || {
+        inp.transport
+            .as_ref()
+            .ok_or_else(|| Refusal::internal("server-side key without a transport key"))
+    };
+    let mut out = Vec::new();
+    for step in steps {
+        match step {
+            Step::Local {
+                procedure,
+                key_usage,
+                csr,
+            } => {
+                let bad = |e: &dyn std::fmt::Display| {
+                    Refusal::invalid("csrs", format!("CSR for {}: {e}", procedure.name))
+                };
+                let public_key = keyward_crypto::verify_csr(&csr).map_err(|e| bad(&e))?;
+                let actual = keyward_crypto::key_spec_of(&public_key).map_err(|e| bad(&e))?;
+                if actual != inp.key_spec {
+                    return Err(Refusal::invalid(
+                        "key_spec",
+                        format!(
+                            "the CSR for {} holds a {actual} key, the request says {}",
+                            procedure.name, inp.key_spec
+                        ),
+                    ));
+                }
+                out.push(Output::New {
+                    cert: sign(&public_key, &procedure)?,
+                    procedure: procedure.name,
+                    key_usage,
+                    origin: KeyOrigin::Local,
+                    sealed: None,
+                    archive: None,
+                    recovered_from: None,
+                });
+            }
+            Step::Server {
+                procedures,
+                key_usage,
+                spec,
+                archive,
+            } => {
+                let key = kra
+                    .generate(spec, archive.is_some(), transport()?, &inp.request_id)
+                    .map_err(kra_refusal)?;
+                for (i, procedure) in procedures.iter().enumerate() {
+                    // The archived-key row belongs to the first certificate of the key.
+                    let row = match (&archive, &key.envelope, i) {
+                        (Some(key_procedure), Some(env), 0) => Some(NewArchivedKey {
+                            key_procedure: key_procedure.clone(),
+                            key_spec: spec.to_string(),
+                            key_usage: key_usage.clone(),
+                            kek_id: env.kek_id.clone(),
+                            sealed: env.sealed.clone(),
+                        }),
+                        _ => None,
+                    };
+                    out.push(Output::New {
+                        cert: sign(&key.public_key, procedure)?,
+                        procedure: procedure.name.clone(),
+                        key_usage: key_usage.clone(),
+                        origin: if archive.is_some() {
+                            KeyOrigin::Archived
+                        } else {
+                            KeyOrigin::Server
+                        },
+                        sealed: Some(wire(key.delivery.clone())),
+                        archive: row,
+                        recovered_from: None,
+                    });
+                }
+            }
+            Step::Recover {
+                key_procedure,
+                keys,
+                new_certificate,
+            } => {
+                for key in keys {
+                    let damaged = |e: &dyn std::fmt::Display| {
+                        tracing::error!(
+                            certificate_id = key.certificate.id,
+                            "archived key cannot be recovered: {e}"
+                        );
+                        Refusal::conflict(
+                            "recover",
+                            format!(
+                                "the archived key of Certificate ID {} (serial {}) cannot be recovered: {e}",
+                                key.certificate.id, key.certificate.serial_hex
+                            ),
+                        )
+                    };
+                    let cert = X509::from_der(&key.certificate.der).map_err(|e| damaged(&e))?;
+                    let public_key = cert.public_key().map_err(|e| damaged(&e))?;
+                    let envelope = Envelope {
+                        kek_id: key.kek_id.clone(),
+                        sealed: key.sealed.clone(),
+                    };
+                    let sealed = match kra.recover(&envelope, &public_key, transport()?, &inp.request_id) {
+                        Ok(s) => wire(s),
+                        Err(e @ (KraError::Damaged(_) | KraError::UnknownArchiveKey(_))) => {
+                            return Err(damaged(&e))
+                        }
+                        Err(e) => return Err(kra_refusal(e)),
+                    };
+                    out.push(match &new_certificate {
+                        Some(procedure) => Output::New {
+                            cert: sign(&public_key, procedure)?,
+                            procedure: procedure.name.clone(),
+                            key_usage: key.key_usage.clone(),
+                            origin: KeyOrigin::Recovered,
+                            sealed: Some(sealed),
+                            archive: None,
+                            recovered_from: Some(RecoveredFrom {
+                                certificate_id: key.certificate.id,
+                                serial: key.certificate.serial_hex.clone(),
+                                key_procedure: key_procedure.clone(),
+                                certificate: "new",
+                            }),
+                        },
+                        None => Output::Reused {
+                            key: Box::new(key),
+                            sealed,
+                            key_procedure: key_procedure.clone(),
+                        },
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
