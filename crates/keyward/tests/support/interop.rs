@@ -325,3 +325,43 @@ pub fn keytool(
     }
     Ok(Outcome::Checked)
 }
+
+/// Java 17 `keytool -list`: exactly one PrivateKeyEntry per expected alias (friendly names,
+/// which keytool lowercases), for tokens that hold several keys.
+pub fn keytool_aliases(p12: &Path, pin: &str, aliases: &[String]) -> Result<(), String> {
+    require_tool("keytool");
+    let out = run(
+        Command::new("keytool")
+            .args([
+                "-J-Duser.language=en",
+                "-J-Duser.country=US",
+                "-list",
+                "-v",
+                "-storetype",
+                "pkcs12",
+                "-storepass:env",
+                "KW_PIN",
+                "-keystore",
+            ])
+            .arg(p12),
+        pin,
+    );
+    let text = both(&out).replace(pin, "<PIN>");
+    if !out.status.success() {
+        return Err(format!("keytool: {text}"));
+    }
+    let entries = text.matches("Entry type: PrivateKeyEntry").count();
+    if entries != aliases.len() {
+        return Err(format!(
+            "keytool lists {entries} private key entries, expected {}:\n{text}",
+            aliases.len()
+        ));
+    }
+    for alias in aliases {
+        let needle = format!("Alias name: {}", alias.to_lowercase());
+        if !text.contains(&needle) {
+            return Err(format!("keytool output lacks {needle:?}:\n{text}"));
+        }
+    }
+    Ok(())
+}
