@@ -141,7 +141,9 @@ pub fn seal(
     .map_err(ossl("AES-256-GCM"))?;
     ciphertext.extend_from_slice(&tag);
     Ok(SealedKey {
-        ephemeral_key: ephemeral.public_key_to_der().map_err(ossl("ephemeral key"))?,
+        ephemeral_key: ephemeral
+            .public_key_to_der()
+            .map_err(ossl("ephemeral key"))?,
         nonce,
         ciphertext,
     })
@@ -179,7 +181,9 @@ impl TransportKeyPair {
             &shared,
             &info(&point_bytes(&ephemeral)?, &point_bytes(&self.key)?, context),
         )?;
-        let (body, tag) = sealed.ciphertext.split_at(sealed.ciphertext.len() - TAG_LEN);
+        let (body, tag) = sealed
+            .ciphertext
+            .split_at(sealed.ciphertext.len() - TAG_LEN);
         decrypt_aead(
             Cipher::aes_256_gcm(),
             key.as_slice(),
@@ -207,7 +211,10 @@ mod tests {
             .ciphertext
             .windows(6)
             .any(|w| w == b"secret".as_slice()));
-        assert_eq!(ra.open(&sealed, &ctx).unwrap().as_slice(), b"pkcs8 secret bytes");
+        assert_eq!(
+            ra.open(&sealed, &ctx).unwrap().as_slice(),
+            b"pkcs8 secret bytes"
+        );
 
         assert!(ra.open(&sealed, &context("req-2", b"spki")).is_err());
         let mut flipped = sealed.clone();

@@ -129,7 +129,10 @@ impl SoftwareArchiveKey {
         let file: KeyFile = serde_json::from_slice(bytes)
             .map_err(|e| bad(&format!("not an archive key file: {e}")))?;
         if file.format != FILE_FORMAT {
-            return Err(bad(&format!("format {:?} is not {FILE_FORMAT}", file.format)));
+            return Err(bad(&format!(
+                "format {:?} is not {FILE_FORMAT}",
+                file.format
+            )));
         }
         if file.kdf != KDF {
             return Err(bad(&format!("kdf {:?} is not {KDF}", file.kdf)));
@@ -185,13 +188,17 @@ impl ArchiveKey for SoftwareArchiveKey {
 
     fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, KraError> {
         if wrapped.len() != 40 {
-            return Err(KraError::Damaged("wrapped data key has the wrong length".into()));
+            return Err(KraError::Damaged(
+                "wrapped data key has the wrong length".into(),
+            ));
         }
         let kek = AesKey::new_decrypt(self.key.as_slice())
             .map_err(|_| KraError::Crypto("AES key unwrap"))?;
         let mut out = Zeroizing::new([0u8; 32]);
         unwrap_key(&kek, None, out.as_mut_slice(), wrapped).map_err(|_| {
-            KraError::Damaged("the data key does not unwrap (altered, or another archive key)".into())
+            KraError::Damaged(
+                "the data key does not unwrap (altered, or another archive key)".into(),
+            )
         })?;
         Ok(out)
     }

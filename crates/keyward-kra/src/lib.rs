@@ -155,11 +155,7 @@ impl Kra {
         } else {
             None
         };
-        let delivery = transport::seal(
-            recipient,
-            &secret,
-            &transport::context(request_id, &spki),
-        )?;
+        let delivery = transport::seal(recipient, &secret, &transport::context(request_id, &spki))?;
         Ok(ServerKey {
             public_key,
             envelope,
@@ -288,7 +284,10 @@ mod tests {
         let key = PKey::private_key_from_pkcs8(&delivered).unwrap();
         assert!(key.public_eq(&made.public_key));
         assert!(
-            !envelope.sealed.windows(delivered.len()).any(|w| w == delivered.as_slice()),
+            !envelope
+                .sealed
+                .windows(delivered.len())
+                .any(|w| w == delivered.as_slice()),
             "the envelope holds no clear key"
         );
 
@@ -337,7 +336,11 @@ mod tests {
             none.generate(spec, true, &recipient, "r"),
             Err(KraError::NoArchiveKey)
         ));
-        assert!(none.generate(spec, false, &recipient, "r").unwrap().envelope.is_none());
+        assert!(none
+            .generate(spec, false, &recipient, "r")
+            .unwrap()
+            .envelope
+            .is_none());
         assert!(format!("{env:?}").contains("bytes"));
     }
 }

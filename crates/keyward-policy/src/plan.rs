@@ -422,11 +422,7 @@ mod tests {
                 .count();
             assert_eq!(n, local, "{name}");
             assert_eq!(plan.has_local_keys(), local > 0, "{name}");
-            assert_eq!(
-                plan.has_server_keys(),
-                plan.actions.len() > local,
-                "{name}"
-            );
+            assert_eq!(plan.has_server_keys(), plan.actions.len() > local, "{name}");
             assert_eq!(plan.required_roles(), roles.into_iter().collect(), "{name}");
         }
     }

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use keyward_proto::{
-    signed_message, ApiError, ArchivedKeyInfo, CertificateInfo, IssueRequest, IssueResponse, ProcedureList,
-    RaConfig, WhoAmI, SIGNATURE_HEADER,
+    signed_message, ApiError, ArchivedKeyInfo, CertificateInfo, IssueRequest, IssueResponse,
+    ProcedureList, RaConfig, WhoAmI, SIGNATURE_HEADER,
 };
 
 use crate::config::ClientConfig;

@@ -92,7 +92,9 @@ impl ServerConfig {
         ) {
             (Some(key), Some(pass)) => Some((base.join(key), base.join(pass))),
             (None, None) => None,
-            (Some(_), None) => return Err(fail("kra.archive-key-passphrase-file is not set".into())),
+            (Some(_), None) => {
+                return Err(fail("kra.archive-key-passphrase-file is not set".into()))
+            }
             (None, Some(_)) => return Err(fail("kra.archive-key is not set".into())),
         };
         Ok(ServerConfig {

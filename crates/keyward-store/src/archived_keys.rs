@@ -159,7 +159,10 @@ impl Store {
         }
         query = query.bind(row_limit(q.limit));
         let rows = query.fetch_all(&self.pool).await?;
-        let mut keys = rows.iter().map(archived_key).collect::<Result<Vec<_>, _>>()?;
+        let mut keys = rows
+            .iter()
+            .map(archived_key)
+            .collect::<Result<Vec<_>, _>>()?;
         keys.reverse();
         Ok(keys)
     }

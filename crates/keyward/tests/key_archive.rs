@@ -113,12 +113,21 @@ fn archive_then_recover_by_serial_with_reuse_and_with_new() {
     let (keys, certs) = p12_contents(&inst.out.join("archived.p12"));
     assert_eq!(keys.len(), 1);
     let original = &keys[0];
-    assert_eq!(original.bits(), 2048, "the key procedure's RSA:2048, not the officer's choice");
+    assert_eq!(
+        original.bits(),
+        2048,
+        "the key procedure's RSA:2048, not the officer's choice"
+    );
     assert!(certs.iter().any(|c| serial_of(c) == serial));
 
     // Select Archived Key: the criteria refer to the certificate issued with the key.
     let out = run(
-        inst.ra(&["archived-keys", "--serial", &serial.to_uppercase(), "--json"]),
+        inst.ra(&[
+            "archived-keys",
+            "--serial",
+            &serial.to_uppercase(),
+            "--json",
+        ]),
         None,
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -129,8 +138,15 @@ fn archive_then_recover_by_serial_with_reuse_and_with_new() {
     assert_eq!(listed[0]["subject"], ALICE);
     assert_eq!(listed[0]["key_usage"], "keyEncipherment");
     assert!(listed[0]["archived_at"].as_str().unwrap().ends_with('Z'));
-    let out = run(inst.ra(&["archived-keys", "--subject", "alice example"]), None);
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&serial), "{}", text(&out));
+    let out = run(
+        inst.ra(&["archived-keys", "--subject", "alice example"]),
+        None,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&serial),
+        "{}",
+        text(&out)
+    );
 
     // reuse: the same key and the same certificate.
     let reused_p12 = p12_arg(&inst, "reused.p12");
@@ -158,11 +174,21 @@ fn archive_then_recover_by_serial_with_reuse_and_with_new() {
         (c["serial"].as_str(), c["certificate_id"].as_str()),
         (Some(serial.as_str()), Some(id.as_str()))
     );
-    assert_eq!((c["key_origin"].as_str(), c["reused"].as_bool()), (Some("recovered"), Some(true)));
+    assert_eq!(
+        (c["key_origin"].as_str(), c["reused"].as_bool()),
+        (Some("recovered"), Some(true))
+    );
     let (keys, certs) = p12_contents(Path::new(&reused_p12));
     assert_eq!(keys.len(), 1);
-    assert!(keys[0].public_eq(original), "the recovered key is the archived key");
-    assert_eq!(serial_of(&certs[0]), serial, "the old certificate comes back");
+    assert!(
+        keys[0].public_eq(original),
+        "the recovered key is the archived key"
+    );
+    assert_eq!(
+        serial_of(&certs[0]),
+        serial,
+        "the old certificate comes back"
+    );
 
     // new: the same key, a new certificate with a new serial and Certificate ID.
     let new_p12 = p12_arg(&inst, "renewed.p12");
@@ -184,7 +210,10 @@ fn archive_then_recover_by_serial_with_reuse_and_with_new() {
         ],
     );
     let c = &json["certificates"][0];
-    assert_eq!((c["key_origin"].as_str(), c["reused"].as_bool()), (Some("recovered"), Some(false)));
+    assert_eq!(
+        (c["key_origin"].as_str(), c["reused"].as_bool()),
+        (Some("recovered"), Some(false))
+    );
     assert_ne!(c["serial"].as_str(), Some(serial.as_str()));
     assert_ne!(c["certificate_id"].as_str(), Some(id.as_str()));
     let (keys, certs) = p12_contents(Path::new(&new_p12));
@@ -201,14 +230,8 @@ fn archive_then_recover_by_serial_with_reuse_and_with_new() {
         &inst.dir.join("ca/root.pem"),
     )
     .expect("openssl verify of the new certificate");
-    support::interop::keytool(
-        Path::new(&new_p12),
-        PIN,
-        "RSA:2048",
-        "Alice Example",
-        2,
-    )
-    .expect("keytool reads the recovered token");
+    support::interop::keytool(Path::new(&new_p12), PIN, "RSA:2048", "Alice Example", 2)
+        .expect("keytool reads the recovered token");
 
     // Every recovery is audited with the archived key's Certificate ID.
     let records = block_on(async { inst.store().await.audit_records(1000).await.unwrap() });
@@ -217,10 +240,13 @@ fn archive_then_recover_by_serial_with_reuse_and_with_new() {
         .filter(|r| r.category == AuditCategory::KeysRecovered && r.action == "recover-key")
         .collect();
     assert_eq!(recoveries.len(), 2, "{records:#?}");
-    assert!(recoveries.iter().all(|r| r.object.as_deref() == Some(id.as_str())
-        && r.outcome == Outcome::Success));
-    assert!(records.iter().any(|r| r.category == AuditCategory::KeysArchived
-        && r.object.as_deref() == Some(id.as_str())));
+    assert!(recoveries
+        .iter()
+        .all(|r| r.object.as_deref() == Some(id.as_str()) && r.outcome == Outcome::Success));
+    assert!(records
+        .iter()
+        .any(|r| r.category == AuditCategory::KeysArchived
+            && r.object.as_deref() == Some(id.as_str())));
 }
 
 #[test]
@@ -239,18 +265,35 @@ fn scope_last_returns_one_key_and_all_returns_both() {
     let json = issue(
         &inst,
         None,
-        &["--procedure", "recover-encryption-new", "--subject", bob, "--p12", &last],
+        &[
+            "--procedure",
+            "recover-encryption-new",
+            "--subject",
+            bob,
+            "--p12",
+            &last,
+        ],
     );
     assert_eq!(json["certificates"].as_array().unwrap().len(), 1);
     let (keys, _) = p12_contents(Path::new(&last));
     assert_eq!(keys.len(), 1, "scope = last");
-    assert!(keys[0].public_eq(&k2), "the key of the last issued certificate");
+    assert!(
+        keys[0].public_eq(&k2),
+        "the key of the last issued certificate"
+    );
 
     let all = p12_arg(&inst, "all.p12");
     let json = issue(
         &inst,
         None,
-        &["--procedure", "recover-encryption-reuse", "--subject", bob, "--p12", &all],
+        &[
+            "--procedure",
+            "recover-encryption-reuse",
+            "--subject",
+            bob,
+            "--p12",
+            &all,
+        ],
     );
     let ids: Vec<&str> = json["certificates"]
         .as_array()
@@ -314,7 +357,11 @@ fn soft_dual_holds_a_local_signing_key_and_an_archived_encryption_key() {
     assert_eq!(origins, ["local", "archived"]);
     let (keys, certs) = p12_contents(Path::new(&p12));
     assert_eq!(keys.len(), 2);
-    assert_eq!(certs.len(), 4, "two end-entity certificates and the CA chain");
+    assert_eq!(
+        certs.len(),
+        4,
+        "two end-entity certificates and the CA chain"
+    );
     let specs: Vec<String> = keys
         .iter()
         .map(|k| keyward_crypto::key_spec_of(k).unwrap().to_string())
@@ -324,7 +371,11 @@ fn soft_dual_holds_a_local_signing_key_and_an_archived_encryption_key() {
         assert!(certs.iter().any(|c| c.public_key().unwrap().public_eq(k)));
     }
     let pem_text = std::fs::read_to_string(&pem).unwrap();
-    assert_eq!(pem_text.matches("BEGIN CERTIFICATE").count(), 2, "only the PKCs");
+    assert_eq!(
+        pem_text.matches("BEGIN CERTIFICATE").count(),
+        2,
+        "only the PKCs"
+    );
     let aliases: Vec<String> = json["certificates"]
         .as_array()
         .unwrap()
@@ -341,7 +392,11 @@ fn soft_dual_holds_a_local_signing_key_and_an_archived_encryption_key() {
         .expect("keytool reads the dual token");
 }
 
-fn create_officer(inst: &Installation, name: &str, roles: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+fn create_officer(
+    inst: &Installation,
+    name: &str,
+    roles: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
     let mut create = keyward();
     create
         .args(["officer", "create", name, "--roles", roles, "--dir"])
@@ -358,7 +413,10 @@ fn create_officer(inst: &Installation, name: &str, roles: &str) -> (std::path::P
 fn roles_govern_recovery_and_every_refusal_is_audited() {
     let inst = Installation::new();
     let json = archive(&inst, ALICE, "archived.p12");
-    let serial = json["certificates"][0]["serial"].as_str().unwrap().to_string();
+    let serial = json["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let issuer = create_officer(&inst, "issuer", "issue-certificate");
     let recoverer = create_officer(&inst, "recoverer", "recover-key");
     let attempt = |who: &(std::path::PathBuf, std::path::PathBuf), procedure: &str, file: &str| {
@@ -391,10 +449,18 @@ fn roles_govern_recovery_and_every_refusal_is_audited() {
     let (out, _) = attempt(&issuer, "recover-encryption-reuse", "x.p12");
     assert_eq!(out.status.code(), Some(5));
     let out = run(
-        inst.ra_as(&issuer.0, &issuer.1, &["archived-keys", "--subject", "alice"]),
+        inst.ra_as(
+            &issuer.0,
+            &issuer.1,
+            &["archived-keys", "--subject", "alice"],
+        ),
         None,
     );
-    assert_eq!(out.status.code(), Some(5), "searching archived keys needs recover-key");
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "searching archived keys needs recover-key"
+    );
 
     let (out, p12) = attempt(&recoverer, "recover-encryption-new", "recoverer-new.p12");
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
@@ -404,8 +470,16 @@ fn roles_govern_recovery_and_every_refusal_is_audited() {
         text(&out)
     );
     assert!(!p12.exists());
-    let (out, p12) = attempt(&recoverer, "recover-encryption-reuse", "recoverer-reuse.p12");
-    assert!(out.status.success(), "recover-key alone suffices for reuse: {}", text(&out));
+    let (out, p12) = attempt(
+        &recoverer,
+        "recover-encryption-reuse",
+        "recoverer-reuse.p12",
+    );
+    assert!(
+        out.status.success(),
+        "recover-key alone suffices for reuse: {}",
+        text(&out)
+    );
     assert!(p12.exists());
 
     let records = block_on(async { inst.store().await.audit_records(1000).await.unwrap() });
@@ -419,11 +493,17 @@ fn roles_govern_recovery_and_every_refusal_is_audited() {
             })
             .count()
     };
-    assert_eq!(refusals("issuer"), 4, "3 recoveries and 1 search refused: {records:#?}");
+    assert_eq!(
+        refusals("issuer"),
+        4,
+        "3 recoveries and 1 search refused: {records:#?}"
+    );
     assert_eq!(refusals("recoverer"), 1, "{records:#?}");
-    assert!(records.iter().any(|r| r.officer.as_deref() == Some("recoverer")
-        && r.action == "recover-key"
-        && r.outcome == Outcome::Success));
+    assert!(records
+        .iter()
+        .any(|r| r.officer.as_deref() == Some("recoverer")
+            && r.action == "recover-key"
+            && r.outcome == Outcome::Success));
 }
 
 /// The private parts of an RSA key as big-endian bytes (d, p, q).
@@ -445,7 +525,10 @@ fn the_database_and_the_log_hold_no_archived_key_in_clear() {
     let inst = Installation::new();
     archive(&inst, ALICE, "a.p12");
     let json = archive(&inst, "CN=Carol Example", "c.p12");
-    let serial = json["certificates"][0]["serial"].as_str().unwrap().to_string();
+    let serial = json["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Recover once too, so the recovery path has written its log lines.
     issue(
         &inst,
@@ -467,7 +550,9 @@ fn the_database_and_the_log_hold_no_archived_key_in_clear() {
             haystacks.push((file, bytes));
         }
     }
-    assert!(haystacks.iter().any(|(n, b)| n.starts_with("keyward.db") && b.len() > 4096));
+    assert!(haystacks
+        .iter()
+        .any(|(n, b)| n.starts_with("keyward.db") && b.len() > 4096));
     for p12 in ["a.p12", "c.p12"] {
         let (keys, _) = p12_contents(&inst.out.join(p12));
         let key = &keys[0];
@@ -477,7 +562,10 @@ fn the_database_and_the_log_hold_no_archived_key_in_clear() {
         for (name, hay) in &haystacks {
             for needle in &needles {
                 assert!(needle.len() >= 64);
-                assert!(!contains(hay, needle), "{p12}: key material in clear in {name}");
+                assert!(
+                    !contains(hay, needle),
+                    "{p12}: key material in clear in {name}"
+                );
                 assert!(
                     !contains(hay, hex::encode(needle).as_bytes()),
                     "{p12}: key material as hex in {name}"
@@ -539,7 +627,11 @@ fn a_damaged_archived_key_row_fails_recovery_with_a_clear_error() {
             "cannot be recovered".to_string(),
             "damaged".to_string(),
         ] {
-            assert!(stderr.contains(&needle), "stderr lacks {needle:?}: {}", text(&out));
+            assert!(
+                stderr.contains(&needle),
+                "stderr lacks {needle:?}: {}",
+                text(&out)
+            );
         }
         assert!(!p12.exists(), "no token from a damaged key");
     }
@@ -554,5 +646,8 @@ fn a_damaged_archived_key_row_fails_recovery_with_a_clear_error() {
             .unwrap()
             .len()
     });
-    assert_eq!(issued_after, 1, "a failed recovery issues no new certificate");
+    assert_eq!(
+        issued_after, 1,
+        "a failed recovery issues no new certificate"
+    );
 }

@@ -136,18 +136,25 @@ async fn certificates(
     Query(q): Query<CertQuery>,
 ) -> Result<Response, ApiFailure> {
     auth::officer(&s, &peer).await?;
-    let (id, serial_hex, subject) = search_criteria(q)?;
+    let c = search_criteria(q)?;
     let query = CertificateQuery {
-        id,
-        serial_hex,
-        subject,
+        id: c.id,
+        serial_hex: c.serial,
+        subject: c.subject,
         limit: None,
     };
     Ok(Json(s.certificates(&query).await?).into_response())
 }
 
+/// Checked search criteria shared by certificate and archived-key searches.
+struct Criteria {
+    id: Option<i64>,
+    serial: Option<String>,
+    subject: Option<String>,
+}
+
 /// Reads the shared search criteria: a decimal Certificate ID, a hex serial, a subject text.
-fn search_criteria(q: CertQuery) -> Result<(Option<i64>, Option<String>, Option<String>), ApiFailure> {
+fn search_criteria(q: CertQuery) -> Result<Criteria, ApiFailure> {
     let id = match q.id {
         Some(text) => Some(text.parse::<i64>().map_err(|_| {
             ApiFailure::from(Refusal::invalid(
@@ -166,7 +173,11 @@ fn search_criteria(q: CertQuery) -> Result<(Option<i64>, Option<String>, Option<
     if q.subject.as_ref().is_some_and(|s| s.chars().count() > 1024) {
         return Err(Refusal::invalid("subject", "longer than 1024 characters").into());
     }
-    Ok((id, q.serial, q.subject))
+    Ok(Criteria {
+        id,
+        serial: q.serial,
+        subject: q.subject,
+    })
 }
 
 async fn archived_keys(
@@ -175,11 +186,11 @@ async fn archived_keys(
     Query(q): Query<CertQuery>,
 ) -> Result<Response, ApiFailure> {
     let officer = auth::officer(&s, &peer).await?;
-    let (certificate_id, serial_hex, subject) = search_criteria(q)?;
+    let c = search_criteria(q)?;
     let query = ArchivedKeyQuery {
-        certificate_id,
-        serial_hex,
-        subject,
+        certificate_id: c.id,
+        serial_hex: c.serial,
+        subject: c.subject,
         ..Default::default()
     };
     Ok(Json(s.archived_keys(&officer, &query).await?).into_response())

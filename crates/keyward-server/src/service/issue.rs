@@ -13,7 +13,7 @@ use keyward_policy::{
     plan_token, CertificateProcedure, DistinguishedName, KeySpec, PlannedAction, ProcedureSet,
 };
 use keyward_proto::{IssueRequest, IssueResponse, IssuedCertificate, KeyOrigin, SealedKey};
-use keyward_store::{ArchivedKey, AuditCategory, NewAudit, NewArchivedKey, Officer, Outcome};
+use keyward_store::{ArchivedKey, AuditCategory, NewArchivedKey, NewAudit, Officer, Outcome};
 
 use super::{certificate_record, shorten, unix_now, RecordContext, Refusal, Service};
 
@@ -65,7 +65,7 @@ enum Output {
         recovered_from: Option<RecoveredFrom>,
     },
     Reused {
-        key: Box<ArchivedKey>,
+        key: ArchivedKey,
         sealed: SealedKey,
         key_procedure: String,
     },
@@ -187,7 +187,12 @@ impl Service {
             }
             (_, false) => None,
         };
-        if !req.recover.is_empty() && !plan.actions.iter().any(|a| matches!(a, PlannedAction::Recover { .. })) {
+        if !req.recover.is_empty()
+            && !plan
+                .actions
+                .iter()
+                .any(|a| matches!(a, PlannedAction::Recover { .. }))
+        {
             return Err(Refusal::invalid(
                 "recover",
                 format!("token procedure {} recovers no keys", resolved.token.name),
@@ -207,8 +212,16 @@ impl Service {
             .await
             .map_err(|_| Refusal::internal("key generation or signing task failed"))??;
 
-        self.record(officer, req, &resolved, &plan.to_string(), key_spec, &subject, outputs)
-            .await
+        self.record(
+            officer,
+            req,
+            &resolved,
+            &plan.to_string(),
+            key_spec,
+            &subject,
+            outputs,
+        )
+        .await
     }
 
     /// Turns the plan's actions into steps, checking the subject against every certificate
@@ -316,7 +329,10 @@ impl Service {
                 ),
             ));
         }
-        let local = steps.iter().filter(|s| matches!(s, Step::Local { .. })).count();
+        let local = steps
+            .iter()
+            .filter(|s| matches!(s, Step::Local { .. }))
+            .count();
         if req.csrs.len() != local {
             return Err(Refusal::invalid(
                 "csrs",
@@ -427,9 +443,9 @@ impl Service {
         for output in outputs {
             certificates.push(match output {
                 Output::New { origin, sealed, .. } => {
-                    let c = stored
-                        .next()
-                        .ok_or_else(|| Refusal::internal("fewer certificates stored than issued"))?;
+                    let c = stored.next().ok_or_else(|| {
+                        Refusal::internal("fewer certificates stored than issued")
+                    })?;
                     IssuedCertificate {
                         certificate_id: c.id.to_string(),
                         serial: c.serial_hex,
@@ -630,13 +646,14 @@ fn produce(
                         kek_id: key.kek_id.clone(),
                         sealed: key.sealed.clone(),
                     };
-                    let sealed = match kra.recover(&envelope, &public_key, transport()?, &inp.request_id) {
-                        Ok(s) => wire(s),
-                        Err(e @ (KraError::Damaged(_) | KraError::UnknownArchiveKey(_))) => {
-                            return Err(damaged(&e))
-                        }
-                        Err(e) => return Err(kra_refusal(e)),
-                    };
+                    let sealed =
+                        match kra.recover(&envelope, &public_key, transport()?, &inp.request_id) {
+                            Ok(s) => wire(s),
+                            Err(e @ (KraError::Damaged(_) | KraError::UnknownArchiveKey(_))) => {
+                                return Err(damaged(&e))
+                            }
+                            Err(e) => return Err(kra_refusal(e)),
+                        };
                     out.push(match &new_certificate {
                         Some(procedure) => Output::New {
                             cert: sign(&public_key, procedure)?,
@@ -653,7 +670,7 @@ fn produce(
                             }),
                         },
                         None => Output::Reused {
-                            key: Box::new(key),
+                            key,
                             sealed,
                             key_procedure: key_procedure.clone(),
                         },
