@@ -573,9 +573,11 @@ fn collect(
         if bag.is_null() {
             return Err(malformed("empty bag"));
         }
-        // SAFETY (for the calls on `bag` below): a valid bag of a stack that outlives this
-        // loop; the get0 results are borrowed from it, the get1/decrypt results are ours.
-        let content = match unsafe { PKCS12_SAFEBAG_get_nid(bag) } {
+        // `bag` is a valid bag of a stack that outlives this loop, for every call below; the
+        // get0 results are borrowed from it, the get1/decrypt results are ours.
+        // SAFETY: see above.
+        let bag_nid = unsafe { PKCS12_SAFEBAG_get_nid(bag) };
+        let content = match bag_nid {
             sys::NID_keyBag => {
                 // SAFETY: see above.
                 let p8 = unsafe { PKCS12_SAFEBAG_get0_p8inf(bag) };
