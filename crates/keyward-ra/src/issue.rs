@@ -148,6 +148,30 @@ impl Prepared {
             .actions
             .iter()
             .any(|a| matches!(a, PlannedAction::Recover { .. }));
+        for selection in &order.recover {
+            match selection {
+                KeySelection::CertificateId(id) if id.parse::<u64>().is_err() => {
+                    return Err(RaError::input(
+                        "recover-id",
+                        format!(
+                            "{:?} is not a Certificate ID (a decimal number)",
+                            shorten(id)
+                        ),
+                    ))
+                }
+                KeySelection::Serial(hex)
+                    if hex.is_empty()
+                        || hex.len() > 64
+                        || !hex.chars().all(|c| c.is_ascii_hexdigit() || c == ':') =>
+                {
+                    return Err(RaError::input(
+                        "recover-serial",
+                        format!("{:?} is not a serial number in hex", shorten(hex)),
+                    ))
+                }
+                _ => {}
+            }
+        }
         if !order.recover.is_empty() && !recovers {
             return Err(RaError::input(
                 "recover",
@@ -308,6 +332,10 @@ fn certificate_procedures(plan: &TokenPlan) -> Vec<String> {
         }
     }
     names
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(64).collect()
 }
 
 pub(crate) fn is_pem(path: &Path) -> bool {

@@ -323,6 +323,9 @@ async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> any
 }
 
 async fn archived_keys(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
+    if search.id.is_none() && search.serial.is_none() && search.subject.is_none() {
+        return Err(input_error("give --id, --serial or --subject"));
+    }
     let found = s.client.archived_keys(&search).await?;
     if json {
         return print_json(&found);

@@ -651,3 +651,86 @@ fn a_damaged_archived_key_row_fails_recovery_with_a_clear_error() {
         "a failed recovery issues no new certificate"
     );
 }
+
+#[test]
+fn bad_recovery_input_is_refused_naming_the_cause_and_writes_nothing() {
+    let inst = Installation::new();
+    let json = archive(&inst, ALICE, "a.p12");
+    let serial = json["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p12 = inst.out.join("refused.p12");
+    let attempt = |procedure: &str, subject: &str, extra: &[&str]| {
+        let mut args = vec![
+            "issue",
+            "--procedure",
+            procedure,
+            "--subject",
+            subject,
+            "--p12",
+            p12.to_str().unwrap(),
+            "--pin-stdin",
+        ];
+        args.extend_from_slice(extra);
+        run(inst.ra(&args), Some(&format!("{PIN}\n")))
+    };
+    let cases: Vec<(std::process::Output, i32, String)> = vec![
+        (
+            attempt(
+                "recover-encryption-reuse",
+                ALICE,
+                &["--recover-serial", "xyz"],
+            ),
+            2,
+            "recover-serial".into(),
+        ),
+        (
+            attempt("recover-encryption-reuse", ALICE, &["--recover-id", "12a"]),
+            2,
+            "recover-id".into(),
+        ),
+        (
+            attempt("soft-signing", ALICE, &["--recover-serial", &serial]),
+            2,
+            "recovers no keys".into(),
+        ),
+        (
+            attempt("recover-encryption-new", "CN=Nobody Example", &[]),
+            6,
+            "no archived key with key usage keyEncipherment for CN=Nobody Example".into(),
+        ),
+        (
+            attempt(
+                "recover-encryption-reuse",
+                "CN=Mallory",
+                &["--recover-serial", &serial],
+            ),
+            6,
+            format!("belongs to {ALICE}"),
+        ),
+        (
+            attempt(
+                "recover-encryption-reuse",
+                ALICE,
+                &["--recover-serial", "7fffffff"],
+            ),
+            6,
+            "no archived key belongs to the certificate with serial 7fffffff".into(),
+        ),
+    ];
+    for (out, code, needle) in cases {
+        assert_eq!(out.status.code(), Some(code), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&needle),
+            "stderr lacks {needle:?}: {}",
+            text(&out)
+        );
+        assert!(
+            !p12.exists() && !p12.with_extension("der").exists(),
+            "nothing written"
+        );
+    }
+    let out = run(inst.ra(&["archived-keys"]), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
