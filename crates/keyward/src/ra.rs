@@ -284,10 +284,15 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
+fn search_given(search: &CertificateSearch) -> anyhow::Result<()> {
     if search.id.is_none() && search.serial.is_none() && search.subject.is_none() {
         return Err(input_error("give --id, --serial or --subject"));
     }
+    Ok(())
+}
+
+async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
+    search_given(&search)?;
     let found = s.client.certificates(&search).await?;
     if json {
         return print_json(&found);
@@ -323,9 +328,7 @@ async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> any
 }
 
 async fn archived_keys(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
-    if search.id.is_none() && search.serial.is_none() && search.subject.is_none() {
-        return Err(input_error("give --id, --serial or --subject"));
-    }
+    search_given(&search)?;
     let found = s.client.archived_keys(&search).await?;
     if json {
         return print_json(&found);

@@ -266,15 +266,8 @@ pub fn python_cryptography(p12: &Path, pin: &str, spec: &str) -> Result<Outcome,
     Ok(Outcome::Checked)
 }
 
-/// Java 17 `keytool -list -v`: one PrivateKeyEntry whose alias is the friendly name, a chain of
-/// 1 + `chain_len` certificates, and the spec's key algorithm and size or curve.
-pub fn keytool(
-    p12: &Path,
-    pin: &str,
-    spec: &str,
-    friendly_name: &str,
-    chain_len: usize,
-) -> Result<Outcome, String> {
+/// `keytool -list -v` of a PKCS#12, with the PIN masked in the text.
+fn keytool_list(p12: &Path, pin: &str) -> Result<String, String> {
     require_tool("keytool");
     let out = run(
         Command::new("keytool")
@@ -296,6 +289,19 @@ pub fn keytool(
     if !out.status.success() {
         return Err(format!("keytool: {text}"));
     }
+    Ok(text)
+}
+
+/// Java 17 `keytool -list -v`: one PrivateKeyEntry whose alias is the friendly name, a chain of
+/// 1 + `chain_len` certificates, and the spec's key algorithm and size or curve.
+pub fn keytool(
+    p12: &Path,
+    pin: &str,
+    spec: &str,
+    friendly_name: &str,
+    chain_len: usize,
+) -> Result<Outcome, String> {
+    let text = keytool_list(p12, pin)?;
     let (alg, param) = spec.split_once(':').ok_or("bad spec")?;
     let key_line = match alg {
         "RSA" => format!("{param}-bit RSA key"),
@@ -329,27 +335,7 @@ pub fn keytool(
 /// Java 17 `keytool -list`: exactly one PrivateKeyEntry per expected alias (friendly names,
 /// which keytool lowercases), for tokens that hold several keys.
 pub fn keytool_aliases(p12: &Path, pin: &str, aliases: &[String]) -> Result<(), String> {
-    require_tool("keytool");
-    let out = run(
-        Command::new("keytool")
-            .args([
-                "-J-Duser.language=en",
-                "-J-Duser.country=US",
-                "-list",
-                "-v",
-                "-storetype",
-                "pkcs12",
-                "-storepass:env",
-                "KW_PIN",
-                "-keystore",
-            ])
-            .arg(p12),
-        pin,
-    );
-    let text = both(&out).replace(pin, "<PIN>");
-    if !out.status.success() {
-        return Err(format!("keytool: {text}"));
-    }
+    let text = keytool_list(p12, pin)?;
     let entries = text.matches("Entry type: PrivateKeyEntry").count();
     if entries != aliases.len() {
         return Err(format!(
