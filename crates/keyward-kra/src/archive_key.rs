@@ -26,9 +26,9 @@ pub trait ArchiveKey: Send + Sync {
     /// A stable identifier recorded with every key it wraps.
     fn id(&self) -> &str;
     /// Wraps a 32-byte data key.
-    fn wrap(&self, data_key: &[u8; 32]) -> Result<Vec<u8>, KraError>;
+    fn wrap_data_key(&self, data_key: &[u8; 32]) -> Result<Vec<u8>, KraError>;
     /// Unwraps a data key; fails if `wrapped` was altered.
-    fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, KraError>;
+    fn unwrap_data_key(&self, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, KraError>;
 }
 
 /// An AES-256 archive key held in memory (loaded from its encrypted file).
@@ -178,7 +178,7 @@ impl ArchiveKey for SoftwareArchiveKey {
         &self.id
     }
 
-    fn wrap(&self, data_key: &[u8; 32]) -> Result<Vec<u8>, KraError> {
+    fn wrap_data_key(&self, data_key: &[u8; 32]) -> Result<Vec<u8>, KraError> {
         let kek = AesKey::new_encrypt(self.key.as_slice())
             .map_err(|_| KraError::Crypto("AES key wrap"))?;
         let mut out = vec![0u8; 40];
@@ -186,7 +186,7 @@ impl ArchiveKey for SoftwareArchiveKey {
         Ok(out)
     }
 
-    fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, KraError> {
+    fn unwrap_data_key(&self, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, KraError> {
         if wrapped.len() != 40 {
             return Err(KraError::Damaged(
                 "wrapped data key has the wrong length".into(),
@@ -217,17 +217,20 @@ mod tests {
         let back = SoftwareArchiveKey::from_file(&file, b"correct horse").unwrap();
         assert_eq!(back.id(), kek.id());
         let dek = [7u8; 32];
-        let wrapped = kek.wrap(&dek).unwrap();
-        assert_eq!(*back.unwrap(&wrapped).unwrap(), dek);
+        let wrapped = kek.wrap_data_key(&dek).unwrap();
+        assert_eq!(*back.unwrap_data_key(&wrapped).unwrap(), dek);
         assert!(matches!(
             SoftwareArchiveKey::from_file(&file, b"wrong"),
             Err(KraError::KeyFile(_))
         ));
         let mut flipped = wrapped.clone();
         flipped[5] ^= 0x10;
-        assert!(matches!(back.unwrap(&flipped), Err(KraError::Damaged(_))));
+        assert!(matches!(
+            back.unwrap_data_key(&flipped),
+            Err(KraError::Damaged(_))
+        ));
         let other = SoftwareArchiveKey::generate().unwrap();
-        assert!(other.unwrap(&wrapped).is_err());
+        assert!(other.unwrap_data_key(&wrapped).is_err());
         assert!(!format!("{kek:?}").contains("7, 7"));
     }
 }

@@ -197,7 +197,7 @@ impl Kra {
         openssl::rand::rand_bytes(data_key.as_mut_slice())
             .and_then(|_| openssl::rand::rand_bytes(&mut nonce))
             .map_err(|_| KraError::Crypto("random generator"))?;
-        let wrapped = kek.wrap(&data_key)?;
+        let wrapped = kek.wrap_data_key(&data_key)?;
         let mut tag = [0u8; 16];
         let ciphertext = encrypt_aead(
             Cipher::aes_256_gcm(),
@@ -240,7 +240,7 @@ impl Kra {
         if s.len() < wrapped_end + 12 + 16 + 1 {
             return Err(damaged("envelope too short"));
         }
-        let data_key = kek.unwrap(&s[2..wrapped_end])?;
+        let data_key = kek.unwrap_data_key(&s[2..wrapped_end])?;
         let nonce = &s[wrapped_end..wrapped_end + 12];
         let (body, tag) = s[wrapped_end + 12..].split_at(s.len() - wrapped_end - 12 - 16);
         decrypt_aead(
