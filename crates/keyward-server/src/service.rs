@@ -26,6 +26,7 @@ use crate::config::ServerConfig;
 use crate::error::ServerError;
 
 mod issue;
+mod produce;
 mod recovery;
 mod refusal;
 pub use refusal::{Refusal, RefusalKind};

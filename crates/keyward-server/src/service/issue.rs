@@ -2,83 +2,21 @@
 //! certificates and sealed keys (blocking: key generation, signing, decryption); everything is
 //! recorded with its audit records in one transaction; only then do sealed keys leave.
 
-use openssl::pkey::{PKey, PKeyRef, Public};
-use openssl::x509::X509;
 use serde_json::json;
 
-use keyward_ca::{CertificateAuthority, IssueRequest as CaRequest};
-use keyward_kra::{Envelope, Kra, KraError};
+use keyward_kra::Kra;
 use keyward_policy::procedure::{ChainRule, KeyAction, RecoverCertificate, ResolvedToken};
 use keyward_policy::{
     plan_token, CertificateProcedure, DistinguishedName, KeySpec, PlannedAction, ProcedureSet,
 };
-use keyward_proto::{IssueRequest, IssueResponse, IssuedCertificate, KeyOrigin, SealedKey};
-use keyward_store::{ArchivedKey, AuditCategory, NewArchivedKey, NewAudit, Officer, Outcome};
+use keyward_proto::{IssueRequest, IssueResponse, IssuedCertificate, KeyOrigin};
+use keyward_store::{AuditCategory, NewAudit, Officer, Outcome};
 
-use super::{certificate_record, shorten, unix_now, RecordContext, Refusal, Service};
+use super::produce::{produce, Inputs, Output, RecoveredFrom, Step};
+use super::{certificate_record, shorten, RecordContext, Refusal, Service};
 
 /// Longest request ID accepted (the RA sends 32 hex digits).
 const MAX_REQUEST_ID: usize = 64;
-
-/// One thing to produce.
-enum Step {
-    /// Certify the RA's key from its CSR.
-    Local {
-        procedure: CertificateProcedure,
-        key_usage: String,
-        csr: Vec<u8>,
-    },
-    /// The KRA generates a key (and archives it when `archive` names the key procedure); every
-    /// listed procedure certifies it.
-    Server {
-        procedures: Vec<CertificateProcedure>,
-        key_usage: String,
-        spec: KeySpec,
-        archive: Option<String>,
-    },
-    /// The KRA opens archived keys; each gets a new certificate or its old one.
-    Recover {
-        key_procedure: String,
-        keys: Vec<ArchivedKey>,
-        new_certificate: Option<CertificateProcedure>,
-    },
-}
-
-/// What a recovered key's audit record names.
-#[derive(Clone)]
-struct RecoveredFrom {
-    certificate_id: i64,
-    serial: String,
-    key_procedure: String,
-    certificate: &'static str,
-}
-
-/// One certificate of the token, in plan order.
-enum Output {
-    New {
-        cert: X509,
-        procedure: String,
-        key_usage: String,
-        origin: KeyOrigin,
-        sealed: Option<SealedKey>,
-        archive: Option<NewArchivedKey>,
-        recovered_from: Option<RecoveredFrom>,
-    },
-    Reused {
-        key: ArchivedKey,
-        sealed: SealedKey,
-        key_procedure: String,
-    },
-}
-
-/// What the blocking part needs besides the steps.
-struct Inputs {
-    subject: DistinguishedName,
-    email: Option<String>,
-    key_spec: KeySpec,
-    transport: Option<PKey<Public>>,
-    request_id: String,
-}
 
 fn validate(
     subject: &DistinguishedName,
@@ -508,176 +446,4 @@ fn validated(
             Ok(p)
         })
         .collect()
-}
-
-fn wire(sealed: keyward_crypto::transport::SealedKey) -> SealedKey {
-    SealedKey {
-        ephemeral_key: sealed.ephemeral_key,
-        nonce: sealed.nonce,
-        ciphertext: sealed.ciphertext,
-    }
-}
-
-fn kra_refusal(e: KraError) -> Refusal {
-    match e {
-        KraError::NoArchiveKey => Refusal::unsupported(e.to_string()),
-        KraError::Transport(_) => Refusal::invalid("transport_key", e.to_string()),
-        other => Refusal::internal(other),
-    }
-}
-
-/// The blocking half: generates, decrypts and signs. Nothing is stored yet.
-fn produce(
-    ca: &CertificateAuthority,
-    kra: &Kra,
-    steps: Vec<Step>,
-    inp: &Inputs,
-) -> Result<Vec<Output>, Refusal> {
-    let now = unix_now();
-    let sign = |public_key: &PKeyRef<Public>, procedure: &CertificateProcedure| {
-        let serial = keyward_crypto::random_serial().map_err(Refusal::internal)?;
-        ca.issue(&CaRequest {
-            public_key,
-            subject: &inp.subject,
-            email: inp.email.as_deref(),
-            procedure,
-            serial,
-            not_before: now,
-            dns_names: &[],
-            ip_addresses: &[],
-        })
-        .map_err(Refusal::internal)
-    };
-    let transport = || {
-        inp.transport
-            .as_ref()
-            .ok_or_else(|| Refusal::internal("server-side key without a transport key"))
-    };
-    let mut out = Vec::new();
-    for step in steps {
-        match step {
-            Step::Local {
-                procedure,
-                key_usage,
-                csr,
-            } => {
-                let bad = |e: &dyn std::fmt::Display| {
-                    Refusal::invalid("csrs", format!("CSR for {}: {e}", procedure.name))
-                };
-                let public_key = keyward_crypto::verify_csr(&csr).map_err(|e| bad(&e))?;
-                let actual = keyward_crypto::key_spec_of(&public_key).map_err(|e| bad(&e))?;
-                if actual != inp.key_spec {
-                    return Err(Refusal::invalid(
-                        "key_spec",
-                        format!(
-                            "the CSR for {} holds a {actual} key, the request says {}",
-                            procedure.name, inp.key_spec
-                        ),
-                    ));
-                }
-                out.push(Output::New {
-                    cert: sign(&public_key, &procedure)?,
-                    procedure: procedure.name,
-                    key_usage,
-                    origin: KeyOrigin::Local,
-                    sealed: None,
-                    archive: None,
-                    recovered_from: None,
-                });
-            }
-            Step::Server {
-                procedures,
-                key_usage,
-                spec,
-                archive,
-            } => {
-                let key = kra
-                    .generate(spec, archive.is_some(), transport()?, &inp.request_id)
-                    .map_err(kra_refusal)?;
-                for (i, procedure) in procedures.iter().enumerate() {
-                    // The archived-key row belongs to the first certificate of the key.
-                    let row = match (&archive, &key.envelope, i) {
-                        (Some(key_procedure), Some(env), 0) => Some(NewArchivedKey {
-                            key_procedure: key_procedure.clone(),
-                            key_spec: spec.to_string(),
-                            key_usage: key_usage.clone(),
-                            kek_id: env.kek_id.clone(),
-                            sealed: env.sealed.clone(),
-                        }),
-                        _ => None,
-                    };
-                    out.push(Output::New {
-                        cert: sign(&key.public_key, procedure)?,
-                        procedure: procedure.name.clone(),
-                        key_usage: key_usage.clone(),
-                        origin: if archive.is_some() {
-                            KeyOrigin::Archived
-                        } else {
-                            KeyOrigin::Server
-                        },
-                        sealed: Some(wire(key.delivery.clone())),
-                        archive: row,
-                        recovered_from: None,
-                    });
-                }
-            }
-            Step::Recover {
-                key_procedure,
-                keys,
-                new_certificate,
-            } => {
-                for key in keys {
-                    let damaged = |e: &dyn std::fmt::Display| {
-                        tracing::error!(
-                            certificate_id = key.certificate.id,
-                            "archived key cannot be recovered: {e}"
-                        );
-                        Refusal::conflict(
-                            "recover",
-                            format!(
-                                "the archived key of Certificate ID {} (serial {}) cannot be recovered: {e}",
-                                key.certificate.id, key.certificate.serial_hex
-                            ),
-                        )
-                    };
-                    let cert = X509::from_der(&key.certificate.der).map_err(|e| damaged(&e))?;
-                    let public_key = cert.public_key().map_err(|e| damaged(&e))?;
-                    let envelope = Envelope {
-                        kek_id: key.kek_id.clone(),
-                        sealed: key.sealed.clone(),
-                    };
-                    let sealed =
-                        match kra.recover(&envelope, &public_key, transport()?, &inp.request_id) {
-                            Ok(s) => wire(s),
-                            Err(e @ (KraError::Damaged(_) | KraError::UnknownArchiveKey(_))) => {
-                                return Err(damaged(&e))
-                            }
-                            Err(e) => return Err(kra_refusal(e)),
-                        };
-                    out.push(match &new_certificate {
-                        Some(procedure) => Output::New {
-                            cert: sign(&public_key, procedure)?,
-                            procedure: procedure.name.clone(),
-                            key_usage: key.key_usage.clone(),
-                            origin: KeyOrigin::Recovered,
-                            sealed: Some(sealed),
-                            archive: None,
-                            recovered_from: Some(RecoveredFrom {
-                                certificate_id: key.certificate.id,
-                                serial: key.certificate.serial_hex.clone(),
-                                key_procedure: key_procedure.clone(),
-                                certificate: "new",
-                            }),
-                        },
-                        None => Output::Reused {
-                            key,
-                            sealed,
-                            key_procedure: key_procedure.clone(),
-                        },
-                    });
-                }
-            }
-        }
-    }
-    Ok(out)
 }
