@@ -7,6 +7,7 @@
 //! CA certificate bags carry neither.
 
 mod ffi;
+mod open;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -225,10 +226,10 @@ pub fn parse_p12_entries(der: &[u8], pin: &str) -> Result<ParsedP12, CryptoError
     }
     let mut keys = Vec::new();
     let mut certs = Vec::new();
-    for bag in ffi::open(der, pin)? {
+    for bag in open::open(der, pin)? {
         match bag.content {
-            ffi::BagContent::Key(key) => keys.push((key, bag.local_key_id, bag.friendly_name)),
-            ffi::BagContent::Certificate(cert) => certs.push(Cert {
+            open::BagContent::Key(key) => keys.push((key, bag.local_key_id, bag.friendly_name)),
+            open::BagContent::Certificate(cert) => certs.push(Cert {
                 cert,
                 local_key_id: bag.local_key_id,
                 friendly_name: bag.friendly_name,
