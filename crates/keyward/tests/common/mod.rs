@@ -2,6 +2,8 @@
 //! `keyward server` process on a free loopback port, driven through the real binary.
 #![allow(dead_code)]
 
+pub mod tokens;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
