@@ -255,14 +255,16 @@ impl Service {
     }
 }
 
+/// Reads a file named by cm.conf; an error names the file.
+fn read(path: &std::path::Path) -> Result<Vec<u8>, ServerError> {
+    std::fs::read(path).map_err(|e| ServerError::File {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
 /// Loads the issuing CA (certificate, chain and decrypted key) named by cm.conf.
 pub fn load_ca(config: &ServerConfig) -> Result<CertificateAuthority, ServerError> {
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| ServerError::File {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
-    };
     let pem_cert = |path: &std::path::Path| {
         X509::from_pem(&read(path)?).map_err(|_| ServerError::File {
             path: path.to_path_buf(),
@@ -289,12 +291,6 @@ pub fn load_ca(config: &ServerConfig) -> Result<CertificateAuthority, ServerErro
 pub fn load_kra(config: &ServerConfig) -> Result<Kra, ServerError> {
     let Some((key_file, pass_file)) = &config.kra_archive_key else {
         return Ok(Kra::new(None));
-    };
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| ServerError::File {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
     };
     let passphrase = zeroize::Zeroizing::new(read(pass_file)?);
     let key = SoftwareArchiveKey::from_file(&read(key_file)?, passphrase.trim_ascii_end())

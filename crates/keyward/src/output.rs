@@ -55,3 +55,23 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
         line(row.iter().map(String::as_str).collect());
     }
 }
+
+/// Search results: JSON for scripts, else a table with one row per item and a note on stderr
+/// when nothing matched.
+pub fn print_results<T: Serialize>(
+    items: &[T],
+    json: bool,
+    header: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+    none: &str,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&items);
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+    print_table(header, &rows);
+    if items.is_empty() {
+        eprintln!("{none}");
+    }
+    Ok(())
+}

@@ -16,7 +16,7 @@ use keyward_ra::officer::VIRTUAL_OFFICER_WARNING;
 use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
 
 use crate::cli::{IssueArgs, RaArgs, RaCommand};
-use crate::output::{input_error, print_json, print_table};
+use crate::output::{input_error, print_json, print_results, print_table};
 use crate::secrets::{signature_pin, token_pin};
 
 /// An RA session: configuration, officer credential, HTTPS client.
@@ -294,23 +294,9 @@ fn search_given(search: &CertificateSearch) -> anyhow::Result<()> {
 async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
     search_given(&search)?;
     let found = s.client.certificates(&search).await?;
-    if json {
-        return print_json(&found);
-    }
-    let rows: Vec<Vec<String>> = found
-        .iter()
-        .map(|c| {
-            vec![
-                c.certificate_id.clone(),
-                c.serial.clone(),
-                c.subject.clone(),
-                c.certificate_procedure.clone(),
-                c.key_origin.clone(),
-                c.not_after.clone(),
-            ]
-        })
-        .collect();
-    print_table(
+    print_results(
+        &found,
+        json,
         &[
             "CERTIFICATE ID",
             "SERIAL",
@@ -319,34 +305,26 @@ async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> any
             "KEY",
             "NOT AFTER",
         ],
-        &rows,
-    );
-    if found.is_empty() {
-        eprintln!("no certificate matches");
-    }
-    Ok(())
+        |c| {
+            vec![
+                c.certificate_id.clone(),
+                c.serial.clone(),
+                c.subject.clone(),
+                c.certificate_procedure.clone(),
+                c.key_origin.clone(),
+                c.not_after.clone(),
+            ]
+        },
+        "no certificate matches",
+    )
 }
 
 async fn archived_keys(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
     search_given(&search)?;
     let found = s.client.archived_keys(&search).await?;
-    if json {
-        return print_json(&found);
-    }
-    let rows: Vec<Vec<String>> = found
-        .iter()
-        .map(|k| {
-            vec![
-                k.certificate_id.clone(),
-                k.serial.clone(),
-                k.subject.clone(),
-                k.key_usage.clone(),
-                k.key_spec.clone(),
-                k.archived_at.clone(),
-            ]
-        })
-        .collect();
-    print_table(
+    print_results(
+        &found,
+        json,
         &[
             "CERTIFICATE ID",
             "SERIAL",
@@ -355,12 +333,18 @@ async fn archived_keys(s: &Session, search: CertificateSearch, json: bool) -> an
             "KEY SPEC",
             "ARCHIVED AT",
         ],
-        &rows,
-    );
-    if found.is_empty() {
-        eprintln!("no archived key matches");
-    }
-    Ok(())
+        |k| {
+            vec![
+                k.certificate_id.clone(),
+                k.serial.clone(),
+                k.subject.clone(),
+                k.key_usage.clone(),
+                k.key_spec.clone(),
+                k.archived_at.clone(),
+            ]
+        },
+        "no archived key matches",
+    )
 }
 
 fn init_keygen(config_path: &Path, from_file: Option<&Path>) -> anyhow::Result<()> {
