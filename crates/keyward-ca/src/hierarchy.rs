@@ -2,7 +2,7 @@
 
 use openssl::asn1::{Asn1Integer, Asn1Time};
 use openssl::bn::BigNum;
-use openssl::pkey::{PKey, PKeyRef, Private};
+use openssl::pkey::{HasPublic, PKey, PKeyRef, Private, Public};
 use openssl::symm::Cipher;
 use openssl::x509::extension::{
     AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
@@ -26,11 +26,24 @@ pub struct Hierarchy {
     pub issuing_key: PKey<Private>,
 }
 
+/// A root CA and an issuing CA whose key is held elsewhere (on an HSM): only its certificate.
+pub struct ExternalHierarchy {
+    /// Self-signed root.
+    pub root_cert: X509,
+    /// Root key.
+    pub root_key: PKey<Private>,
+    /// Issuing CA, signed by the root, for the external key.
+    pub issuing_cert: X509,
+}
+
 const YEAR: i64 = 365 * 86_400;
 
-fn ca_certificate(
+/// A CA certificate for `key` (a key pair or a public key), self-signed with `self_key` when
+/// `issuer` is `None`, else signed by the issuer.
+fn ca_certificate<T: HasPublic>(
     subject: &DistinguishedName,
-    key: &PKeyRef<Private>,
+    key: &PKeyRef<T>,
+    self_key: Option<&PKeyRef<Private>>,
     issuer: Option<(&X509Ref, &PKeyRef<Private>)>,
     years: i64,
     path_len: Option<u32>,
@@ -83,7 +96,10 @@ fn ca_certificate(
                 .map_err(ossl("authorityKeyIdentifier"))?;
             issuer_key
         }
-        None => key,
+        None => self_key.ok_or_else(|| CaError::Procedure {
+            procedure: "CA hierarchy".into(),
+            reason: "a self-signed certificate needs its private key".into(),
+        })?,
     };
     b.sign(signing_key, keyward_crypto::message_digest_for(signing_key))
         .map_err(ossl("CA signature"))?;
@@ -95,21 +111,43 @@ pub fn create_hierarchy(
     root: &DistinguishedName,
     issuing: &DistinguishedName,
 ) -> Result<Hierarchy, CaError> {
-    let root_key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp384r1))?;
-    let root_cert = ca_certificate(root, &root_key, None, 20, None)?;
     let issuing_key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp384r1))?;
+    let issuing_public = PKey::public_key_from_der(
+        &issuing_key
+            .public_key_to_der()
+            .map_err(ossl("issuing CA public key"))?,
+    )
+    .map_err(ossl("issuing CA public key"))?;
+    let external = create_hierarchy_with_issuing_key(root, issuing, &issuing_public)?;
+    Ok(Hierarchy {
+        root_cert: external.root_cert,
+        root_key: external.root_key,
+        issuing_cert: external.issuing_cert,
+        issuing_key,
+    })
+}
+
+/// Creates a root CA (20 years, P-384) and certifies `issuing_key` (a public key whose private
+/// half lives on an HSM) as the issuing CA (10 years, pathlen 0).
+pub fn create_hierarchy_with_issuing_key(
+    root: &DistinguishedName,
+    issuing: &DistinguishedName,
+    issuing_key: &PKeyRef<Public>,
+) -> Result<ExternalHierarchy, CaError> {
+    let root_key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp384r1))?;
+    let root_cert = ca_certificate(root, &root_key, Some(&root_key), None, 20, None)?;
     let issuing_cert = ca_certificate(
         issuing,
-        &issuing_key,
+        issuing_key,
+        None,
         Some((&root_cert, &root_key)),
         10,
         Some(0),
     )?;
-    Ok(Hierarchy {
+    Ok(ExternalHierarchy {
         root_cert,
         root_key,
         issuing_cert,
-        issuing_key,
     })
 }
 

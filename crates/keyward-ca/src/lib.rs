@@ -1,10 +1,12 @@
 //! The CA component: the only code that touches CA keys.
 //!
 //! Certificates are built here from a certificate procedure and signed through a [`Signer`]:
-//! a software key now, a PKCS#11 key later, without the callers changing.
+//! a software key ([`SoftwareSigner`]) or a key on a PKCS#11 token ([`Pkcs11Signer`]), without
+//! the callers changing.
 
 mod extensions;
 mod hierarchy;
+mod pkcs11;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -16,7 +18,11 @@ use openssl::x509::{X509Builder, X509};
 
 use keyward_policy::{CertificateProcedure, DistinguishedName};
 
-pub use hierarchy::{create_hierarchy, decrypt_key_pem, encrypt_key_pem, Hierarchy};
+pub use hierarchy::{
+    create_hierarchy, create_hierarchy_with_issuing_key, decrypt_key_pem, encrypt_key_pem,
+    ExternalHierarchy, Hierarchy,
+};
+pub use pkcs11::Pkcs11Signer;
 
 /// Why the CA could not do something. Never carries key material.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +49,12 @@ pub enum CaError {
     /// Shared crypto failure.
     #[error(transparent)]
     Crypto(#[from] keyward_crypto::CryptoError),
+    /// The CA key's PKCS#11 token failed or refused (names the token and key, never the PIN).
+    #[error("CA key: {0}")]
+    Hsm(keyward_pkcs11::Pkcs11Error),
+    /// A certificate signed on a token could not be assembled or does not verify.
+    #[error("CA key: {0}")]
+    Assembly(String),
 }
 
 pub(crate) fn ossl(context: &'static str) -> impl Fn(openssl::error::ErrorStack) -> CaError {
@@ -58,8 +70,8 @@ pub(crate) fn ossl(context: &'static str) -> impl Fn(openssl::error::ErrorStack)
 
 /// Signs certificates with a CA key that may live anywhere.
 pub trait Signer: Send + Sync {
-    /// Signs the certificate being built (sets its signature algorithm and value).
-    fn sign_certificate(&self, builder: &mut X509Builder) -> Result<(), CaError>;
+    /// Signs the certificate being built (its signature algorithm and value) and returns it.
+    fn sign(&self, builder: X509Builder) -> Result<X509, CaError>;
     /// The CA's public key, DER SubjectPublicKeyInfo.
     fn public_key_der(&self) -> Result<Vec<u8>, CaError>;
 }
@@ -83,10 +95,11 @@ impl fmt::Debug for SoftwareSigner {
 }
 
 impl Signer for SoftwareSigner {
-    fn sign_certificate(&self, builder: &mut X509Builder) -> Result<(), CaError> {
+    fn sign(&self, mut builder: X509Builder) -> Result<X509, CaError> {
         builder
             .sign(&self.key, keyward_crypto::message_digest_for(&self.key))
-            .map_err(ossl("certificate signature"))
+            .map_err(ossl("certificate signature"))?;
+        Ok(builder.build())
     }
 
     fn public_key_der(&self) -> Result<Vec<u8>, CaError> {
@@ -173,7 +186,6 @@ impl CertificateAuthority {
         b.set_not_before(&not_before).map_err(ossl("validity"))?;
         b.set_not_after(not_after).map_err(ossl("validity"))?;
         extensions::end_entity(&mut b, &self.cert, req)?;
-        self.signer.sign_certificate(&mut b)?;
-        Ok(b.build())
+        self.signer.sign(b)
     }
 }

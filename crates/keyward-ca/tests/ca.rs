@@ -54,11 +54,89 @@ fn openssl(args: &[&str]) -> String {
 #[test]
 fn issued_certificates_verify_with_openssl_and_carry_the_procedure() {
     let (h, ca) = ca();
+    issued_certificates_verify(&h.root_cert, &h.issuing_cert, &ca);
+}
+
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// The same checks with the issuing CA key generated on a SoftHSM2 token of this test's own
+/// (the only test in this binary that loads the module).
+#[test]
+fn the_same_with_the_issuing_ca_key_on_softhsm2() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::create_dir_all(dir.path().join("tokens")).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            dir.path().join("tokens").display()
+        ),
+    )
+    .unwrap();
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let out = Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "CA",
+            "--so-pin",
+            "so-12345678",
+        ])
+        .args(["--pin", "ca-pin-1"])
+        .output()
+        .expect("softhsm2-util (apt-get install softhsm2)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let module = std::path::Path::new(SOFTHSM);
+    let (signer, public) = Pkcs11Signer::generate(
+        module,
+        "CA",
+        "issuing",
+        "ca-pin-1",
+        keyward_pkcs11::EcCurve::P384,
+    )
+    .unwrap();
+    let h = create_hierarchy_with_issuing_key(
+        &DistinguishedName::parse("CN=Test Root,O=Keyward").unwrap(),
+        &DistinguishedName::parse("CN=Test Issuing,O=Keyward").unwrap(),
+        &public,
+    )
+    .unwrap();
+    let ca = CertificateAuthority::new(
+        h.issuing_cert.clone(),
+        vec![h.issuing_cert.clone(), h.root_cert.clone()],
+        Box::new(signer),
+    );
+    issued_certificates_verify(&h.root_cert, &h.issuing_cert, &ca);
+
+    // The key opens again by label, and only for the certificate it belongs to.
+    assert!(Pkcs11Signer::open(module, "CA", "issuing", "ca-pin-1", &public).is_ok());
+    let (software, _) = self::ca();
+    let other = software.issuing_cert.public_key().unwrap();
+    let err = Pkcs11Signer::open(module, "CA", "issuing", "ca-pin-1", &other).unwrap_err();
+    assert!(err.to_string().contains("is not the key"), "{err}");
+    let err = Pkcs11Signer::open(module, "CA", "issuing", "wrong", &public).unwrap_err();
+    assert!(
+        err.to_string().contains("wrong PIN") && !err.to_string().contains("ca-pin-1"),
+        "{err}"
+    );
+}
+
+fn issued_certificates_verify(
+    root_cert: &openssl::x509::X509,
+    issuing_cert: &openssl::x509::X509,
+    ca: &CertificateAuthority,
+) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root.pem");
     let issuing = dir.path().join("issuing.pem");
-    std::fs::write(&root, h.root_cert.to_pem().unwrap()).unwrap();
-    std::fs::write(&issuing, h.issuing_cert.to_pem().unwrap()).unwrap();
+    std::fs::write(&root, root_cert.to_pem().unwrap()).unwrap();
+    std::fs::write(&issuing, issuing_cert.to_pem().unwrap()).unwrap();
     let subject = DistinguishedName::parse("CN=Alice Example,O=Example,C=SE").unwrap();
     let signing = procedure(
         &[KeyUsage::DigitalSignature, KeyUsage::NonRepudiation],

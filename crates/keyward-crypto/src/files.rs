@@ -37,7 +37,10 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
             .create_new(true)
             .mode(mode)
             .open(&tmp)?;
-        file.write_all(bytes)?;
+        let (head, tail) = bytes.split_at(bytes.len() / 2);
+        file.write_all(head)?;
+        crash_point("mid-write");
+        file.write_all(tail)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()
@@ -46,6 +49,27 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Test hook, as `keyward_store::crash_point`: with `KEYWARD_TEST_CRASH_AT=mid-write` (read
+/// by debug builds only) the process kills itself with SIGKILL when half of a file is written
+/// to its temporary name, to prove that a killed RA never leaves a partial file under the final
+/// name (`tests/crash.rs`).
+fn crash_point(point: &str) {
+    #[cfg(debug_assertions)]
+    {
+        let wanted = std::env::var("KEYWARD_TEST_CRASH_AT").unwrap_or_default();
+        if wanted.split(',').any(|p| p.trim() == point) {
+            eprintln!("keyward: crash point {point} reached");
+            let pid = std::process::id().to_string();
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+            std::process::abort();
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
 }
 
 #[cfg(test)]

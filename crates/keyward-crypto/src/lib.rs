@@ -3,20 +3,24 @@
 
 pub mod entropy;
 pub mod files;
+pub mod key_pool;
 mod keys;
 mod p12;
 mod pin;
 pub mod transport;
 
+pub use key_pool::{KeyPool, KeyPoolStats};
 pub use keys::{
     build_csr, generate_key, key_spec_of, message_digest_for, sign_message, verify_csr,
     verify_message, x509_name,
 };
+/// `keyward p12 inspect`: the structure of any PKCS#12 ([`p12_inspect::inspect`]).
+pub use p12::inspect as p12_inspect;
 pub use p12::{
-    build_p12, build_p12_entries, parse_p12, parse_p12_entries, P12Entry, ParsedEntry, ParsedP12,
-    Pkcs12Profile,
+    build_p12, build_p12_entries, parse_p12, parse_p12_entries, P12Entry, P12Scheme, ParsedEntry,
+    ParsedP12, Pkcs12Profile,
 };
-pub use pin::{generate_pin, Pin};
+pub use pin::{generate_for, generate_pin, generate_puk, Pin};
 
 /// What went wrong. Never carries key material or PINs.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +45,9 @@ pub enum CryptoError {
     /// A PKCS#12 that is malformed or incomplete.
     #[error("PKCS#12: {0}")]
     BadPkcs12(String),
+    /// Bytes that are no PKCS#12 at all (or a truncated one); the detail is the parser's.
+    #[error("not a PKCS#12 file ({0})")]
+    NotPkcs12(String),
     /// The random generator failed its health check.
     #[error("random generator health check failed: {0}")]
     Entropy(String),

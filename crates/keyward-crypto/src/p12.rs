@@ -1,12 +1,14 @@
 //! PKCS#12 tokens: one or several private keys, each with its certificate, and the CA chain.
 //!
 //! Sealing mirrors OpenSSL's `PKCS12_create` bag by bag (it only takes one key): the certificate
-//! bags (each entry's certificate, then the CA certificates) in a PBES2-encrypted safe, the
-//! PBES2-shrouded key bags in a plain data safe, an HMAC over the whole. Each key bag and its
+//! bags (each entry's certificate, then the CA certificates) in an encrypted safe, the shrouded
+//! key bags in a plain data safe, an HMAC over the whole; the algorithms are the profile's
+//! ([`P12Scheme`]). OpenSSL writes DER. Each key bag and its
 //! certificate bag share the friendlyName and the localKeyId (SHA-1 of the certificate's DER);
 //! CA certificate bags carry neither.
 
 mod ffi;
+pub mod inspect;
 mod open;
 
 use std::collections::HashSet;
@@ -20,17 +22,105 @@ use zeroize::Zeroizing;
 
 use crate::{ossl, CryptoError};
 
-/// How a PKCS#12 is sealed. Only the `modern` profile exists yet: PBES2 with
-/// PBKDF2-HMAC-SHA-256 and AES-256-CBC for key and certificate bags, HMAC-SHA-256 MAC.
+/// The algorithms of a PKCS#12 profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum P12Scheme {
+    /// PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC) for key and certificate bags, HMAC-SHA-256 MAC
+    /// with a 16-byte salt: OpenSSL 3, Java 11+, NSS, GnuTLS, Windows Server 2019+.
+    Modern,
+    /// pbeWithSHA1And3-KeyTripleDES-CBC for key and certificate bags, HMAC-SHA-1 MAC with an
+    /// 8-byte salt: what Windows Server 2016, macOS keychain import and Java 8 read.
+    Legacy,
+}
+
+impl P12Scheme {
+    /// The configuration name (`modern`, `legacy`).
+    pub fn name(self) -> &'static str {
+        match self {
+            P12Scheme::Modern => "modern",
+            P12Scheme::Legacy => "legacy",
+        }
+    }
+
+    /// The bag encryption: a cipher NID (PBES2) or a PKCS#12 PBE NID.
+    fn bag_nid(self) -> Nid {
+        match self {
+            P12Scheme::Modern => Nid::AES_256_CBC,
+            P12Scheme::Legacy => Nid::PBE_WITHSHA1AND3_KEY_TRIPLEDES_CBC,
+        }
+    }
+
+    /// Salt length of bag encryption and MAC: 16 bytes for PBKDF2/HMAC-SHA-256, the classic 8
+    /// for the PKCS#12 KDF of the legacy scheme.
+    fn salt_len(self) -> i32 {
+        match self {
+            P12Scheme::Modern => 16,
+            P12Scheme::Legacy => 8,
+        }
+    }
+
+    fn mac_digest(self) -> MessageDigest {
+        match self {
+            P12Scheme::Modern => MessageDigest::sha256(),
+            P12Scheme::Legacy => MessageDigest::sha1(),
+        }
+    }
+}
+
+/// How a PKCS#12 is sealed: the scheme and the iteration counts (0 means 2048, OpenSSL's
+/// default).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pkcs12Profile {
-    /// PBKDF2 and MAC iterations.
+    /// Algorithms.
+    pub scheme: P12Scheme,
+    /// PBKDF2 (modern) or PKCS#12 KDF (legacy) iterations for key and certificate bags.
     pub iterations: u32,
+    /// MAC key derivation iterations.
+    pub mac_iterations: u32,
+}
+
+impl Pkcs12Profile {
+    /// The `modern` profile at 2048 iterations.
+    pub fn modern() -> Pkcs12Profile {
+        Pkcs12Profile {
+            scheme: P12Scheme::Modern,
+            iterations: 2048,
+            mac_iterations: 2048,
+        }
+    }
+
+    /// The `legacy` profile at 2048 iterations.
+    pub fn legacy() -> Pkcs12Profile {
+        Pkcs12Profile {
+            scheme: P12Scheme::Legacy,
+            ..Pkcs12Profile::modern()
+        }
+    }
+}
+
+impl From<&keyward_policy::P12Profile> for Pkcs12Profile {
+    fn from(p: &keyward_policy::P12Profile) -> Pkcs12Profile {
+        Pkcs12Profile {
+            scheme: match p.scheme {
+                keyward_policy::P12Scheme::Modern => P12Scheme::Modern,
+                keyward_policy::P12Scheme::Legacy => P12Scheme::Legacy,
+            },
+            iterations: p.iterations,
+            mac_iterations: p.mac_iterations,
+        }
+    }
 }
 
 impl Default for Pkcs12Profile {
     fn default() -> Self {
-        Pkcs12Profile { iterations: 2048 }
+        Pkcs12Profile::modern()
+    }
+}
+
+fn iterations(n: u32) -> i32 {
+    match n {
+        0 => 2048,
+        n => i32::try_from(n).unwrap_or(i32::MAX),
     }
 }
 
@@ -73,10 +163,9 @@ pub fn build_p12(
 
 /// Seals every entry (key bag + cert bag sharing friendlyName and localKeyId) and the CA chain.
 ///
-/// Key bags and the certificate safe use PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC), the MAC is
-/// HMAC-SHA-256, both with `profile.iterations` (0 means OpenSSL's default, 2048). Each key must
-/// match its certificate and no two entries may share a certificate (their localKeyIds would
-/// collide).
+/// Key bags and the certificate safe are encrypted and the whole is MACed as `profile` says.
+/// Each key must match its certificate and no two entries may share a certificate (their
+/// localKeyIds would collide).
 pub fn build_p12_entries(
     entries: &[P12Entry<'_>],
     chain: &[X509],
@@ -88,10 +177,7 @@ pub fn build_p12_entries(
     }
     let pass = ffi::Pass::new(pin)
         .ok_or_else(|| CryptoError::BadPkcs12("the PIN contains a NUL character".into()))?;
-    let iterations = match profile.iterations {
-        0 => 2048,
-        n => i32::try_from(n).unwrap_or(i32::MAX),
-    };
+    let iter = iterations(profile.iterations);
 
     struct Prepared {
         cert_der: Vec<u8>,
@@ -141,7 +227,12 @@ pub fn build_p12_entries(
         });
     }
 
-    let aes = Nid::AES_256_CBC.as_raw();
+    let encryption = ffi::Encryption {
+        nid: profile.scheme.bag_nid().as_raw(),
+        iter,
+        salt_len: profile.scheme.salt_len(),
+        pass: &pass,
+    };
     let mut cert_bags = ffi::SafeBags::new();
     for (entry, p) in entries.iter().zip(&prepared) {
         let attributes = ffi::BagAttributes {
@@ -159,15 +250,20 @@ pub fn build_p12_entries(
             friendly_name: entry.friendly_name,
             local_key_id: &p.local_key_id,
         };
-        key_bags.add_shrouded_key(&p.pkcs8, aes, iterations, &pass, &attributes)?;
+        key_bags.add_shrouded_key(&p.pkcs8, &encryption, &attributes)?;
     }
     drop(prepared);
 
     let mut safes = ffi::Safes::new();
-    safes.add(&cert_bags, Some((aes, iterations, &pass)))?;
+    safes.add(&cert_bags, Some(&encryption))?;
     safes.add(&key_bags, None)?;
     drop(key_bags);
-    safes.seal(&pass, iterations, MessageDigest::sha256())
+    safes.seal(
+        &pass,
+        iterations(profile.mac_iterations),
+        profile.scheme.mac_digest(),
+        profile.scheme.salt_len(),
+    )
 }
 
 /// Every private key (with its certificate and friendlyName) and the CA certificates of a

@@ -50,6 +50,26 @@ pub fn generate_pin(length: usize, alphabet: &[u8]) -> Result<Pin, CryptoError> 
     Ok(Pin(pin))
 }
 
+/// A PIN the PIN procedure accepts: `generated_length` characters of the PIN alphabet, drawn
+/// again in the (rare) case the rules call it trivial.
+pub fn generate_for(rules: &keyward_policy::PinProcedure) -> Result<Pin, CryptoError> {
+    use keyward_policy::pin::{check_pin, PIN_ALPHABET};
+    for _ in 0..100 {
+        let pin = generate_pin(rules.generated_length, PIN_ALPHABET)?;
+        if check_pin(pin.as_str(), rules).is_ok() {
+            return Ok(pin);
+        }
+    }
+    Err(CryptoError::Entropy(
+        "could not generate a PIN that satisfies the PIN procedure".into(),
+    ))
+}
+
+/// A PUK for a PIN/PUK letter: `puk_length` characters of the PIN alphabet.
+pub fn generate_puk(rules: &keyward_policy::PinProcedure) -> Result<Pin, CryptoError> {
+    generate_pin(rules.puk_length, keyward_policy::pin::PIN_ALPHABET)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

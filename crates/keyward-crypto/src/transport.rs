@@ -67,6 +67,13 @@ pub fn context(request_id: &str, key_spki_der: &[u8]) -> Vec<u8> {
     ctx
 }
 
+/// The context of a secret that is not a key (the token PIN, a batch of PIN letters): the
+/// request ID and what the secret is. It never equals a key's [`context`] (`what` is not 64 hex
+/// digits), so a sealed PIN cannot pass for a sealed key.
+pub fn secret_context(request_id: &str, what: &str) -> Vec<u8> {
+    format!("{request_id}\n{what}").into_bytes()
+}
+
 /// Reads an RA transport public key: it must be a valid P-256 SubjectPublicKeyInfo.
 pub fn parse_public(spki_der: &[u8]) -> Result<PKey<Public>, CryptoError> {
     let bad = |why: &str| CryptoError::UnsupportedKey(format!("transport key: {why}"));

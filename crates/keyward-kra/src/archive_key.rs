@@ -2,7 +2,7 @@
 //!
 //! A software archive key is an AES-256 key used with AES Key Wrap (RFC 3394), kept in a file
 //! encrypted at rest (PBKDF2-HMAC-SHA-256 + AES-256-GCM under a passphrase). A PKCS#11 archive
-//! key will implement the same trait, with wrapping done on the token.
+//! key ([`crate::Pkcs11ArchiveKey`]) implements the same trait, with wrapping done on the token.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -9,27 +9,40 @@
 //! - **Delivery**: a key leaves the KRA only sealed to the RA's one-time transport key
 //!   ([`keyward_crypto::transport`]).
 //!
+//! - **Secrets**: small server-side secrets (the PINs of PIN mails, the PIN/PUK of PIN letters)
+//!   are kept in envelopes of the same shape, bound to a purpose and a context (a letter ID, a
+//!   request ID) under a different label, so no secret envelope ever opens as an archived key or
+//!   under another letter ID.
+//!
 //! What goes out to the rest of the server is public keys, opaque envelopes and sealed keys.
 
 mod archive_key;
+mod pkcs11_key;
+
+use std::sync::Arc;
 
 use openssl::pkey::{PKey, PKeyRef, Private, Public};
 use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
 use zeroize::Zeroizing;
 
 use keyward_crypto::transport::{self, SealedKey};
+use keyward_crypto::KeyPool;
 use keyward_policy::KeySpec;
 
 pub use archive_key::{ArchiveKey, SoftwareArchiveKey};
+pub use pkcs11_key::Pkcs11ArchiveKey;
 
 const ENVELOPE_VERSION: u8 = 1;
 const ENVELOPE_LABEL: &str = "keyward-archived-key-v1";
+const SECRET_LABEL: &str = "keyward-secret-v1";
+/// Largest secret [`Kra::seal_secret`] accepts (PIN/PUK pairs are tiny; this bounds misuse).
+const MAX_SECRET: usize = 4096;
 
 /// What the KRA can refuse or fail at. Never carries key material.
 #[derive(Debug, thiserror::Error)]
 pub enum KraError {
     /// No archive key is configured, so nothing can be archived or recovered.
-    #[error("this server has no archive key (set kra.archive-key in cm.conf)")]
+    #[error("this server has no archive key (set kra.archive-key, or kra.pkcs11-key for an HSM, in cm.conf)")]
     NoArchiveKey,
     /// The archived key was wrapped by an archive key this server does not hold.
     #[error("the key was archived under archive key {0}, which this server does not hold")]
@@ -46,6 +59,10 @@ pub enum KraError {
     /// A cryptographic operation failed (names the operation).
     #[error("KRA crypto failure: {0}")]
     Crypto(&'static str),
+    /// The archive key's PKCS#11 token failed or refused (names the token and key; never the
+    /// PIN).
+    #[error("archive key: {0}")]
+    Hsm(keyward_pkcs11::Pkcs11Error),
     /// Key generation or encoding failed.
     #[error("{0}")]
     Key(#[from] keyward_crypto::CryptoError),
@@ -81,13 +98,18 @@ pub struct ServerKey {
 /// The key archive.
 pub struct Kra {
     archive_key: Option<Box<dyn ArchiveKey>>,
+    key_pool: Option<Arc<KeyPool>>,
 }
 
 impl std::fmt::Debug for Kra {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.archive_key {
-            Some(k) => write!(f, "Kra(archive key {})", k.id()),
-            None => f.write_str("Kra(no archive key)"),
+            Some(k) => write!(f, "Kra(archive key {}", k.id())?,
+            None => f.write_str("Kra(no archive key")?,
+        }
+        match &self.key_pool {
+            Some(pool) => write!(f, ", {pool:?})"),
+            None => f.write_str(")"),
         }
     }
 }
@@ -98,6 +120,10 @@ fn envelope_aad(kek_id: &str, spki_der: &[u8]) -> Vec<u8> {
         keyward_crypto::sha256_hex(spki_der)
     )
     .into_bytes()
+}
+
+fn secret_aad(kek_id: &str, purpose: &str, context: &str) -> Vec<u8> {
+    format!("{SECRET_LABEL}\n{kek_id}\n{purpose}\n{context}").into_bytes()
 }
 
 fn public_of(key: &PKeyRef<Private>) -> Result<(PKey<Public>, Vec<u8>), KraError> {
@@ -118,7 +144,22 @@ fn pkcs8(key: &PKeyRef<Private>) -> Result<Zeroizing<Vec<u8>>, KraError> {
 impl Kra {
     /// A KRA with an archive key, or without (then it can only generate keys it does not keep).
     pub fn new(archive_key: Option<Box<dyn ArchiveKey>>) -> Kra {
-        Kra { archive_key }
+        Kra {
+            archive_key,
+            key_pool: None,
+        }
+    }
+
+    /// Takes the keys it generates from `pool` (cm.conf `kra.key-pool`): a pooled key when one
+    /// is ready, else one generated on the spot. A pooled key is used once.
+    pub fn with_key_pool(mut self, pool: Arc<KeyPool>) -> Kra {
+        self.key_pool = Some(pool);
+        self
+    }
+
+    /// The key pool, if the KRA has one.
+    pub fn key_pool(&self) -> Option<&Arc<KeyPool>> {
+        self.key_pool.as_ref()
     }
 
     /// Whether keys can be archived and recovered.
@@ -147,11 +188,14 @@ impl Kra {
         if archive {
             self.archive_key()?;
         }
-        let key = keyward_crypto::generate_key(spec)?;
+        let key = match &self.key_pool {
+            Some(pool) => pool.take(spec)?,
+            None => keyward_crypto::generate_key(spec)?,
+        };
         let (public_key, spki) = public_of(&key)?;
         let secret = pkcs8(&key)?;
         let envelope = if archive {
-            Some(self.seal_envelope(&secret, &spki)?)
+            Some(self.seal_envelope(&secret, |kek| envelope_aad(kek, &spki))?)
         } else {
             None
         };
@@ -175,7 +219,7 @@ impl Kra {
         let spki = public_key
             .public_key_to_der()
             .map_err(|_| KraError::Crypto("public key encoding"))?;
-        let secret = self.open_envelope(envelope, &spki)?;
+        let secret = self.open_envelope(envelope, |kek| envelope_aad(kek, &spki))?;
         let key = PKey::private_key_from_pkcs8(&secret)
             .map_err(|_| KraError::Damaged("the decrypted key is not PKCS#8".into()))?;
         if !key.public_eq(public_key) {
@@ -190,7 +234,35 @@ impl Kra {
         )?)
     }
 
-    fn seal_envelope(&self, secret: &[u8], spki: &[u8]) -> Result<Envelope, KraError> {
+    /// Seals a small secret (a PIN, a PIN/PUK pair) for the store, bound to `purpose` and
+    /// `context`: it opens only with the same two.
+    pub fn seal_secret(
+        &self,
+        purpose: &str,
+        context: &str,
+        secret: &[u8],
+    ) -> Result<Envelope, KraError> {
+        if secret.is_empty() || secret.len() > MAX_SECRET {
+            return Err(KraError::Crypto("secret size"));
+        }
+        self.seal_envelope(secret, |kek| secret_aad(kek, purpose, context))
+    }
+
+    /// Opens a secret sealed by [`Kra::seal_secret`] with the same `purpose` and `context`.
+    pub fn open_secret(
+        &self,
+        envelope: &Envelope,
+        purpose: &str,
+        context: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, KraError> {
+        self.open_envelope(envelope, |kek| secret_aad(kek, purpose, context))
+    }
+
+    fn seal_envelope(
+        &self,
+        secret: &[u8],
+        aad: impl Fn(&str) -> Vec<u8>,
+    ) -> Result<Envelope, KraError> {
         let kek = self.archive_key()?;
         let mut data_key = Zeroizing::new([0u8; 32]);
         let mut nonce = [0u8; 12];
@@ -203,7 +275,7 @@ impl Kra {
             Cipher::aes_256_gcm(),
             data_key.as_slice(),
             Some(&nonce),
-            &envelope_aad(kek.id(), spki),
+            &aad(kek.id()),
             secret,
             &mut tag,
         )
@@ -225,7 +297,7 @@ impl Kra {
     fn open_envelope(
         &self,
         envelope: &Envelope,
-        spki: &[u8],
+        aad: impl Fn(&str) -> Vec<u8>,
     ) -> Result<Zeroizing<Vec<u8>>, KraError> {
         let kek = self.archive_key()?;
         if envelope.kek_id != kek.id() {
@@ -247,13 +319,13 @@ impl Kra {
             Cipher::aes_256_gcm(),
             data_key.as_slice(),
             Some(nonce),
-            &envelope_aad(&envelope.kek_id, spki),
+            &aad(&envelope.kek_id),
             body,
             tag,
         )
         .map(Zeroizing::new)
         .map_err(|_| {
-            damaged("the envelope does not decrypt (altered, or not the key of this certificate)")
+            damaged("the envelope does not decrypt (altered, or not the one of this object)")
         })
     }
 }
@@ -266,6 +338,34 @@ mod tests {
 
     fn new_kra() -> Kra {
         Kra::new(Some(Box::new(SoftwareArchiveKey::generate().unwrap())))
+    }
+
+    #[test]
+    fn pooled_keys_are_archived_delivered_and_used_once() {
+        let spec = KeySpec::Rsa(2048);
+        let pool = Arc::new(KeyPool::new(vec![(spec, 2)]));
+        assert!(pool.wait_full(std::time::Duration::from_secs(120)));
+        let kra = new_kra().with_key_pool(Arc::clone(&pool));
+        assert!(format!("{kra:?}").contains("RSA:2048: 2/2"), "{kra:?}");
+        let ra = TransportKeyPair::generate().unwrap();
+        let recipient = Kra::transport_key(&ra.public_der().unwrap()).unwrap();
+        let mut moduli = Vec::new();
+        for i in 0..3 {
+            let made = kra
+                .generate(spec, true, &recipient, &format!("r{i}"))
+                .unwrap();
+            let envelope = made.envelope.unwrap();
+            kra.recover(&envelope, &made.public_key, &recipient, "x")
+                .unwrap();
+            moduli.push(made.public_key.rsa().unwrap().n().to_vec());
+        }
+        moduli.sort();
+        moduli.dedup();
+        assert_eq!(moduli.len(), 3);
+        let stats = pool.stats();
+        // Two from the pool; the third from the pool too if the thread refilled it in time.
+        assert_eq!(stats.taken + stats.generated_on_demand, 3, "{stats:?}");
+        assert!(stats.taken >= 2, "{stats:?}");
     }
 
     #[test]
@@ -344,3 +444,6 @@ mod tests {
         assert!(format!("{env:?}").contains("bytes"));
     }
 }
+
+#[cfg(test)]
+mod secret_tests;

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod keyspec;
+pub mod p12;
 pub mod pin;
 pub mod plan;
 pub mod procedure;
@@ -14,10 +15,12 @@ pub mod subject;
 pub mod usage;
 
 pub use keyspec::{KeySpec, KeySpecError, KeySpecList};
+pub use p12::{FriendlyName, P12Profile, P12Scheme};
+pub use pin::{MailDelivery, PinMethod, PinProcedure};
 pub use plan::{plan_token, PlanError, PlannedAction, TokenPlan};
 pub use procedure::{
-    CertificateProcedure, KeyAction, KeyProcedure, PinMethod, PinProcedure, ProcedureSet,
-    RecoverCertificate, RecoverScope, SubjectRule, TokenProcedure,
+    CertificateProcedure, KeyAction, KeyProcedure, ProcedureSet, RecoverCertificate, RecoverScope,
+    SubjectRule, TokenProcedure,
 };
 pub use roles::Role;
 pub use subject::{DistinguishedName, SubjectError};

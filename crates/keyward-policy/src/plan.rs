@@ -267,9 +267,8 @@ impl fmt::Display for TokenPlan {
 mod tests {
     use super::*;
     use crate::keyspec::Curve;
-    use crate::procedure::{
-        CertificateProcedure, EmailRule, KeyProcedure, PinMethod, PinProcedure, TokenProcedure,
-    };
+    use crate::pin::{PinMethod, PinProcedure};
+    use crate::procedure::{CertificateProcedure, EmailRule, KeyProcedure, TokenProcedure};
     use crate::usage::KeyUsage::{self, *};
 
     fn cert(name: &str, usage: &[KeyUsage]) -> CertificateProcedure {
@@ -287,6 +286,8 @@ mod tests {
 
     fn archive(name: &str, usage: &[KeyUsage]) -> KeyProcedure {
         KeyProcedure {
+            approvals: 0,
+            approval_hours: 24,
             name: name.into(),
             description: String::new(),
             key_usage: KeyUsageSet::of(usage),
@@ -298,6 +299,8 @@ mod tests {
 
     fn recover(name: &str, usage: &[KeyUsage], scope: RecoverScope, new: bool) -> KeyProcedure {
         KeyProcedure {
+            approvals: 0,
+            approval_hours: 24,
             name: name.into(),
             description: String::new(),
             key_usage: KeyUsageSet::of(usage),
@@ -321,17 +324,24 @@ mod tests {
                 description: String::new(),
                 certificate_procedures: certs.iter().map(|c| c.name.clone()).collect(),
                 key_procedures: keys.iter().map(|k| k.name.clone()).collect(),
-                pin: PinProcedure {
-                    method: PinMethod::Show,
-                    min_length: 8,
-                    max_length: 64,
-                    generated_length: 12,
-                },
+                pin_procedure: "show".into(),
                 p12_profile: "modern".into(),
+                friendly_name: Default::default(),
                 chain: Default::default(),
             },
             certificates: certs,
             keys,
+            pin: PinProcedure {
+                name: "show".into(),
+                description: String::new(),
+                method: PinMethod::Show,
+                min_length: 8,
+                max_length: 64,
+                generated_length: 12,
+                puk_length: 12,
+                delivery: Default::default(),
+            },
+            p12: crate::p12::P12Profile::builtin(crate::p12::P12Scheme::Modern),
             recovery_certificates: vec![],
         }
     }

@@ -18,15 +18,18 @@ pub enum Role {
     Admin,
     /// Read the audit log.
     Auditor,
+    /// Create PIN/PUK letters and run the Secure Printer (PIN mail delivery).
+    ManagePinLetters,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::IssueCertificate,
         Role::RecoverKey,
         Role::Admin,
         Role::Auditor,
+        Role::ManagePinLetters,
     ];
 
     /// The name used on the command line, in the database and in messages.
@@ -36,6 +39,7 @@ impl Role {
             Role::RecoverKey => "recover-key",
             Role::Admin => "admin",
             Role::Auditor => "auditor",
+            Role::ManagePinLetters => "manage-pin-letters",
         }
     }
 }

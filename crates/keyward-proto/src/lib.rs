@@ -9,7 +9,17 @@ use serde::{Deserialize, Serialize};
 
 use keyward_policy::procedure::ResolvedToken;
 
+mod approvals;
 pub mod b64;
+mod pins;
+
+pub use approvals::{ApprovalInfo, ApprovalVote};
+
+pub use pins::{
+    CreatePinLetters, DeliverPinMail, PinDeliveryInfo, PinLetterBatch, PinLetterInfo,
+    PinLetterSecret, PinMailDelivery, PinMailIds, PinMailInfo, PinMailSecret, PIN_LETTERS_CONTEXT,
+    PIN_MAIL_PRINT_CONTEXT, TOKEN_PIN_CONTEXT,
+};
 
 /// API version prefix of every path.
 pub const API_PREFIX: &str = "/v1";
@@ -19,6 +29,18 @@ pub const SIGNATURE_HEADER: &str = "keyward-signature";
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// How far a request timestamp may be from the server clock, in seconds.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+/// Path of `POST` [`IssueRequest`].
+pub const TOKENS_PATH: &str = "/v1/tokens";
+
+/// Whether `POST path` is idempotent: its request ID is recorded with the result, in the
+/// transaction of the change, and a resend of the very same signed bytes is answered with the
+/// first attempt's result (or, if that attempt never completed, carried out once). A client may
+/// therefore resend such a request after any transport failure; any other request only when it
+/// was certainly not sent (the connection could not be made).
+pub fn is_idempotent(path: &str) -> bool {
+    path == TOKENS_PATH
+}
 
 /// The bytes an officer signs for a POST to `path` with `body`: a domain-separation label, the
 /// path, and the body, so a signature cannot be replayed against another endpoint.
@@ -66,7 +88,9 @@ pub struct CsrEntry {
     pub csr: Vec<u8>,
 }
 
-/// `POST /v1/tokens`: issue one soft token.
+/// `POST /v1/tokens`: issue one soft token. Idempotent ([`is_idempotent`]): a retry with the
+/// same request ID and the same bytes gets the same answer, never a second token; the same
+/// request ID with other bytes is refused (409, field `request_id`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IssueRequest {
     /// Random ID chosen by the RA (retries carry the same ID).
@@ -95,6 +119,16 @@ pub struct IssueRequest {
     /// searches with the subject entered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recover: Vec<KeySelection>,
+    /// PIN procedure `letter`: the ID (decimal) of the PIN/PUK letter whose PIN seals the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_letter: Option<String>,
+    /// PIN procedure `email`: the PIN mailer address (an e-mail address, or postal text when
+    /// the PIN procedure prints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_mailer_address: Option<String>,
+    /// An approved recovery request (decimal ID) for token procedures that need approvals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 /// One archived key picked by the officer, by the certificate issued when it was created.
@@ -183,6 +217,14 @@ pub struct IssueResponse {
     /// CA certificates for the PKCS#12 (DER), issuing CA first, as the token procedure says.
     #[serde(with = "b64::vec")]
     pub chain: Vec<Vec<u8>>,
+    /// The token PIN sealed to the request's transport key (context [`TOKEN_PIN_CONTEXT`]),
+    /// when the server chose it (PIN procedures `email` and `letter`). The RA seals the PKCS#12
+    /// with it and never shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_pin: Option<SealedKey>,
+    /// Where that PIN goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_delivery: Option<PinDeliveryInfo>,
 }
 
 /// `GET /v1/certificates?id=&serial=&subject=`.
@@ -240,7 +282,7 @@ pub struct ArchivedKeyInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiError {
     /// Stable machine code: `unauthenticated`, `forbidden`, `bad-signature`, `invalid`,
-    /// `not-found`, `conflict`, `unsupported`, `internal`.
+    /// `not-found`, `conflict`, `approval-required`, `unsupported`, `internal`.
     pub code: String,
     /// The field at fault, when one is (`subject`, `CN`, `key_spec`, `token_procedure`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]

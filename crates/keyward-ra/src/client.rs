@@ -1,6 +1,7 @@
 //! HTTPS client of the Keyward API, authenticated by the officer credential.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -14,13 +15,28 @@ use keyward_proto::{
 
 use crate::config::ClientConfig;
 use crate::error::RaError;
-use crate::officer::OfficerCredential;
+use crate::officer::{ClientAuth, OfficerCredential};
 
 /// A connection to one Keyward server as one officer.
 pub struct RaClient {
     http: reqwest::Client,
     base: String,
     officer: Arc<OfficerCredential>,
+    retries: u32,
+}
+
+/// The wait before retry number `n` (0-based): 0.5 s, 1 s, 2 s, 4 s, then 8 s each.
+pub fn retry_delay(n: u32) -> Duration {
+    Duration::from_millis(500u64 << n.min(4))
+}
+
+/// Why one attempt failed.
+enum Failure {
+    /// No answer: the connection failed or broke, or timed out. `sent` is false when the
+    /// request certainly did not reach the server (no connection could be made).
+    Transport { error: RaError, sent: bool },
+    /// An answer: a refusal, or one that makes no sense. Never retried.
+    Answer(RaError),
 }
 
 /// Certificate search criteria.
@@ -69,49 +85,61 @@ impl RaClient {
         if roots.is_empty() {
             return Err(conf_err("server.ca holds no certificate".into()));
         }
-        let (chain, key) = officer.tls_identity()?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| conf_err(format!("tls: {e}")))?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| RaError::Officer {
-                path: config.officer_p12.clone(),
-                reason: format!("not usable for TLS: {e}"),
-            })?;
+            .with_root_certificates(roots);
+        let tls = match officer.client_auth()? {
+            ClientAuth::Key(chain, key) => {
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| RaError::Officer {
+                        credential: officer.describe().to_string(),
+                        reason: format!("not usable for TLS: {e}"),
+                    })?
+            }
+            // A smart card: rustls asks the resolver, whose key signs on the token.
+            ClientAuth::Resolver(resolver) => builder.with_client_cert_resolver(resolver),
+        };
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
-            .timeout(std::time::Duration::from_secs(120))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
             .build()
             .map_err(|e| conf_err(format!("http client: {e}")))?;
         Ok(RaClient {
             http,
             base: config.server_url.clone(),
             officer,
+            retries: config.retries,
         })
     }
 
-    fn transport(&self, e: impl std::fmt::Display) -> RaError {
+    /// Sets how often a request is sent again after a transport failure (client.conf's
+    /// `client.retries`).
+    pub fn set_retries(&mut self, retries: u32) {
+        self.retries = retries;
+    }
+
+    pub(crate) fn transport(&self, e: impl std::fmt::Display) -> RaError {
         RaError::Transport {
             url: self.base.clone(),
             reason: e.to_string(),
         }
     }
 
-    async fn read<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T, RaError> {
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
+    fn parse<T: DeserializeOwned>(&self, status: StatusCode, bytes: &[u8]) -> Result<T, RaError> {
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
+            return serde_json::from_slice(bytes)
                 .map_err(|e| self.transport(format!("unexpected answer: {e}")));
         }
-        let error = serde_json::from_slice::<ApiError>(&bytes).unwrap_or_else(|_| ApiError {
+        let error = serde_json::from_slice::<ApiError>(bytes).unwrap_or_else(|_| ApiError {
             code: "http".into(),
             field: None,
             message: format!(
                 "HTTP {status}: {}",
-                String::from_utf8_lossy(&bytes)
+                String::from_utf8_lossy(bytes)
                     .chars()
                     .take(200)
                     .collect::<String>()
@@ -123,19 +151,44 @@ impl RaClient {
         })
     }
 
-    async fn get<T: DeserializeOwned>(
+    pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, RaError> {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .query(query)
-            .send()
-            .await
-            .map_err(|e| self.transport(describe(&e)))?;
-        self.read(resp).await
+        // A GET changes nothing: any transport failure is retried like an idempotent POST.
+        let mut attempt = 0;
+        loop {
+            let failure = match self
+                .http
+                .get(format!("{}{path}", self.base))
+                .query(query)
+                .send()
+                .await
+            {
+                Ok(resp) => {
+                    let status = resp.status();
+                    match resp.bytes().await {
+                        Ok(bytes) => return self.parse(status, &bytes),
+                        Err(e) => e,
+                    }
+                }
+                Err(e) => e,
+            };
+            if attempt >= self.retries || !is_transient(&failure) {
+                return Err(self.transport(describe(&failure)));
+            }
+            let wait = retry_delay(attempt);
+            attempt += 1;
+            tracing::warn!(
+                "server {}: {}; asking again in {:.1} s (retry {attempt} of {})",
+                self.base,
+                describe(&failure),
+                wait.as_secs_f64(),
+                self.retries
+            );
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// Settings the server gives RA clients (the `client.ra-key-generation` list).
@@ -180,24 +233,71 @@ impl RaClient {
         self.post_signed("/v1/tokens", body).await
     }
 
-    /// POSTs `body` with the officer's signature over [`signed_message`].
+    /// POSTs `body` with the officer's signature over [`signed_message`], signed once.
+    ///
+    /// A transport failure (connection refused or reset, the connection closed before the
+    /// answer, a timeout — never an HTTP answer, refusals included) is retried up to
+    /// `client.retries` times with [`retry_delay`] in between, with the *same signed bytes*:
+    /// for an idempotent endpoint ([`keyward_proto::is_idempotent`], token issuance) after any
+    /// transport failure, since the server answers a resend with the first attempt's result
+    /// and never issues twice; for any other only when the connection could not be made (the
+    /// request never left), since the server refuses a resend of those as a replay.
     pub async fn post_signed<T: DeserializeOwned>(
         &self,
         path: &str,
         body: Vec<u8>,
     ) -> Result<T, RaError> {
         let signature = self.officer.sign(&signed_message(path, &body))?;
-        self.post_with_signature(path, body, &signature).await
+        let idempotent = keyward_proto::is_idempotent(path);
+        let mut attempt = 0;
+        loop {
+            match self.post_once(path, body.clone(), &signature).await {
+                Ok(answer) => return Ok(answer),
+                Err(Failure::Transport { error, sent })
+                    if attempt < self.retries && (idempotent || !sent) =>
+                {
+                    let wait = retry_delay(attempt);
+                    attempt += 1;
+                    tracing::warn!(
+                        "{error}; sending the same request again in {:.1} s (retry {attempt} of {})",
+                        wait.as_secs_f64(),
+                        self.retries
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(Failure::Transport { error, .. } | Failure::Answer(error)) => {
+                    return Err(error)
+                }
+            }
+        }
     }
 
-    /// POSTs `body` with a given signature. Only useful to prove that the server refuses a
-    /// signature that does not match the body (tests); use [`RaClient::post_signed`].
+    /// POSTs `body` with a given signature, once. Only useful to prove that the server refuses
+    /// a signature that does not match the body, or a replay (tests); use
+    /// [`RaClient::post_signed`].
     pub async fn post_with_signature<T: DeserializeOwned>(
         &self,
         path: &str,
         body: Vec<u8>,
         signature: &[u8],
     ) -> Result<T, RaError> {
+        self.post_once(path, body, signature)
+            .await
+            .map_err(|f| match f {
+                Failure::Transport { error, .. } | Failure::Answer(error) => error,
+            })
+    }
+
+    async fn post_once<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        signature: &[u8],
+    ) -> Result<T, Failure> {
+        let transport = |e: reqwest::Error| Failure::Transport {
+            sent: !e.is_connect(),
+            error: self.transport(describe(&e)),
+        };
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
@@ -206,12 +306,49 @@ impl RaClient {
             .body(body)
             .send()
             .await
-            .map_err(|e| self.transport(describe(&e)))?;
+            .map_err(|e| {
+                if is_transient(&e) {
+                    transport(e)
+                } else {
+                    Failure::Answer(self.transport(describe(&e)))
+                }
+            })?;
         if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return Err(RaError::input("request", "too large for the server"));
+            return Err(Failure::Answer(RaError::input(
+                "request",
+                "too large for the server",
+            )));
         }
-        self.read(resp).await
+        // The status line arrived; the body may still be cut off by a dying server.
+        let status = resp.status();
+        let bytes = match resp.bytes().await {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(transport(e)),
+        };
+        self.parse(status, &bytes).map_err(Failure::Answer)
     }
+}
+
+/// Whether a failed request may succeed when sent again: the server could not be reached, the
+/// connection broke or was closed before the answer, or it timed out. A TLS failure (wrong
+/// server certificate, officer certificate refused) is not: it would fail the same way.
+fn is_transient(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return false;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            {
+                return false;
+            }
+        }
+        source = s.source();
+    }
+    e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()
 }
 
 /// reqwest hides the useful part (TLS alert, refused connection) in its source chain.

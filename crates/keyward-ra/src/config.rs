@@ -16,17 +16,56 @@ pub struct ClientConfig {
     pub server_url: String,
     /// `server.ca`: the root CA certificate (PEM) the server's TLS certificate chains to.
     pub server_ca: PathBuf,
-    /// `officer.p12`: the virtual-officer credential.
-    pub officer_p12: PathBuf,
+    /// The officer credential: `officer.p12`, or `officer.pkcs11-*` for a smart card.
+    pub officer: OfficerSource,
     /// `ra-key-generation`: overrides the server's `client.ra-key-generation` when set.
     pub ra_key_generation: Option<KeySpecList>,
+    /// `client.retries` (default [`DEFAULT_RETRIES`], at most [`MAX_RETRIES`]): how often a
+    /// request is sent again after a transport failure, waiting 0.5 s, 1 s, 2 s, 4 s, 8 s, 8 s …
+    /// in between. Only the very same signed bytes are resent, and only when that is safe (see
+    /// `RaClient::post_signed`).
+    pub retries: u32,
 }
+
+/// Retries after a transport failure unless client.conf says otherwise (0.5 + 1 + 2 + 4 + 8 =
+/// 15.5 s of waiting in all: long enough for a server restart, short enough for an officer).
+pub const DEFAULT_RETRIES: u32 = 5;
+/// Most retries client.conf may ask for.
+pub const MAX_RETRIES: u32 = 10;
+
+/// Where the officer's key and certificate are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfficerSource {
+    /// `officer.p12`: a virtual officer (PKCS#12 file), warned against on every use.
+    P12(PathBuf),
+    /// A smart card: `officer.pkcs11-module` (the PKCS#11 library), `officer.pkcs11-token`
+    /// (token label) and `officer.pkcs11-key` (label of the key and its certificate). The
+    /// Signature PIN is the token's user PIN.
+    Pkcs11 {
+        /// The PKCS#11 module (shared library).
+        module: PathBuf,
+        /// The token label.
+        token: String,
+        /// The label of the officer's private key and certificate on the token.
+        key: String,
+    },
+}
+
+const PKCS11_SETTINGS: [&str; 3] = [
+    "officer.pkcs11-module",
+    "officer.pkcs11-token",
+    "officer.pkcs11-key",
+];
 
 const KNOWN: &[&str] = &[
     "server.url",
     "server.ca",
     "officer.p12",
+    "officer.pkcs11-module",
+    "officer.pkcs11-token",
+    "officer.pkcs11-key",
     "ra-key-generation",
+    "client.retries",
 ];
 
 impl ClientConfig {
@@ -67,12 +106,50 @@ impl ClientConfig {
             ),
             None => None,
         };
+        let retries = match settings.get("client.retries") {
+            Some(text) => text
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= MAX_RETRIES)
+                .ok_or_else(|| {
+                    fail(format!(
+                        "client.retries: {text:?} is not a number from 0 to {MAX_RETRIES}"
+                    ))
+                })?,
+            None => DEFAULT_RETRIES,
+        };
+        let pkcs11: Vec<&str> = PKCS11_SETTINGS
+            .iter()
+            .copied()
+            .filter(|k| settings.get(k).is_some())
+            .collect();
+        let officer = match (settings.get("officer.p12"), pkcs11.is_empty()) {
+            (Some(_), false) => {
+                return Err(fail(format!(
+                    "officer.p12 and {} are both set: name the officer credential once (a PKCS#12 or a smart card)",
+                    pkcs11.join(", ")
+                )))
+            }
+            (Some(_), true) => OfficerSource::P12(base.join(get("officer.p12")?)),
+            (None, false) => OfficerSource::Pkcs11 {
+                module: base.join(get("officer.pkcs11-module")?),
+                token: get("officer.pkcs11-token")?.to_string(),
+                key: get("officer.pkcs11-key")?.to_string(),
+            },
+            (None, true) => {
+                return Err(fail(
+                    "officer.p12 is not set (nor officer.pkcs11-module, -token and -key for a smart card)".into(),
+                ))
+            }
+        };
         Ok(ClientConfig {
             path: path.to_path_buf(),
             server_url,
             server_ca: base.join(get("server.ca")?),
-            officer_p12: base.join(get("officer.p12")?),
+            officer,
             ra_key_generation,
+            retries,
         })
     }
 }
@@ -117,5 +194,57 @@ mod tests {
             err.contains("ra-key-generation") && err.contains("allowed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn retries_default_and_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.conf");
+        let head = "server.url = https://x\nserver.ca = a\nofficer.p12 = b\n";
+        std::fs::write(&path, head).unwrap();
+        assert_eq!(ClientConfig::load(&path).unwrap().retries, DEFAULT_RETRIES);
+        std::fs::write(&path, format!("{head}client.retries = 0\n")).unwrap();
+        assert_eq!(ClientConfig::load(&path).unwrap().retries, 0);
+        for bad in ["11", "-1", "many"] {
+            std::fs::write(&path, format!("{head}client.retries = {bad}\n")).unwrap();
+            let err = ClientConfig::load(&path).unwrap_err().to_string();
+            assert!(err.contains("client.retries"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn officer_is_a_p12_or_a_smart_card_never_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.conf");
+        let head = "server.url = https://127.0.0.1:8443\nserver.ca = ca/root.pem\n";
+        let card = "officer.pkcs11-module = /usr/lib/softhsm/libsofthsm2.so\nofficer.pkcs11-token = Carol\nofficer.pkcs11-key = carol\n";
+        std::fs::write(&path, format!("{head}{card}")).unwrap();
+        assert_eq!(
+            ClientConfig::load(&path).unwrap().officer,
+            OfficerSource::Pkcs11 {
+                module: PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"),
+                token: "Carol".into(),
+                key: "carol".into(),
+            }
+        );
+        for (body, setting) in [
+            (
+                format!("{head}{card}officer.p12 = a.p12\n"),
+                "officer.p12 and officer.pkcs11-module",
+            ),
+            (
+                format!("{head}officer.pkcs11-token = Carol\n"),
+                "officer.pkcs11-module is not set",
+            ),
+            (
+                format!("{head}officer.pkcs11-module = m.so\nofficer.pkcs11-token = C\n"),
+                "officer.pkcs11-key is not set",
+            ),
+            (head.to_string(), "officer.p12 is not set"),
+        ] {
+            std::fs::write(&path, body).unwrap();
+            let err = ClientConfig::load(&path).unwrap_err().to_string();
+            assert!(err.contains(setting), "{setting}: {err}");
+        }
     }
 }

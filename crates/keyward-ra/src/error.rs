@@ -16,16 +16,17 @@ pub enum RaError {
         reason: String,
     },
     /// The officer credential could not be opened.
-    #[error("officer credential {path}: {reason}")]
+    #[error("officer credential {credential}: {reason}")]
     Officer {
-        /// The PKCS#12 file.
-        path: PathBuf,
+        /// The PKCS#12 file, or the PKCS#11 token and key.
+        credential: String,
         /// What is wrong.
         reason: String,
     },
-    /// The Signature PIN does not open the officer credential.
+    /// The Signature PIN does not open the officer credential (the PKCS#12, or the smart
+    /// card: `CKR_PIN_INCORRECT`).
     #[error("wrong Signature PIN for {0}")]
-    WrongSignaturePin(PathBuf),
+    WrongSignaturePin(String),
     /// The server could not be reached or spoke nonsense.
     #[error("server {url}: {reason}")]
     Transport {

@@ -1,16 +1,19 @@
 //! The RA client: what runs on the officer's machine.
 //!
-//! It holds the officer's key (virtual-officer PKCS#12 now, a smart card later) and the keys it
+//! It holds the officer's key (a smart card through PKCS#11, or a virtual-officer PKCS#12) and the keys it
 //! generates for tokens; it never sees CA or archive keys. It computes the token plan to show the
 //! officer, generates the RA-local keys, signs the request, and writes the PKCS#12 and
 //! certificate files atomically.
 
+pub mod approvals;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod issue;
 pub mod officer;
+pub mod pins;
 pub mod seed;
+pub mod smart_card;
 pub mod token;
 
 pub use client::RaClient;

@@ -52,11 +52,7 @@ fn key_for(
             let spki = public
                 .public_key_to_der()
                 .map_err(|_| bad("unreadable public key in a certificate"))?;
-            let sealed = transport::SealedKey {
-                ephemeral_key: sealed.ephemeral_key.clone(),
-                nonce: sealed.nonce.clone(),
-                ciphertext: sealed.ciphertext.clone(),
-            };
+            let sealed = crate::pins::from_wire(sealed);
             let pkcs8 = transport.open(&sealed, &transport::context(request_id, &spki))?;
             PKey::private_key_from_pkcs8(&pkcs8)
                 .map_err(|_| bad("the delivered key is not a PKCS#8 private key"))?
@@ -145,6 +141,7 @@ pub fn write(
     token: &Token,
     friendly: &str,
     pin: &Pin,
+    profile: &Pkcs12Profile,
     p12_path: &Path,
     cert_path: &Path,
     force: bool,
@@ -177,12 +174,7 @@ pub fn write(
             friendly_name: name,
         })
         .collect();
-    let p12 = keyward_crypto::build_p12_entries(
-        &entries,
-        &token.chain,
-        pin.as_str(),
-        &Pkcs12Profile::default(),
-    )?;
+    let p12 = keyward_crypto::build_p12_entries(&entries, &token.chain, pin.as_str(), profile)?;
     keyward_crypto::files::write_secret(p12_path, &p12).map_err(|source| RaError::Io {
         path: p12_path.to_path_buf(),
         source,

@@ -10,8 +10,8 @@ use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::x509::{X509NameRef, X509};
 use serde_json::json;
 
-use keyward_ca::{CertificateAuthority, SoftwareSigner};
-use keyward_kra::{Kra, SoftwareArchiveKey};
+use keyward_ca::CertificateAuthority;
+use keyward_kra::Kra;
 use keyward_policy::KeySpec;
 use keyward_proto::{
     ArchivedKeyInfo, CertificateInfo, IssueRequest, IssueResponse, KeyOrigin, ProcedureList,
@@ -19,17 +19,34 @@ use keyward_proto::{
 };
 use keyward_store::{
     ArchivedKeyQuery, AuditCategory, CertificateQuery, NewAudit, NewCertificate, Officer, Outcome,
-    Store,
+    RequestKey, Store,
 };
 
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 
+mod approvals;
 mod issue;
+mod keys;
+mod pin_letters;
+mod pin_mail;
 mod produce;
 mod recovery;
 mod refusal;
+mod token_pin;
+pub use keys::{load_ca, load_kra};
+pub use pin_mail::{pin_mail_text, PinMailer, PIN_MAIL_SUBJECT};
 pub use refusal::{Refusal, RefusalKind};
+
+/// The answer to an idempotent issue request ([`Service::issue_request`]).
+#[derive(Debug)]
+pub enum Issued {
+    /// Issued now.
+    New(Box<IssueResponse>),
+    /// A retry of a completed request: its recorded answer (JSON), exactly as sent the first
+    /// time. Keys and PINs in it are sealed to that request's one-time transport key.
+    Again(String),
+}
 
 /// The server's issuance service. Cheap to share behind an `Arc`.
 pub struct Service {
@@ -38,6 +55,10 @@ pub struct Service {
     kra: Arc<Kra>,
     ra_key_generation: String,
     server_key_spec: KeySpec,
+    pin_mailer: Option<Arc<pin_mail::PinMailer>>,
+    /// When this process last cleared old recorded answers (Unix seconds): at most once a
+    /// minute, not on every request. Only an optimisation: any node may prune.
+    answers_pruned_at: std::sync::atomic::AtomicI64,
 }
 
 /// Seconds since the Unix epoch.
@@ -67,6 +88,27 @@ impl Service {
             kra: Arc::new(kra),
             ra_key_generation,
             server_key_spec,
+            pin_mailer: None,
+            answers_pruned_at: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    /// Clears recorded answers older than `keep_secs` (see
+    /// [`Store::prune_request_answers`]), at most once a minute per process.
+    pub async fn prune_answers_if_due(&self, keep_secs: i64) {
+        use std::sync::atomic::Ordering;
+        let now = unix_now();
+        let last = self.answers_pruned_at.load(Ordering::Relaxed);
+        if now - last < 60
+            || self
+                .answers_pruned_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        if let Err(e) = self.store.prune_request_answers(keep_secs).await {
+            tracing::warn!("could not clear old recorded answers: {e}");
         }
     }
 
@@ -74,18 +116,23 @@ impl Service {
     pub async fn open(config: &ServerConfig) -> Result<Service, ServerError> {
         let ca = load_ca(config)?;
         let kra = load_kra(config)?;
+        let pin_mailer = load_pin_mailer(config)?;
         let store = Store::open(&config.database_url).await?;
-        Ok(Service::new(
-            store,
-            ca,
-            kra,
-            config.ra_key_generation.clone(),
-        ))
+        let service = Service::new(store, ca, kra, config.ra_key_generation.clone());
+        Ok(match pin_mailer {
+            Some(mailer) => service.with_pin_mailer(mailer),
+            None => service,
+        })
     }
 
     /// The database.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The KRA's key pool (cm.conf `kra.key-pool`), if it has one.
+    pub fn key_pool(&self) -> Option<Arc<keyward_crypto::KeyPool>> {
+        self.kra.key_pool().cloned()
     }
 
     /// What the RA needs to know from cm.conf.
@@ -144,14 +191,59 @@ impl Service {
     }
 
     /// Issues one token for an authenticated officer; refusals are audited (as a recovery when
-    /// the token procedure recovers keys).
+    /// the token procedure recovers keys). Nothing makes a retry safe: the API uses
+    /// [`Service::issue_request`].
     pub async fn issue(
         &self,
         officer: &Officer,
         req: IssueRequest,
     ) -> Result<IssueResponse, Refusal> {
+        match self.issue_inner(officer, req, None).await? {
+            Issued::New(response) => Ok(*response),
+            Issued::Again(_) => Err(Refusal::internal("an answer without a request key")),
+        }
+    }
+
+    /// Issues one token for an authenticated officer as an idempotent request: `key` names the
+    /// officer, the request ID and the SHA-256 of the exact signed body.
+    ///
+    /// - A request ID this officer completed before, with the same body (a retry: after a
+    ///   lost answer, a server crash, or concurrently with the first attempt), is answered with
+    ///   the recorded answer, byte for byte, and nothing is issued ([`Issued::Again`], audited
+    ///   as `answer-retry`).
+    /// - The same request ID with another body is refused (409, field `request_id`), naming
+    ///   the Certificate IDs it issued.
+    /// - Otherwise the token is issued and the answer recorded in the issuance transaction,
+    ///   where the request ID is claimed first: of two attempts racing, one issues and the
+    ///   other waits for it and then answers with its result.
+    pub async fn issue_request(
+        &self,
+        officer: &Officer,
+        req: IssueRequest,
+        key: &RequestKey,
+    ) -> Result<Issued, Refusal> {
+        self.issue_inner(officer, req, Some(key)).await
+    }
+
+    async fn issue_inner(
+        &self,
+        officer: &Officer,
+        req: IssueRequest,
+        key: Option<&RequestKey>,
+    ) -> Result<Issued, Refusal> {
         let mut category = AuditCategory::CertificatesIssued;
-        match self.try_issue(officer, &req, &mut category).await {
+        let attempt = match key {
+            Some(key) => match self.stored_answer(key).await {
+                Ok(Some(again)) => return Ok(again),
+                Ok(None) => {
+                    self.try_issue(officer, &req, Some(key), &mut category)
+                        .await
+                }
+                Err(refusal) => Err(refusal),
+            },
+            None => self.try_issue(officer, &req, None, &mut category).await,
+        };
+        match attempt {
             Ok(response) => {
                 let ids: Vec<&str> = response
                     .certificates
@@ -164,9 +256,19 @@ impl Service {
                     "issued token: Certificate ID {}",
                     ids.join(",")
                 );
-                Ok(response)
+                Ok(Issued::New(Box::new(response)))
             }
             Err(refusal) => {
+                // A retry that raced its own first attempt (and lost: its request ID, PIN
+                // letter or approval was taken) gets the first attempt's answer.
+                let refusal = match key {
+                    Some(key) => match self.stored_answer(key).await {
+                        Ok(Some(again)) => return Ok(again),
+                        Ok(None) => refusal,
+                        Err(other) => other,
+                    },
+                    _ => refusal,
+                };
                 tracing::warn!(officer = %officer.name, token_procedure = %shorten(&req.token_procedure), "refused: {refusal}");
                 self.audit_refusal(
                     category,
@@ -185,6 +287,79 @@ impl Service {
         }
     }
 
+    /// The recorded answer of the completed request `key` names, if the bodies match; a
+    /// refusal naming `request_id` if that request ID was completed with another body (or its
+    /// answer is no longer kept). A repeated answer is audited (`answer-retry`).
+    async fn stored_answer(&self, key: &RequestKey) -> Result<Option<Issued>, Refusal> {
+        let found = self
+            .store
+            .request_result(&key.officer, &key.request_id)
+            .await
+            .map_err(Refusal::internal)?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let ids = if found.certificate_ids.is_empty() {
+            String::new()
+        } else {
+            format!(" (Certificate ID {})", found.certificate_ids)
+        };
+        if found.key.endpoint != key.endpoint || found.key.body_sha256 != key.body_sha256 {
+            return Err(Refusal::conflict(
+                "request_id",
+                format!(
+                    "request ID {} was used already by officer {} for another request, at {}{ids}; a new request needs a new request ID",
+                    shorten(&key.request_id),
+                    key.officer,
+                    rfc3339(found.created_at)
+                ),
+            ));
+        }
+        let Some(json) = found.response else {
+            return Err(Refusal::conflict(
+                "request_id",
+                format!(
+                    "request ID {} was completed at {}{ids}; its answer is no longer kept",
+                    shorten(&key.request_id),
+                    rfc3339(found.created_at)
+                ),
+            ));
+        };
+        let recovery = serde_json::from_str::<IssueResponse>(&json)
+            .map(|r| {
+                r.certificates
+                    .iter()
+                    .all(|c| c.key_origin == KeyOrigin::Recovered)
+            })
+            .unwrap_or(false);
+        let record = NewAudit {
+            category: if recovery {
+                AuditCategory::KeysRecovered
+            } else {
+                AuditCategory::CertificatesIssued
+            },
+            action: "answer-retry".into(),
+            officer: Some(key.officer.clone()),
+            outcome: Outcome::Success,
+            object: (!found.certificate_ids.is_empty()).then(|| found.certificate_ids.clone()),
+            detail: json!({
+                "request_id": shorten(&key.request_id),
+                "endpoint": key.endpoint,
+                "recorded_at": found.created_at,
+            }),
+        };
+        if let Err(e) = self.store.append_audit(&record).await {
+            tracing::error!("could not write the audit record of a repeated answer: {e}");
+        }
+        tracing::info!(
+            officer = %key.officer,
+            "answered a retry of request {} with its recorded result: Certificate ID {}",
+            shorten(&key.request_id),
+            found.certificate_ids
+        );
+        Ok(Some(Issued::Again(json)))
+    }
+
     /// Searches archived keys (Select Archived Key); needs the `recover-key` role, and a
     /// refusal is audited.
     pub async fn archived_keys(
@@ -192,21 +367,13 @@ impl Service {
         officer: &Officer,
         query: &ArchivedKeyQuery,
     ) -> Result<Vec<ArchivedKeyInfo>, Refusal> {
-        if !officer.roles.contains(&keyward_policy::Role::RecoverKey) {
-            let refusal = Refusal::forbidden(format!(
-                "officer {} lacks the role recover-key needed to search archived keys",
-                officer.name
-            ));
-            self.audit_refusal(
-                AuditCategory::KeysRecovered,
-                "search-archived-keys",
-                Some(&officer.name),
-                &refusal,
-                json!({}),
-            )
-            .await;
-            return Err(refusal);
-        }
+        self.require_role(
+            officer,
+            keyward_policy::Role::RecoverKey,
+            AuditCategory::KeysRecovered,
+            "search-archived-keys",
+        )
+        .await?;
         let found = self
             .store
             .find_archived_keys(query)
@@ -225,6 +392,29 @@ impl Service {
                 not_after: rfc3339(k.certificate.not_after),
             })
             .collect())
+    }
+
+    /// Refuses an officer without `role`, naming the action, and audits the refusal under
+    /// `category`.
+    pub(crate) async fn require_role(
+        &self,
+        officer: &Officer,
+        role: keyward_policy::Role,
+        category: AuditCategory,
+        action: &str,
+    ) -> Result<(), Refusal> {
+        if officer.roles.contains(&role) {
+            return Ok(());
+        }
+        let refusal = Refusal::forbidden(format!(
+            "officer {} lacks the role {} needed to {}",
+            officer.name,
+            role.name(),
+            action.replace('-', " ")
+        ));
+        self.audit_refusal(category, action, Some(&officer.name), &refusal, json!({}))
+            .await;
+        Err(refusal)
     }
 
     /// Writes a failure audit record; if even that fails, the refusal still stands and the
@@ -263,42 +453,30 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, ServerError> {
     })
 }
 
-/// Loads the issuing CA (certificate, chain and decrypted key) named by cm.conf.
-pub fn load_ca(config: &ServerConfig) -> Result<CertificateAuthority, ServerError> {
-    let pem_cert = |path: &std::path::Path| {
-        X509::from_pem(&read(path)?).map_err(|_| ServerError::File {
-            path: path.to_path_buf(),
-            reason: "not a PEM certificate".into(),
-        })
+/// Builds the PIN mailer's SMTP transport from cm.conf's `pin-mailer.*`, if configured.
+pub fn load_pin_mailer(config: &ServerConfig) -> Result<Option<PinMailer>, ServerError> {
+    let Some(pm) = &config.pin_mailer else {
+        return Ok(None);
     };
-    let issuing = pem_cert(&config.ca_issuing_certificate)?;
-    let root = pem_cert(&config.ca_root)?;
-    let passphrase = zeroize::Zeroizing::new(read(&config.ca_key_passphrase_file)?);
-    let key =
-        keyward_ca::decrypt_key_pem(&read(&config.ca_issuing_key)?, passphrase.trim_ascii_end())
-            .map_err(|e| ServerError::File {
-                path: config.ca_issuing_key.clone(),
-                reason: e.to_string(),
-            })?;
-    Ok(CertificateAuthority::new(
-        issuing.clone(),
-        vec![issuing, root],
-        Box::new(SoftwareSigner::new(key)),
-    ))
-}
-
-/// Loads the archive key named by cm.conf; without one the KRA generates but never archives.
-pub fn load_kra(config: &ServerConfig) -> Result<Kra, ServerError> {
-    let Some((key_file, pass_file)) = &config.kra_archive_key else {
-        return Ok(Kra::new(None));
-    };
-    let passphrase = zeroize::Zeroizing::new(read(pass_file)?);
-    let key = SoftwareArchiveKey::from_file(&read(key_file)?, passphrase.trim_ascii_end())
-        .map_err(|e| ServerError::File {
-            path: key_file.clone(),
-            reason: e.to_string(),
+    let mut smtp = pm.smtp.clone();
+    if let Some(file) = &pm.password_file {
+        let bytes = zeroize::Zeroizing::new(read(file)?);
+        let text = std::str::from_utf8(&bytes).map_err(|_| ServerError::File {
+            path: file.clone(),
+            reason: "not UTF-8 text".into(),
         })?;
-    Ok(Kra::new(Some(Box::new(key))))
+        smtp.password = Some(zeroize::Zeroizing::new(
+            text.trim_end_matches(['\r', '\n']).to_string(),
+        ));
+    }
+    let mailer = keyward_mailer::smtp::Mailer::new(&smtp).map_err(|e| ServerError::Config {
+        path: config.path.clone(),
+        reason: format!("pin-mailer: {e}"),
+    })?;
+    Ok(Some(PinMailer {
+        mailer,
+        max_attempts: pm.max_attempts,
+    }))
 }
 
 /// What the store records about a certificate besides the certificate itself.
@@ -340,6 +518,43 @@ pub fn certificate_record(
         email: ctx.email.map(str::to_string),
         archived_key: None,
     })
+}
+
+/// A sealed secret in its wire form.
+pub(crate) fn wire(sealed: keyward_crypto::transport::SealedKey) -> keyward_proto::SealedKey {
+    keyward_proto::SealedKey {
+        ephemeral_key: sealed.ephemeral_key,
+        nonce: sealed.nonce,
+        ciphertext: sealed.ciphertext,
+    }
+}
+
+/// Seals a secret that is not a key (a PIN, a batch of PIN letters) to a client's transport
+/// key, bound to the request and to `what` (see `keyward_crypto::transport::secret_context`).
+pub(crate) fn seal_for(
+    recipient: &openssl::pkey::PKeyRef<openssl::pkey::Public>,
+    secret: &[u8],
+    request_id: &str,
+    what: &str,
+) -> Result<keyward_proto::SealedKey, Refusal> {
+    let context = keyward_crypto::transport::secret_context(request_id, what);
+    keyward_crypto::transport::seal(recipient, secret, &context)
+        .map(wire)
+        .map_err(Refusal::internal)
+}
+
+/// Longest request ID accepted (clients send 32 hex digits).
+const MAX_REQUEST_ID: usize = 64;
+
+/// A request ID: 1 to 64 printable ASCII characters.
+pub(crate) fn check_request_id(id: &str) -> Result<(), Refusal> {
+    if id.is_empty() || id.len() > MAX_REQUEST_ID || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Refusal::invalid(
+            "request_id",
+            format!("must be 1 to {MAX_REQUEST_ID} printable ASCII characters"),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn shorten(text: &str) -> String {

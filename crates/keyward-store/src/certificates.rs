@@ -5,8 +5,15 @@ use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::approvals::{self, ApprovalUse};
+use crate::pins::PinRecord;
+use crate::request_results::{self, RequestAnswer, RequestKey};
 use crate::types::{CertificateQuery, NewAudit, NewCertificate, StoredCertificate};
-use crate::{archived_keys, audit, now, Store, StoreError};
+use crate::{archived_keys, audit, crash_point, now, pins, Engine, Store, StoreError};
+
+/// What the `respond` callback of [`Store::record_token_answered`] returns: the answer, or why
+/// it could not be built (the transaction is rolled back, [`StoreError::Invalid`]).
+pub type Answered = Result<RequestAnswer, String>;
 
 /// The columns [`certificate`] reads.
 const COLUMNS: [&str; 14] = [
@@ -74,6 +81,38 @@ pub(crate) fn contains_pattern(text: &str) -> String {
     pattern
 }
 
+/// The FTS5 query (SQLite) that finds, through the trigram index of migration 0008, the
+/// certificates whose lowercased subject may contain `text`: every third trigram of the text and
+/// its last one, all required. That is necessary for the text to occur, not sufficient: the
+/// caller keeps the `LIKE`, which decides (measured on a million rows, reading a third of the
+/// trigrams' lists is about twice as fast as the exact phrase and the `LIKE` costs little).
+/// `None` off SQLite, and for text under three characters, which no trigram can serve (the
+/// `LIKE` alone then decides, by a scan).
+pub(crate) fn subject_fts_query(engine: Engine, text: &str) -> Option<String> {
+    let chars: Vec<char> = text.to_lowercase().chars().collect();
+    if engine != Engine::Sqlite || chars.len() < 3 {
+        return None;
+    }
+    let trigrams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+    let last = trigrams.len() - 1;
+    let mut picked: Vec<&String> = Vec::new();
+    for (i, trigram) in trigrams.iter().enumerate() {
+        if (i % 3 == 0 || i == last) && !picked.contains(&trigram) {
+            picked.push(trigram);
+        }
+    }
+    let terms: Vec<String> = picked
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
+    Some(terms.join(" "))
+}
+
+/// The tables of a subject search through the FTS5 index (SQLite): the index drives, in
+/// Certificate ID order, so that `ORDER BY` and `LIMIT` stop it early; certificates are `c`.
+pub(crate) const SUBJECT_FTS_FROM: &str =
+    "certificates_subject_fts JOIN certificates c ON c.id = certificates_subject_fts.rowid";
+
 /// A search's row limit: 100 unless given, clamped to 1..=1000.
 pub(crate) fn row_limit(limit: Option<i64>) -> i64 {
     limit.unwrap_or(100).clamp(1, 1000)
@@ -113,7 +152,7 @@ fn detail_with_serials(detail: &Value, serials: Vec<String>) -> Value {
 impl Store {
     /// Records certificates, the keys archived with them and their audit records in one
     /// transaction: all or nothing. Refuses an empty `certs`; otherwise the same as
-    /// [`Store::record_token`] with no `extra` records.
+    /// [`Store::record_token`] with no `extra` records and no PIN record.
     pub async fn record_issuance(
         &self,
         certs: &[NewCertificate],
@@ -122,7 +161,7 @@ impl Store {
         if certs.is_empty() {
             return Err(StoreError::Invalid("certificates: none to record".into()));
         }
-        self.record_token(certs, audit, &[]).await
+        self.record_token(certs, audit, &[], None).await
     }
 
     /// Records what a token issuance or recovery writes, in one transaction: all or nothing.
@@ -135,19 +174,105 @@ impl Store {
     ///   order of `certs`, an `archive-key` record ([`KeysArchived`]) naming the certificate's
     ///   officer, its Certificate ID as `object`, and in `detail` the serial number, subject,
     ///   token procedure, key procedure, key spec and archive key ID (never the sealed key);
-    /// - the records of `extra`, as given (e.g. one `recover-key` record per recovered key).
+    /// - the records of `extra`, as given (e.g. one `recover-key` record per recovered key);
+    /// - with a `pin`, its record ([`PinDistribution`], naming the issuing officer):
+    ///   [`UseLetter`](PinRecord::UseLetter) marks the letter used by this officer and request
+    ///   for the new certificates (`use-pin-letter`, `object` the letter ID, `detail` the
+    ///   request ID and the Certificate IDs joined by `,`); [`QueueMail`](PinRecord::QueueMail)
+    ///   queues the PIN mail for them (`queue-pin-mail`, `object` the PIN mail ID, `detail` the
+    ///   recipient, delivery and Certificate IDs).
     ///
-    /// A serial number recorded before is a [`StoreError::Conflict`]; an unknown key origin, or
-    /// an archived key with an empty envelope or archive key ID or with a key usage other than
-    /// its certificate's, is [`StoreError::Invalid`]. Either way nothing is written.
+    /// A serial number recorded before, or a PIN mail request ID queued before, is a
+    /// [`StoreError::Conflict`]; an unknown key origin, an archived key with an empty envelope
+    /// or archive key ID or with a key usage other than its certificate's, a letter ID that is
+    /// not positive, or a PIN mail with an empty request ID, recipient, KEK ID or envelope, is
+    /// [`StoreError::Invalid`]; a PIN letter that does not exist, belongs to another PIN
+    /// procedure or was used already (perhaps concurrently) is [`StoreError::Used`]. In each
+    /// case nothing is written.
     ///
     /// [`KeysArchived`]: crate::AuditCategory::KeysArchived
+    /// [`PinDistribution`]: crate::AuditCategory::PinDistribution
     pub async fn record_token(
         &self,
         certs: &[NewCertificate],
         audit: &NewAudit,
         extra: &[NewAudit],
+        pin: Option<&PinRecord>,
     ) -> Result<Vec<StoredCertificate>, StoreError> {
+        self.record_token_with(certs, audit, extra, pin, None).await
+    }
+
+    /// [`Store::record_token`], also using an approved recovery request in the same
+    /// transaction: it becomes `used` (audited as `use-approval`, naming `audit`'s officer); a
+    /// request that is not approved, has expired or was used is [`StoreError::Used`] and
+    /// nothing is written.
+    pub async fn record_token_with(
+        &self,
+        certs: &[NewCertificate],
+        audit: &NewAudit,
+        extra: &[NewAudit],
+        pin: Option<&PinRecord>,
+        approval: Option<&ApprovalUse>,
+    ) -> Result<Vec<StoredCertificate>, StoreError> {
+        type NoAnswer = fn(&[StoredCertificate]) -> Answered;
+        self.record(
+            certs,
+            audit,
+            extra,
+            pin,
+            approval,
+            None::<(&RequestKey, NoAnswer)>,
+        )
+        .await
+    }
+
+    /// [`Store::record_token_with`] for an idempotent request: in the same transaction, first
+    /// claims `key` (officer and request ID), then, once the certificates are inserted,
+    /// records the answer `respond` builds from them (the response the API sends, see
+    /// [`RequestAnswer`]). A retry is answered from [`Store::request_result`] instead of
+    /// issuing again.
+    ///
+    /// The stored response holds server-generated and recovered keys and server-chosen PINs
+    /// only sealed to the RA's one-time transport key, whose private half only that RA holds:
+    /// it is no secret to the database.
+    ///
+    /// A request ID the officer used before, or is using in a transaction not yet finished
+    /// (which it waits for), is a [`StoreError::Conflict`] naming `request ID`, and nothing is
+    /// written; an error from `respond` rolls everything back.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_token_answered<F>(
+        &self,
+        certs: &[NewCertificate],
+        audit: &NewAudit,
+        extra: &[NewAudit],
+        pin: Option<&PinRecord>,
+        approval: Option<&ApprovalUse>,
+        key: &RequestKey,
+        respond: F,
+    ) -> Result<Vec<StoredCertificate>, StoreError>
+    where
+        F: FnOnce(&[StoredCertificate]) -> Answered + Send,
+    {
+        request_results::check(key)?;
+        self.record(certs, audit, extra, pin, approval, Some((key, respond)))
+            .await
+    }
+
+    async fn record<F>(
+        &self,
+        certs: &[NewCertificate],
+        audit: &NewAudit,
+        extra: &[NewAudit],
+        pin: Option<&PinRecord>,
+        approval: Option<&ApprovalUse>,
+        answered: Option<(&RequestKey, F)>,
+    ) -> Result<Vec<StoredCertificate>, StoreError>
+    where
+        F: FnOnce(&[StoredCertificate]) -> Answered + Send,
+    {
+        if let Some(pin) = pin {
+            pins::check(pin)?;
+        }
         let mut normalized = Vec::with_capacity(certs.len());
         for c in certs {
             if !KEY_ORIGINS.contains(&c.key_origin.as_str()) {
@@ -172,6 +297,9 @@ impl Store {
             certificate_columns(None)
         );
         let mut tx = self.write_tx().await?;
+        if let Some((key, _)) = &answered {
+            request_results::claim(&mut tx, key, issued_at).await?;
+        }
         let mut stored = Vec::with_capacity(certs.len());
         let mut archive_records = Vec::new();
         for (c, serial_norm) in certs.iter().zip(normalized) {
@@ -201,7 +329,20 @@ impl Store {
             }
             stored.push(cert);
         }
+        crash_point("mid-transaction");
         let ids: Vec<String> = stored.iter().map(|c| c.id.to_string()).collect();
+        let pin_record = match pin {
+            Some(pin) => Some(pins::record(&mut tx, pin, &ids.join(","), issued_at).await?),
+            None => None,
+        };
+        let approval_record = match approval {
+            Some(used) => {
+                let mut rec = approvals::use_approval(&mut tx, used, issued_at).await?;
+                rec.officer = audit.officer.clone();
+                Some(rec)
+            }
+            None => None,
+        };
         let serials = stored.iter().map(|c| c.serial_hex.clone()).collect();
         let record = NewAudit {
             object: (!ids.is_empty()).then(|| ids.join(",")),
@@ -209,10 +350,17 @@ impl Store {
             ..audit.clone()
         };
         audit::insert(&mut tx, &record).await?;
-        for rec in archive_records.iter().chain(extra) {
+        let records = archive_records.iter().chain(extra).chain(&pin_record);
+        for rec in records.chain(&approval_record) {
             audit::insert(&mut tx, rec).await?;
         }
+        if let Some((key, respond)) = answered {
+            let answer = respond(&stored).map_err(StoreError::Invalid)?;
+            request_results::answer(&mut tx, key, &answer).await?;
+        }
+        crash_point("before-commit");
         tx.commit().await?;
+        crash_point("after-commit");
         Ok(stored)
     }
 
@@ -225,9 +373,18 @@ impl Store {
         q: &CertificateQuery,
     ) -> Result<Vec<StoredCertificate>, StoreError> {
         let serial = q.serial_hex.as_deref().map(normalize_serial).transpose()?;
+        let fts = q
+            .subject
+            .as_deref()
+            .and_then(|s| subject_fts_query(self.engine, s));
+        let from = if fts.is_some() {
+            SUBJECT_FTS_FROM
+        } else {
+            "certificates c"
+        };
         let mut sql = format!(
-            "SELECT {} FROM certificates WHERE 1 = 1",
-            certificate_columns(None)
+            "SELECT {} FROM {from} WHERE 1 = 1",
+            certificate_columns(Some("c"))
         );
         let mut n = 0;
         let mut placeholder = || {
@@ -235,22 +392,36 @@ impl Store {
             format!("${n}")
         };
         if q.id.is_some() {
-            sql += &format!(" AND id = {}", placeholder());
+            sql += &format!(" AND c.id = {}", placeholder());
         }
         if serial.is_some() {
-            sql += &format!(" AND serial_norm = {}", placeholder());
+            sql += &format!(" AND c.serial_norm = {}", placeholder());
+        }
+        if fts.is_some() {
+            sql += &format!(" AND certificates_subject_fts MATCH {}", placeholder());
         }
         if q.subject.is_some() {
-            sql += &format!(" AND subject_lower LIKE {} ESCAPE '\\'", placeholder());
+            sql += &format!(" AND c.subject_lower LIKE {} ESCAPE '\\'", placeholder());
         }
-        sql += &format!(" ORDER BY id LIMIT {}", placeholder());
+        let order = if fts.is_some() {
+            "certificates_subject_fts.rowid"
+        } else {
+            "c.id"
+        };
+        sql += &format!(" ORDER BY {order} LIMIT {}", placeholder());
 
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        // A subject search is planned for its text each time (an unnamed statement): a cached
+        // generic plan on PostgreSQL walks the primary key in ID order and filters every row,
+        // instead of asking the trigram index (migration 0008).
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(q.subject.is_none());
         if let Some(id) = q.id {
             query = query.bind(id);
         }
         if let Some(serial) = serial {
             query = query.bind(serial);
+        }
+        if let Some(fts) = fts {
+            query = query.bind(fts);
         }
         if let Some(subject) = &q.subject {
             query = query.bind(contains_pattern(subject));
@@ -275,6 +446,20 @@ mod tests {
             normalize_serial("12g"),
             Err(StoreError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn subject_fts_queries() {
+        let q = |text: &str| subject_fts_query(Engine::Sqlite, text);
+        assert_eq!(
+            q("Alice \"Q\" EX").as_deref(),
+            Some("\"ali\" \"ce \" \"\"\"q\"\"\" \" ex\"")
+        );
+        assert_eq!(q("Åb"), None);
+        assert_eq!(q("Åbc").as_deref(), Some("\"åbc\""));
+        assert_eq!(q("abcd").as_deref(), Some("\"abc\" \"bcd\""));
+        assert_eq!(q("aaaaaaa").as_deref(), Some("\"aaa\""));
+        assert_eq!(subject_fts_query(Engine::Postgres, "alice"), None);
     }
 
     #[test]

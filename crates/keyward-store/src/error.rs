@@ -12,6 +12,13 @@ pub enum StoreError {
          or postgres://USER@HOST:PORT/DB"
     )]
     UnsupportedUrl(String),
+    /// The PostgreSQL server has no database of the URL's name; the text is the server's
+    /// (`database "kw" does not exist`).
+    #[error(
+        "{0} on the PostgreSQL server: create it first (createdb NAME, or CREATE DATABASE NAME) \
+         or name an existing one"
+    )]
+    MissingDatabase(String),
     /// The database refused or failed (connection, SQL, I/O).
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -19,9 +26,14 @@ pub enum StoreError {
     #[error("database migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// A unique value exists already; the text names the field (`officer name`,
-    /// `officer certificate fingerprint`, `certificate serial`, `procedure name`).
+    /// `officer certificate fingerprint`, `certificate serial`, `procedure name`,
+    /// `PIN mail request`) or the value (`PIN letter ID 17`).
     #[error("{0} exists already")]
     Conflict(String),
+    /// A one-time item (a PIN letter) was used already, or cannot be used as asked; the text
+    /// names it (`PIN letter 17`).
+    #[error("{0} has been used already")]
+    Used(String),
     /// An argument the store cannot accept; the text names the field and the reason.
     #[error("invalid {0}")]
     Invalid(String),

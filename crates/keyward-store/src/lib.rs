@@ -1,4 +1,5 @@
-//! The store component: certificates, archived keys, officers, procedures and the audit log.
+//! The store component: certificates, archived keys, officers, procedures, PIN distribution
+//! (PIN letters and the PIN mail queue) and the audit log.
 //!
 //! One code path over two engines through `sqlx::any`: a SQLite file by default (nothing to
 //! install) and PostgreSQL when several server nodes share one database. Each engine has its
@@ -7,20 +8,43 @@
 //!
 //! Every state change is written together with its audit record in one transaction.
 
+mod approvals;
 mod archived_keys;
 mod audit;
+mod audit_chain;
+mod audit_search;
 mod certificates;
+mod crash;
 mod error;
+mod nonces;
 mod officers;
+mod pin_letters;
+mod pin_mail;
+mod pins;
 mod procedures;
+mod request_results;
 mod types;
 
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 
+pub use approvals::{Approval, ApprovalState, ApprovalUse, NewApproval, Vote};
+pub use audit_chain::{
+    audit_hash, AuditHashInput, AuditSeal, ChainedRecord, NewAuditSeal, AUDIT_HASH_LABEL,
+    GENESIS_HASH,
+};
+pub use audit_search::AuditQuery;
+pub use certificates::Answered;
+pub use crash::{crash_point, CRASH_ENV};
 pub use error::StoreError;
+pub use nonces::NonceSight;
+pub use pins::{
+    NewPinLetter, NewPinMail, PinDelivery, PinLetter, PinLetterQuery, PinLetterUse, PinMail,
+    PinMailQuery, PinMailState, PinRecord,
+};
+pub use request_results::{RequestAnswer, RequestKey, RequestResult};
 pub use types::{
     ArchivedKey, ArchivedKeyQuery, AuditCategory, AuditRecord, CertificateQuery, NewArchivedKey,
     NewAudit, NewCertificate, NewOfficer, Officer, Outcome, StoredCertificate,
@@ -88,10 +112,24 @@ impl Store {
     /// URL forms: `sqlite:///abs/path/keyward.db` (absolute), `sqlite://rel/keyward.db`
     /// (relative to the working directory), `postgres://user@host:port/db` (or `postgresql://`,
     /// with any libpq-style parameters sqlx accepts). A SQLite file is created if missing and
-    /// switched to WAL journaling; the PostgreSQL database must exist.
+    /// switched to WAL journaling; the PostgreSQL database must exist
+    /// ([`StoreError::MissingDatabase`] otherwise).
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (engine, url) = parse_url(url)?;
+        let opened = |e: sqlx::Error| match &e {
+            // invalid_catalog_name: the URL names a database the server does not have.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
+                StoreError::MissingDatabase(db.message().to_string())
+            }
+            _ => StoreError::Database(e),
+        };
+        if engine == Engine::Postgres {
+            // One connection first: the pool would retry an unreachable server until its
+            // acquire timeout and then report only the timeout.
+            let probe = sqlx::AnyConnection::connect(&url).await.map_err(opened)?;
+            probe.close().await?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(match engine {
                 Engine::Sqlite => 4,
@@ -107,9 +145,11 @@ impl Store {
                 })
             })
             .connect(&url)
-            .await?;
+            .await
+            .map_err(opened)?;
         let store = Store { pool, engine };
         store.migrate().await?;
+        store.chain_legacy_audit().await?;
         Ok(store)
     }
 

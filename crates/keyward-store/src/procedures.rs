@@ -43,6 +43,12 @@ impl Store {
         for (i, p) in set.token.iter().enumerate() {
             rows.push(("token", i, &p.name, to_json("token", &p.name, p)?));
         }
+        for (i, p) in set.pin.iter().enumerate() {
+            rows.push(("pin", i, &p.name, to_json("PIN", &p.name, p)?));
+        }
+        for (i, p) in set.p12.iter().enumerate() {
+            rows.push(("p12", i, &p.name, to_json("PKCS#12", &p.name, p)?));
+        }
         let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM procedures")
             .execute(&mut *tx)
@@ -80,6 +86,8 @@ impl Store {
                 "certificate" => set.certificate.push(from_json(&kind, &name, &definition)?),
                 "key" => set.key.push(from_json(&kind, &name, &definition)?),
                 "token" => set.token.push(from_json(&kind, &name, &definition)?),
+                "pin" => set.pin.push(from_json(&kind, &name, &definition)?),
+                "p12" => set.p12.push(from_json(&kind, &name, &definition)?),
                 other => {
                     return Err(StoreError::Corrupt(format!(
                         "procedure {name:?} has unknown kind {other:?}"

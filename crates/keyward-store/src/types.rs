@@ -191,7 +191,7 @@ impl fmt::Debug for ArchivedKey {
 }
 
 /// Debug stand-in for a sealed envelope: its length only.
-struct SealedLen(usize);
+pub(crate) struct SealedLen(pub(crate) usize);
 
 impl fmt::Debug for SealedLen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -235,16 +235,19 @@ pub enum AuditCategory {
     Administration,
     /// Officer authentication and request signatures.
     Authentication,
+    /// PIN letters created and used, PIN mail queued and delivered.
+    PinDistribution,
 }
 
 impl AuditCategory {
-    const ALL: [AuditCategory; 6] = [
+    const ALL: [AuditCategory; 7] = [
         AuditCategory::CertificatesIssued,
         AuditCategory::CertificatesRevoked,
         AuditCategory::KeysArchived,
         AuditCategory::KeysRecovered,
         AuditCategory::Administration,
         AuditCategory::Authentication,
+        AuditCategory::PinDistribution,
     ];
 
     /// Stored name.
@@ -256,6 +259,7 @@ impl AuditCategory {
             AuditCategory::KeysRecovered => "keys-recovered",
             AuditCategory::Administration => "administration",
             AuditCategory::Authentication => "authentication",
+            AuditCategory::PinDistribution => "pin-distribution",
         }
     }
 }
@@ -352,4 +356,10 @@ pub struct AuditRecord {
     pub object: Option<String>,
     /// Details.
     pub detail: serde_json::Value,
+    /// The previous record's hash (lowercase hex; 64 zeros for the first record).
+    #[serde(default)]
+    pub prev_hash: Option<String>,
+    /// This record's hash (see [`crate::audit_hash`]).
+    #[serde(default)]
+    pub hash: Option<String>,
 }

@@ -5,12 +5,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use openssl::pkey::{PKey, Private};
+use openssl::pkey::PKey;
 use openssl::x509::X509;
 use serde::Serialize;
 use serde_json::json;
 
-use keyward_ca::{CertificateAuthority, IssueRequest, SoftwareSigner};
+use keyward_ca::{CertificateAuthority, IssueRequest};
 use keyward_crypto::files::{write_public, write_secret};
 use keyward_policy::keyspec::{Curve, DEFAULT_RA_KEY_GENERATION};
 use keyward_policy::roles::Role;
@@ -53,7 +53,14 @@ pub struct InitReport {
 
 /// `keyward init`.
 pub async fn run(args: InitArgs) -> anyhow::Result<()> {
-    let report = create(&args.dir, args.listen).await?;
+    let hsm = crate::init_ca::HsmCa::from_args(&args);
+    let report = create_with(
+        &args.dir,
+        args.listen,
+        hsm.as_ref(),
+        args.database.as_deref(),
+    )
+    .await?;
     if args.json {
         return print_json(&report);
     }
@@ -78,12 +85,28 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         "warning: the first officer is a virtual officer whose Signature PIN is stored in a file next to its key.\n\
          Move the PIN to a safe place (or delete the file) and enroll smart-card officers for production."
     );
+    if let Some(hsm) = &hsm {
+        println!("  issuing CA key        {}", hsm.describe());
+    }
     println!("\nNext: keyward server --dir {}", report.dir.display());
     Ok(())
 }
 
 /// Creates an installation in `dir`, which must not exist or be empty.
 pub async fn create(dir: &Path, listen: SocketAddr) -> anyhow::Result<InitReport> {
+    create_with(dir, listen, None, None).await
+}
+
+/// As [`create`], with the issuing CA key generated on a PKCS#11 token when `hsm` is given
+/// (removed from the token again if the installation cannot be created), and on the database
+/// `database` (`--database`: a PostgreSQL database that exists and holds no Keyward data, or a
+/// SQLite file; written to cm.conf) instead of `sqlite://keyward.db` in `dir`.
+pub async fn create_with(
+    dir: &Path,
+    listen: SocketAddr,
+    hsm: Option<&crate::init_ca::HsmCa>,
+    database: Option<&str>,
+) -> anyhow::Result<InitReport> {
     if dir.exists() {
         let empty = std::fs::read_dir(dir)
             .with_context(|| format!("--dir {}", dir.display()))?
@@ -111,7 +134,12 @@ pub async fn create(dir: &Path, listen: SocketAddr) -> anyhow::Result<InitReport
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .with_context(|| format!("protecting {}", staging.path().display()))?;
-    build(staging.path(), listen).await?;
+    if let Err(e) = build(staging.path(), listen, hsm, database).await {
+        if let Some(hsm) = hsm {
+            hsm.rollback();
+        }
+        return Err(e);
+    }
     if dir.exists() {
         std::fs::remove_dir(dir).with_context(|| format!("replacing empty {}", dir.display()))?;
     }
@@ -132,8 +160,17 @@ pub async fn create(dir: &Path, listen: SocketAddr) -> anyhow::Result<InitReport
     })
 }
 
-async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
-    for sub in ["ca", "tls", "officer", "kra"] {
+async fn build(
+    dir: &Path,
+    listen: SocketAddr,
+    hsm: Option<&crate::init_ca::HsmCa>,
+    database: Option<&str>,
+) -> anyhow::Result<()> {
+    // The database first: a PostgreSQL database that is missing, unreachable or in use is
+    // refused before any key is made.
+    let database_url = database.unwrap_or("sqlite://keyward.db");
+    let store = open_database(dir, database_url).await?;
+    for sub in ["ca", "tls", "officer", "kra", "audit"] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
     let procedures: ProcedureSet =
@@ -141,25 +178,7 @@ async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     procedures.validate().context("built-in procedures.toml")?;
     write_public(&dir.join("procedures.toml"), DEFAULT_PROCEDURES.as_bytes())?;
 
-    let root_dn = DistinguishedName::parse("CN=Keyward Root CA,O=Keyward")?;
-    let issuing_dn = DistinguishedName::parse("CN=Keyward Issuing CA,O=Keyward")?;
-    let hierarchy = keyward_ca::create_hierarchy(&root_dn, &issuing_dn)?;
-    let passphrase = keyward_crypto::generate_pin(32, keyward_policy::pin::PIN_ALPHABET)?;
-    let pass = passphrase.as_str().as_bytes();
-    write_secret(&dir.join("ca/ca.pass"), pass)?;
-    write_secret(
-        &dir.join("ca/root.key.pem"),
-        &keyward_ca::encrypt_key_pem(&hierarchy.root_key, pass)?,
-    )?;
-    write_secret(
-        &dir.join("ca/issuing.key.pem"),
-        &keyward_ca::encrypt_key_pem(&hierarchy.issuing_key, pass)?,
-    )?;
-    write_public(&dir.join("ca/root.pem"), &hierarchy.root_cert.to_pem()?)?;
-    write_public(
-        &dir.join("ca/issuing.pem"),
-        &hierarchy.issuing_cert.to_pem()?,
-    )?;
+    let (ca, ca_key_conf) = crate::init_ca::create_ca(dir, hsm)?;
     // The KRA's archive key, encrypted at rest under a passphrase of its own.
     let archive_key = keyward_kra::SoftwareArchiveKey::generate()?;
     let kra_pass = keyward_crypto::generate_pin(32, keyward_policy::pin::PIN_ALPHABET)?;
@@ -168,11 +187,7 @@ async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
         &dir.join("kra/archive-key.json"),
         &archive_key.to_file(kra_pass.as_str().as_bytes())?,
     )?;
-    let ca = CertificateAuthority::new(
-        hierarchy.issuing_cert.clone(),
-        vec![hierarchy.issuing_cert.clone(), hierarchy.root_cert.clone()],
-        Box::new(SoftwareSigner::new(hierarchy.issuing_key)),
-    );
+    crate::audit::create_key_files(dir)?;
 
     let cert_procedure = |name: &str| {
         procedures
@@ -200,18 +215,19 @@ async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
         &ips,
     )?;
     let mut chain_pem = tls_cert.to_pem()?;
-    chain_pem.extend(hierarchy.issuing_cert.to_pem()?);
+    chain_pem.extend(ca.certificate().to_pem()?);
     write_public(&dir.join("tls/server.pem"), &chain_pem)?;
     write_secret(
         &dir.join("tls/server.key"),
         &tls_key.private_key_to_pem_pkcs8()?,
     )?;
 
-    write_public(&dir.join("cm.conf"), cm_conf(listen).as_bytes())?;
+    write_public(
+        &dir.join("cm.conf"),
+        cm_conf(listen, database_url, &ca_key_conf).as_bytes(),
+    )?;
     write_public(&dir.join("client.conf"), client_conf(listen).as_bytes())?;
 
-    let url = format!("sqlite://{}", dir.join("keyward.db").display());
-    let store = Store::open(&url).await?;
     let admin = NewAudit {
         category: AuditCategory::Administration,
         action: "load-procedures".into(),
@@ -250,10 +266,11 @@ async fn build(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Has the CA certify `key` for a subject the server itself needs (TLS, officers).
-pub fn issue(
+/// Has the CA certify `key` (a key pair, or only its public half) for a subject the server
+/// itself needs (TLS, officers).
+pub fn issue<T: openssl::pkey::HasPublic>(
     ca: &CertificateAuthority,
-    key: &PKey<Private>,
+    key: &openssl::pkey::PKeyRef<T>,
     dn: &DistinguishedName,
     procedure: &keyward_policy::CertificateProcedure,
     dns_names: &[String],
@@ -272,25 +289,60 @@ pub fn issue(
     })?)
 }
 
-fn cm_conf(listen: SocketAddr) -> String {
+/// Opens `url` for a new installation in `dir` (a relative SQLite path is relative to `dir`, as
+/// in cm.conf) and refuses a database that holds Keyward data already (its audit log is not
+/// empty). Errors name `--database` and only the URL's scheme (a URL may hold a password).
+async fn open_database(dir: &Path, url: &str) -> anyhow::Result<Store> {
+    let scheme = url.split_once("://").map_or("?", |(scheme, _)| scheme);
+    let store = Store::open(&keyward_server::config::resolve_database_url(url, dir))
+        .await
+        .map_err(|e| input_error(format!("--database (database.url, {scheme}://…): {e}")))?;
+    if !store.audit_records(1).await?.is_empty() {
+        store.close().await;
+        return Err(input_error(format!(
+            "--database (database.url, {scheme}://…): the database holds Keyward data already \
+             (its audit log is not empty); give every installation a new, empty database"
+        )));
+    }
+    Ok(store)
+}
+
+fn cm_conf(listen: SocketAddr, database_url: &str, ca_key_conf: &str) -> String {
     format!(
         "# Keyward server configuration (cm.conf). Paths are relative to this file.\n\
          server.listen = {listen}\n\
-         database.url = sqlite://keyward.db\n\
+         database.url = {database_url}\n\
          tls.certificate = tls/server.pem\n\
          tls.key = tls/server.key\n\
          ca.root = ca/root.pem\n\
          ca.issuing.certificate = ca/issuing.pem\n\
-         ca.issuing.key = ca/issuing.key.pem\n\
-         ca.key-passphrase-file = ca/ca.pass\n\
+         {ca_key_conf}\
          \n\
          # The key archive's archive key (KEK), encrypted at rest; its passphrase sits beside it in\n\
-         # this release: move it, or use an HSM (planned), in production.\n\
+         # this release: move it, or use an HSM (keyward kra init-hsm-key), in production.\n\
          kra.archive-key = kra/archive-key.json\n\
          kra.archive-key-passphrase-file = kra/archive.pass\n\
+         # Keys the KRA generates ahead, in memory only (RSA generation is slow):\n\
+         # kra.key-pool = RSA:2048=8, RSA:3072=2\n\
          \n\
          # Key specs offered to RA clients for the keys they generate (default marked *).\n\
-         client.ra-key-generation = {DEFAULT_RA_KEY_GENERATION}\n"
+         client.ra-key-generation = {DEFAULT_RA_KEY_GENERATION}\n\
+         \n\
+         # The audit key seals the audit log's hash chain every audit.seal-interval seconds;\n\
+         # `keyward audit verify` checks it. Keep a copy of audit/audit-key.pub.pem elsewhere.\n\
+         audit.key = audit/audit-key.pem\n\
+         audit.key-passphrase-file = audit/audit.pass\n\
+         audit.seal-interval = 60\n\
+         \n\
+         # The PIN mailer's SMTP server (PIN procedure `email`; the Secure Printer triggers sending).\n\
+         # pin-mailer.smtp-host = smtp.example.org\n\
+         # pin-mailer.smtp-port = 587\n\
+         # pin-mailer.smtp-security = starttls        (none | starttls | tls)\n\
+         # pin-mailer.smtp-username = keyward\n\
+         # pin-mailer.smtp-password-file = pin-mailer.pass\n\
+         # pin-mailer.smtp-ca-file = smtp-ca.pem        (else the public web PKI roots)\n\
+         # pin-mailer.from = Keyward PIN mailer <pin-mailer@example.org>\n\
+         # pin-mailer.max-attempts = 5\n"
     )
 }
 

@@ -1,12 +1,20 @@
 //! The `keyward` binary: server, RA client and administration.
 
+mod audit;
+mod batch;
 mod cli;
 mod init;
+mod init_ca;
+mod kra;
 mod officer;
+mod officer_card;
 mod output;
+mod p12;
+mod pin_letters;
 mod quickstart;
 mod ra;
 mod secrets;
+mod secure_printer;
 mod server;
 
 use clap::Parser;
@@ -47,8 +55,16 @@ fn main() {
             Command::Quickstart(args) => quickstart::run(args).await,
             Command::Ra(args) => ra::run(args).await,
             Command::Officer(args) => officer::run(args).await,
+            Command::Kra(args) => kra::run(args).await,
+            Command::Audit(args) => audit::run(args).await,
+            Command::PinLetters(args) => pin_letters::run(args).await,
+            Command::SecurePrinter(args) => secure_printer::run(args).await,
+            Command::P12(args) => p12::run(args),
         }
     });
+    // Dropping the runtime drops every task's state, which stops and joins background threads
+    // (the key pool's generators) before `exit` runs OpenSSL's exit-time cleanup under them.
+    drop(runtime);
     if let Err(err) = result {
         eprintln!("error: {err:#}");
         std::process::exit(exit_code(&err));
@@ -60,8 +76,32 @@ fn exit_code(err: &anyhow::Error) -> i32 {
     if let Some(ra) = err.downcast_ref::<keyward_ra::RaError>() {
         return ra.exit_code();
     }
+    if let Some(token) = err.downcast_ref::<keyward_pkcs11::Pkcs11Error>() {
+        use keyward_pkcs11::Pkcs11Error as P;
+        return match token {
+            P::WrongPin { .. } | P::PinLocked { .. } => 4,
+            P::Module { .. } | P::TokenNotFound { .. } => 3,
+            P::Object { .. } => EXIT_INPUT,
+            P::Operation { .. } | P::Rejected { .. } => 1,
+        };
+    }
+    if err.downcast_ref::<p12::WrongPin>().is_some() {
+        return p12::EXIT_WRONG_PIN;
+    }
+    if err
+        .downcast_ref::<secure_printer::DeliveryFailed>()
+        .is_some()
+    {
+        return secure_printer::EXIT_DELIVERY_FAILED;
+    }
+    if let Some(batch) = err.downcast_ref::<batch::BatchIncomplete>() {
+        return batch.code;
+    }
     if err.downcast_ref::<output::InputError>().is_some() {
         return EXIT_INPUT;
+    }
+    if err.downcast_ref::<audit::AuditBroken>().is_some() {
+        return audit::EXIT_BROKEN;
     }
     if err.downcast_ref::<keyward_server::ServerError>().is_some() {
         return 3;

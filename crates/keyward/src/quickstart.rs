@@ -102,7 +102,7 @@ async fn issue_one(
     let pin_file = dir.join(format!("officer/{FIRST_OFFICER}.pin"));
     let signature_pin = secrets::signature_pin(Some(&pin_file))
         .with_context(|| format!("the first officer's Signature PIN ({})", pin_file.display()))?;
-    let officer = OfficerCredential::open_p12(&config.officer_p12, signature_pin.as_str())?;
+    let officer = OfficerCredential::open(&config, signature_pin.as_str())?;
     let client = RaClient::new(&config, Arc::new(officer))?;
 
     let tokens = dir.join("tokens");
@@ -119,9 +119,13 @@ async fn issue_one(
         cert_path: Some(tokens.join(format!("quickstart-{n}.pem"))),
         force: false,
         recover: Vec::new(),
+        approval: None,
+        request_id: None,
     };
     let prepared = Prepared::new(&client, &config, order).await?;
     let pin = secrets::generate(prepared.pin_procedure())?;
-    let token = prepared.execute(&client, &pin).await?;
+    let token = prepared
+        .execute(&client, keyward_ra::issue::PinSource::Local(pin.clone()))
+        .await?;
     Ok((token, pin))
 }

@@ -15,7 +15,7 @@ use keyward_ra::issue::{key_spec_list, IssuedToken, Prepared, TokenOrder};
 use keyward_ra::officer::VIRTUAL_OFFICER_WARNING;
 use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
 
-use crate::cli::{IssueArgs, RaArgs, RaCommand};
+use crate::cli::{ApprovalsCommand, ClientArgs, IssueArgs, RaArgs, RaCommand};
 use crate::output::{input_error, print_json, print_results, print_table};
 use crate::secrets::{signature_pin, token_pin};
 
@@ -32,20 +32,27 @@ impl Session {
     pub fn open(config: ClientConfig, pin_file: Option<&Path>) -> anyhow::Result<Session> {
         keyward_ra::seed::start(&config.path)?;
         let pin = signature_pin(pin_file)?;
-        let officer = OfficerCredential::open_p12(&config.officer_p12, pin.as_str())?;
-        eprintln!("{VIRTUAL_OFFICER_WARNING}");
+        let officer = OfficerCredential::open(&config, pin.as_str())?;
+        if officer.is_virtual() {
+            eprintln!("{VIRTUAL_OFFICER_WARNING}");
+        }
         let client = RaClient::new(&config, Arc::new(officer))?;
         Ok(Session { config, client })
+    }
+
+    /// Opens the client.conf and Signature PIN named on the command line.
+    pub fn from_args(args: &ClientArgs) -> anyhow::Result<Session> {
+        let config = ClientConfig::load(&args.config)?;
+        Session::open(config, args.signature_pin_file.as_deref())
     }
 }
 
 /// `keyward ra`.
 pub async fn run(args: RaArgs) -> anyhow::Result<()> {
     if let RaCommand::InitKeygen { from_file } = &args.command {
-        return init_keygen(&args.config, from_file.as_deref());
+        return init_keygen(&args.client.config, from_file.as_deref());
     }
-    let config = ClientConfig::load(&args.config)?;
-    let session = Session::open(config, args.signature_pin_file.as_deref())?;
+    let session = Session::from_args(&args.client)?;
     match args.command {
         RaCommand::Procedures { filter, json } => {
             procedures(&session, filter.as_deref(), json).await
@@ -57,6 +64,7 @@ pub async fn run(args: RaArgs) -> anyhow::Result<()> {
             json,
         } => plan(&session, &procedure, key_spec.as_deref(), json).await,
         RaCommand::Issue(issue_args) => issue(&session, issue_args).await,
+        RaCommand::Batch(batch_args) => crate::batch::run(session, batch_args).await,
         RaCommand::Certificates {
             id,
             serial,
@@ -100,6 +108,7 @@ pub async fn run(args: RaArgs) -> anyhow::Result<()> {
             Ok(())
         }
         RaCommand::InitKeygen { .. } => Ok(()),
+        RaCommand::Approvals { command } => approvals(&session, command).await,
     }
 }
 
@@ -120,7 +129,8 @@ async fn procedures(s: &Session, filter: Option<&str>, json: bool) -> anyhow::Re
             let keys: Vec<String> = t.keys.iter().map(|k| k.name.clone()).collect();
             vec![
                 t.token.name.clone(),
-                t.token.pin.method.name().to_string(),
+                t.pin.method.name().to_string(),
+                t.p12.name.clone(),
                 certs.join(", "),
                 if keys.is_empty() {
                     "-".into()
@@ -135,6 +145,7 @@ async fn procedures(s: &Session, filter: Option<&str>, json: bool) -> anyhow::Re
         &[
             "TOKEN PROCEDURE",
             "PIN",
+            "PKCS#12",
             "CERTIFICATE PROCEDURES",
             "KEY PROCEDURES",
             "DESCRIPTION",
@@ -223,12 +234,19 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
             .map(KeySelection::CertificateId)
             .chain(args.recover_serial.into_iter().map(KeySelection::Serial))
             .collect(),
+        approval: args.approval,
+        request_id: None,
     };
     let prepared = Prepared::new(&s.client, &s.config, order).await?;
     if !args.json {
         eprintln!("{}", prepared.plan());
     }
-    let pin = token_pin(prepared.pin_procedure(), args.pin_stdin)?;
+    let pin = token_pin(
+        prepared.pin_procedure(),
+        args.pin_stdin,
+        args.pin_letter,
+        args.pin_email,
+    )?;
     let spinner = indicatif::ProgressBar::new_spinner();
     if std::io::stderr().is_terminal() && !args.json {
         spinner.set_message(format!(
@@ -239,7 +257,7 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
     } else {
         spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let result = prepared.execute(&s.client, &pin.pin).await;
+    let result = prepared.execute(&s.client, pin.source).await;
     spinner.finish_and_clear();
     let token: IssuedToken = result?;
     if args.json {
@@ -251,8 +269,11 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
             "p12": token.p12_path,
             "certificate_files": token.cert_paths,
         });
-        if pin.show {
-            out["pin"] = json!(pin.pin.as_str());
+        if let Some(shown) = &pin.shown {
+            out["pin"] = json!(shown.as_str());
+        }
+        if let Some(delivery) = &token.pin_delivery {
+            out["pin_delivery"] = json!(delivery);
         }
         return print_json(&out);
     }
@@ -277,10 +298,71 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
         token.p12_path.display(),
         files.join(", ")
     );
-    if pin.show {
-        println!("PIN: {}", pin.pin.as_str());
+    if let Some(shown) = &pin.shown {
+        println!("PIN: {}", shown.as_str());
         eprintln!("Note the PIN now: it is shown once and stored nowhere.");
     }
+    match &token.pin_delivery {
+        Some(d) if d.letter_id.is_some() => println!(
+            "Sealed with the PIN of PIN/PUK letter {} (the letter is now used).",
+            d.letter_id.as_deref().unwrap_or_default()
+        ),
+        Some(d) => println!(
+            "The PIN goes to {} by the PIN mailer ({}): run `keyward secure-printer run` to deliver it.",
+            d.recipient.as_deref().unwrap_or("?"),
+            d.delivery.as_deref().unwrap_or("smtp")
+        ),
+        None => {}
+    }
+    Ok(())
+}
+
+async fn approvals(s: &Session, command: ApprovalsCommand) -> anyhow::Result<()> {
+    let (id, approve, json) = match command {
+        ApprovalsCommand::List { all, json } => {
+            let found = s.client.approvals(all).await?;
+            return print_results(
+                &found,
+                json,
+                &[
+                    "ID",
+                    "STATE",
+                    "REQUESTER",
+                    "TOKEN PROCEDURE",
+                    "SUBJECT",
+                    "KEYS",
+                    "APPROVALS",
+                    "EXPIRES",
+                ],
+                |a| {
+                    vec![
+                        a.id.clone(),
+                        a.state.clone(),
+                        a.requester.clone(),
+                        a.token_procedure.clone(),
+                        a.subject.clone(),
+                        a.key_certificate_ids.clone(),
+                        format!("{} of {}", a.approved_by.len(), a.required),
+                        a.expires_at.clone(),
+                    ]
+                },
+                "No approval requests.",
+            );
+        }
+        ApprovalsCommand::Approve { id, json } => (id, true, json),
+        ApprovalsCommand::Reject { id, json } => (id, false, json),
+    };
+    let a = s.client.vote_approval(&id, approve).await?;
+    if json {
+        return print_json(&a);
+    }
+    println!(
+        "Approval request {} ({} of {} approvals): {}",
+        a.id,
+        a.approved_by.len(),
+        a.required,
+        a.state
+    );
     Ok(())
 }
 

@@ -8,8 +8,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use keyward_crypto::Pin;
-use keyward_policy::pin::{check_pin, PIN_ALPHABET};
+use keyward_policy::pin::check_pin;
 use keyward_policy::PinProcedure;
+use keyward_ra::issue::PinSource;
 use zeroize::Zeroizing;
 
 use crate::output::input_error;
@@ -19,10 +20,15 @@ pub const SIGNATURE_PIN_ENV: &str = "KEYWARD_SIGNATURE_PIN";
 
 /// The officer's Signature PIN: `--signature-pin-file`, else the environment, else a prompt.
 pub fn signature_pin(file: Option<&Path>) -> anyhow::Result<Pin> {
+    signature_pin_from(file, "--signature-pin-file")
+}
+
+/// The Signature PIN from the file given with `flag`, else [`SIGNATURE_PIN_ENV`], else a
+/// prompt (also the user PIN of a smart card being enrolled).
+pub fn signature_pin_from(file: Option<&Path>, flag: &str) -> anyhow::Result<Pin> {
     if let Some(path) = file {
         let text = Zeroizing::new(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("--signature-pin-file {}", path.display()))?,
+            std::fs::read_to_string(path).with_context(|| format!("{flag} {}", path.display()))?,
         );
         return Ok(Pin::new(text.trim_end_matches(['\r', '\n']).to_string()));
     }
@@ -35,16 +41,16 @@ pub fn signature_pin(file: Option<&Path>) -> anyhow::Result<Pin> {
         return Ok(Pin::new(pin));
     }
     Err(input_error(format!(
-        "no Signature PIN: use --signature-pin-file FILE, set {SIGNATURE_PIN_ENV}, or run interactively"
+        "no Signature PIN: use {flag} FILE, set {SIGNATURE_PIN_ENV}, or run interactively"
     )))
 }
 
-/// A token PIN and whether it must be shown to the officer.
+/// Where the token PIN comes from, and the PIN to show the officer once (generated here).
 pub struct TokenPin {
-    /// The PIN.
-    pub pin: Pin,
+    /// For the RA client.
+    pub source: PinSource,
     /// Generated here: show it once.
-    pub show: bool,
+    pub shown: Option<Pin>,
 }
 
 /// Reads one line of stdin as the token PIN.
@@ -59,44 +65,90 @@ fn pin_from_stdin() -> anyhow::Result<Pin> {
 
 /// Generates a PIN the PIN procedure accepts.
 pub fn generate(rules: &PinProcedure) -> anyhow::Result<Pin> {
-    for _ in 0..100 {
-        let pin = keyward_crypto::generate_pin(rules.generated_length, PIN_ALPHABET)?;
-        if check_pin(pin.as_str(), rules).is_ok() {
-            return Ok(pin);
-        }
-    }
-    anyhow::bail!("could not generate a PIN that satisfies the PIN procedure")
+    Ok(keyward_crypto::generate_for(rules)?)
 }
 
-/// The token PIN as the token procedure's PIN procedure says.
-pub fn token_pin(rules: &PinProcedure, pin_stdin: bool) -> anyhow::Result<TokenPin> {
+/// The token PIN as the token procedure's PIN procedure says: typed or generated here
+/// (`enter`, `show`), or chosen by the server (`letter`: the letter ID; `email`: the PIN mailer
+/// address), prompted for when interactive and not given.
+pub fn token_pin(
+    rules: &PinProcedure,
+    pin_stdin: bool,
+    letter: Option<String>,
+    email: Option<String>,
+) -> anyhow::Result<TokenPin> {
     use keyward_policy::PinMethod;
+    let not_here = |flag: &str| {
+        input_error(format!(
+            "{flag}: the PIN procedure {} has method {}, which does not use it",
+            rules.name,
+            rules.method.name()
+        ))
+    };
+    if letter.is_some() && rules.method != PinMethod::Letter {
+        return Err(not_here("--pin-letter"));
+    }
+    if email.is_some() && rules.method != PinMethod::Email {
+        return Err(not_here("--pin-email"));
+    }
+    if pin_stdin && rules.method != PinMethod::Enter {
+        return Err(input_error(format!(
+            "--pin-stdin: the PIN procedure {} has method {}: the PIN is not typed",
+            rules.name,
+            rules.method.name()
+        )));
+    }
+    let local = |pin: Pin, show: bool| TokenPin {
+        source: PinSource::Local(pin.clone()),
+        shown: show.then_some(pin),
+    };
     match rules.method {
-        PinMethod::Show => {
-            if pin_stdin {
-                return Err(input_error(
-                    "--pin-stdin: this token procedure generates the PIN and shows it (PIN procedure show)",
-                ));
-            }
-            Ok(TokenPin {
-                pin: generate(rules)?,
-                show: true,
-            })
-        }
+        PinMethod::Show => Ok(local(generate(rules)?, true)),
         PinMethod::Enter if pin_stdin => {
             let pin = pin_from_stdin()?;
             check_pin(pin.as_str(), rules).map_err(|e| input_error(e.to_string()))?;
-            Ok(TokenPin { pin, show: false })
+            Ok(local(pin, false))
         }
         PinMethod::Enter if std::io::stdin().is_terminal() => prompt_twice(rules),
         PinMethod::Enter => Err(input_error(
             "PIN: the PIN procedure is `enter`: pass --pin-stdin, or run interactively",
         )),
-        other => Err(input_error(format!(
-            "PIN: the PIN procedure `{}` is not available in this version",
-            other.name()
-        ))),
+        PinMethod::Letter => Ok(TokenPin {
+            source: PinSource::Letter(given_or_prompt(letter, "--pin-letter", "PIN letter ID: ")?),
+            shown: None,
+        }),
+        PinMethod::Email => Ok(TokenPin {
+            source: PinSource::Mail(given_or_prompt(
+                email,
+                "--pin-email",
+                "PIN mailer address: ",
+            )?),
+            shown: None,
+        }),
     }
+}
+
+/// A value from its flag, else typed at an interactive prompt.
+fn given_or_prompt(value: Option<String>, flag: &str, prompt: &str) -> anyhow::Result<String> {
+    if let Some(v) = value {
+        return Ok(v);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(input_error(format!(
+            "{flag}: required by this token procedure's PIN procedure (or run interactively)"
+        )));
+    }
+    eprint!("{prompt}");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading standard input")?;
+    let line = line.trim().to_string();
+    if line.is_empty() {
+        return Err(input_error(format!("{flag}: nothing entered")));
+    }
+    Ok(line)
 }
 
 /// Prompts twice; an empty first answer cancels, and (as in the seed) a generated PIN is shown
@@ -112,9 +164,10 @@ fn prompt_twice(rules: &PinProcedure) -> anyhow::Result<TokenPin> {
         );
         if first.is_empty() {
             eprintln!("Enter PIN cancelled: a generated PIN will be shown instead.");
+            let pin = generate(rules)?;
             return Ok(TokenPin {
-                pin: generate(rules)?,
-                show: true,
+                source: PinSource::Local(pin.clone()),
+                shown: Some(pin),
             });
         }
         if let Err(e) = check_pin(&first, rules) {
@@ -129,8 +182,8 @@ fn prompt_twice(rules: &PinProcedure) -> anyhow::Result<TokenPin> {
             continue;
         }
         return Ok(TokenPin {
-            pin: Pin::new(first.to_string()),
-            show: false,
+            source: PinSource::Local(Pin::new(first.to_string())),
+            shown: None,
         });
     }
 }

@@ -8,14 +8,39 @@ mod support;
 use std::path::Path;
 
 use common::tokens::{archive, issue, p12_arg, p12_contents, serial_of, ALICE, PIN};
-use common::{block_on, run, text, Installation};
+use common::{block_on, on_both_engines, run, text, Engine, Installation};
 use keyward_store::{AuditCategory, Outcome};
 use serde_json::Value;
 
+on_both_engines!(archive_then_recover_by_serial_with_reuse_and_with_new);
+
+fn archive_then_recover_by_serial_with_reuse_and_with_new(engine: Engine) {
+    archive_then_recover(&Installation::on(engine));
+}
+
+/// The same, with the archive key (KEK) on a SoftHSM2 token: every data key is wrapped and
+/// unwrapped on the token.
 #[test]
-fn archive_then_recover_by_serial_with_reuse_and_with_new() {
-    let inst = Installation::new();
-    let json = archive(&inst, ALICE, "archived.p12");
+fn archive_then_recover_with_the_archive_key_on_softhsm2() {
+    let hsm = common::softhsm::SoftHsm::new();
+    let inst = hsm.installation_with_kek();
+    archive_then_recover(&inst);
+    let rows = block_on(async {
+        inst.store()
+            .await
+            .find_archived_keys(&Default::default())
+            .await
+            .unwrap()
+    });
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|k| k.kek_id.starts_with("kek-pkcs11-")),
+        "every envelope names the token-held archive key"
+    );
+}
+
+fn archive_then_recover(inst: &Installation) {
+    let json = archive(inst, ALICE, "archived.p12");
     let cert = &json["certificates"][0];
     let serial = cert["serial"].as_str().unwrap().to_string();
     let id = cert["certificate_id"].as_str().unwrap().to_string();
@@ -58,9 +83,9 @@ fn archive_then_recover_by_serial_with_reuse_and_with_new() {
     );
 
     // reuse: the same key and the same certificate.
-    let reused_p12 = p12_arg(&inst, "reused.p12");
+    let reused_p12 = p12_arg(inst, "reused.p12");
     let json = issue(
-        &inst,
+        inst,
         None,
         &[
             "--procedure",
@@ -100,10 +125,10 @@ fn archive_then_recover_by_serial_with_reuse_and_with_new() {
     );
 
     // new: the same key, a new certificate with a new serial and Certificate ID.
-    let new_p12 = p12_arg(&inst, "renewed.p12");
+    let new_p12 = p12_arg(inst, "renewed.p12");
     let new_cert = inst.out.join("renewed.pem");
     let json = issue(
-        &inst,
+        inst,
         None,
         &[
             "--procedure",
@@ -158,9 +183,10 @@ fn archive_then_recover_by_serial_with_reuse_and_with_new() {
             && r.object.as_deref() == Some(id.as_str())));
 }
 
-#[test]
-fn scope_last_returns_one_key_and_all_returns_both() {
-    let inst = Installation::new();
+on_both_engines!(scope_last_returns_one_key_and_all_returns_both);
+
+fn scope_last_returns_one_key_and_all_returns_both(engine: Engine) {
+    let inst = Installation::on(engine);
     let bob = "CN=Bob Example,O=Example";
     let first = archive(&inst, bob, "bob-1.p12");
     let second = archive(&inst, bob, "bob-2.p12");
@@ -230,9 +256,10 @@ fn scope_last_returns_one_key_and_all_returns_both() {
     assert_eq!(der_files.len(), 2, "one DER file per certificate: {json}");
 }
 
-#[test]
-fn soft_dual_holds_a_local_signing_key_and_an_archived_encryption_key() {
-    let inst = Installation::new();
+on_both_engines!(soft_dual_holds_a_local_signing_key_and_an_archived_encryption_key);
+
+fn soft_dual_holds_a_local_signing_key_and_an_archived_encryption_key(engine: Engine) {
+    let inst = Installation::on(engine);
     let p12 = p12_arg(&inst, "dual.p12");
     let pem = inst.out.join("dual.pem");
     let json = issue(

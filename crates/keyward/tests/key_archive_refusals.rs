@@ -5,13 +5,14 @@
 mod common;
 
 use common::tokens::{archive, create_officer, issue, p12_arg, p12_contents, ALICE, PIN};
-use common::{block_on, run, text, Installation};
+use common::{block_on, on_both_engines, run, text, Engine, Installation};
 use keyward_store::{AuditCategory, Outcome};
 use openssl::pkey::{PKey, Private};
 
-#[test]
-fn roles_govern_recovery_and_every_refusal_is_audited() {
-    let inst = Installation::new();
+on_both_engines!(roles_govern_recovery_and_every_refusal_is_audited);
+
+fn roles_govern_recovery_and_every_refusal_is_audited(engine: Engine) {
+    let inst = Installation::on(engine);
     let json = archive(&inst, ALICE, "archived.p12");
     let serial = json["certificates"][0]["serial"]
         .as_str()
@@ -120,9 +121,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-#[test]
-fn the_database_and_the_log_hold_no_archived_key_in_clear() {
-    let inst = Installation::new();
+on_both_engines!(the_database_and_the_log_hold_no_archived_key_in_clear);
+
+fn the_database_and_the_log_hold_no_archived_key_in_clear(engine: Engine) {
+    let inst = Installation::on(engine);
     archive(&inst, ALICE, "a.p12");
     let json = archive(&inst, "CN=Carol Example", "c.p12");
     let serial = json["certificates"][0]["serial"]
@@ -144,15 +146,13 @@ fn the_database_and_the_log_hold_no_archived_key_in_clear() {
             &p12_arg(&inst, "r.p12"),
         ],
     );
-    let mut haystacks = vec![("server log", inst.log().into_bytes())];
-    for file in ["keyward.db", "keyward.db-wal"] {
-        if let Ok(bytes) = std::fs::read(inst.dir.join(file)) {
-            haystacks.push((file, bytes));
-        }
-    }
-    assert!(haystacks
-        .iter()
-        .any(|(n, b)| n.starts_with("keyward.db") && b.len() > 4096));
+    let database = inst.database_image();
+    assert!(
+        database.iter().any(|(_, b)| b.len() > 4096),
+        "the database is not empty"
+    );
+    let mut haystacks = vec![("server log".to_string(), inst.log().into_bytes())];
+    haystacks.extend(database);
     for p12 in ["a.p12", "c.p12"] {
         let (keys, _) = p12_contents(&inst.out.join(p12));
         let key = &keys[0];
@@ -175,9 +175,10 @@ fn the_database_and_the_log_hold_no_archived_key_in_clear() {
     }
 }
 
-#[test]
-fn a_damaged_archived_key_row_fails_recovery_with_a_clear_error() {
-    let inst = Installation::new();
+on_both_engines!(a_damaged_archived_key_row_fails_recovery_with_a_clear_error);
+
+fn a_damaged_archived_key_row_fails_recovery_with_a_clear_error(engine: Engine) {
+    let inst = Installation::on(engine);
     let json = archive(&inst, ALICE, "a.p12");
     let id: i64 = json["certificates"][0]["certificate_id"]
         .as_str()
@@ -186,24 +187,23 @@ fn a_damaged_archived_key_row_fails_recovery_with_a_clear_error() {
         .unwrap();
     // Flip one byte of the stored envelope, as a disk or an attacker might.
     block_on(async {
-        use sqlx::{Connection, Row};
-        let url = format!("sqlite://{}", inst.dir.join("keyward.db").display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let row = sqlx::query("SELECT sealed FROM archived_keys WHERE certificate_id = ?")
+        use sqlx::Row;
+        let conn = inst.raw().await;
+        let row = sqlx::query("SELECT sealed FROM archived_keys WHERE certificate_id = $1")
             .bind(id)
-            .fetch_one(&mut conn)
+            .fetch_one(&conn)
             .await
             .unwrap();
         let mut sealed: Vec<u8> = row.get("sealed");
         let middle = sealed.len() / 2;
         sealed[middle] ^= 0x01;
-        sqlx::query("UPDATE archived_keys SET sealed = ? WHERE certificate_id = ?")
+        sqlx::query("UPDATE archived_keys SET sealed = $1 WHERE certificate_id = $2")
             .bind(sealed)
             .bind(id)
-            .execute(&mut conn)
+            .execute(&conn)
             .await
             .unwrap();
-        conn.close().await.unwrap();
+        conn.close().await;
     });
     for procedure in ["recover-encryption-reuse", "recover-encryption-new"] {
         let p12 = inst.out.join("damaged.p12");
@@ -252,9 +252,10 @@ fn a_damaged_archived_key_row_fails_recovery_with_a_clear_error() {
     );
 }
 
-#[test]
-fn bad_recovery_input_is_refused_naming_the_cause_and_writes_nothing() {
-    let inst = Installation::new();
+on_both_engines!(bad_recovery_input_is_refused_naming_the_cause_and_writes_nothing);
+
+fn bad_recovery_input_is_refused_naming_the_cause_and_writes_nothing(engine: Engine) {
+    let inst = Installation::on(engine);
     let json = archive(&inst, ALICE, "a.p12");
     let serial = json["certificates"][0]["serial"]
         .as_str()

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{block_on, keyward, run, text, Installation};
+use common::{block_on, keyward, on_both_engines, run, text, Engine, Installation};
 use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
 use keyward_store::{AuditCategory, CertificateQuery, Outcome};
 
@@ -67,9 +67,10 @@ fn issue_args<'a>(
     ]
 }
 
-#[test]
-fn bad_input_is_refused_before_anything_is_issued() {
-    let inst = Installation::new();
+on_both_engines!(bad_input_is_refused_before_anything_is_issued);
+
+fn bad_input_is_refused_before_anything_is_issued(engine: Engine) {
+    let inst = Installation::on(engine);
     let p12 = inst.out.join("refused.p12");
     let p = p12.to_str().unwrap();
     let pin = Some("Correct-Horse-7\n");
@@ -169,9 +170,10 @@ fn bad_input_is_refused_before_anything_is_issued() {
     );
 }
 
-#[test]
-fn officers_without_the_role_or_revoked_are_refused_and_audited() {
-    let inst = Installation::new();
+on_both_engines!(officers_without_the_role_or_revoked_are_refused_and_audited);
+
+fn officers_without_the_role_or_revoked_are_refused_and_audited(engine: Engine) {
+    let inst = Installation::on(engine);
     let mut create = keyward();
     create
         .args([
@@ -236,19 +238,29 @@ fn officers_without_the_role_or_revoked_are_refused_and_audited() {
     assert!(revoked_refusal, "revoked officer's attempt audited");
 }
 
-#[test]
-fn a_tampered_request_body_is_refused_and_audited() {
-    let inst = Installation::new();
+/// The first officer's credential and an HTTPS client with it, for hand-made requests.
+fn admin_client(inst: &Installation) -> (Arc<OfficerCredential>, RaClient) {
+    let config = ClientConfig::load(&inst.client_conf()).unwrap();
+    let pin = std::fs::read_to_string(inst.dir.join("officer/admin.pin")).unwrap();
+    let officer = Arc::new(OfficerCredential::open(&config, pin.trim()).unwrap());
+    let client = RaClient::new(&config, officer.clone()).unwrap();
+    (officer, client)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+on_both_engines!(a_tampered_request_body_is_refused_and_audited);
+
+fn a_tampered_request_body_is_refused_and_audited(engine: Engine) {
+    let inst = Installation::on(engine);
     block_on(async {
-        let config = ClientConfig::load(&inst.client_conf()).unwrap();
-        let pin = std::fs::read_to_string(inst.dir.join("officer/admin.pin")).unwrap();
-        let officer =
-            Arc::new(OfficerCredential::open_p12(&config.officer_p12, pin.trim()).unwrap());
-        let client = RaClient::new(&config, officer.clone()).unwrap();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
+        let (officer, client) = admin_client(&inst);
+        let now = unix_now();
         let signed = serde_json::json!({
             "request_id": "r1", "timestamp": now, "nonce": "n1", "token_procedure": "soft-signing",
             "subject": "CN=refused person", "key_spec": "EC:secp256r1", "csrs": []
@@ -291,9 +303,10 @@ fn a_tampered_request_body_is_refused_and_audited() {
     assert_eq!(certificate_count(&inst), 0);
 }
 
-#[test]
-fn broken_configuration_names_the_setting() {
-    let inst = Installation::new();
+on_both_engines!(broken_configuration_names_the_setting);
+
+fn broken_configuration_names_the_setting(engine: Engine) {
+    let inst = Installation::on(engine);
     let conf = inst.out.join("cm-broken");
     std::fs::create_dir_all(&conf).unwrap();
     std::fs::write(
@@ -336,4 +349,145 @@ fn broken_configuration_names_the_setting() {
         "{}",
         text(&out)
     );
+    if engine == Engine::Postgres {
+        database_errors_name_the_setting_and_hide_the_password(&inst);
+    }
+}
+
+/// `init` and `server` on a PostgreSQL database that does not exist, and `init` on one in use:
+/// refused at once, naming database.url, never showing the password of the URL.
+fn database_errors_name_the_setting_and_hide_the_password(inst: &Installation) {
+    const PASSWORD: &str = "s3cret-Pa55word";
+    // The test server's URL with a password (ignored by trust authentication) if it has none,
+    // and a database name nobody created.
+    let (scheme, rest) = inst.database_url.split_once("://").unwrap();
+    let (user, host) = rest.split_once('@').unwrap();
+    let host = host.split_once('/').unwrap().0;
+    let user = if user.contains(':') {
+        user.to_string()
+    } else {
+        format!("{user}:{PASSWORD}")
+    };
+    let password = user.split_once(':').unwrap().1.to_string();
+    let missing = format!(
+        "{scheme}://{user}@{host}/keyward_missing_{}",
+        std::process::id()
+    );
+    let check = |out: &std::process::Output, code: i32, needles: &[&str]| {
+        let all = text(out);
+        assert_eq!(out.status.code(), Some(code), "{all}");
+        for needle in needles {
+            assert!(all.contains(needle), "lacks {needle:?}: {all}");
+        }
+        assert!(!all.contains(&password), "the password is shown: {all}");
+    };
+    let fresh = inst.out.join("fresh");
+    let mut init = keyward();
+    init.args(["init", "--dir"])
+        .arg(&fresh)
+        .args(["--database", &missing]);
+    check(
+        &run(init, None),
+        2,
+        &["database.url", "keyward_missing_", "does not exist"],
+    );
+    assert!(!fresh.exists(), "init leaves nothing behind");
+    let mut server = keyward();
+    server
+        .args(["server", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(&inst.dir)
+        .args(["--database", &missing]);
+    check(
+        &run(server, None),
+        3,
+        &["database.url", "--database", "does not exist"],
+    );
+    let mut init = keyward();
+    init.args(["init", "--dir"])
+        .arg(&fresh)
+        .args(["--database", &inst.database_url]);
+    check(
+        &run(init, None),
+        2,
+        &["database.url", "Keyward data already"],
+    );
+    assert!(!fresh.exists(), "init leaves nothing behind");
+}
+
+on_both_engines!(a_replayed_request_is_refused);
+
+fn a_replayed_request_is_refused(engine: Engine) {
+    let inst = Installation::on(engine);
+    block_on(async {
+        let (officer, client) = admin_client(&inst);
+        let now = unix_now();
+        let post = |path: &'static str, body: serde_json::Value| {
+            let body = serde_json::to_vec(&body).unwrap();
+            let signature = officer
+                .sign(&keyward_proto::signed_message(path, &body))
+                .unwrap();
+            let client = &client;
+            async move {
+                client
+                    .post_with_signature::<serde_json::Value>(path, body, &signature)
+                    .await
+            }
+        };
+        let token = |nonce: &str, subject: &str| {
+            serde_json::json!({
+                "request_id": "replay-1", "timestamp": now, "nonce": nonce,
+                "token_procedure": "no-such-procedure", "subject": subject,
+                "key_spec": "EC:secp256r1", "csrs": []
+            })
+        };
+        let refusal = |result: Result<serde_json::Value, RaError>| match result {
+            Err(RaError::Refused { status, error }) => (status, error.field, error.message),
+            other => panic!("expected a refusal: {other:?}"),
+        };
+        let nonce = "0123456789abcdef0123456789abcdef";
+        // First sight: the request is processed (and refused for its procedure).
+        let (status, field, _) = refusal(post("/v1/tokens", token(nonce, "CN=Replay")).await);
+        assert_eq!((status, field.as_deref()), (404, Some("token_procedure")));
+        // Issuance is idempotent: the very same signed bytes again are a retry, processed
+        // again (and refused again the same way; a completed one gets its recorded answer).
+        let (status, field, _) = refusal(post("/v1/tokens", token(nonce, "CN=Replay")).await);
+        assert_eq!((status, field.as_deref()), (404, Some("token_procedure")));
+        // The nonce with other bytes: a replay.
+        let (status, field, message) = refusal(post("/v1/tokens", token(nonce, "CN=Other")).await);
+        assert_eq!(
+            (status, field.as_deref()),
+            (409, Some("nonce")),
+            "{message}"
+        );
+        assert!(message.contains("replayed"), "{message}");
+        // A request that is not idempotent: the very same signed bytes again are a replay.
+        let requeue = serde_json::json!({
+            "request_id": "replay-2", "timestamp": now,
+            "nonce": "fedcba9876543210fedcba9876543210", "ids": ["1"]
+        });
+        let (status, _, _) = refusal(post("/v1/pin-mail/requeue", requeue.clone()).await);
+        assert_eq!(status, 403, "admin lacks manage-pin-letters");
+        let (status, field, message) = refusal(post("/v1/pin-mail/requeue", requeue).await);
+        assert_eq!(
+            (status, field.as_deref()),
+            (409, Some("nonce")),
+            "{message}"
+        );
+        let (status, field, _) = refusal(post("/v1/tokens", token("short", "CN=Replay")).await);
+        assert_eq!((status, field.as_deref()), (400, Some("nonce")));
+
+        let store = inst.store().await;
+        let records = store.audit_records(100).await.unwrap();
+        let replays = records
+            .iter()
+            .filter(|r| {
+                r.outcome == Outcome::Failure
+                    && r.detail["reason"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("replayed"))
+            })
+            .count();
+        assert_eq!(replays, 2, "{records:#?}");
+        store.close().await;
+    });
 }

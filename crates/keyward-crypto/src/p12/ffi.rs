@@ -34,13 +34,14 @@ extern "C" {
         pbags: *mut *mut OPENSSL_STACK,
         cert: *mut RawX509,
     ) -> *mut Pkcs12SafeBag;
-    pub(super) fn PKCS12_add_key(
-        pbags: *mut *mut OPENSSL_STACK,
-        key: *mut sys::EVP_PKEY,
-        key_usage: c_int,
-        iter: c_int,
-        key_nid: c_int,
+    pub(super) fn PKCS12_SAFEBAG_create_pkcs8_encrypt(
+        pbe_nid: c_int,
         pass: *const c_char,
+        passlen: c_int,
+        salt: *mut c_uchar,
+        saltlen: c_int,
+        iter: c_int,
+        p8inf: *mut PKCS8_PRIV_KEY_INFO,
     ) -> *mut Pkcs12SafeBag;
     pub(super) fn PKCS12_add_localkeyid(
         bag: *mut Pkcs12SafeBag,
@@ -52,13 +53,16 @@ extern "C" {
         name: *const c_char,
         namelen: c_int,
     ) -> c_int;
-    pub(super) fn PKCS12_add_safe(
-        psafes: *mut *mut OPENSSL_STACK,
-        bags: *mut OPENSSL_STACK,
-        safe_nid: c_int,
-        iter: c_int,
+    pub(super) fn PKCS12_pack_p7data(bags: *mut OPENSSL_STACK) -> *mut PKCS7;
+    pub(super) fn PKCS12_pack_p7encdata(
+        pbe_nid: c_int,
         pass: *const c_char,
-    ) -> c_int;
+        passlen: c_int,
+        salt: *mut c_uchar,
+        saltlen: c_int,
+        iter: c_int,
+        bags: *mut OPENSSL_STACK,
+    ) -> *mut PKCS7;
     pub(super) fn PKCS12_add_safes(safes: *mut OPENSSL_STACK, p7_nid: c_int) -> *mut PKCS12;
 
     pub(super) fn PKCS12_mac_present(p12: *const PKCS12) -> c_int;
@@ -190,6 +194,27 @@ impl Drop for OwnedStack {
     }
 }
 
+impl OwnedStack {
+    /// Pushes `item`, creating the stack on first use; on failure `item` is freed.
+    ///
+    /// # Safety
+    /// `item` must be a valid element this stack's `free_item` frees, owned by the caller (it
+    /// becomes the stack's).
+    pub(super) unsafe fn push(&mut self, item: *mut c_void) -> Result<(), CryptoError> {
+        if self.ptr.is_null() {
+            // SAFETY: a new empty stack, ours.
+            self.ptr = unsafe { sys::OPENSSL_sk_new_null() };
+        }
+        // SAFETY: our valid stack (or null, refused by OpenSSL); `item` is valid (caller).
+        if self.ptr.is_null() || unsafe { sys::OPENSSL_sk_push(self.ptr, item) } <= 0 {
+            // SAFETY: the item is still the caller's and `free_item` is its destructor.
+            unsafe { (self.free_item)(item) };
+            return Err(failed("PKCS#12 stack"));
+        }
+        Ok(())
+    }
+}
+
 /// A borrowed stack (null reads as empty); its element pointers stay valid while `'a` does.
 #[derive(Clone, Copy)]
 pub(super) struct StackView<'a> {
@@ -246,15 +271,6 @@ pub(super) fn d2i_x509(der: &[u8]) -> Result<Owned<RawX509>, CryptoError> {
     let raw = unsafe { sys::d2i_X509(ptr::null_mut(), &mut p, len) };
     // SAFETY: a fresh X509 owned by nobody else; X509_free is its destructor.
     unsafe { Owned::new(raw, sys::X509_free) }.ok_or_else(|| failed("PKCS#12 certificate"))
-}
-
-pub(super) fn d2i_private_key(pkcs8: &[u8]) -> Result<Owned<sys::EVP_PKEY>, CryptoError> {
-    let len = der_len(pkcs8)?;
-    let mut p = pkcs8.as_ptr();
-    // SAFETY: as for `d2i_x509`: `len` readable bytes, a new EVP_PKEY or null.
-    let raw = unsafe { sys::d2i_AutoPrivateKey(ptr::null_mut(), &mut p, len) };
-    // SAFETY: a fresh EVP_PKEY owned by nobody else; EVP_PKEY_free is its destructor.
-    unsafe { Owned::new(raw, sys::EVP_PKEY_free) }.ok_or_else(|| failed("PKCS#12 private key"))
 }
 
 /// A bag's friendlyName and localKeyId (`PKCS12_create` puts both on the key bag and on its
@@ -320,38 +336,56 @@ impl SafeBags {
         }
     }
 
-    /// A pkcs8ShroudedKeyBag (`PKCS12_add_key`): PBES2 with `key_nid` (a cipher NID such as
-    /// AES-256-CBC), PBKDF2 (OpenSSL 3's default PRF, HMAC-SHA-256) and `iter` iterations.
+    /// A pkcs8ShroudedKeyBag: with a cipher NID such as AES-256-CBC, PBES2 with PBKDF2
+    /// (OpenSSL 3's default PRF, HMAC-SHA-256); with a PKCS#12 PBE NID (such as
+    /// pbeWithSHA1And3-KeyTripleDES-CBC), that scheme; `iter` iterations and a random salt of
+    /// `salt_len` bytes (what `PKCS12_add_key` does, with the salt length ours to choose).
     pub(super) fn add_shrouded_key(
         &mut self,
         pkcs8_der: &[u8],
-        key_nid: c_int,
-        iter: c_int,
-        pass: &Pass,
+        encryption: &Encryption<'_>,
         attributes: &BagAttributes<'_>,
     ) -> Result<(), CryptoError> {
-        let key = d2i_private_key(pkcs8_der)?;
-        // SAFETY: the stack slot as in `add_cert`; the key is valid and converted to a fresh
-        // PKCS#8 structure, not retained; `pass` is NUL-terminated.
+        let len = der_len(pkcs8_der)?;
+        let mut p = pkcs8_der.as_ptr();
+        // SAFETY: `len` readable bytes; a new PKCS8_PRIV_KEY_INFO (ours) or null.
+        let raw = unsafe { sys::d2i_PKCS8_PRIV_KEY_INFO(ptr::null_mut(), &mut p, len) };
+        // SAFETY: fresh and ours; PKCS8_PRIV_KEY_INFO_free is its destructor (it wipes).
+        let p8 = unsafe { Owned::new(raw, sys::PKCS8_PRIV_KEY_INFO_free) }
+            .ok_or_else(|| failed("PKCS#12 private key"))?;
+        // SAFETY: NUL-terminated pass with length -1 (strlen); null salt = random of
+        // `salt_len` bytes; the key info is read (encrypted), not retained.
         let bag = unsafe {
-            PKCS12_add_key(
-                &mut self.0.ptr,
-                key.as_ptr(),
-                0,
-                iter,
-                key_nid,
-                pass.as_ptr(),
+            PKCS12_SAFEBAG_create_pkcs8_encrypt(
+                encryption.nid,
+                encryption.pass.as_ptr(),
+                -1,
+                ptr::null_mut(),
+                encryption.salt_len,
+                encryption.iter,
+                p8.as_ptr(),
             )
         };
         if bag.is_null() {
             return Err(failed("PKCS#12 key bag"));
         }
-        // SAFETY: `bag` was just pushed onto our stack.
+        // SAFETY: a fresh bag, ours; free_safebag is its destructor.
+        unsafe { self.0.push(bag.cast())? };
+        // SAFETY: `bag` is now on our stack, which outlives this call.
         unsafe { add_attributes(bag, attributes) }
     }
 }
 
-/// The AuthenticatedSafe: one PKCS#7 per SafeContents.
+/// How bags and safes are encrypted: a cipher NID (PBES2) or a PKCS#12 PBE NID, iterations,
+/// salt length, and the PIN.
+pub(super) struct Encryption<'a> {
+    pub(super) nid: c_int,
+    pub(super) iter: c_int,
+    pub(super) salt_len: c_int,
+    pub(super) pass: &'a Pass,
+}
+
+/// The AuthenticatedSafe's content infos, in order.
 pub(super) struct Safes(OwnedStack);
 
 impl Safes {
@@ -359,32 +393,44 @@ impl Safes {
         Safes(OwnedStack::empty(free_pkcs7))
     }
 
-    /// `PKCS12_add_safe`: encrypted with PBES2 and `safe_nid` (a cipher NID) under `pass`, or
-    /// with `None` a plain data safe (`-1`, for bags that are shrouded one by one).
+    /// Packs `bags` as one SafeContents: encrypted (`encryptedData`, as `encryption` says) or,
+    /// with `None`, a plain `data` content info (for bags that are shrouded one by one).
     pub(super) fn add(
         &mut self,
         bags: &SafeBags,
-        encryption: Option<(c_int, c_int, &Pass)>,
+        encryption: Option<&Encryption<'_>>,
     ) -> Result<(), CryptoError> {
-        let (nid, iter, pass) = match encryption {
-            Some((nid, iter, pass)) => (nid, iter, pass.as_ptr()),
-            None => (-1, 0, ptr::null()),
+        // SAFETY: the bags are read (serialised) and stay ours; pass NUL-terminated with
+        // length -1; null salt = random of `salt_len` bytes.
+        let p7 = unsafe {
+            match encryption {
+                Some(e) => PKCS12_pack_p7encdata(
+                    e.nid,
+                    e.pass.as_ptr(),
+                    -1,
+                    ptr::null_mut(),
+                    e.salt_len,
+                    e.iter,
+                    bags.0.ptr,
+                ),
+                None => PKCS12_pack_p7data(bags.0.ptr),
+            }
         };
-        // SAFETY: `self.0.ptr` is null or our stack of PKCS7; the bags are read (serialised)
-        // and stay ours; `pass` is null or NUL-terminated.
-        if unsafe { PKCS12_add_safe(&mut self.0.ptr, bags.0.ptr, nid, iter, pass) } != 1 {
+        if p7.is_null() {
             return Err(failed("PKCS#12 safe"));
         }
-        Ok(())
+        // SAFETY: a fresh PKCS7, ours; free_pkcs7 is its destructor.
+        unsafe { self.0.push(p7.cast()) }
     }
 
-    /// `PKCS12_add_safes` + `PKCS12_set_mac` (`digest`, `iter` iterations, random salt) +
-    /// `i2d_PKCS12`.
+    /// `PKCS12_add_safes` + `PKCS12_set_mac` (`digest`, `iter` iterations, a random salt of
+    /// `salt_len` bytes) + `i2d_PKCS12`.
     pub(super) fn seal(
         &self,
         pass: &Pass,
         iter: c_int,
         digest: MessageDigest,
+        salt_len: c_int,
     ) -> Result<Vec<u8>, CryptoError> {
         // SAFETY: our stack of PKCS7 is read (serialised) and stays ours; 0 = pkcs7-data.
         let raw = unsafe { PKCS12_add_safes(self.0.ptr, 0) };
@@ -392,14 +438,14 @@ impl Safes {
         let p12 = unsafe { Owned::new(raw, sys::PKCS12_free) }
             .ok_or_else(|| failed("PKCS#12 AuthenticatedSafe"))?;
         // SAFETY: valid PKCS12; NUL-terminated pass with length -1 (strlen), as
-        // PKCS12_create; null salt = random; a static digest.
+        // PKCS12_create; null salt = random of `salt_len` bytes; a static digest.
         let mac = unsafe {
             sys::PKCS12_set_mac(
                 p12.as_ptr(),
                 pass.as_ptr(),
                 -1,
                 ptr::null_mut(),
-                0,
+                salt_len,
                 iter,
                 digest.as_ptr(),
             )
@@ -422,4 +468,25 @@ impl Safes {
         }
         Ok(der)
     }
+}
+
+// For `keyward p12 inspect` (`super::inspect`): decrypting one encrypted safe or shrouded key
+// with the AlgorithmIdentifier as written, so that every bag can be shown as stored.
+extern "C" {
+    pub(super) fn d2i_X509_ALGOR(
+        a: *mut *mut sys::X509_ALGOR,
+        pp: *mut *const c_uchar,
+        length: c_long,
+    ) -> *mut sys::X509_ALGOR;
+    pub(super) fn PKCS12_pbe_crypt(
+        algor: *const sys::X509_ALGOR,
+        pass: *const c_char,
+        passlen: c_int,
+        input: *const c_uchar,
+        inlen: c_int,
+        data: *mut *mut c_uchar,
+        datalen: *mut c_int,
+        en_de: c_int,
+    ) -> *mut c_uchar;
+    pub(super) fn CRYPTO_clear_free(ptr: *mut c_void, num: usize, file: *const c_char, line: c_int);
 }

@@ -27,57 +27,77 @@ fn self_signed_named(key: &PKeyRef<Private>, dn: &str) -> X509 {
     b.build()
 }
 
+/// What `openssl pkcs12 -info` must report for each profile.
+fn expected_info(scheme: P12Scheme) -> &'static [&'static str] {
+    match scheme {
+        P12Scheme::Modern => &[
+            "MAC: sha256, Iteration 2048",
+            "salt length: 16",
+            "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256",
+            "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256",
+        ],
+        P12Scheme::Legacy => &[
+            "MAC: sha1, Iteration 2048",
+            "salt length: 8",
+            "PKCS7 Encrypted data: pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048",
+            "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048",
+        ],
+    }
+}
+
 #[test]
-fn modern_p12_opens_with_openssl_and_round_trips() {
+fn both_profiles_open_with_openssl_and_round_trip() {
     let dir = tempfile::tempdir().unwrap();
-    for spec in [
-        KeySpec::Ec(Curve::BrainpoolP320r1),
-        KeySpec::Dsa(1024),
-        KeySpec::Rsa(2048),
-    ] {
-        let key = crate::generate_key(spec).unwrap();
-        let cert = self_signed(&key);
-        let der = build_p12(
-            &key,
-            &cert,
-            std::slice::from_ref(&cert),
-            "Holder",
-            "pin-1234-x",
-            &Pkcs12Profile::default(),
-        )
-        .unwrap();
-        let (back, back_cert, chain) = parse_p12(&der, "pin-1234-x").unwrap();
-        assert!(back.public_eq(&key));
-        assert_eq!(back_cert.to_der().unwrap(), cert.to_der().unwrap());
-        assert_eq!(chain.len(), 1);
-        assert!(matches!(
-            parse_p12(&der, "wrong"),
-            Err(CryptoError::WrongPin)
-        ));
-        let path = dir.path().join("t.p12");
-        std::fs::write(&path, &der).unwrap();
-        let out = std::process::Command::new("openssl")
-            .args([
-                "pkcs12",
-                "-info",
-                "-noout",
-                "-passin",
-                "env:KW_TEST_PIN",
-                "-in",
-            ])
-            .arg(&path)
-            .env("KW_TEST_PIN", "pin-1234-x")
-            .output()
-            .unwrap();
-        let info = String::from_utf8_lossy(&out.stderr).into_owned()
-            + &String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{spec}: {info}");
-        for needle in [
-            "MAC: sha256",
-            "PBES2, PBKDF2, AES-256-CBC",
-            "hmacWithSHA256",
+    for profile in [Pkcs12Profile::modern(), Pkcs12Profile::legacy()] {
+        for spec in [
+            KeySpec::Ec(Curve::BrainpoolP320r1),
+            KeySpec::Dsa(1024),
+            KeySpec::Rsa(2048),
         ] {
-            assert!(info.contains(needle), "{spec}: missing {needle}: {info}");
+            let key = crate::generate_key(spec).unwrap();
+            let cert = self_signed(&key);
+            let der = build_p12(
+                &key,
+                &cert,
+                std::slice::from_ref(&cert),
+                "Holder",
+                "pin-1234-x",
+                &profile,
+            )
+            .unwrap();
+            let (back, back_cert, chain) = parse_p12(&der, "pin-1234-x").unwrap();
+            assert!(back.public_eq(&key));
+            assert_eq!(back_cert.to_der().unwrap(), cert.to_der().unwrap());
+            assert_eq!(chain.len(), 1);
+            assert!(matches!(
+                parse_p12(&der, "wrong"),
+                Err(CryptoError::WrongPin)
+            ));
+            let path = dir.path().join("t.p12");
+            std::fs::write(&path, &der).unwrap();
+            let out = std::process::Command::new("openssl")
+                .args([
+                    "pkcs12",
+                    "-info",
+                    "-noout",
+                    "-passin",
+                    "env:KW_TEST_PIN",
+                    "-in",
+                ])
+                .arg(&path)
+                .env("KW_TEST_PIN", "pin-1234-x")
+                .output()
+                .unwrap();
+            let info = String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout);
+            let name = profile.scheme.name();
+            assert!(out.status.success(), "{name} {spec}: {info}");
+            for needle in expected_info(profile.scheme) {
+                assert!(
+                    info.contains(needle),
+                    "{name} {spec}: missing {needle}: {info}"
+                );
+            }
         }
     }
 }
@@ -317,11 +337,11 @@ fn p12_entries_round_trip_and_refuse_wrong_pins_and_damage() {
     // Every single flipped byte is refused (and none panics), except two the MAC does not
     // cover and OpenSSL ignores: the PFX version (3) and the tag of the MAC digest
     // algorithm's NULL parameters (NULL -> empty OCTET STRING). The MacData ends with
-    // 30 0d <sha256 OID> 05 00 | 04 20 <MAC> | 04 08 <salt> | 02 02 08 00 (2048).
+    // 30 0d <sha256 OID> 05 00 | 04 20 <MAC> | 04 10 <16-byte salt> | 02 02 08 00 (2048).
     let der = &token.der;
     let version_at = 2 + usize::from(der[1] & 0x7f) + 2;
     assert_eq!(der[version_at - 2..=version_at], [0x02, 0x01, 0x03]);
-    let null_at = der.len() - 50;
+    let null_at = der.len() - 58;
     assert_eq!(der[null_at..null_at + 3], [0x05, 0x00, 0x04]);
     for at in 0..der.len() {
         let mut damaged = der.clone();
@@ -405,7 +425,8 @@ fn one_entry_matches_pkcs12_create() {
         .mac_iter(2048)
         .mac_md(MessageDigest::sha256());
     let reference = builder.build2(PIN).unwrap().to_der().unwrap();
-    assert_eq!(ours.len(), reference.len());
+    // Same structure; our three salts (key bag, certificate safe, MAC) are 16 bytes, not 8.
+    assert_eq!(ours.len(), reference.len() + 3 * 8);
 
     let dump = |der: &[u8], name: &str| {
         let path = dir.path().join(name);
@@ -423,7 +444,11 @@ fn one_entry_matches_pkcs12_create() {
             &path,
         )
     };
-    assert_eq!(dump(&ours, "ours.p12"), dump(&reference, "reference.p12"));
+    // Everything OpenSSL reports is the same but the MAC salt length it prints.
+    assert_eq!(
+        dump(&ours, "ours.p12"),
+        dump(&reference, "reference.p12").replace("salt length: 8", "salt length: 16")
+    );
     let parsed = parse_p12_entries(&reference, PIN).unwrap();
     assert_eq!(parsed.entries.len(), 1);
     assert_eq!(parsed.entries[0].friendly_name.as_deref(), Some("Holder"));

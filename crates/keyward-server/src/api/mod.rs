@@ -18,12 +18,16 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use keyward_proto::{ApiError, IssueRequest, WhoAmI, MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECS};
-use keyward_store::{ArchivedKeyQuery, AuditCategory, CertificateQuery};
+use keyward_proto::{
+    ApiError, IssueRequest, WhoAmI, MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECS, TOKENS_PATH,
+};
+use keyward_store::{ArchivedKeyQuery, AuditCategory, CertificateQuery, NonceSight, RequestKey};
 
-use crate::service::{unix_now, Refusal, RefusalKind, Service};
+use crate::service::{unix_now, Issued, Refusal, RefusalKind, Service};
 
+mod approvals;
 mod auth;
+mod pins;
 pub use auth::PeerCertificate;
 
 /// A refusal as the API returns it.
@@ -60,6 +64,7 @@ impl From<Refusal> for ApiFailure {
             RefusalKind::Unsupported => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
             RefusalKind::Conflict => (StatusCode::CONFLICT, "conflict"),
             RefusalKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            RefusalKind::ApprovalRequired => (StatusCode::CONFLICT, "approval-required"),
         };
         ApiFailure::new(status, code, r.field, r.message)
     }
@@ -81,7 +86,17 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/procedures", get(procedures))
         .route("/v1/certificates", get(certificates))
         .route("/v1/archived-keys", get(archived_keys))
-        .route("/v1/tokens", post(issue))
+        .route(TOKENS_PATH, post(issue))
+        .route(
+            "/v1/pin-letters",
+            get(pins::list_letters).post(pins::create_letters),
+        )
+        .route("/v1/approvals", get(approvals::list))
+        .route("/v1/approvals/vote", post(approvals::vote))
+        .route("/v1/pin-mail", get(pins::list_mail))
+        .route("/v1/pin-mail/deliver", post(pins::deliver))
+        .route("/v1/pin-mail/printed", post(pins::printed))
+        .route("/v1/pin-mail/requeue", post(pins::requeue))
         .fallback(|| async {
             ApiFailure::new(StatusCode::NOT_FOUND, "not-found", None, "no such endpoint")
         })
@@ -196,45 +211,198 @@ async fn archived_keys(
     Ok(Json(s.archived_keys(&officer, &query).await?).into_response())
 }
 
+/// A signed POST body: what every state-changing request carries.
+trait SignedRequest: serde::de::DeserializeOwned {
+    fn request_id(&self) -> &str;
+    fn timestamp(&self) -> i64;
+    fn nonce(&self) -> &str;
+}
+
+macro_rules! signed_request {
+    ($($t:ty),*) => {$(
+        impl SignedRequest for $t {
+            fn request_id(&self) -> &str {
+                &self.request_id
+            }
+            fn timestamp(&self) -> i64 {
+                self.timestamp
+            }
+            fn nonce(&self) -> &str {
+                &self.nonce
+            }
+        }
+    )*};
+}
+signed_request!(
+    IssueRequest,
+    keyward_proto::CreatePinLetters,
+    keyward_proto::DeliverPinMail,
+    keyward_proto::PinMailIds,
+    keyward_proto::ApprovalVote
+);
+
+/// Authenticates the officer, verifies the signature over the body, parses it and checks its
+/// time and nonce; refusals after authentication are audited under `category` and `action`. A
+/// resend of the very same bytes is refused as a replay: the endpoint is not idempotent.
+async fn signed<T: SignedRequest>(
+    s: &Service,
+    peer: &PeerCertificate,
+    headers: &HeaderMap,
+    path: &str,
+    body: &Bytes,
+    category: AuditCategory,
+    action: &str,
+) -> Result<(keyward_store::Officer, T), ApiFailure> {
+    let (officer, request, _) =
+        verify::<T>(s, peer, headers, path, body, category, action, false).await?;
+    Ok((officer, request))
+}
+
+/// [`signed`] for an idempotent endpoint: a resend of the very same signed bytes (same
+/// officer, same nonce, same body hash) passes the nonce check, for the service to answer with
+/// the recorded result of the first attempt (or to finish it, if it never completed). Also
+/// returns the request's [`RequestKey`].
+async fn signed_idempotent<T: SignedRequest>(
+    s: &Service,
+    peer: &PeerCertificate,
+    headers: &HeaderMap,
+    path: &str,
+    body: &Bytes,
+    category: AuditCategory,
+    action: &str,
+) -> Result<(keyward_store::Officer, T, RequestKey), ApiFailure> {
+    verify::<T>(s, peer, headers, path, body, category, action, true).await
+}
+
+/// The checks of every signed request, in this order: the officer (TLS client certificate,
+/// registered, not revoked), the signature over the exact bytes, the JSON, the timestamp, and
+/// the nonce. Only then is a request ID looked up (by the service, for idempotent endpoints):
+/// a stored answer is never given for bytes the officer did not sign, nor after the freshness
+/// window.
+#[allow(clippy::too_many_arguments)]
+async fn verify<T: SignedRequest>(
+    s: &Service,
+    peer: &PeerCertificate,
+    headers: &HeaderMap,
+    path: &str,
+    body: &Bytes,
+    category: AuditCategory,
+    action: &str,
+    idempotent: bool,
+) -> Result<(keyward_store::Officer, T, RequestKey), ApiFailure> {
+    let officer = auth::officer(s, peer).await?;
+    auth::verify_signature(s, &officer, peer, headers, path, body).await?;
+    let refuse = |refusal: Refusal, detail: serde_json::Value| async {
+        s.audit_refusal(category, action, Some(&officer.name), &refusal, detail)
+            .await;
+        ApiFailure::from(refusal)
+    };
+    let request: T = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            let refusal = Refusal::invalid("body", format!("not a valid request: {e}"));
+            return Err(refuse(refusal, serde_json::json!({})).await);
+        }
+    };
+    if (request.timestamp() - unix_now()).abs() > MAX_CLOCK_SKEW_SECS {
+        let refusal = Refusal::invalid(
+            "timestamp",
+            format!("request time is more than {MAX_CLOCK_SKEW_SECS} s from the server clock"),
+        );
+        let detail =
+            serde_json::json!({ "request_id": crate::service::shorten(request.request_id()) });
+        return Err(refuse(refusal, detail).await);
+    }
+    let body_sha256 = keyward_crypto::sha256_hex(body);
+    if let Some(refusal) = replay(s, &officer.name, request.nonce(), &body_sha256, idempotent).await
+    {
+        let detail = serde_json::json!({
+            "request_id": crate::service::shorten(request.request_id()),
+            "nonce": crate::service::shorten(request.nonce()),
+        });
+        return Err(refuse(refusal, detail).await);
+    }
+    let key = RequestKey {
+        officer: officer.name.clone(),
+        request_id: request.request_id().to_string(),
+        endpoint: path.to_string(),
+        body_sha256,
+    };
+    Ok((officer, request, key))
+}
+
+/// Remembers the request's nonce with the hash of its body; a refusal when it is malformed or
+/// was seen already. Nonces are kept for twice the clock skew allowed: an older request fails
+/// its timestamp check.
+///
+/// On an idempotent endpoint a nonce seen before with the same officer and the same body hash
+/// is let through: those are the very bytes the officer signed, sent again. Either the RA is
+/// retrying (its answer was lost, or the server died mid-request), or someone replays what
+/// they captured. The service answers both the same way: the recorded answer of the first
+/// attempt if it completed — certificates are public, and every key and PIN in it is sealed to
+/// the one-time transport key only the officer's RA holds — or, if it never completed, it
+/// carries out what the officer signed, once: the request ID is claimed in the issuance
+/// transaction, so one request ID never issues twice. A replay thus yields nothing an attacker
+/// can open and no second certificate; refusing it instead would make a request whose first
+/// attempt died with the server impossible to finish.
+async fn replay(
+    s: &Service,
+    officer: &str,
+    nonce: &str,
+    body_sha256: &str,
+    idempotent: bool,
+) -> Option<Refusal> {
+    if !(16..=64).contains(&nonce.len()) || !nonce.bytes().all(|b| b.is_ascii_graphic()) {
+        return Some(Refusal::invalid(
+            "nonce",
+            "must be 16 to 64 printable ASCII characters",
+        ));
+    }
+    match s
+        .store()
+        .check_nonce(nonce, officer, Some(body_sha256), 2 * MAX_CLOCK_SKEW_SECS)
+        .await
+    {
+        Ok(NonceSight::New) => {
+            if idempotent {
+                // Answers older than the nonce window can never be asked for again.
+                s.prune_answers_if_due(2 * MAX_CLOCK_SKEW_SECS).await;
+            }
+            None
+        }
+        Ok(NonceSight::SameRequest) if idempotent => None,
+        Ok(_) => Some(Refusal::conflict(
+            "nonce",
+            "replayed request: a request with this nonce was received already",
+        )),
+        Err(e) => Some(Refusal::internal(e)),
+    }
+}
+
 async fn issue(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiFailure> {
-    let officer = auth::officer(&s, &peer).await?;
-    auth::verify_signature(&s, &officer, &peer, &headers, "/v1/tokens", &body).await?;
-    let request: IssueRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            let refusal = Refusal::invalid("body", format!("not a valid issue request: {e}"));
-            s.audit_refusal(
-                AuditCategory::CertificatesIssued,
-                "issue-token",
-                Some(&officer.name),
-                &refusal,
-                serde_json::json!({}),
-            )
-            .await;
-            return Err(refusal.into());
-        }
-    };
-    if (request.timestamp - unix_now()).abs() > MAX_CLOCK_SKEW_SECS {
-        let refusal = Refusal::invalid(
-            "timestamp",
-            format!("request time is more than {MAX_CLOCK_SKEW_SECS} s from the server clock"),
-        );
-        s.audit_refusal(
-            AuditCategory::CertificatesIssued,
-            "issue-token",
-            Some(&officer.name),
-            &refusal,
-            serde_json::json!({ "request_id": request.request_id }),
+    let (officer, request, key) = signed_idempotent::<IssueRequest>(
+        &s,
+        &peer,
+        &headers,
+        TOKENS_PATH,
+        &body,
+        AuditCategory::CertificatesIssued,
+        "issue-token",
+    )
+    .await?;
+    Ok(match s.issue_request(&officer, request, &key).await? {
+        Issued::New(response) => Json(response).into_response(),
+        Issued::Again(json) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json,
         )
-        .await;
-        return Err(refusal.into());
-    }
-    Ok(Json(s.issue(&officer, request).await?).into_response())
+            .into_response(),
+    })
 }
 
 /// Serves the API on `listener` until `shutdown` completes.

@@ -9,14 +9,18 @@ use keyward_policy::procedure::{ChainRule, KeyAction, RecoverCertificate, Resolv
 use keyward_policy::{
     plan_token, CertificateProcedure, DistinguishedName, KeySpec, PlannedAction, ProcedureSet,
 };
-use keyward_proto::{IssueRequest, IssueResponse, IssuedCertificate, KeyOrigin};
-use keyward_store::{AuditCategory, NewAudit, Officer, Outcome};
+use keyward_proto::{
+    IssueRequest, IssueResponse, IssuedCertificate, KeyOrigin, PinDeliveryInfo, SealedKey,
+};
+use keyward_store::{
+    crash_point, Answered, ApprovalUse, AuditCategory, NewAudit, Officer, Outcome, RequestAnswer,
+    RequestKey, StoreError, StoredCertificate,
+};
+use openssl::pkey::{PKey, Public};
 
 use super::produce::{produce, Inputs, Output, RecoveredFrom, Step};
-use super::{certificate_record, shorten, RecordContext, Refusal, Service};
-
-/// Longest request ID accepted (the RA sends 32 hex digits).
-const MAX_REQUEST_ID: usize = 64;
+use super::token_pin::ServerPin;
+use super::{certificate_record, check_request_id, shorten, RecordContext, Refusal, Service};
 
 fn validate(
     subject: &DistinguishedName,
@@ -48,14 +52,10 @@ impl Service {
         &self,
         officer: &Officer,
         req: &IssueRequest,
+        key: Option<&RequestKey>,
         category: &mut AuditCategory,
     ) -> Result<IssueResponse, Refusal> {
-        if req.request_id.is_empty() || req.request_id.len() > MAX_REQUEST_ID {
-            return Err(Refusal::invalid(
-                "request_id",
-                format!("must be 1 to {MAX_REQUEST_ID} characters"),
-            ));
-        }
+        check_request_id(&req.request_id)?;
         let procedures: ProcedureSet = self.store.procedures().await.map_err(Refusal::internal)?;
         let resolved = procedures.resolve(&req.token_procedure).map_err(|_| {
             Refusal::not_found(
@@ -113,14 +113,16 @@ impl Service {
                 resolved.token.name
             )));
         }
-        let transport = match (&req.transport_key, server_side) {
+        let server_pin = self.server_pin(officer, &resolved, req).await?;
+        let needs_transport = server_side || server_pin.is_some();
+        let transport = match (&req.transport_key, needs_transport) {
             (Some(der), true) => Some(
                 Kra::transport_key(der).map_err(|e| Refusal::invalid("transport_key", e.to_string()))?,
             ),
             (None, true) => {
                 return Err(Refusal::invalid(
                     "transport_key",
-                    "the token plan has server-side keys: the request must carry a one-time transport key",
+                    "the token plan has server-side keys or a server-chosen PIN: the request must carry a one-time transport key",
                 ))
             }
             (_, false) => None,
@@ -137,7 +139,14 @@ impl Service {
             ));
         }
         let steps = self.steps(&resolved, &plan.actions, &subject, req).await?;
+        let approval = self
+            .recovery_approval(officer, &resolved, req, &steps)
+            .await?;
 
+        let pin = match (server_pin, &transport) {
+            (Some(pin), Some(recipient)) => Some((pin, recipient.clone())),
+            _ => None,
+        };
         let inputs = Inputs {
             subject: subject.clone(),
             email: req.email.clone(),
@@ -149,15 +158,19 @@ impl Service {
         let outputs = tokio::task::spawn_blocking(move || produce(&ca, &kra, steps, &inputs))
             .await
             .map_err(|_| Refusal::internal("key generation or signing task failed"))??;
+        crash_point("after-sign");
 
         self.record(
             officer,
             req,
+            key,
             &resolved,
             &plan.to_string(),
             key_spec,
             &subject,
             outputs,
+            pin,
+            approval,
         )
         .await
     }
@@ -284,17 +297,21 @@ impl Service {
     }
 
     /// Records the new certificates (with archived keys), the issuance record and one record
-    /// per recovered key in one transaction, and builds the answer.
+    /// per recovered key in one transaction, and builds the answer; with a request `key`, the
+    /// answer is recorded in the same transaction (see [`Service::issue_request`]).
     #[allow(clippy::too_many_arguments)]
     async fn record(
         &self,
         officer: &Officer,
         req: &IssueRequest,
+        key: Option<&RequestKey>,
         resolved: &ResolvedToken,
         key_management: &str,
         key_spec: KeySpec,
         subject: &DistinguishedName,
         outputs: Vec<Output>,
+        pin: Option<(ServerPin, PKey<Public>)>,
+        approval: Option<ApprovalUse>,
     ) -> Result<IssueResponse, Refusal> {
         let subject_text = subject.to_string();
         let mut new_certs = Vec::new();
@@ -350,6 +367,8 @@ impl Service {
                 "subject": subject_text,
                 "key_spec": key_spec.to_string(),
                 "key_management": key_management,
+                "pin_procedure": resolved.pin.name,
+                "pin_method": resolved.pin.method.name(),
             }),
         };
         let extra: Vec<NewAudit> = recoveries
@@ -370,46 +389,8 @@ impl Service {
                 }),
             })
             .collect();
-        let stored = self
-            .store
-            .record_token(&new_certs, &audit, &extra)
-            .await
-            .map_err(Refusal::internal)?;
-
-        let mut stored = stored.into_iter();
-        let mut certificates = Vec::with_capacity(outputs.len());
-        for output in outputs {
-            certificates.push(match output {
-                Output::New { origin, sealed, .. } => {
-                    let c = stored.next().ok_or_else(|| {
-                        Refusal::internal("fewer certificates stored than issued")
-                    })?;
-                    IssuedCertificate {
-                        certificate_id: c.id.to_string(),
-                        serial: c.serial_hex,
-                        subject: c.subject,
-                        certificate_procedure: c.certificate_procedure,
-                        key_origin: origin,
-                        reused: false,
-                        certificate: c.der,
-                        sealed_key: sealed,
-                    }
-                }
-                Output::Reused { key, sealed, .. } => {
-                    let c = key.certificate;
-                    IssuedCertificate {
-                        certificate_id: c.id.to_string(),
-                        serial: c.serial_hex,
-                        subject: c.subject,
-                        certificate_procedure: c.certificate_procedure,
-                        key_origin: KeyOrigin::Recovered,
-                        reused: true,
-                        certificate: c.der,
-                        sealed_key: Some(sealed),
-                    }
-                }
-            });
-        }
+        // Everything the answer needs besides the Certificate IDs is ready before the
+        // transaction, so that the answer is recorded in it (a retry is answered with it).
         let mut chain = Vec::new();
         for (i, ca_cert) in self.ca.chain().iter().enumerate() {
             if i > 0 && resolved.token.chain == ChainRule::IssuingOnly {
@@ -417,12 +398,131 @@ impl Service {
             }
             chain.push(ca_cert.to_der().map_err(Refusal::internal)?);
         }
-        Ok(IssueResponse {
-            request_id: req.request_id.clone(),
-            certificates,
-            chain,
-        })
+        let (sealed_pin, pin_delivery) = match &pin {
+            Some((pin, recipient)) => (
+                Some(pin.seal(recipient, &req.request_id)?),
+                Some(pin.info.clone()),
+            ),
+            None => (None, None),
+        };
+        let pin_record = pin.as_ref().map(|(p, _)| &p.record);
+        let build = move |stored: &[StoredCertificate]| {
+            answer(
+                outputs,
+                stored,
+                chain,
+                sealed_pin,
+                pin_delivery,
+                &req.request_id,
+            )
+        };
+        let to_refusal = |e: StoreError| match e {
+            StoreError::Used(what) if what.starts_with("approval") => Refusal::conflict(
+                "approval",
+                format!("{what} is no longer approved (used, or expired)"),
+            ),
+            StoreError::Used(what) => {
+                Refusal::conflict("pin_letter", format!("{what} has been used already"))
+            }
+            StoreError::Conflict(what) => {
+                Refusal::conflict("request_id", format!("{what} exists already"))
+            }
+            other => Refusal::internal(other),
+        };
+        match key {
+            Some(key) => {
+                let mut built = None;
+                let respond = |stored: &[StoredCertificate]| -> Answered {
+                    let response = build(stored).map_err(|r| r.message)?;
+                    let json = serde_json::to_string(&response).map_err(|e| e.to_string())?;
+                    let certificate_ids = response
+                        .certificates
+                        .iter()
+                        .map(|c| c.certificate_id.clone())
+                        .collect();
+                    built = Some(response);
+                    Ok(RequestAnswer {
+                        response: json,
+                        certificate_ids,
+                    })
+                };
+                self.store
+                    .record_token_answered(
+                        &new_certs,
+                        &audit,
+                        &extra,
+                        pin_record,
+                        approval.as_ref(),
+                        key,
+                        respond,
+                    )
+                    .await
+                    .map_err(to_refusal)?;
+                built.ok_or_else(|| Refusal::internal("the answer was not built"))
+            }
+            None => {
+                let stored = self
+                    .store
+                    .record_token_with(&new_certs, &audit, &extra, pin_record, approval.as_ref())
+                    .await
+                    .map_err(to_refusal)?;
+                build(&stored)
+            }
+        }
     }
+}
+
+/// The answer to an issue request: the stored certificates in plan order with the keys sealed
+/// for the RA, the CA chain and the sealed PIN.
+fn answer(
+    outputs: Vec<Output>,
+    stored: &[StoredCertificate],
+    chain: Vec<Vec<u8>>,
+    sealed_pin: Option<SealedKey>,
+    pin_delivery: Option<PinDeliveryInfo>,
+    request_id: &str,
+) -> Result<IssueResponse, Refusal> {
+    let mut stored = stored.iter();
+    let mut certificates = Vec::with_capacity(outputs.len());
+    for output in outputs {
+        certificates.push(match output {
+            Output::New { origin, sealed, .. } => {
+                let c = stored
+                    .next()
+                    .ok_or_else(|| Refusal::internal("fewer certificates stored than issued"))?;
+                IssuedCertificate {
+                    certificate_id: c.id.to_string(),
+                    serial: c.serial_hex.clone(),
+                    subject: c.subject.clone(),
+                    certificate_procedure: c.certificate_procedure.clone(),
+                    key_origin: origin,
+                    reused: false,
+                    certificate: c.der.clone(),
+                    sealed_key: sealed,
+                }
+            }
+            Output::Reused { key, sealed, .. } => {
+                let c = key.certificate;
+                IssuedCertificate {
+                    certificate_id: c.id.to_string(),
+                    serial: c.serial_hex,
+                    subject: c.subject,
+                    certificate_procedure: c.certificate_procedure,
+                    key_origin: KeyOrigin::Recovered,
+                    reused: true,
+                    certificate: c.der,
+                    sealed_key: Some(sealed),
+                }
+            }
+        });
+    }
+    Ok(IssueResponse {
+        request_id: request_id.to_string(),
+        certificates,
+        chain,
+        sealed_pin,
+        pin_delivery,
+    })
 }
 
 fn certificate_procedure_of(

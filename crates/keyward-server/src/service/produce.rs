@@ -11,7 +11,7 @@ use keyward_policy::{CertificateProcedure, DistinguishedName, KeySpec};
 use keyward_proto::{KeyOrigin, SealedKey};
 use keyward_store::{ArchivedKey, NewArchivedKey};
 
-use super::{unix_now, Refusal};
+use super::{unix_now, wire, Refusal};
 
 /// One thing to produce.
 pub(super) enum Step {
@@ -71,14 +71,6 @@ pub(super) struct Inputs {
     pub(super) key_spec: KeySpec,
     pub(super) transport: Option<PKey<Public>>,
     pub(super) request_id: String,
-}
-
-fn wire(sealed: keyward_crypto::transport::SealedKey) -> SealedKey {
-    SealedKey {
-        ephemeral_key: sealed.ephemeral_key,
-        nonce: sealed.nonce,
-        ciphertext: sealed.ciphertext,
-    }
 }
 
 fn kra_refusal(e: KraError) -> Refusal {

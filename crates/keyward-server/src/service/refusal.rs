@@ -16,6 +16,8 @@ pub enum RefusalKind {
     Conflict,
     /// Our fault; details are logged, not returned.
     Internal,
+    /// A recovery that waits for other officers' approval (a request was opened).
+    ApprovalRequired,
 }
 
 /// A refused request.
@@ -71,6 +73,15 @@ impl Refusal {
         Refusal {
             kind: RefusalKind::Conflict,
             field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// A recovery waits for approval; the message names the approval request.
+    pub fn approval_required(message: impl Into<String>) -> Refusal {
+        Refusal {
+            kind: RefusalKind::ApprovalRequired,
+            field: Some("approval".into()),
             message: message.into(),
         }
     }

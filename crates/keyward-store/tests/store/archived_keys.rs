@@ -279,7 +279,7 @@ async fn record_token_appends_extra_records(db: TestDb) {
     };
     let extra = [recovered("7"), recovered("9")];
     let token = audit(AuditCategory::KeysRecovered, "recover-token");
-    let none = s.record_token(&[], &token, &extra).await.unwrap();
+    let none = s.record_token(&[], &token, &extra, None).await.unwrap();
     assert!(none.is_empty());
     let log = s.audit_records(100).await.unwrap();
     assert_eq!(log.len(), 3, "{log:#?}");
@@ -303,7 +303,7 @@ async fn record_token_appends_extra_records(db: TestDb) {
         cert("0a02", ALICE),
     ];
     let stored = s
-        .record_token(&batch, &issued("issue-token"), &extra[1..])
+        .record_token(&batch, &issued("issue-token"), &extra[1..], None)
         .await
         .unwrap();
     assert_eq!(stored.len(), 2);
@@ -332,7 +332,11 @@ async fn record_token_appends_extra_records(db: TestDb) {
     assert!(same(&log[5], &extra[1]), "{:#?}", log[5]);
 
     // No extra records: one record; record_issuance still refuses to record nothing.
-    assert!(s.record_token(&[], &token, &[]).await.unwrap().is_empty());
+    assert!(s
+        .record_token(&[], &token, &[], None)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(s.audit_records(100).await.unwrap().len(), 7);
     let empty = s.record_issuance(&[], &issued("x")).await;
     assert!(matches!(empty, Err(StoreError::Invalid(_))), "{empty:?}");
@@ -399,7 +403,7 @@ async fn failed_archive_rolls_back_everything(db: TestDb) {
     unchanged().await;
     let recover = audit(AuditCategory::KeysRecovered, "recover-key");
     let err = s
-        .record_token(&batch, &issued("issue"), &[recover])
+        .record_token(&batch, &issued("issue"), &[recover], None)
         .await
         .unwrap_err();
     assert!(matches!(&err, StoreError::Conflict(_)), "{err}");

@@ -5,8 +5,13 @@
 #[macro_use]
 mod common;
 
+mod approvals;
 mod archived_keys;
 mod audit;
 mod certificates;
+mod nonces;
 mod officers;
+mod pin_letters;
+mod pin_mail;
 mod procedures;
+mod request_results;

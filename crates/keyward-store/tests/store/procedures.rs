@@ -54,12 +54,27 @@ subject = [{ attribute = "CN", required = true }]
 name = "person"
 certificate_procedures = ["signing", "encryption"]
 key_procedures = ["encryption-archive"]
-pin = { method = "show" }
+pin_procedure = "show"
 
 [[token-procedure]]
 name = "encryption"
 certificate_procedures = ["encryption"]
-pin = { method = "enter", min_length = 6 }
+pin_procedure = "enter-6"
+p12_profile = "legacy-slow"
+
+[[pin-procedure]]
+name = "show"
+method = "show"
+
+[[pin-procedure]]
+name = "enter-6"
+method = "enter"
+min_length = 6
+
+[[p12-profile]]
+name = "legacy-slow"
+scheme = "legacy"
+iterations = 100000
 "#;
 
 /// Built in code: `KeyProcedure` cannot be deserialised (keyward-policy combines
@@ -68,6 +83,8 @@ fn key_procedures() -> Vec<KeyProcedure> {
     let encipherment: KeyUsageSet = serde_json::from_value(json!(["keyEncipherment"])).unwrap();
     vec![
         KeyProcedure {
+            approvals: 0,
+            approval_hours: 24,
             name: "encryption-archive".into(),
             description: "archive".into(),
             key_usage: encipherment.clone(),
@@ -76,6 +93,8 @@ fn key_procedures() -> Vec<KeyProcedure> {
             },
         },
         KeyProcedure {
+            approvals: 0,
+            approval_hours: 24,
             name: "encryption-recover".into(),
             description: String::new(),
             key_usage: encipherment,

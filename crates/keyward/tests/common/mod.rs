@@ -1,12 +1,45 @@
 //! An installation under test: `keyward init` in a temporary directory and a real
-//! `keyward server` process on a free loopback port, driven through the real binary.
-#![allow(dead_code)]
+//! `keyward server` process on a free loopback port, driven through the real binary — on SQLite
+//! (`keyward.db` in the installation) or on a PostgreSQL database of its own
+//! ([`Installation::on`]; see [`on_both_engines!`] to run a test on both).
+#![allow(dead_code, unused_macros, unused_imports)]
 
+pub mod pins;
+pub mod softhsm;
 pub mod tokens;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+
+/// The store tests' per-test databases: a PostgreSQL database is created and dropped there.
+#[path = "../../../keyward-store/tests/store/testdb.rs"]
+mod testdb;
+
+pub use keyward_store::Engine;
+pub use testdb::skip_pg;
+
+/// For each `fn name(engine: Engine)`, generates the tests `name::sqlite` and `name::postgres`
+/// (the latter skipped with `KEYWARD_SKIP_PG=1`). The body builds its installation with
+/// [`Installation::on`]`(engine)`.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::common::Engine::Sqlite);
+            }
+
+            #[test]
+            fn postgres() {
+                if !$crate::common::skip_pg() {
+                    super::$name($crate::common::Engine::Postgres);
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_engines;
 
 /// The binary under test.
 pub fn keyward() -> Command {
@@ -52,63 +85,90 @@ pub struct Installation {
     /// Where the server's stderr (its log) goes.
     pub server_log: PathBuf,
     server: Child,
+    /// The database engine.
+    pub engine: Engine,
+    /// The database URL cm.conf names: `sqlite:///…/keyward.db` or `postgres://…/keyward_test_…`.
+    pub database_url: String,
+    /// The PostgreSQL database, dropped after the server has been stopped.
+    _pg: Option<testdb::PgDatabase>,
 }
 
 impl Installation {
     /// `keyward init`, then `keyward server` on a free port; client.conf is pointed at it.
     pub fn new() -> Installation {
+        Installation::with_cm_conf("")
+    }
+
+    /// As [`Installation::new`], on `engine`: on PostgreSQL, a new database of its own
+    /// (`keyward init --database URL`), dropped with the installation.
+    pub fn on(engine: Engine) -> Installation {
+        Installation::with_cm_conf_on(engine, "")
+    }
+
+    /// As [`Installation::new`], with `extra` lines appended to cm.conf before the server starts.
+    pub fn with_cm_conf(extra: &str) -> Installation {
+        Installation::with_cm_conf_on(Engine::Sqlite, extra)
+    }
+
+    /// As [`Installation::with_cm_conf`], on `engine`.
+    pub fn with_cm_conf_on(engine: Engine, extra: &str) -> Installation {
+        Installation::with_setup_on(engine, &[], &[], |dir| {
+            if !extra.is_empty() {
+                let cm_conf = dir.join("cm.conf");
+                let body = std::fs::read_to_string(&cm_conf).expect("cm.conf");
+                std::fs::write(&cm_conf, format!("{body}\n{extra}\n")).expect("write cm.conf");
+            }
+        })
+    }
+
+    /// `keyward init INIT_ARGS…` and `keyward server` with `env` set (e.g. `SOFTHSM2_CONF`),
+    /// and `before_server` run on the installation directory in between (e.g. to move a key to
+    /// an HSM and edit cm.conf).
+    pub fn with_setup(
+        init_args: &[&str],
+        env: &[(&str, &Path)],
+        before_server: impl FnOnce(&Path),
+    ) -> Installation {
+        Installation::with_setup_on(Engine::Sqlite, init_args, env, before_server)
+    }
+
+    /// As [`Installation::with_setup`], on `engine`.
+    pub fn with_setup_on(
+        engine: Engine,
+        init_args: &[&str],
+        env: &[(&str, &Path)],
+        before_server: impl FnOnce(&Path),
+    ) -> Installation {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("kw");
         let out = tmp.path().join("out");
         std::fs::create_dir_all(&out).expect("out dir");
+        let pg = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(block_on(testdb::create_pg_database())),
+        };
+        let database_url = match &pg {
+            Some(db) => db.url.clone(),
+            None => format!("sqlite://{}", dir.join("keyward.db").display()),
+        };
         let mut init = keyward();
-        init.args(["init", "--dir"]).arg(&dir);
+        init.args(["init", "--dir"])
+            .arg(&dir)
+            .args(init_args)
+            .envs(env.iter().copied());
+        if let Some(db) = &pg {
+            init.args(["--database", &db.url]);
+        }
         let result = run(init, None);
         assert!(
             result.status.success(),
             "keyward init failed: {}",
             text(&result)
         );
-
+        before_server(&dir);
         let server_log = tmp.path().join("server.log");
-        let log = std::fs::File::create(&server_log).expect("log file");
-        let mut server = keyward()
-            .args(["server", "--listen", "127.0.0.1:0", "--dir"])
-            .arg(&dir)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn server");
-        let stdout = server.stdout.take().expect("server stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("server banner");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("https://"))
-            .unwrap_or_else(|| {
-                let _ = server.kill();
-                panic!(
-                    "server did not start: {line:?}, log: {}",
-                    std::fs::read_to_string(&server_log).unwrap_or_default()
-                )
-            })
-            .to_string();
-        let conf = dir.join("client.conf");
-        let body = std::fs::read_to_string(&conf).expect("client.conf");
-        let body: String = body
-            .lines()
-            .map(|l| {
-                if l.starts_with("server.url") {
-                    format!("server.url = {url}")
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(&conf, body + "\n").expect("write client.conf");
+        let (server, url) = start_server(&dir, env, &[], &server_log);
+        point_client_conf(&dir.join("client.conf"), &dir.join("client.conf"), &url);
         Installation {
             _tmp: tmp,
             dir,
@@ -116,6 +176,9 @@ impl Installation {
             url,
             server_log,
             server,
+            engine,
+            database_url,
+            _pg: pg,
         }
     }
 
@@ -154,19 +217,54 @@ impl Installation {
         path
     }
 
-    /// Opens the installation's database (SQLite) through the store crate.
+    /// Opens the installation's database through the store crate.
     pub async fn store(&self) -> keyward_store::Store {
-        keyward_store::Store::open(&format!(
-            "sqlite://{}",
-            self.dir.join("keyward.db").display()
-        ))
-        .await
-        .expect("open store")
+        keyward_store::Store::open(&self.database_url)
+            .await
+            .expect("open store")
+    }
+
+    /// A raw connection pool on the installation's database, for changes behind the server's
+    /// back (`$1, $2, …` placeholders work on both engines).
+    pub async fn raw(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.database_url)
+            .await
+            .expect("raw database connection")
+    }
+
+    /// Everything the database holds, for searches for secrets that must not be there, as
+    /// `(name, bytes)`: on SQLite the database file and its WAL as they are on disk; on
+    /// PostgreSQL a dump made with SQL — every column of every table of the `public` schema,
+    /// `bytea` columns as their raw bytes and every other column as `::text`.
+    pub fn database_image(&self) -> Vec<(String, Vec<u8>)> {
+        match self.engine {
+            Engine::Sqlite => ["keyward.db", "keyward.db-wal"]
+                .into_iter()
+                .filter_map(|name| {
+                    let bytes = std::fs::read(self.dir.join(name)).ok()?;
+                    Some((name.to_string(), bytes))
+                })
+                .collect(),
+            Engine::Postgres => vec![(
+                "PostgreSQL dump".to_string(),
+                block_on(pg_dump(&self.database_url)),
+            )],
+        }
     }
 
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.server_log).unwrap_or_default()
+    }
+
+    /// Kills the installation's own server (SIGKILL) and waits for it, for tests that run
+    /// servers of their own on its directory, database and port (see `tests/crash.rs`).
+    pub fn stop_server(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
     }
 }
 
@@ -175,6 +273,97 @@ impl Drop for Installation {
         let _ = self.server.kill();
         let _ = self.server.wait();
     }
+}
+
+/// Starts `keyward server --dir DIR --listen 127.0.0.1:0 ARGS…` with `env`, its stderr (the
+/// log) in `log`, and returns it with its `https://127.0.0.1:PORT` once it listens.
+pub fn start_server(
+    dir: &Path,
+    env: &[(&str, &Path)],
+    args: &[&str],
+    log: &Path,
+) -> (Child, String) {
+    let log_file = std::fs::File::create(log).expect("log file");
+    let mut server = keyward()
+        .args(["server", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .expect("spawn server");
+    let stdout = server.stdout.take().expect("server stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("server banner");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .unwrap_or_else(|| {
+            let _ = server.kill();
+            panic!(
+                "server did not start: {line:?}, log: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        })
+        .to_string();
+    (server, url)
+}
+
+/// Writes `to`: the client.conf `from` with `server.url` replaced by `url`.
+pub fn point_client_conf(from: &Path, to: &Path, url: &str) {
+    let body = std::fs::read_to_string(from).expect("client.conf");
+    let body: String = body
+        .lines()
+        .map(|l| {
+            if l.starts_with("server.url") {
+                format!("server.url = {url}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(to, body + "\n").expect("write client.conf");
+}
+
+/// Every value of every column of every table in the `public` schema of the PostgreSQL
+/// database at `url`: `bytea` as raw bytes, anything else as `::text`, one value per line.
+async fn pg_dump(url: &str) -> Vec<u8> {
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    let columns = sqlx::query(
+        "SELECT table_name::text AS t, column_name::text AS c, data_type::text AS ty \
+         FROM information_schema.columns WHERE table_schema = 'public' \
+         ORDER BY table_name, ordinal_position",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("list columns");
+    let mut dump = Vec::new();
+    for column in &columns {
+        let (table, name, ty): (String, String, String) =
+            (column.get("t"), column.get("c"), column.get("ty"));
+        let select = if ty == "bytea" { "" } else { "::text" };
+        let sql =
+            format!("SELECT \"{name}\"{select} AS v FROM \"{table}\" WHERE \"{name}\" IS NOT NULL");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut conn)
+            .await
+            .expect("dump column");
+        for row in rows {
+            if ty == "bytea" {
+                dump.extend(row.get::<Vec<u8>, _>("v"));
+            } else {
+                dump.extend(row.get::<String, _>("v").into_bytes());
+            }
+            dump.push(b'\n');
+        }
+    }
+    conn.close().await.expect("close");
+    dump
 }
 
 /// A tokio runtime for the few async checks a test makes.

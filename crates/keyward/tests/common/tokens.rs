@@ -13,12 +13,19 @@ use super::{keyward, run, text, Installation};
 pub const PIN: &str = "Correct-Horse-7";
 pub const ALICE: &str = "CN=Alice Example,O=Example,C=SE";
 
-/// Every private key and certificate in a PKCS#12, read by the `openssl pkcs12` command.
+/// Every private key and certificate in a PKCS#12 sealed with [`PIN`], read by the
+/// `openssl pkcs12` command.
 pub fn p12_contents(p12: &Path) -> (Vec<PKey<Private>>, Vec<X509>) {
+    p12_contents_with(p12, PIN)
+}
+
+/// Every private key and certificate in a PKCS#12 sealed with `pin`, read by the
+/// `openssl pkcs12` command.
+pub fn p12_contents_with(p12: &Path, pin: &str) -> (Vec<PKey<Private>>, Vec<X509>) {
     let out = Command::new("openssl")
         .args(["pkcs12", "-nodes", "-passin", "env:KW_PIN", "-in"])
         .arg(p12)
-        .env("KW_PIN", PIN)
+        .env("KW_PIN", pin)
         .output()
         .expect("run openssl");
     assert!(

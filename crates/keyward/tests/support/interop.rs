@@ -15,24 +15,36 @@ pub enum Outcome {
     Unsupported(String),
 }
 
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+        .unwrap_or(false)
+}
+
 /// Panics unless `name` is on PATH.
 pub fn require_tool(name: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
-        .unwrap_or(false);
     assert!(
-        found,
+        on_path(name),
         "{name} is not installed: run .ci/run (it installs every test tool)"
     );
 }
 
-fn run(cmd: &mut Command, pin: &str) -> Output {
+/// Panics unless `name` is on PATH, naming the Debian package that has it.
+pub fn require_tool_from(name: &str, package: &str) {
+    assert!(
+        on_path(name),
+        "{name} is not installed (Debian package {package}): run .ci/run (it installs every \
+         test tool) or apt-get install {package}"
+    );
+}
+
+pub(crate) fn run(cmd: &mut Command, pin: &str) -> Output {
     cmd.env("KW_PIN", pin)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
-fn both(out: &Output) -> String {
+pub(crate) fn both(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -40,7 +52,7 @@ fn both(out: &Output) -> String {
     )
 }
 
-fn openssl(args: &[&str], p12: &Path, pin: &str) -> Result<String, String> {
+pub(crate) fn openssl(args: &[&str], p12: &Path, pin: &str) -> Result<String, String> {
     let out = run(
         Command::new("openssl")
             .args(args)
@@ -58,7 +70,7 @@ fn openssl(args: &[&str], p12: &Path, pin: &str) -> Result<String, String> {
 }
 
 /// What `openssl pkey -text` must show for a key spec.
-fn key_markers(spec: &str) -> Result<Vec<String>, String> {
+pub(crate) fn key_markers(spec: &str) -> Result<Vec<String>, String> {
     let (alg, param) = spec
         .split_once(':')
         .ok_or_else(|| format!("bad spec {spec}"))?;
@@ -218,7 +230,7 @@ pub fn openssl_verify(cert: &Path, issuing_pem: &Path, root_pem: &Path) -> Resul
     }
 }
 
-const PYTHON_CHECK: &str = r#"
+pub(crate) const PYTHON_CHECK: &str = r#"
 import json, os, sys
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
@@ -267,13 +279,16 @@ pub fn python_cryptography(p12: &Path, pin: &str, spec: &str) -> Result<Outcome,
 }
 
 /// `keytool -list -v` of a PKCS#12, with the PIN masked in the text.
-fn keytool_list(p12: &Path, pin: &str) -> Result<String, String> {
+pub(crate) fn keytool_list(p12: &Path, pin: &str) -> Result<String, String> {
     require_tool("keytool");
     let out = run(
         Command::new("keytool")
             .args([
                 "-J-Duser.language=en",
                 "-J-Duser.country=US",
+                "-J-Dfile.encoding=UTF-8",
+                "-J-Dsun.stdout.encoding=UTF-8",
+                "-J-Dsun.stderr.encoding=UTF-8",
                 "-list",
                 "-v",
                 "-storetype",

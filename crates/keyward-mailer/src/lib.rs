@@ -1,0 +1,24 @@
+//! The PIN mailer's delivery: SMTP mail and printable PDF letters.
+//!
+//! The server sends PIN mails over SMTP ([`smtp`]), the officer's client renders PIN/PUK letters
+//! for sealed mailers ([`pdf`]). Secrets (PINs, PUKs, the SMTP password) are held in
+//! [`zeroize::Zeroizing`] and never appear in `Debug` output or error messages.
+
+#![warn(missing_docs)]
+
+pub mod pdf;
+pub mod smtp;
+
+/// Everything that can go wrong delivering a PIN; the text never contains a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    /// A setting or argument is wrong; the text names the field (e.g. "smtp.port", "recipient address").
+    #[error("{0}")]
+    Invalid(String),
+    /// The SMTP server could not be reached or refused the mail (text from lettre, never the body).
+    #[error("SMTP: {0}")]
+    Smtp(String),
+    /// PDF rendering failed.
+    #[error("PDF: {0}")]
+    Pdf(String),
+}

@@ -1,0 +1,47 @@
+//! Approval requests of M-of-N recoveries (role `recover-key`, checked by the service).
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+use keyward_proto::ApprovalVote;
+use keyward_store::AuditCategory;
+
+use super::{auth, signed, ApiFailure, PeerCertificate, Shared};
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+pub(super) async fn list(
+    State(s): Shared,
+    peer: Extension<PeerCertificate>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiFailure> {
+    let officer = auth::officer(&s, &peer).await?;
+    Ok(Json(s.approvals(&officer, q.all).await?).into_response())
+}
+
+pub(super) async fn vote(
+    State(s): Shared,
+    peer: Extension<PeerCertificate>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiFailure> {
+    let (officer, req) = signed::<ApprovalVote>(
+        &s,
+        &peer,
+        &headers,
+        "/v1/approvals/vote",
+        &body,
+        AuditCategory::KeysRecovered,
+        "vote-approval",
+    )
+    .await?;
+    Ok(Json(s.vote_approval(&officer, req).await?).into_response())
+}

@@ -1,0 +1,238 @@
+//! M-of-N recovery: a token procedure whose recover key procedures need approvals releases keys
+//! only with an approved request of the same officer, for the same token procedure, subject and
+//! keys. The first attempt creates the request; other officers with `recover-key` vote; the
+//! approved request is used by exactly one issuance (in its transaction).
+
+use serde_json::json;
+
+use keyward_policy::procedure::ResolvedToken;
+use keyward_policy::Role;
+use keyward_proto::{ApprovalInfo, ApprovalVote, IssueRequest};
+use keyward_store::{
+    Approval, ApprovalState, ApprovalUse, AuditCategory, NewApproval, NewAudit, Officer, Outcome,
+    StoreError,
+};
+
+use super::produce::Step;
+use super::{check_request_id, rfc3339, shorten, unix_now, Refusal, Service};
+
+/// The Certificate IDs of the keys the steps recover, sorted, comma-separated.
+fn recovered_ids(steps: &[Step]) -> String {
+    let mut ids: Vec<i64> = steps
+        .iter()
+        .flat_map(|s| match s {
+            Step::Recover { keys, .. } => keys.iter().map(|k| k.certificate.id).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn info(a: &Approval) -> ApprovalInfo {
+    let voters = |approve: bool| {
+        a.votes
+            .iter()
+            .filter(|v| v.approve == approve)
+            .map(|v| v.officer.clone())
+            .collect()
+    };
+    let expired = a.state == ApprovalState::Pending && a.expires_at < unix_now();
+    ApprovalInfo {
+        id: a.id.to_string(),
+        requester: a.requester.clone(),
+        token_procedure: a.token_procedure.clone(),
+        subject: a.subject.clone(),
+        key_certificate_ids: a.key_certificate_ids.clone(),
+        required: a.required,
+        approved_by: voters(true),
+        rejected_by: voters(false),
+        state: if expired { "expired" } else { a.state.as_str() }.into(),
+        created_at: rfc3339(a.created_at),
+        expires_at: rfc3339(a.expires_at),
+    }
+}
+
+fn parse_id(field: &str, text: &str) -> Result<i64, Refusal> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Refusal::invalid(field, "an approval ID is a positive decimal number"))
+}
+
+impl Service {
+    /// For a token procedure that needs approvals: the approved request to use, or (without
+    /// one) a new request and a refusal telling the officer to have it approved.
+    pub(super) async fn recovery_approval(
+        &self,
+        officer: &Officer,
+        resolved: &ResolvedToken,
+        req: &IssueRequest,
+        steps: &[Step],
+    ) -> Result<Option<ApprovalUse>, Refusal> {
+        let Some((required, hours)) = resolved.approvals() else {
+            if req.approval.is_some() {
+                return Err(Refusal::invalid(
+                    "approval",
+                    format!("token procedure {} needs no approval", resolved.token.name),
+                ));
+            }
+            return Ok(None);
+        };
+        let keys = recovered_ids(steps);
+        let Some(text) = req.approval.as_deref() else {
+            let new = NewApproval {
+                requester: officer.name.clone(),
+                token_procedure: resolved.token.name.clone(),
+                subject: req.subject.clone(),
+                key_certificate_ids: keys.clone(),
+                required: i64::from(required),
+                expires_at: unix_now() + i64::from(hours) * 3600,
+            };
+            let audit = NewAudit {
+                category: AuditCategory::KeysRecovered,
+                action: "request-approval".into(),
+                officer: Some(officer.name.clone()),
+                outcome: Outcome::Success,
+                object: None,
+                detail: json!({
+                    "request_id": req.request_id,
+                    "token_procedure": resolved.token.name,
+                    "subject": req.subject,
+                    "key_certificate_ids": keys,
+                    "required": required,
+                }),
+            };
+            let created = self
+                .store
+                .create_approval(&new, &audit)
+                .await
+                .map_err(Refusal::internal)?;
+            return Err(Refusal::approval_required(format!(
+                "recovering Certificate ID {keys} through token procedure {} needs {required} approval(s) by other officers with recover-key: approval request {id} is open until {until}; when it is approved, repeat this request with --approval {id}",
+                resolved.token.name,
+                id = created.id,
+                until = rfc3339(created.expires_at),
+            )));
+        };
+        let id = parse_id("approval", text)?;
+        let a = self
+            .store
+            .approval(id)
+            .await
+            .map_err(Refusal::internal)?
+            .ok_or_else(|| Refusal::not_found("approval", format!("no approval request {id}")))?;
+        let mismatch = |what: &str| {
+            Refusal::invalid(
+                "approval",
+                format!("approval request {id} is for another {what}"),
+            )
+        };
+        if a.requester != officer.name {
+            return Err(mismatch("officer"));
+        }
+        if a.token_procedure != resolved.token.name {
+            return Err(mismatch("token procedure"));
+        }
+        if a.subject.to_lowercase() != req.subject.to_lowercase() {
+            return Err(mismatch("subject"));
+        }
+        if a.key_certificate_ids != keys {
+            return Err(mismatch("set of keys"));
+        }
+        if a.expires_at < unix_now() {
+            return Err(Refusal::conflict(
+                "approval",
+                format!("approval request {id} has expired"),
+            ));
+        }
+        match a.state {
+            ApprovalState::Approved => Ok(Some(ApprovalUse {
+                id,
+                request_id: req.request_id.clone(),
+            })),
+            ApprovalState::Pending => Err(Refusal::conflict(
+                "approval",
+                format!(
+                    "approval request {id} is pending: {} of {} approvals",
+                    a.approvals(),
+                    a.required
+                ),
+            )),
+            other => Err(Refusal::conflict(
+                "approval",
+                format!("approval request {id} is {}", other.as_str()),
+            )),
+        }
+    }
+
+    /// Refuses (and audits) an officer without `recover-key`.
+    async fn require_recover_key(&self, officer: &Officer, action: &str) -> Result<(), Refusal> {
+        self.require_role(
+            officer,
+            Role::RecoverKey,
+            AuditCategory::KeysRecovered,
+            action,
+        )
+        .await
+    }
+
+    /// Approval requests, newest first: open ones, or all.
+    pub async fn approvals(
+        &self,
+        officer: &Officer,
+        all: bool,
+    ) -> Result<Vec<ApprovalInfo>, Refusal> {
+        self.require_recover_key(officer, "list-approvals").await?;
+        let found = self
+            .store
+            .approvals(!all, None)
+            .await
+            .map_err(Refusal::internal)?;
+        Ok(found.iter().map(info).collect())
+    }
+
+    /// Records an officer's vote; refusals are audited.
+    pub async fn vote_approval(
+        &self,
+        officer: &Officer,
+        req: ApprovalVote,
+    ) -> Result<ApprovalInfo, Refusal> {
+        let action = if req.approve {
+            "approve-recovery"
+        } else {
+            "reject-recovery"
+        };
+        self.require_recover_key(officer, action).await?;
+        check_request_id(&req.request_id)?;
+        let id = parse_id("approval_id", &req.approval_id)?;
+        let audit = NewAudit {
+            category: AuditCategory::KeysRecovered,
+            action: action.into(),
+            officer: Some(officer.name.clone()),
+            outcome: Outcome::Success,
+            object: None,
+            detail: json!({ "request_id": req.request_id }),
+        };
+        match self
+            .store
+            .vote_approval(id, &officer.name, req.approve, &audit)
+            .await
+        {
+            Ok(a) => Ok(info(&a)),
+            Err(StoreError::Invalid(why)) => {
+                let refusal = Refusal::conflict("approval_id", why);
+                self.audit_refusal(
+                    AuditCategory::KeysRecovered,
+                    action,
+                    Some(&officer.name),
+                    &refusal,
+                    json!({ "approval_id": shorten(&req.approval_id) }),
+                )
+                .await;
+                Err(refusal)
+            }
+            Err(e) => Err(Refusal::internal(e)),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! PIN/PUK letters: created in batches by an officer with `manage-pin-letters`, each letter's
+//! PIN and PUK kept in a KRA envelope bound to its letter ID, later chosen by ID at issuance.
+
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use keyward_kra::{Envelope, Kra};
+use keyward_policy::{PinMethod, PinProcedure, Role};
+use keyward_proto::{
+    CreatePinLetters, PinLetterBatch, PinLetterInfo, PinLetterSecret, SealedKey,
+    PIN_LETTERS_CONTEXT,
+};
+use keyward_store::{
+    AuditCategory, NewAudit, NewPinLetter, Officer, Outcome, PinLetter, PinLetterQuery, StoreError,
+};
+
+use super::token_pin::letter_pin;
+use super::{check_request_id, rfc3339, seal_for, shorten, Refusal, Service};
+
+/// KRA purpose label of a letter's PIN and PUK (bound to the letter ID).
+const PIN_LETTER_PURPOSE: &str = "pin-letter";
+/// Most letters in one batch (the client renders the whole batch in memory: about 20 KB a
+/// letter at its peak).
+pub const MAX_BATCH: u32 = 50_000;
+
+/// A letter ID: a positive decimal number.
+pub(super) fn parse_letter_id(field: &str, text: &str) -> Result<i64, Refusal> {
+    let bad = || Refusal::invalid(field, "a PIN letter ID is a positive decimal number");
+    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(bad)
+}
+
+/// Opens a letter's envelope: its PIN.
+pub(super) fn open_letter(kra: &Kra, letter: &PinLetter) -> Result<keyward_crypto::Pin, Refusal> {
+    let envelope = Envelope {
+        kek_id: letter.kek_id.clone(),
+        sealed: letter.sealed.clone(),
+    };
+    let bytes = kra
+        .open_secret(&envelope, PIN_LETTER_PURPOSE, &letter.letter_id.to_string())
+        .map_err(|e| {
+            Refusal::conflict(
+                "pin_letter",
+                format!("PIN letter {} cannot be used: {e}", letter.letter_id),
+            )
+        })?;
+    letter_pin(&bytes).ok_or_else(|| {
+        Refusal::conflict(
+            "pin_letter",
+            format!("PIN letter {} is damaged", letter.letter_id),
+        )
+    })
+}
+
+/// Generates the letters (blocking: CSPRNG and KRA): envelopes for the store and the secrets
+/// sealed for the officer's client.
+fn generate(
+    kra: &Kra,
+    rules: &PinProcedure,
+    first: i64,
+    count: u32,
+    recipient: &openssl::pkey::PKey<openssl::pkey::Public>,
+    request_id: &str,
+) -> Result<(Vec<NewPinLetter>, SealedKey), Refusal> {
+    let mut letters = Vec::with_capacity(count as usize);
+    let mut secrets = Vec::with_capacity(count as usize);
+    for id in (first..).take(count as usize) {
+        let pin = keyward_crypto::generate_for(rules).map_err(Refusal::internal)?;
+        let puk = keyward_crypto::generate_puk(rules).map_err(Refusal::internal)?;
+        let both = Zeroizing::new(format!("{}\n{}", pin.as_str(), puk.as_str()));
+        let envelope = kra
+            .seal_secret(PIN_LETTER_PURPOSE, &id.to_string(), both.as_bytes())
+            .map_err(Refusal::internal)?;
+        letters.push(NewPinLetter {
+            letter_id: id,
+            kek_id: envelope.kek_id,
+            sealed: envelope.sealed,
+        });
+        secrets.push(PinLetterSecret {
+            letter_id: id.to_string(),
+            pin: pin.as_str().to_string(),
+            puk: puk.as_str().to_string(),
+        });
+    }
+    let json = Zeroizing::new(serde_json::to_vec(&secrets).map_err(Refusal::internal)?);
+    let sealed = seal_for(recipient, &json, request_id, PIN_LETTERS_CONTEXT)?;
+    Ok((letters, sealed))
+}
+
+fn info(letter: PinLetter) -> PinLetterInfo {
+    PinLetterInfo {
+        letter_id: letter.letter_id.to_string(),
+        pin_procedure: letter.pin_procedure,
+        batch: letter.batch,
+        created_at: rfc3339(letter.created_at),
+        created_by: letter.created_by,
+        used_at: letter.used.as_ref().map(|u| rfc3339(u.at)),
+        used_by: letter.used.as_ref().map(|u| u.officer.clone()),
+        certificate_ids: letter.used.map(|u| u.certificate_ids),
+    }
+}
+
+impl Service {
+    /// Refuses (and audits) an officer without `manage-pin-letters`.
+    pub(super) async fn require_pin_role(
+        &self,
+        officer: &Officer,
+        action: &str,
+    ) -> Result<(), Refusal> {
+        self.require_role(
+            officer,
+            Role::ManagePinLetters,
+            AuditCategory::PinDistribution,
+            action,
+        )
+        .await
+    }
+
+    /// Creates a batch of PIN/PUK letters; refusals are audited.
+    pub async fn create_pin_letters(
+        &self,
+        officer: &Officer,
+        req: CreatePinLetters,
+    ) -> Result<PinLetterBatch, Refusal> {
+        self.require_pin_role(officer, "create-pin-letters").await?;
+        match self.try_create_pin_letters(officer, &req).await {
+            Ok(batch) => Ok(batch),
+            Err(refusal) => {
+                self.audit_refusal(
+                    AuditCategory::PinDistribution,
+                    "create-pin-letters",
+                    Some(&officer.name),
+                    &refusal,
+                    json!({
+                        "request_id": shorten(&req.request_id),
+                        "pin_procedure": shorten(&req.pin_procedure),
+                        "first_id": shorten(&req.first_id),
+                        "count": req.count,
+                    }),
+                )
+                .await;
+                Err(refusal)
+            }
+        }
+    }
+
+    async fn try_create_pin_letters(
+        &self,
+        officer: &Officer,
+        req: &CreatePinLetters,
+    ) -> Result<PinLetterBatch, Refusal> {
+        check_request_id(&req.request_id)?;
+        let procedures = self.store.procedures().await.map_err(Refusal::internal)?;
+        let rules = procedures
+            .pin_procedure(&req.pin_procedure)
+            .cloned()
+            .ok_or_else(|| {
+                Refusal::not_found(
+                    "pin_procedure",
+                    format!("no PIN procedure named {:?}", shorten(&req.pin_procedure)),
+                )
+            })?;
+        if rules.method != PinMethod::Letter {
+            return Err(Refusal::invalid(
+                "pin_procedure",
+                format!(
+                    "PIN procedure {} has method {}; PIN letters need method letter",
+                    rules.name,
+                    rules.method.name()
+                ),
+            ));
+        }
+        if req.count == 0 || req.count > MAX_BATCH {
+            return Err(Refusal::invalid(
+                "count",
+                format!("must be 1 to {MAX_BATCH}"),
+            ));
+        }
+        let first = parse_letter_id("first_id", &req.first_id)?;
+        let last = first
+            .checked_add(i64::from(req.count) - 1)
+            .filter(|last| *last < 1_000_000_000_000_000_000)
+            .ok_or_else(|| Refusal::invalid("first_id", "the letter IDs would exceed 18 digits"))?;
+        if !self.kra.can_archive() {
+            return Err(Refusal::unsupported(
+                "PIN letters need the archive key to keep PINs and PUKs encrypted (kra.archive-key in cm.conf)",
+            ));
+        }
+        let recipient = Kra::transport_key(&req.transport_key)
+            .map_err(|e| Refusal::invalid("transport_key", e.to_string()))?;
+        let (kra, count, request_id) = (self.kra.clone(), req.count, req.request_id.clone());
+        let (letters, sealed) = tokio::task::spawn_blocking(move || {
+            generate(&kra, &rules, first, count, &recipient, &request_id)
+        })
+        .await
+        .map_err(|_| Refusal::internal("PIN letter generation task failed"))??;
+        let audit = NewAudit {
+            category: AuditCategory::PinDistribution,
+            action: "create-pin-letters".into(),
+            officer: Some(officer.name.clone()),
+            outcome: Outcome::Success,
+            object: Some(format!("{first}-{last}")),
+            detail: json!({
+                "request_id": req.request_id,
+                "pin_procedure": req.pin_procedure,
+                "count": req.count,
+            }),
+        };
+        self.store
+            .create_pin_letters(
+                &req.pin_procedure,
+                &req.request_id,
+                &officer.name,
+                &letters,
+                &audit,
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(what) => {
+                    Refusal::conflict("first_id", format!("{what} exists already"))
+                }
+                other => Refusal::internal(other),
+            })?;
+        tracing::info!(officer = %officer.name, "created PIN letters {first}-{last}");
+        Ok(PinLetterBatch {
+            request_id: req.request_id.clone(),
+            batch: req.request_id.clone(),
+            pin_procedure: req.pin_procedure.clone(),
+            first_id: first.to_string(),
+            last_id: last.to_string(),
+            sealed,
+        })
+    }
+
+    /// Lists PIN letters (without their secrets); needs `manage-pin-letters`.
+    pub async fn pin_letters(
+        &self,
+        officer: &Officer,
+        query: &PinLetterQuery,
+    ) -> Result<Vec<PinLetterInfo>, Refusal> {
+        self.require_pin_role(officer, "list-pin-letters").await?;
+        let found = self
+            .store
+            .pin_letters(query)
+            .await
+            .map_err(Refusal::internal)?;
+        Ok(found.into_iter().map(info).collect())
+    }
+}

@@ -1,0 +1,322 @@
+//! PIN/PUK letters: created in batches in advance, each used by one issuance (see
+//! [`Store::record_token`] and [`PinRecord::UseLetter`](crate::PinRecord::UseLetter)).
+//!
+//! The store keeps only the KRA's envelope of the PIN and PUK (`sealed`), as opaque bytes.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::certificates::row_limit;
+use crate::pins::{NewPinLetter, PinLetter, PinLetterQuery, PinLetterUse};
+use crate::types::{AuditCategory, NewAudit, Outcome};
+use crate::{audit, now, Store, StoreError};
+
+const COLUMNS: &str = "letter_id, pin_procedure, batch, kek_id, sealed, created_at, created_by, \
+     used_at, used_by, used_request, used_certificates";
+
+/// The field named by errors about letter IDs.
+const FIELD: &str = "PIN letter ID";
+
+/// Letters per INSERT statement: 3 parameters each plus 4 shared ones, far below the
+/// bind-parameter limits (SQLite 32766, PostgreSQL 65535).
+const CHUNK: usize = 500;
+
+/// Existing letter IDs read per round trip by [`lowest_existing`].
+const PAGE: i64 = 1000;
+
+/// Refuses a letter ID that is not positive.
+pub(crate) fn check_id(letter_id: i64) -> Result<(), StoreError> {
+    if letter_id <= 0 {
+        return Err(StoreError::Invalid(format!(
+            "{FIELD} {letter_id}: must be positive"
+        )));
+    }
+    Ok(())
+}
+
+fn letter(row: &AnyRow) -> Result<PinLetter, StoreError> {
+    let letter_id: i64 = row.try_get("letter_id")?;
+    let used = match (
+        row.try_get::<Option<i64>, _>("used_at")?,
+        row.try_get::<Option<String>, _>("used_by")?,
+        row.try_get::<Option<String>, _>("used_request")?,
+        row.try_get::<Option<String>, _>("used_certificates")?,
+    ) {
+        (None, None, None, None) => None,
+        (Some(at), Some(officer), Some(request_id), Some(certificate_ids)) => Some(PinLetterUse {
+            at,
+            officer,
+            request_id,
+            certificate_ids,
+        }),
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "PIN letter {letter_id}: use recorded in part"
+            )))
+        }
+    };
+    Ok(PinLetter {
+        letter_id,
+        pin_procedure: row.try_get("pin_procedure")?,
+        batch: row.try_get("batch")?,
+        kek_id: row.try_get("kek_id")?,
+        sealed: row.try_get("sealed")?,
+        created_at: row.try_get("created_at")?,
+        created_by: row.try_get("created_by")?,
+        used,
+    })
+}
+
+/// The lowest of `ids` stored already, if any: one range query (paged) over
+/// `ids.first()..=ids.last()`.
+async fn lowest_existing(
+    conn: &mut AnyConnection,
+    ids: &BTreeSet<i64>,
+) -> Result<Option<i64>, StoreError> {
+    let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+        return Ok(None);
+    };
+    let mut from = first;
+    loop {
+        let rows = sqlx::query(
+            "SELECT letter_id FROM pin_letters WHERE letter_id >= $1 AND letter_id <= $2 \
+             ORDER BY letter_id LIMIT $3",
+        )
+        .bind(from)
+        .bind(last)
+        .bind(PAGE)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut highest = None;
+        for row in &rows {
+            let id: i64 = row.try_get("letter_id")?;
+            if ids.contains(&id) {
+                return Ok(Some(id));
+            }
+            highest = Some(id);
+        }
+        match highest.and_then(|id| id.checked_add(1)) {
+            Some(next) if i64::try_from(rows.len()) == Ok(PAGE) => from = next,
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// The multi-row INSERT for `rows` letters: `$1`…`$4` are the shared PIN procedure, batch,
+/// creation time and officer; then letter ID, KEK ID and envelope of each letter.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(120 + rows * 32);
+    sql.push_str(
+        "INSERT INTO pin_letters (letter_id, pin_procedure, batch, kek_id, sealed, created_at, \
+         created_by) VALUES ",
+    );
+    for i in 0..rows {
+        let n = 5 + 3 * i;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(${n}, $1, $2, ${}, ${}, $3, $4)", n + 1, n + 2));
+    }
+    sql
+}
+
+/// Marks letter `letter_id` of `pin_procedure` used on `conn` (inside the issuance
+/// transaction) and returns the `use-pin-letter` audit record. A letter that does not exist,
+/// belongs to another PIN procedure or is used already is [`StoreError::Used`].
+pub(crate) async fn use_letter(
+    conn: &mut AnyConnection,
+    letter_id: i64,
+    pin_procedure: &str,
+    used: &PinLetterUse,
+) -> Result<NewAudit, StoreError> {
+    let done = sqlx::query(
+        "UPDATE pin_letters SET used_at = $1, used_by = $2, used_request = $3, \
+         used_certificates = $4 \
+         WHERE letter_id = $5 AND pin_procedure = $6 AND used_at IS NULL",
+    )
+    .bind(used.at)
+    .bind(used.officer.as_str())
+    .bind(used.request_id.as_str())
+    .bind(used.certificate_ids.as_str())
+    .bind(letter_id)
+    .bind(pin_procedure)
+    .execute(conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Used(format!("PIN letter {letter_id}")));
+    }
+    Ok(NewAudit {
+        category: AuditCategory::PinDistribution,
+        action: "use-pin-letter".into(),
+        officer: Some(used.officer.clone()),
+        outcome: Outcome::Success,
+        object: Some(letter_id.to_string()),
+        detail: json!({
+            "request_id": used.request_id,
+            "certificate_ids": used.certificate_ids,
+        }),
+    })
+}
+
+impl Store {
+    /// Stores a batch of PIN/PUK letters for `pin_procedure`, created by `officer`, and appends
+    /// `audit` (as given), in one transaction: all or nothing.
+    ///
+    /// Refused as [`StoreError::Invalid`]: no letters, an empty PIN procedure, batch or
+    /// officer, a letter ID that is not positive or given twice, an empty KEK ID or envelope.
+    /// A letter ID stored already is a [`StoreError::Conflict`] naming the lowest such ID
+    /// (`PIN letter ID 17`). Letters go in multi-row statements: 10,000 take well under a
+    /// second.
+    pub async fn create_pin_letters(
+        &self,
+        pin_procedure: &str,
+        batch: &str,
+        officer: &str,
+        letters: &[NewPinLetter],
+        audit: &NewAudit,
+    ) -> Result<(), StoreError> {
+        if letters.is_empty() {
+            return Err(StoreError::Invalid("PIN letters: none to create".into()));
+        }
+        for (field, value) in [
+            ("PIN procedure", pin_procedure),
+            ("PIN letter batch", batch),
+            ("officer", officer),
+        ] {
+            if value.trim().is_empty() {
+                return Err(StoreError::Invalid(format!("{field}: empty")));
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for l in letters {
+            check_id(l.letter_id)?;
+            if !ids.insert(l.letter_id) {
+                return Err(StoreError::Invalid(format!(
+                    "{FIELD} {}: given twice",
+                    l.letter_id
+                )));
+            }
+            if l.kek_id.is_empty() {
+                return Err(StoreError::Invalid(format!(
+                    "PIN letter {}: empty KEK ID",
+                    l.letter_id
+                )));
+            }
+            if l.sealed.is_empty() {
+                return Err(StoreError::Invalid(format!(
+                    "PIN letter {}: empty sealed envelope",
+                    l.letter_id
+                )));
+            }
+        }
+        let created_at = now();
+        let mut tx = self.write_tx().await?;
+        if let Some(id) = lowest_existing(&mut tx, &ids).await? {
+            return Err(StoreError::Conflict(format!("{FIELD} {id}")));
+        }
+        for chunk in letters.chunks(CHUNK) {
+            let sql = insert_sql(chunk.len());
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(pin_procedure)
+                .bind(batch)
+                .bind(created_at)
+                .bind(officer);
+            for l in chunk {
+                query = query
+                    .bind(l.letter_id)
+                    .bind(l.kek_id.as_str())
+                    .bind(l.sealed.as_slice());
+            }
+            if let Err(e) = query.execute(&mut *tx).await {
+                if !StoreError::is_unique_violation(&e) {
+                    return Err(e.into());
+                }
+                // Created concurrently since the check: name it, from outside the transaction.
+                drop(tx);
+                let mut conn = self.pool.acquire().await?;
+                return Err(StoreError::Conflict(
+                    match lowest_existing(&mut conn, &ids).await? {
+                        Some(id) => format!("{FIELD} {id}"),
+                        None => FIELD.to_string(),
+                    },
+                ));
+            }
+        }
+        audit::insert(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The PIN letter with this ID, used or not.
+    pub async fn pin_letter(&self, letter_id: i64) -> Result<Option<PinLetter>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM pin_letters WHERE letter_id = $1"
+        )))
+        .bind(letter_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(letter).transpose()
+    }
+
+    /// PIN letters matching every criterion given, by letter ID ascending: from `first_id` on,
+    /// used or unused, of a PIN procedure. At most `limit` rows (default 100, at most 1000).
+    pub async fn pin_letters(&self, q: &PinLetterQuery) -> Result<Vec<PinLetter>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM pin_letters WHERE 1 = 1");
+        let mut n = 0;
+        let mut placeholder = || {
+            n += 1;
+            format!("${n}")
+        };
+        if q.first_id.is_some() {
+            sql += &format!(" AND letter_id >= {}", placeholder());
+        }
+        match q.used {
+            Some(true) => sql += " AND used_at IS NOT NULL",
+            Some(false) => sql += " AND used_at IS NULL",
+            None => {}
+        }
+        if q.pin_procedure.is_some() {
+            sql += &format!(" AND pin_procedure = {}", placeholder());
+        }
+        sql += &format!(" ORDER BY letter_id LIMIT {}", placeholder());
+
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(first_id) = q.first_id {
+            query = query.bind(first_id);
+        }
+        if let Some(pin_procedure) = &q.pin_procedure {
+            query = query.bind(pin_procedure.as_str());
+        }
+        query = query.bind(row_limit(q.limit));
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(letter).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_statements() {
+        assert_eq!(
+            insert_sql(2),
+            "INSERT INTO pin_letters (letter_id, pin_procedure, batch, kek_id, sealed, \
+             created_at, created_by) VALUES ($5, $1, $2, $6, $7, $3, $4), \
+             ($8, $1, $2, $9, $10, $3, $4)"
+        );
+        let last = 4 + 3 * CHUNK;
+        assert!(insert_sql(CHUNK).ends_with(&format!("${last}, $3, $4)")));
+        assert!(last < 32766);
+    }
+
+    #[test]
+    fn ids() {
+        assert!(check_id(1).is_ok());
+        assert!(matches!(check_id(0), Err(StoreError::Invalid(_))));
+        assert!(matches!(check_id(-3), Err(StoreError::Invalid(_))));
+    }
+}

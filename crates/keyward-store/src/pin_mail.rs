@@ -1,0 +1,306 @@
+//! The PIN mail queue: a PIN queued with its issuance (see [`Store::record_token`] and
+//! [`PinRecord::QueueMail`](crate::PinRecord::QueueMail)), delivered by the Secure Printer,
+//! then deleted (`sealed` set to NULL).
+//!
+//! `queued` → `delivered`, or → `failed` after too many attempts; an officer may queue a
+//! failed mail again. The store keeps only the KRA's envelope of the PIN, as opaque bytes.
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::certificates::row_limit;
+use crate::pins::{NewPinMail, PinMail, PinMailQuery, PinMailState};
+use crate::types::{AuditCategory, NewAudit, Outcome};
+use crate::{audit, now, Store, StoreError};
+
+const COLUMNS: &str = "id, request_id, recipient, delivery, subject, token_procedure, \
+     certificate_ids, officer, kek_id, sealed, state, attempts, last_error, queued_at, \
+     last_attempt_at, delivered_at";
+
+/// The longest `last_error` kept, in bytes.
+const MAX_ERROR: usize = 500;
+
+/// Refuses a PIN mail the store cannot queue: an empty request ID, recipient, KEK ID or
+/// envelope.
+pub(crate) fn check(mail: &NewPinMail) -> Result<(), StoreError> {
+    for (field, empty) in [
+        ("PIN mail request ID", mail.request_id.trim().is_empty()),
+        ("PIN mail recipient", mail.recipient.trim().is_empty()),
+        ("PIN mail KEK ID", mail.kek_id.is_empty()),
+        ("PIN mail sealed envelope", mail.sealed.is_empty()),
+    ] {
+        if empty {
+            return Err(StoreError::Invalid(format!("{field}: empty")));
+        }
+    }
+    Ok(())
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn mail(row: &AnyRow) -> Result<PinMail, StoreError> {
+    let id: i64 = row.try_get("id")?;
+    let corrupt =
+        |what: &str, e: String| StoreError::Corrupt(format!("PIN mail {id}: {what}: {e}"));
+    let delivery: String = row.try_get("delivery")?;
+    let state: String = row.try_get("state")?;
+    Ok(PinMail {
+        id,
+        request_id: row.try_get("request_id")?,
+        recipient: row.try_get("recipient")?,
+        delivery: delivery.parse().map_err(|e| corrupt("delivery", e))?,
+        subject: row.try_get("subject")?,
+        token_procedure: row.try_get("token_procedure")?,
+        certificate_ids: row.try_get("certificate_ids")?,
+        officer: row.try_get("officer")?,
+        kek_id: row.try_get("kek_id")?,
+        sealed: row.try_get("sealed")?,
+        state: state.parse().map_err(|e| corrupt("state", e))?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        queued_at: row.try_get("queued_at")?,
+        last_attempt_at: row.try_get("last_attempt_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+    })
+}
+
+/// Queues `m` for the certificates `certificate_ids` on `conn` (inside the issuance
+/// transaction) and returns the `queue-pin-mail` audit record. A request ID queued before is a
+/// [`StoreError::Conflict`] naming `PIN mail request`.
+pub(crate) async fn queue(
+    conn: &mut AnyConnection,
+    m: &NewPinMail,
+    certificate_ids: &str,
+    queued_at: i64,
+) -> Result<NewAudit, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO pin_mail (request_id, recipient, delivery, subject, token_procedure, \
+         certificate_ids, officer, kek_id, sealed, state, attempts, queued_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) RETURNING id",
+    )
+    .bind(m.request_id.as_str())
+    .bind(m.recipient.as_str())
+    .bind(m.delivery.as_str())
+    .bind(m.subject.as_str())
+    .bind(m.token_procedure.as_str())
+    .bind(certificate_ids)
+    .bind(m.officer.as_str())
+    .bind(m.kek_id.as_str())
+    .bind(m.sealed.as_slice())
+    .bind(PinMailState::Queued.as_str())
+    .bind(queued_at)
+    .fetch_one(conn)
+    .await
+    .map_err(StoreError::unique("PIN mail request"))?;
+    let id: i64 = row.try_get("id")?;
+    Ok(NewAudit {
+        category: AuditCategory::PinDistribution,
+        action: "queue-pin-mail".into(),
+        officer: Some(m.officer.clone()),
+        outcome: Outcome::Success,
+        object: Some(id.to_string()),
+        detail: json!({
+            "recipient": m.recipient,
+            "delivery": m.delivery,
+            "certificate_ids": certificate_ids,
+        }),
+    })
+}
+
+impl Store {
+    /// Up to `limit` queued PIN mails (none if `limit` < 1, at most 1000), oldest first: the
+    /// mailer's work list.
+    pub async fn queued_pin_mail(&self, limit: i64) -> Result<Vec<PinMail>, StoreError> {
+        if limit < 1 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM pin_mail WHERE state = $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(PinMailState::Queued.as_str())
+        .bind(row_limit(Some(limit)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(mail).collect()
+    }
+
+    /// Claims up to `limit` queued PIN mails nobody else holds, oldest first, for `lease_secs`
+    /// seconds: a concurrent run (on this or another server node) does not get them until the
+    /// claim is released ([`Store::pin_mail_failed`]), the mail is delivered, or the lease ends.
+    pub async fn claim_pin_mail(
+        &self,
+        limit: i64,
+        lease_secs: i64,
+    ) -> Result<Vec<PinMail>, StoreError> {
+        if limit < 1 {
+            return Ok(Vec::new());
+        }
+        let now = now();
+        // The claim condition is repeated outside the subquery: PostgreSQL re-checks it on a
+        // row another transaction has just claimed, so two runs never both win it.
+        // On PostgreSQL, SKIP LOCKED lets a concurrent run take the next free mails instead of
+        // waiting for (and then losing) the same ones; SQLite runs writers one at a time.
+        let free = "state = $1 AND (claimed_until IS NULL OR claimed_until < $2)";
+        let skip_locked = match self.engine {
+            crate::Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            crate::Engine::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE pin_mail SET claimed_until = $3 WHERE id IN \
+             (SELECT id FROM pin_mail WHERE {free} ORDER BY id LIMIT $4 {skip_locked}) \
+             AND {free} RETURNING {COLUMNS}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(PinMailState::Queued.as_str())
+            .bind(now)
+            .bind(now.saturating_add(lease_secs))
+            .bind(row_limit(Some(limit)))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut claimed = rows.iter().map(mail).collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
+    }
+
+    /// PIN mails, newest first, in one state if given. At most `limit` rows (default 100, at
+    /// most 1000).
+    pub async fn pin_mail(&self, q: &PinMailQuery) -> Result<Vec<PinMail>, StoreError> {
+        let rows = match q.state {
+            Some(state) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM pin_mail WHERE state = $1 ORDER BY id DESC LIMIT $2"
+                )))
+                .bind(state.as_str())
+                .bind(row_limit(q.limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM pin_mail ORDER BY id DESC LIMIT $1"
+                )))
+                .bind(row_limit(q.limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(mail).collect()
+    }
+
+    /// Records PIN mail `id` delivered and deletes its PIN (`sealed` becomes NULL), counting
+    /// the attempt, and appends `audit` (as given), in one transaction. Only a `queued` or
+    /// `failed` mail can be delivered: otherwise (or if there is no such mail) returns `false`
+    /// and writes nothing.
+    pub async fn pin_mail_delivered(&self, id: i64, audit: &NewAudit) -> Result<bool, StoreError> {
+        let at = now();
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE pin_mail SET state = $1, sealed = NULL, delivered_at = $2, \
+             last_attempt_at = $2, attempts = attempts + 1 \
+             WHERE id = $3 AND state IN ($4, $5)",
+        )
+        .bind(PinMailState::Delivered.as_str())
+        .bind(at)
+        .bind(id)
+        .bind(PinMailState::Queued.as_str())
+        .bind(PinMailState::Failed.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::insert(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a failed delivery attempt of queued PIN mail `id` and appends `audit` (as
+    /// given), in one transaction: counts the attempt and keeps `error` (cut to 500 bytes on a
+    /// character boundary). The mail turns `failed` once it has had `max_attempts` attempts,
+    /// else stays `queued`. Returns the new state, or `None` (writing nothing) if there is no
+    /// queued mail `id`.
+    pub async fn pin_mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        max_attempts: i64,
+        audit: &NewAudit,
+    ) -> Result<Option<PinMailState>, StoreError> {
+        let at = now();
+        let mut tx = self.write_tx().await?;
+        // The right-hand sides all see the old `attempts`.
+        let row = sqlx::query(
+            "UPDATE pin_mail SET attempts = attempts + 1, last_error = $1, last_attempt_at = $2, \
+             claimed_until = NULL, state = CASE WHEN attempts + 1 >= $3 THEN $4 ELSE state END \
+             WHERE id = $5 AND state = $6 RETURNING state",
+        )
+        .bind(truncate(error, MAX_ERROR))
+        .bind(at)
+        .bind(max_attempts)
+        .bind(PinMailState::Failed.as_str())
+        .bind(id)
+        .bind(PinMailState::Queued.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let state: String = row.try_get("state")?;
+        let state = state
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("PIN mail {id}: state: {e}")))?;
+        audit::insert(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(Some(state))
+    }
+
+    /// Queues failed PIN mail `id` again with no attempts and no error, and appends `audit` (as
+    /// given), in one transaction. Returns `false` (writing nothing) if there is no failed mail
+    /// `id`.
+    pub async fn requeue_pin_mail(&self, id: i64, audit: &NewAudit) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE pin_mail SET state = $1, attempts = 0, last_error = NULL \
+             WHERE id = $2 AND state = $3",
+        )
+        .bind(PinMailState::Queued.as_str())
+        .bind(id)
+        .bind(PinMailState::Failed.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::insert(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation() {
+        assert_eq!(truncate("short", 500), "short");
+        let long = "x".repeat(600);
+        assert_eq!(truncate(&long, 500).len(), 500);
+        let wide = "é".repeat(300); // 2 bytes each
+        assert_eq!(truncate(&wide, 500).chars().count(), 250);
+        let odd = format!("x{}", "é".repeat(300));
+        let cut = truncate(&odd, 500);
+        assert_eq!(cut.len(), 499, "not inside a character");
+    }
+}

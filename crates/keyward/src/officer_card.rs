@@ -1,0 +1,155 @@
+//! `keyward officer enroll-card`: a smart-card officer. The key pair is generated on the token
+//! (EC P-256, private key sensitive and not extractable), the CA issues the officer certificate
+//! exactly as for a virtual officer (certificate procedure `officer`), the certificate and the
+//! CA certificates above it are stored on the token, and the officer is registered.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use openssl::pkey::PKey;
+use serde::Serialize;
+use serde_json::json;
+
+use keyward_ca::CertificateAuthority;
+use keyward_pkcs11::{EcCurve, Token};
+use keyward_policy::roles::{format_roles, Role};
+use keyward_store::Store;
+
+use crate::officer::{client_conf_for, officer_subject, register_officer, Registration};
+use crate::output::print_json;
+
+/// What `enroll-card` was asked to do.
+pub struct CardEnrollment<'a> {
+    /// Officer name; also the label of the key and certificate on the token.
+    pub name: &'a str,
+    /// Roles.
+    pub roles: &'a BTreeSet<Role>,
+    /// The PKCS#11 module.
+    pub module: &'a Path,
+    /// The token label.
+    pub token_label: &'a str,
+    /// The token's user PIN (the officer's Signature PIN).
+    pub pin: &'a str,
+}
+
+/// A smart-card officer just enrolled.
+#[derive(Debug, Serialize)]
+pub struct CardEnrolled {
+    /// Officer name.
+    pub name: String,
+    /// Roles.
+    pub roles: String,
+    /// The PKCS#11 module.
+    pub module: PathBuf,
+    /// The token label.
+    pub token: String,
+    /// Label of the key and certificate on the token.
+    pub key_label: String,
+    /// CKA_ID of the key and certificate, hex.
+    pub key_id: String,
+    /// Certificate ID of the officer certificate.
+    pub certificate_id: String,
+    /// The client.conf written for this officer, if any.
+    pub client_conf: Option<PathBuf>,
+}
+
+/// The token label for a CA certificate stored beside an officer key.
+fn ca_label(cert: &openssl::x509::X509Ref) -> String {
+    let cn = cert
+        .subject_name()
+        .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+        .next()
+        .and_then(|e| e.data().to_string().ok())
+        .unwrap_or_else(|| "CA".into());
+    format!("CA {cn}")
+}
+
+/// Enrolls a smart-card officer (see the module documentation). Nothing is registered when the
+/// token part fails; when registration fails, the new key and certificate are removed from
+/// the token again.
+pub async fn enroll_card(
+    dir: &Path,
+    ca: &CertificateAuthority,
+    store: &Store,
+    procedures: &keyward_policy::ProcedureSet,
+    req: &CardEnrollment<'_>,
+    actor: &str,
+) -> anyhow::Result<CardEnrolled> {
+    let (dn, procedure) = officer_subject(store, procedures, req.name).await?;
+    let token = Token::open(req.module, req.token_label)?;
+    token.login(req.pin)?;
+    let (key, spki) = token.generate_ec_key(req.name, EcCurve::P256)?;
+    let stored = async {
+        let public = PKey::public_key_from_der(&spki).context("the token's public key")?;
+        let cert = crate::init::issue(ca, &public, &dn, procedure, &[], &[])?;
+        token.store_certificate(req.name, &key.id, &cert.to_der()?)?;
+        for ca_cert in ca.chain() {
+            let der = ca_cert.to_der()?;
+            let id = &openssl::sha::sha256(&der)[..16];
+            token.store_certificate(&ca_label(ca_cert), id, &der)?;
+        }
+        let registration = Registration {
+            cert: &cert,
+            dn: &dn,
+            name: req.name,
+            roles: req.roles,
+            credential: "pkcs11",
+        };
+        register_officer(ca, store, &registration, actor).await
+    }
+    .await;
+    let certificate_id = match stored {
+        Ok(id) => id,
+        Err(e) => {
+            if let Err(cleanup) = token.destroy_by_id(&key.id) {
+                tracing::warn!("could not remove the new key from the token: {cleanup}");
+            }
+            return Err(e);
+        }
+    };
+    let client_conf = client_conf_for(
+        dir,
+        req.name,
+        &[
+            format!("officer.pkcs11-module = {}", req.module.display()),
+            format!("officer.pkcs11-token = {}", req.token_label),
+            format!("officer.pkcs11-key = {}", req.name),
+        ],
+    )?;
+    Ok(CardEnrolled {
+        name: req.name.to_string(),
+        roles: format_roles(req.roles),
+        module: req.module.to_path_buf(),
+        token: req.token_label.to_string(),
+        key_label: req.name.to_string(),
+        key_id: hex::encode(&key.id),
+        certificate_id,
+        client_conf,
+    })
+}
+
+/// Prints the result of `enroll-card`.
+pub fn report(enrolled: &CardEnrolled, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&json!(enrolled));
+    }
+    println!(
+        "Officer {} enrolled on a smart card with roles {}",
+        enrolled.name, enrolled.roles
+    );
+    println!(
+        "  token            {:?} ({})",
+        enrolled.token,
+        enrolled.module.display()
+    );
+    println!(
+        "  key, certificate labelled {:?}, CKA_ID {}",
+        enrolled.key_label, enrolled.key_id
+    );
+    println!("  Certificate ID   {}", enrolled.certificate_id);
+    if let Some(conf) = &enrolled.client_conf {
+        println!("  client config    {}", conf.display());
+    }
+    Ok(())
+}

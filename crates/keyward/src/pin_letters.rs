@@ -1,0 +1,186 @@
+//! `keyward pin-letters …`: pre-generated PIN/PUK letters, printed for sealed mailers.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use keyward_mailer::pdf::{self, Letter};
+use keyward_proto::PinLetterSecret;
+use keyward_ra::pins::PinLetterSearch;
+
+use crate::cli::{PinLettersArgs, PinLettersCommand};
+use crate::output::{input_error, print_json, print_results};
+use crate::ra::Session;
+
+/// `keyward pin-letters`.
+pub async fn run(args: PinLettersArgs) -> anyhow::Result<()> {
+    match args.command {
+        PinLettersCommand::Create {
+            count,
+            first_id,
+            pin_procedure,
+            out,
+            force,
+            json,
+        } => {
+            check_out(&out, force)?;
+            let session = Session::from_args(&args.client)?;
+            create(&session, count, &first_id, &pin_procedure, &out, json).await
+        }
+        PinLettersCommand::List {
+            first,
+            unused,
+            used,
+            procedure,
+            limit,
+            json,
+        } => {
+            let session = Session::from_args(&args.client)?;
+            let search = PinLetterSearch {
+                first,
+                used: match (used, unused) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+                procedure,
+                limit,
+            };
+            let found = session.client.pin_letters(&search).await?;
+            print_results(
+                &found,
+                json,
+                &[
+                    "LETTER ID",
+                    "PIN PROCEDURE",
+                    "CREATED",
+                    "CREATED BY",
+                    "USED",
+                    "CERTIFICATE IDS",
+                ],
+                |l| {
+                    vec![
+                        l.letter_id.clone(),
+                        l.pin_procedure.clone(),
+                        l.created_at.clone(),
+                        l.created_by.clone(),
+                        l.used_at.clone().unwrap_or_else(|| "-".into()),
+                        l.certificate_ids.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                },
+                "No PIN letters match.",
+            )
+        }
+    }
+}
+
+/// Refuses an output file that exists (without --force) or whose directory does not.
+pub fn check_out(path: &Path, force: bool) -> anyhow::Result<()> {
+    if path.is_dir() {
+        return Err(input_error(format!(
+            "--out: {} is a directory",
+            path.display()
+        )));
+    }
+    if path.exists() && !force {
+        return Err(input_error(format!(
+            "--out: {} exists (use --force to overwrite)",
+            path.display()
+        )));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(input_error(format!(
+            "--out: directory {} does not exist",
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
+/// One printed PIN/PUK letter.
+fn letter(secret: &PinLetterSecret, pin_procedure: &str) -> Letter {
+    Letter {
+        title: "PIN/PUK letter".into(),
+        reference: format!("Letter ID {}", secret.letter_id),
+        recipient: Vec::new(),
+        text: vec![
+            format!(
+                "This letter holds the PIN and PUK of the soft token (PKCS#12 file) your registration officer issues to you with letter ID {}.",
+                secret.letter_id
+            ),
+            "The PIN opens the token. Keep the PIN and PUK secret, and keep this letter apart from the token file.".into(),
+            format!("PIN procedure: {pin_procedure}"),
+        ],
+        secrets: vec![
+            ("PIN".into(), Zeroizing::new(secret.pin.clone())),
+            ("PUK".into(), Zeroizing::new(secret.puk.clone())),
+        ],
+    }
+}
+
+async fn create(
+    s: &Session,
+    count: u32,
+    first_id: &str,
+    pin_procedure: &str,
+    out: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let spinner = indicatif::ProgressBar::new_spinner();
+    if std::io::stderr().is_terminal() && !json {
+        spinner.set_message(format!("creating {count} PIN/PUK letters…"));
+        spinner.enable_steady_tick(Duration::from_millis(120));
+    } else {
+        spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let created = s
+        .client
+        .create_pin_letters(pin_procedure, first_id, count)
+        .await?;
+    spinner.set_message(format!("rendering {count} letters as PDF…"));
+    let procedure = created.batch.pin_procedure.clone();
+    let letters: Vec<Letter> = created
+        .letters
+        .iter()
+        .map(|l| letter(l, &procedure))
+        .collect();
+    drop(created.letters);
+    let bytes = tokio::task::spawn_blocking(move || pdf::render(&letters))
+        .await
+        .context("PDF rendering was interrupted")??;
+    keyward_crypto::files::write_secret(out, &bytes)
+        .with_context(|| format!("writing {}", out.display()))?;
+    spinner.finish_and_clear();
+    let batch = created.batch;
+    if json {
+        return print_json(&json!({
+            "batch": batch.batch,
+            "pin_procedure": batch.pin_procedure,
+            "first_id": batch.first_id,
+            "last_id": batch.last_id,
+            "count": count,
+            "pdf": out,
+        }));
+    }
+    println!(
+        "Created PIN letters {} to {} ({count}, PIN procedure {}) in {:.1} s",
+        batch.first_id,
+        batch.last_id,
+        batch.pin_procedure,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "Wrote {} (mode 0600): print it for sealed mailers, then destroy the file.",
+        out.display()
+    );
+    Ok(())
+}

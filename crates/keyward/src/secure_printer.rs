@@ -1,0 +1,201 @@
+//! `keyward secure-printer …`: drains the PIN mail queue. The server sends SMTP mail itself;
+//! PIN letters that must be printed come back here and are written as a PDF.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use keyward_mailer::pdf::{self, Letter};
+use keyward_proto::{PinMailInfo, PinMailSecret};
+use keyward_ra::pins::Delivery;
+
+use crate::cli::{SecurePrinterArgs, SecurePrinterCommand};
+use crate::output::{input_error, print_json, print_results};
+use crate::ra::Session;
+
+/// Exit code of a run in which some PIN mail could not be delivered.
+pub const EXIT_DELIVERY_FAILED: i32 = 8;
+
+/// Some PIN mail was not delivered (it stays queued, or is marked failed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} PIN mail(s) not delivered: see `keyward secure-printer queue --state failed`")]
+pub struct DeliveryFailed(pub usize);
+
+/// `keyward secure-printer`.
+pub async fn run(args: SecurePrinterArgs) -> anyhow::Result<()> {
+    let session = Session::from_args(&args.client)?;
+    match args.command {
+        SecurePrinterCommand::Run {
+            out_dir,
+            limit,
+            watch,
+            json,
+        } => {
+            if !out_dir.is_dir() {
+                return Err(input_error(format!(
+                    "--out-dir: {} is not a directory",
+                    out_dir.display()
+                )));
+            }
+            if !(1..=1000).contains(&limit) {
+                return Err(input_error("--limit: 1 to 1000"));
+            }
+            let Some(every) = watch else {
+                return round(&session, &out_dir, limit, json).await;
+            };
+            loop {
+                if let Err(e) = round(&session, &out_dir, limit, json).await {
+                    eprintln!("error: {e:#}");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(every.max(1))) => {}
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                }
+            }
+        }
+        SecurePrinterCommand::Queue { state, limit, json } => {
+            let found = session.client.pin_mail(state.as_deref(), limit).await?;
+            print_results(
+                &found,
+                json,
+                &[
+                    "ID",
+                    "STATE",
+                    "DELIVERY",
+                    "RECIPIENT",
+                    "CERTIFICATE IDS",
+                    "ATTEMPTS",
+                    "LAST ERROR",
+                ],
+                |m| {
+                    vec![
+                        m.id.clone(),
+                        m.state.clone(),
+                        m.delivery.clone(),
+                        m.recipient.clone(),
+                        m.certificate_ids.clone(),
+                        m.attempts.to_string(),
+                        m.last_error.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                },
+                "The PIN mail queue is empty.",
+            )
+        }
+        SecurePrinterCommand::Requeue { ids } => {
+            let done = session.client.requeue_pin_mail(&ids).await?;
+            println!("Requeued PIN mail {}", done.join(", "));
+            Ok(())
+        }
+    }
+}
+
+/// The printed form of a PIN mail.
+fn letter(m: &PinMailInfo, pin: &str) -> Letter {
+    Letter {
+        title: "PIN letter".into(),
+        reference: format!("PIN mail {}", m.id),
+        recipient: m
+            .recipient
+            .split(';')
+            .map(|line| line.trim().to_string())
+            .filter(|line| !line.is_empty())
+            .collect(),
+        text: vec![
+            format!(
+                "A soft token (PKCS#12 file) has been issued for {} (Certificate ID {}).",
+                m.subject, m.certificate_ids
+            ),
+            "The PIN below opens it. Keep the PIN secret and apart from the token file; destroy this letter once you have opened your token.".into(),
+        ],
+        secrets: vec![("PIN".into(), Zeroizing::new(pin.to_string()))],
+    }
+}
+
+/// Writes the PIN letters to print and returns the PDF path.
+async fn print(
+    out_dir: &Path,
+    to_print: &[PinMailInfo],
+    secrets: &[PinMailSecret],
+) -> anyhow::Result<std::path::PathBuf> {
+    let mut letters = Vec::with_capacity(to_print.len());
+    for m in to_print {
+        let secret = secrets
+            .iter()
+            .find(|s| s.id == m.id)
+            .with_context(|| format!("the server sent no PIN for PIN mail {}", m.id))?;
+        letters.push(letter(m, &secret.pin));
+    }
+    let bytes = tokio::task::spawn_blocking(move || pdf::render(&letters))
+        .await
+        .context("PDF rendering was interrupted")??;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let first = to_print.first().map(|m| m.id.as_str()).unwrap_or("0");
+    let path = out_dir.join(format!("pin-mail-{stamp}-{first}.pdf"));
+    keyward_crypto::files::write_secret(&path, &bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// One round: deliver, print, confirm, report.
+async fn round(s: &Session, out_dir: &Path, limit: u32, json: bool) -> anyhow::Result<()> {
+    let Delivery { report, to_print } = s.client.deliver_pin_mail(limit).await?;
+    let mut printed = Vec::new();
+    let mut pdf_path = None;
+    if !report.to_print.is_empty() {
+        let path = print(out_dir, &report.to_print, &to_print).await?;
+        let ids: Vec<String> = report.to_print.iter().map(|m| m.id.clone()).collect();
+        printed = s.client.pin_mail_printed(&ids).await?;
+        pdf_path = Some(path);
+    }
+    drop(to_print);
+    if json {
+        print_json(&json!({
+            "sent": report.sent,
+            "printed": printed,
+            "pdf": pdf_path,
+            "failed": report.failed,
+        }))?;
+    } else {
+        for m in &report.sent {
+            println!(
+                "sent     PIN mail {} to {} (Certificate ID {})",
+                m.id, m.recipient, m.certificate_ids
+            );
+        }
+        for m in &printed {
+            println!(
+                "printed  PIN mail {} for {} (Certificate ID {})",
+                m.id, m.recipient, m.certificate_ids
+            );
+        }
+        if let Some(path) = &pdf_path {
+            println!(
+                "Wrote {} (mode 0600): print it, then destroy the file.",
+                path.display()
+            );
+        }
+        for m in &report.failed {
+            println!(
+                "FAILED   PIN mail {} to {} (attempt {}, now {}): {}",
+                m.id,
+                m.recipient,
+                m.attempts,
+                m.state,
+                m.last_error.as_deref().unwrap_or("?")
+            );
+        }
+        if report.sent.is_empty() && printed.is_empty() && report.failed.is_empty() {
+            println!("The PIN mail queue is empty.");
+        }
+    }
+    if !report.failed.is_empty() {
+        return Err(DeliveryFailed(report.failed.len()).into());
+    }
+    Ok(())
+}
