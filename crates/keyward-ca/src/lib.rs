@@ -2,27 +2,39 @@
 //!
 //! Certificates are built here from a certificate procedure and signed through a [`Signer`]:
 //! a software key ([`SoftwareSigner`]) or a key on a PKCS#11 token ([`Pkcs11Signer`]), without
-//! the callers changing.
+//! the callers changing. Extensions OpenSSL has no builder for (policies with qualifiers, CRL
+//! and AIA URLs, QC statements) and RFC 5755 attribute certificates are encoded with typed `der`
+//! structures and signed through the same [`Signer`].
 
+mod attribute_cert;
 mod extensions;
 mod hierarchy;
 mod pkcs11;
+mod policies;
+mod qc;
 
 use std::fmt;
 use std::net::IpAddr;
 
+use der::asn1::{Any, ObjectIdentifier};
+use der::Encode;
 use openssl::asn1::{Asn1Integer, Asn1Time};
 use openssl::bn::BigNum;
-use openssl::pkey::{PKey, PKeyRef, Private, Public};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKey, PKeyRef, Private, Public};
 use openssl::x509::{X509Builder, X509};
 
+use keyward_policy::qc::QcStatements;
 use keyward_policy::{CertificateProcedure, DistinguishedName};
 
+pub use attribute_cert::AttributeCertificateRequest;
 pub use hierarchy::{
     create_hierarchy, create_hierarchy_with_issuing_key, decrypt_key_pem, encrypt_key_pem,
     ExternalHierarchy, Hierarchy,
 };
 pub use pkcs11::Pkcs11Signer;
+pub use qc::qc_statements_der;
 
 /// Why the CA could not do something. Never carries key material.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +67,54 @@ pub enum CaError {
     /// A certificate signed on a token could not be assembled or does not verify.
     #[error("CA key: {0}")]
     Assembly(String),
+    /// Content that cannot be DER-encoded as given; `field` names it (`qc_statements.pds.url`).
+    #[error("{field}: {reason}")]
+    Encoding {
+        /// The field, as procedures and flags name it.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Maps a `der` error to [`CaError::Encoding`] naming `field`.
+pub(crate) fn der_err(field: &str) -> impl Fn(der::Error) -> CaError + '_ {
+    move |e| CaError::Encoding {
+        field: field.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+const ECDSA_WITH_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
+const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+const DSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.2");
+
+/// The DER AlgorithmIdentifier of a signature by a key of type `id` over digest `md`:
+/// ecdsa-with-SHA* and dsa-with-sha256 without parameters (RFC 5758), sha*WithRSAEncryption
+/// with NULL parameters (RFC 4055) — the forms OpenSSL itself writes into certificates.
+pub(crate) fn signature_algorithm(id: Id, md: MessageDigest) -> Result<Vec<u8>, CaError> {
+    let digest = md.type_();
+    let (oid, parameters) =
+        match id {
+            Id::EC if digest == Nid::SHA256 => (ECDSA_WITH_SHA256, None),
+            Id::EC if digest == Nid::SHA384 => (ECDSA_WITH_SHA384, None),
+            Id::EC if digest == Nid::SHA512 => (ECDSA_WITH_SHA512, None),
+            Id::RSA if digest == Nid::SHA256 => (SHA256_WITH_RSA, Some(Any::null())),
+            Id::RSA if digest == Nid::SHA384 => (SHA384_WITH_RSA, Some(Any::null())),
+            Id::RSA if digest == Nid::SHA512 => (SHA512_WITH_RSA, Some(Any::null())),
+            Id::DSA if digest == Nid::SHA256 => (DSA_WITH_SHA256, None),
+            _ => return Err(CaError::Assembly(
+                "the CA key's algorithm cannot sign attribute certificates (EC, RSA or DSA only)"
+                    .into(),
+            )),
+        };
+    x509_cert::AlgorithmIdentifier { oid, parameters }
+        .to_der()
+        .map_err(der_err("signature algorithm"))
 }
 
 pub(crate) fn ossl(context: &'static str) -> impl Fn(openssl::error::ErrorStack) -> CaError {
@@ -74,6 +134,11 @@ pub trait Signer: Send + Sync {
     fn sign(&self, builder: X509Builder) -> Result<X509, CaError>;
     /// The CA's public key, DER SubjectPublicKeyInfo.
     fn public_key_der(&self) -> Result<Vec<u8>, CaError>;
+    /// Signs `data` (a DER structure to be signed, such as an AttributeCertificateInfo) with the
+    /// digest [`keyward_crypto::message_digest_for`] picks for the CA key, and returns the DER
+    /// AlgorithmIdentifier of that signature and the signature value (an ECDSA signature as a
+    /// DER Ecdsa-Sig-Value, as X.509 carries it).
+    fn sign_data(&self, data: &[u8]) -> Result<(Vec<u8>, Vec<u8>), CaError>;
 }
 
 /// A CA key held in memory (decrypted from its file at start).
@@ -105,6 +170,22 @@ impl Signer for SoftwareSigner {
     fn public_key_der(&self) -> Result<Vec<u8>, CaError> {
         self.key.public_key_to_der().map_err(ossl("CA public key"))
     }
+
+    fn sign_data(&self, data: &[u8]) -> Result<(Vec<u8>, Vec<u8>), CaError> {
+        let md = keyward_crypto::message_digest_for(&self.key);
+        let algorithm = signature_algorithm(self.key.id(), md)?;
+        // OpenSSL's default padding for RSA is PKCS#1 v1.5, and ECDSA/DSA signatures come out
+        // as DER Sig-Values: both what the AlgorithmIdentifiers above promise.
+        let mut signer = openssl::sign::Signer::new(md, &self.key)
+            .map_err(ossl("attribute certificate signature"))?;
+        signer
+            .update(data)
+            .map_err(ossl("attribute certificate signature"))?;
+        let signature = signer
+            .sign_to_vec()
+            .map_err(ossl("attribute certificate signature"))?;
+        Ok((algorithm, signature))
+    }
 }
 
 /// What to certify.
@@ -125,6 +206,9 @@ pub struct IssueRequest<'a> {
     pub dns_names: &'a [String],
     /// iPAddress subjectAltNames.
     pub ip_addresses: &'a [IpAddr],
+    /// The QC statements to encode (the server merges the procedure's with the officer's; the
+    /// CA encodes what it is given). Empty: no qcStatements extension.
+    pub qc_statements: &'a QcStatements,
 }
 
 /// An issuing CA: its certificate, the chain above it, and its signer.

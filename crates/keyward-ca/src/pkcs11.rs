@@ -194,4 +194,12 @@ impl Signer for Pkcs11Signer {
             .public_key_to_der()
             .map_err(ossl("CA public key"))
     }
+
+    fn sign_data(&self, data: &[u8]) -> Result<(Vec<u8>, Vec<u8>), CaError> {
+        let algorithm = crate::signature_algorithm(self.public.id(), self.md)?;
+        // The token signs (`CKM_ECDSA` over our digest, turned into a DER Ecdsa-Sig-Value by
+        // keyward-pkcs11, or `CKM_SHA*_RSA_PKCS`), exactly as for certificates.
+        let signature = self.token.sign(&self.key, self.digest, data).map_err(hsm)?;
+        Ok((algorithm, signature))
+    }
 }

@@ -19,6 +19,7 @@ fn procedure(usage: &[KeyUsage], eku: &[&str]) -> CertificateProcedure {
         subject: vec![],
         email: EmailRule::Optional,
         key_specs: vec![],
+        ..Default::default()
     }
 }
 
@@ -113,6 +114,7 @@ fn the_same_with_the_issuing_ca_key_on_softhsm2() {
         Box::new(signer),
     );
     issued_certificates_verify(&h.root_cert, &h.issuing_cert, &ca);
+    attribute_certificate_signed_on_the_token_verifies(&ca);
 
     // The key opens again by label, and only for the certificate it belongs to.
     assert!(Pkcs11Signer::open(module, "CA", "issuing", "ca-pin-1", &public).is_ok());
@@ -125,6 +127,74 @@ fn the_same_with_the_issuing_ca_key_on_softhsm2() {
         err.to_string().contains("wrong PIN") && !err.to_string().contains("ca-pin-1"),
         "{err}"
     );
+}
+
+/// (start of contents, end) of the DER element at `i` (definite lengths only).
+fn tlv(buf: &[u8], i: usize) -> (usize, usize) {
+    let first = buf[i + 1] as usize;
+    if first < 0x80 {
+        return (i + 2, i + 2 + first);
+    }
+    let n = first & 0x7f;
+    let len = buf[i + 2..i + 2 + n]
+        .iter()
+        .fold(0usize, |acc, b| acc << 8 | *b as usize);
+    (i + 2 + n, i + 2 + n + len)
+}
+
+/// An attribute certificate from a CA whose key is on the token (`Signer::sign_data` on
+/// PKCS#11): its acinfo, cut from the DER as issued, verifies with the CA certificate's key, and
+/// stops verifying when one byte changes.
+fn attribute_certificate_signed_on_the_token_verifies(ca: &CertificateAuthority) {
+    let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1)).unwrap();
+    let public = PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap();
+    let subject = DistinguishedName::parse("CN=holder").unwrap();
+    let holder_procedure = procedure(&[KeyUsage::DigitalSignature], &[]);
+    let holder = ca
+        .issue(&IssueRequest {
+            public_key: &public,
+            subject: &subject,
+            email: None,
+            procedure: &holder_procedure,
+            serial: keyward_crypto::random_serial().unwrap(),
+            not_before: 1_780_000_000,
+            dns_names: &[],
+            ip_addresses: &[],
+            qc_statements: &Default::default(),
+        })
+        .unwrap();
+    let ac = ca
+        .issue_attribute_certificate(&AttributeCertificateRequest {
+            holder: &holder,
+            procedure: &keyward_policy::AttributeCertificateProcedure {
+                name: "hsm-roles".into(),
+                validity_days: 10,
+                roles: vec!["urn:example:role:operator".into()],
+                ..Default::default()
+            },
+            serial: keyward_crypto::random_serial().unwrap(),
+            not_before: 1_780_000_000,
+        })
+        .unwrap();
+    let (start, _) = tlv(&ac, 0);
+    let (_, acinfo_end) = tlv(&ac, start);
+    let (_, alg_end) = tlv(&ac, acinfo_end);
+    let (bits, end) = tlv(&ac, alg_end);
+    assert_eq!(end, ac.len());
+    assert_eq!(ac[bits], 0, "no unused bits");
+    let signature = &ac[bits + 1..end];
+    let ca_key = ca.certificate().public_key().unwrap();
+    let verify = |tbs: &[u8]| {
+        let mut v =
+            openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha384(), &ca_key).unwrap();
+        v.update(tbs).unwrap();
+        v.verify(signature).unwrap_or(false)
+    };
+    assert!(verify(&ac[start..acinfo_end]));
+    let mut tampered = ac[start..acinfo_end].to_vec();
+    let last = tampered.len() - 30;
+    tampered[last] ^= 0x01;
+    assert!(!verify(&tampered));
 }
 
 fn issued_certificates_verify(
@@ -163,6 +233,7 @@ fn issued_certificates_verify(
                 not_before: now,
                 dns_names: &[],
                 ip_addresses: &[IpAddr::V4(Ipv4Addr::LOCALHOST)],
+                qc_statements: &Default::default(),
             })
             .unwrap();
         let ee = dir.path().join("ee.pem");
@@ -208,6 +279,7 @@ fn empty_key_usage_definition_gives_no_key_usage_and_unknown_eku_is_refused() {
         not_before: 1_700_000_000,
         dns_names: &[],
         ip_addresses: &[],
+        qc_statements: &Default::default(),
     };
     let cert = ca.issue(&req).unwrap();
     let text = String::from_utf8_lossy(&cert.to_text().unwrap()).into_owned();
@@ -236,6 +308,7 @@ fn validity_is_clamped_to_the_ca() {
             not_before: 1_800_000_000,
             dns_names: &[],
             ip_addresses: &[],
+            qc_statements: &Default::default(),
         })
         .unwrap();
     assert!(cert.not_after() <= h.issuing_cert.not_after());

@@ -4,24 +4,28 @@
 //! happen, the server uses the very same functions to decide. Components that hold keys (ca, kra)
 //! or data (store) depend on this crate, never the other way round.
 
+pub mod attribute;
 pub mod config;
 pub mod keyspec;
 pub mod p12;
 pub mod pin;
 pub mod plan;
 pub mod procedure;
+pub mod qc;
 pub mod roles;
 pub mod subject;
 pub mod usage;
 
+pub use attribute::AttributeCertificateProcedure;
 pub use keyspec::{KeySpec, KeySpecError, KeySpecList};
 pub use p12::{FriendlyName, P12Profile, P12Scheme};
 pub use pin::{MailDelivery, PinMethod, PinProcedure};
 pub use plan::{plan_token, PlanError, PlannedAction, TokenPlan};
 pub use procedure::{
-    CertificateProcedure, KeyAction, KeyProcedure, ProcedureSet, RecoverCertificate, RecoverScope,
-    SubjectRule, TokenProcedure,
+    CertificateProcedure, KeyAction, KeyProcedure, PolicyInfo, ProcedureSet, RecoverCertificate,
+    RecoverScope, SubjectRule, TokenProcedure,
 };
+pub use qc::{QcError, QcKind, QcStatements};
 pub use roles::Role;
 pub use subject::{DistinguishedName, SubjectError};
 pub use usage::{KeyUsage, KeyUsageSet};

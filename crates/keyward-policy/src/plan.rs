@@ -281,6 +281,7 @@ mod tests {
             subject: vec![],
             email: EmailRule::Optional,
             key_specs: vec![],
+            ..Default::default()
         }
     }
 
@@ -328,6 +329,7 @@ mod tests {
                 p12_profile: "modern".into(),
                 friendly_name: Default::default(),
                 chain: Default::default(),
+                attribute_certificate: None,
             },
             certificates: certs,
             keys,
@@ -343,6 +345,7 @@ mod tests {
             },
             p12: crate::p12::P12Profile::builtin(crate::p12::P12Scheme::Modern),
             recovery_certificates: vec![],
+            attribute_certificate: None,
         }
     }
 

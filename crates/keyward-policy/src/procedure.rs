@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::attribute::AttributeCertificateProcedure;
 use crate::keyspec::KeySpec;
 use crate::p12::{FriendlyName, P12Profile, P12Scheme};
 use crate::pin::PinProcedure;
+use crate::qc::{QcKind, QcStatements};
 use crate::usage::KeyUsageSet;
 
 /// One subject attribute a certificate procedure accepts.
@@ -44,8 +46,22 @@ pub enum EmailRule {
     Required,
 }
 
-/// A certificate profile.
+/// One certificatePolicies entry (RFC 5280 4.2.1.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInfo {
+    /// The policy's OID, dotted (`0.4.0.194112.1.0` for QCP-n).
+    pub oid: String,
+    /// A CPS pointer qualifier: the URL of the certification practice statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cps: Option<String>,
+    /// A user notice qualifier's explicit text (at most 200 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
+}
+
+/// A certificate profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateProcedure {
     /// Unique name.
@@ -69,6 +85,117 @@ pub struct CertificateProcedure {
     /// Key specs this procedure accepts for RA-generated keys; empty means every configured one.
     #[serde(default)]
     pub key_specs: Vec<KeySpec>,
+    /// certificatePolicies, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_policies: Vec<PolicyInfo>,
+    /// cRLDistributionPoints: one distribution point with these URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crl_urls: Vec<String>,
+    /// authorityInfoAccess id-ad-ocsp URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ocsp_urls: Vec<String>,
+    /// authorityInfoAccess id-ad-caIssuers URLs (where the issuing CA's certificate is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_issuers_urls: Vec<String>,
+    /// QC statements every certificate of this procedure carries; an officer cannot override
+    /// them.
+    #[serde(default, skip_serializing_if = "QcStatements::is_empty")]
+    pub qc_statements: QcStatements,
+    /// Kinds of QC statement an officer may add at issuance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub qc_officer_may_add: Vec<QcKind>,
+    /// Kinds of QC statement an officer must add at issuance (each also in `qc_officer_may_add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub qc_officer_must_add: Vec<QcKind>,
+}
+
+impl CertificateProcedure {
+    /// Checks the procedure's own content: validity, URLs, policy OIDs, QC statements.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.validity_days == 0 {
+            return Err("validity_days must be at least 1".into());
+        }
+        for (field, urls) in [
+            ("crl_urls", &self.crl_urls),
+            ("ocsp_urls", &self.ocsp_urls),
+            ("ca_issuers_urls", &self.ca_issuers_urls),
+        ] {
+            for url in urls {
+                check_uri(url).map_err(|r| format!("{field}: {r}"))?;
+            }
+        }
+        for policy in &self.certificate_policies {
+            if !is_dotted_oid(&policy.oid) {
+                return Err(format!(
+                    "certificate_policies: {:?} is not a dotted OID",
+                    policy.oid
+                ));
+            }
+            if let Some(cps) = &policy.cps {
+                check_uri(cps).map_err(|r| format!("certificate_policies.cps: {r}"))?;
+            }
+            if let Some(notice) = &policy.notice {
+                if notice.is_empty()
+                    || notice.chars().count() > 200
+                    || notice.chars().any(char::is_control)
+                {
+                    return Err(
+                        "certificate_policies.notice: 1 to 200 characters, no control characters"
+                            .into(),
+                    );
+                }
+            }
+        }
+        self.qc_statements.validate().map_err(|e| e.to_string())?;
+        if let Some(kind) = self
+            .qc_officer_must_add
+            .iter()
+            .find(|k| !self.qc_officer_may_add.contains(k))
+        {
+            return Err(format!(
+                "qc_officer_must_add: {kind} is not also in qc_officer_may_add"
+            ));
+        }
+        if let Some(kind) = self
+            .qc_officer_may_add
+            .iter()
+            .find(|k| self.qc_statements.has(**k))
+        {
+            return Err(format!(
+                "qc_officer_may_add: {kind} is already set by qc_statements"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether an officer may add QC statements to certificates of this procedure.
+    pub fn takes_officer_qc(&self) -> bool {
+        !self.qc_officer_may_add.is_empty()
+    }
+}
+
+/// An OID written with dots: at least two arcs of digits.
+pub fn is_dotted_oid(text: &str) -> bool {
+    text.split('.').count() >= 2
+        && text.split('.').all(|arc| {
+            !arc.is_empty() && arc.len() <= 10 && arc.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+fn check_uri(url: &str) -> Result<(), String> {
+    let ok =
+        (url.starts_with("http://") || url.starts_with("https://") || url.starts_with("ldap://"))
+            && url.len() > 8
+            && url.len() <= 1024
+            && url.is_ascii()
+            && !url
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{url:?} is not an http(s) or ldap URL"))
+    }
 }
 
 /// `last`: only the key of the user's last certificate; `all`: every archived key of the user.
@@ -181,6 +308,10 @@ pub struct TokenProcedure {
     /// CA certificates in the PKCS#12.
     #[serde(default)]
     pub chain: ChainRule,
+    /// An attribute-certificate procedure, by name: an attribute certificate is issued with the
+    /// token, bound to its first certificate, and saved apart from the PKCS#12.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute_certificate: Option<String>,
 }
 
 fn default_profile() -> String {
@@ -206,6 +337,13 @@ pub struct ProcedureSet {
     /// PKCS#12 profiles (besides the built-in `modern` and `legacy`, which these may redefine).
     #[serde(default, rename = "p12-profile")]
     pub p12: Vec<P12Profile>,
+    /// Attribute-certificate procedures.
+    #[serde(
+        default,
+        rename = "attribute-certificate-procedure",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub attribute: Vec<AttributeCertificateProcedure>,
 }
 
 /// A reference that does not resolve, or a duplicate name.
@@ -234,6 +372,9 @@ pub struct ResolvedToken {
     /// Certificate procedures named by recover key procedures (`certificate = new`).
     #[serde(default)]
     pub recovery_certificates: Vec<CertificateProcedure>,
+    /// Its attribute-certificate procedure, if it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute_certificate: Option<AttributeCertificateProcedure>,
 }
 
 impl ResolvedToken {
@@ -259,7 +400,12 @@ impl ProcedureSet {
             .chain(self.key.iter().map(|p| ("key", &p.name)))
             .chain(self.token.iter().map(|p| ("token", &p.name)))
             .chain(self.pin.iter().map(|p| ("PIN", &p.name)))
-            .chain(self.p12.iter().map(|p| ("PKCS#12 profile", &p.name)));
+            .chain(self.p12.iter().map(|p| ("PKCS#12 profile", &p.name)))
+            .chain(
+                self.attribute
+                    .iter()
+                    .map(|p| ("attribute-certificate", &p.name)),
+            );
         for (kind, name) in names {
             if !valid_name(name) {
                 return Err(ProcedureError {
@@ -275,12 +421,16 @@ impl ProcedureSet {
             }
         }
         for cert in &self.certificate {
-            if cert.validity_days == 0 {
-                return Err(ProcedureError {
-                    procedure: cert.name.clone(),
-                    reason: "validity_days must be at least 1".into(),
-                });
-            }
+            cert.validate().map_err(|reason| ProcedureError {
+                procedure: cert.name.clone(),
+                reason,
+            })?;
+        }
+        for ac in &self.attribute {
+            ac.validate().map_err(|reason| ProcedureError {
+                procedure: ac.name.clone(),
+                reason,
+            })?;
         }
         for pin in &self.pin {
             pin.validate().map_err(|reason| ProcedureError {
@@ -385,6 +535,28 @@ impl ProcedureSet {
                 recovery_certificates.push(cert(certificate_procedure)?);
             }
         }
+        let attribute_certificate = match &token.attribute_certificate {
+            None => None,
+            Some(name) => {
+                let ac = self
+                    .attribute
+                    .iter()
+                    .find(|a| &a.name == name)
+                    .cloned()
+                    .ok_or_else(|| ProcedureError {
+                        procedure: token.name.clone(),
+                        reason: format!("attribute-certificate procedure {name} does not exist"),
+                    })?;
+                if certificates.is_empty() {
+                    return Err(ProcedureError {
+                        procedure: token.name.clone(),
+                        reason: "an attribute certificate needs a certificate procedure to bind to"
+                            .into(),
+                    });
+                }
+                Some(ac)
+            }
+        };
         if certificates.is_empty() && keys.is_empty() {
             return Err(ProcedureError {
                 procedure: token.name.clone(),
@@ -398,6 +570,7 @@ impl ProcedureSet {
             pin,
             p12,
             recovery_certificates,
+            attribute_certificate,
         })
     }
 

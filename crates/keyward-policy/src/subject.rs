@@ -342,6 +342,7 @@ mod tests {
             ],
             email: EmailRule::Optional,
             key_specs: vec![],
+            ..Default::default()
         }
     }
 

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use keyward_policy::procedure::ResolvedToken;
+use keyward_policy::QcStatements;
 
 mod approvals;
 pub mod b64;
@@ -129,6 +130,10 @@ pub struct IssueRequest {
     /// An approved recovery request (decimal ID) for token procedures that need approvals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// QC statements the officer adds to the certificates (each certificate procedure of the
+    /// token must allow every kind given; a procedure's own statements cannot be overridden).
+    #[serde(default, skip_serializing_if = "QcStatements::is_empty")]
+    pub qc_statements: QcStatements,
 }
 
 /// One archived key picked by the officer, by the certificate issued when it was created.
@@ -225,6 +230,24 @@ pub struct IssueResponse {
     /// Where that PIN goes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_delivery: Option<PinDeliveryInfo>,
+    /// The attribute certificate issued with the token, when its procedure names one: never
+    /// put in the PKCS#12 or the certificate file; the RA saves it apart (`--ac FILE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute_certificate: Option<IssuedAttributeCertificate>,
+}
+
+/// An attribute certificate (RFC 5755) issued with a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedAttributeCertificate {
+    /// Its serial number, hex.
+    pub serial: String,
+    /// The attribute-certificate procedure.
+    pub procedure: String,
+    /// The Certificate ID of the public-key certificate it is bound to (its holder).
+    pub holder_certificate_id: String,
+    /// The attribute certificate, DER.
+    #[serde(with = "b64")]
+    pub der: Vec<u8>,
 }
 
 /// `GET /v1/certificates?id=&serial=&subject=`.

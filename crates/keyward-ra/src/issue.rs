@@ -11,7 +11,7 @@ use keyward_crypto::{KeyPool, Pin};
 use keyward_policy::procedure::{RecoverCertificate, ResolvedToken};
 use keyward_policy::{
     plan_token, DistinguishedName, FriendlyName, KeySpec, KeySpecList, PinMethod, PinProcedure,
-    PlannedAction, TokenPlan,
+    PlannedAction, QcStatements, TokenPlan,
 };
 use keyward_proto::{
     CsrEntry, IssueRequest, KeyOrigin, KeySelection, PinDeliveryInfo, ProcedureList,
@@ -47,6 +47,12 @@ pub struct TokenOrder {
     /// The request ID to send; `None`: a fresh random one. Batch issuance derives one per row,
     /// so that a resumed batch sends the same ID again.
     pub request_id: Option<String>,
+    /// QC statements the officer adds (`--qc-statement`); the certificate procedures decide
+    /// what may be added.
+    pub qc_statements: QcStatements,
+    /// Where the attribute certificate goes, when the token procedure issues one (`.pem` for
+    /// PEM, anything else DER); default: the PKCS#12 path with `.ac.der`.
+    pub ac_path: Option<PathBuf>,
 }
 
 /// Where the token PIN comes from; the token procedure's PIN procedure decides which applies.
@@ -122,6 +128,7 @@ pub struct Prepared {
     plan: TokenPlan,
     key_spec: KeySpec,
     cert_path: PathBuf,
+    ac_path: Option<PathBuf>,
     key_pool: Option<Arc<KeyPool>>,
 }
 
@@ -160,6 +167,21 @@ pub struct IssuedToken {
     pub key_spec: KeySpec,
     /// Where the server sent the PIN (PIN procedures `email` and `letter`).
     pub pin_delivery: Option<PinDeliveryInfo>,
+    /// The attribute certificate issued with the token and where it was saved.
+    pub attribute_certificate: Option<SavedAttributeCertificate>,
+}
+
+/// An attribute certificate saved apart from the token.
+#[derive(Debug, Clone)]
+pub struct SavedAttributeCertificate {
+    /// Serial number, hex.
+    pub serial: String,
+    /// The attribute-certificate procedure.
+    pub procedure: String,
+    /// Certificate ID of its holder certificate.
+    pub holder_certificate_id: String,
+    /// The file.
+    pub path: PathBuf,
 }
 
 /// A request about to be sent, with the secrets needed to finish the token from its answer.
@@ -297,12 +319,39 @@ impl Prepared {
         if cert_path == order.p12_path {
             return Err(RaError::input("cert", "must differ from the PKCS#12 path"));
         }
+        check_officer_qc(&resolved, &plan, &order.qc_statements)?;
+        let ac_path = match (&resolved.attribute_certificate, &order.ac_path) {
+            (None, Some(_)) => {
+                return Err(RaError::input(
+                    "ac",
+                    format!(
+                        "token procedure {} issues no attribute certificate",
+                        resolved.token.name
+                    ),
+                ))
+            }
+            (None, None) => None,
+            (Some(_), path) => {
+                let path = path
+                    .clone()
+                    .unwrap_or_else(|| order.p12_path.with_extension("ac.der"));
+                check_output(&path, "ac", order.force)?;
+                if path == order.p12_path || path == cert_path {
+                    return Err(RaError::input(
+                        "ac",
+                        "must differ from the PKCS#12 and certificate paths",
+                    ));
+                }
+                Some(path)
+            }
+        };
         Ok(Prepared {
             order,
             resolved,
             plan,
             key_spec,
             cert_path,
+            ac_path,
             key_pool: None,
         })
     }
@@ -413,6 +462,7 @@ impl Prepared {
                 _ => None,
             },
             approval: self.order.approval.clone(),
+            qc_statements: self.order.qc_statements.clone(),
         };
         let pending = PendingRequest {
             request,
@@ -491,6 +541,18 @@ impl Prepared {
             &self.cert_path,
             self.order.force,
         )?;
+        let attribute_certificate = match (&response.attribute_certificate, &self.ac_path) {
+            (Some(ac), Some(path)) => {
+                crate::token::write_attribute_certificate(path, &ac.der)?;
+                Some(SavedAttributeCertificate {
+                    serial: ac.serial.clone(),
+                    procedure: ac.procedure.clone(),
+                    holder_certificate_id: ac.holder_certificate_id.clone(),
+                    path: path.clone(),
+                })
+            }
+            _ => None,
+        };
         Ok(IssuedToken {
             token_procedure: self.resolved.token.name.clone(),
             certificates: response
@@ -510,8 +572,46 @@ impl Prepared {
             key_management: self.plan.to_string(),
             key_spec: spec,
             pin_delivery: response.pin_delivery.clone(),
+            attribute_certificate,
         })
     }
+}
+
+/// Checks the officer's QC statements against every certificate procedure of the plan with
+/// the server's own rule, so that a refusal comes before any key is generated.
+fn check_officer_qc(
+    resolved: &ResolvedToken,
+    plan: &TokenPlan,
+    officer: &QcStatements,
+) -> Result<(), RaError> {
+    let names = certificate_procedures(plan);
+    if names.is_empty() && !officer.is_empty() {
+        return Err(RaError::input(
+            "qc-statement",
+            format!(
+                "token procedure {} issues no certificate to add QC statements to",
+                resolved.token.name
+            ),
+        ));
+    }
+    for name in names {
+        if let Some(p) = resolved
+            .certificates
+            .iter()
+            .chain(&resolved.recovery_certificates)
+            .find(|c| c.name == name)
+        {
+            p.qc_statements
+                .merge(officer, &p.qc_officer_may_add, &p.qc_officer_must_add)
+                .map_err(|e| {
+                    RaError::input(
+                        &e.field,
+                        format!("{} (certificate procedure {name})", e.reason),
+                    )
+                })?;
+        }
+    }
+    Ok(())
 }
 
 /// Every certificate procedure that will certify something in this plan.

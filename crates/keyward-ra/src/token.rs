@@ -194,6 +194,24 @@ pub fn write(
     Ok(cert_paths)
 }
 
+/// Writes an attribute certificate apart from the token: PEM (RFC 7468 label `ATTRIBUTE
+/// CERTIFICATE`) for a `.pem` path, else DER.
+pub fn write_attribute_certificate(path: &Path, der: &[u8]) -> Result<(), RaError> {
+    if is_pem(path) {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let mut pem = String::from("-----BEGIN ATTRIBUTE CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END ATTRIBUTE CERTIFICATE-----\n");
+        write_file(path, pem.as_bytes())
+    } else {
+        write_file(path, der)
+    }
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RaError> {
     keyward_crypto::files::write_public(path, bytes).map_err(|source| RaError::Io {
         path: path.to_path_buf(),

@@ -26,6 +26,7 @@ use crate::config::ServerConfig;
 use crate::error::ServerError;
 
 mod approvals;
+mod attribute;
 mod issue;
 mod keys;
 mod pin_letters;
@@ -517,6 +518,7 @@ pub fn certificate_record(
         officer: ctx.officer.to_string(),
         email: ctx.email.map(str::to_string),
         archived_key: None,
+        attribute_certificate: None,
     })
 }
 
@@ -581,7 +583,7 @@ pub fn name_to_string(name: &X509NameRef) -> String {
     parts.join(",")
 }
 
-fn asn1_unix(t: &Asn1TimeRef) -> Result<i64, Refusal> {
+pub(crate) fn asn1_unix(t: &Asn1TimeRef) -> Result<i64, Refusal> {
     let epoch = Asn1Time::from_unix(0).map_err(Refusal::internal)?;
     let diff = epoch.diff(t).map_err(Refusal::internal)?;
     Ok(i64::from(diff.days) * 86_400 + i64::from(diff.secs))

@@ -9,7 +9,9 @@ use crate::approvals::{self, ApprovalUse};
 use crate::pins::PinRecord;
 use crate::request_results::{self, RequestAnswer, RequestKey};
 use crate::types::{CertificateQuery, NewAudit, NewCertificate, StoredCertificate};
-use crate::{archived_keys, audit, crash_point, now, pins, Engine, Store, StoreError};
+use crate::{
+    archived_keys, attribute_certs, audit, crash_point, now, pins, Engine, Store, StoreError,
+};
 
 /// What the `respond` callback of [`Store::record_token_answered`] returns: the answer, or why
 /// it could not be built (the transaction is rolled back, [`StoreError::Invalid`]).
@@ -285,6 +287,9 @@ impl Store {
             if let Some(key) = &c.archived_key {
                 archived_keys::check(c, key)?;
             }
+            if let Some(ac) = &c.attribute_certificate {
+                attribute_certs::check(ac)?;
+            }
             normalized.push(normalize_serial(&c.serial_hex)?);
         }
         let issued_at = now();
@@ -326,6 +331,10 @@ impl Store {
             if let Some(key) = &c.archived_key {
                 archived_keys::insert(&mut tx, cert.id, key, issued_at).await?;
                 archive_records.push(archived_keys::audit_record(&cert, key));
+            }
+            if let Some(ac) = &c.attribute_certificate {
+                attribute_certs::insert(&mut tx, cert.id, ac, issued_at).await?;
+                archive_records.push(attribute_certs::audit_record(&cert, ac));
             }
             stored.push(cert);
         }

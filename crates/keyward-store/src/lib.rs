@@ -10,6 +10,7 @@
 
 mod approvals;
 mod archived_keys;
+mod attribute_certs;
 mod audit;
 mod audit_chain;
 mod audit_search;
@@ -47,7 +48,8 @@ pub use pins::{
 pub use request_results::{RequestAnswer, RequestKey, RequestResult};
 pub use types::{
     ArchivedKey, ArchivedKeyQuery, AuditCategory, AuditRecord, CertificateQuery, NewArchivedKey,
-    NewAudit, NewCertificate, NewOfficer, Officer, Outcome, StoredCertificate,
+    NewAttributeCertificate, NewAudit, NewCertificate, NewOfficer, Officer, Outcome,
+    StoredAttributeCertificate, StoredCertificate,
 };
 
 /// The database engine behind a [`Store`].

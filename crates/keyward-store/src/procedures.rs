@@ -49,6 +49,14 @@ impl Store {
         for (i, p) in set.p12.iter().enumerate() {
             rows.push(("p12", i, &p.name, to_json("PKCS#12", &p.name, p)?));
         }
+        for (i, p) in set.attribute.iter().enumerate() {
+            rows.push((
+                "attribute",
+                i,
+                &p.name,
+                to_json("attribute-certificate", &p.name, p)?,
+            ));
+        }
         let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM procedures")
             .execute(&mut *tx)
@@ -88,6 +96,7 @@ impl Store {
                 "token" => set.token.push(from_json(&kind, &name, &definition)?),
                 "pin" => set.pin.push(from_json(&kind, &name, &definition)?),
                 "p12" => set.p12.push(from_json(&kind, &name, &definition)?),
+                "attribute" => set.attribute.push(from_json(&kind, &name, &definition)?),
                 other => {
                     return Err(StoreError::Corrupt(format!(
                         "procedure {name:?} has unknown kind {other:?}"

@@ -72,6 +72,45 @@ pub struct NewCertificate {
     /// The key certified, to archive with this certificate, if the server generated it for the
     /// key archive; `None` for a key that is not archived (or was archived before).
     pub archived_key: Option<NewArchivedKey>,
+    /// An attribute certificate whose holder is this certificate, recorded with it.
+    pub attribute_certificate: Option<NewAttributeCertificate>,
+}
+
+/// An attribute certificate (RFC 5755) to record with its holder certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewAttributeCertificate {
+    /// Serial number, hex.
+    pub serial_hex: String,
+    /// The attribute-certificate procedure.
+    pub procedure: String,
+    /// Validity start, Unix seconds.
+    pub not_before: i64,
+    /// Validity end, Unix seconds.
+    pub not_after: i64,
+    /// The attribute certificate, DER.
+    pub der: Vec<u8>,
+}
+
+/// A recorded attribute certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredAttributeCertificate {
+    /// Row ID.
+    pub id: i64,
+    /// Certificate ID of its holder certificate.
+    pub holder_certificate_id: i64,
+    /// Serial number, hex.
+    pub serial_hex: String,
+    /// The attribute-certificate procedure.
+    pub procedure: String,
+    /// Validity start, Unix seconds.
+    pub not_before: i64,
+    /// Validity end, Unix seconds.
+    pub not_after: i64,
+    /// The attribute certificate, DER.
+    #[serde(skip)]
+    pub der: Vec<u8>,
+    /// When it was recorded, Unix seconds.
+    pub issued_at: i64,
 }
 
 /// A recorded certificate.

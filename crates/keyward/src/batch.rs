@@ -649,7 +649,7 @@ pub async fn run(session: Session, args: BatchArgs) -> anyhow::Result<()> {
 
 /// What a row came to.
 enum Outcome {
-    Issued(IssuedToken, Option<Pin>),
+    Issued(Box<IssuedToken>, Option<Pin>),
     Failed {
         error: RaError,
         /// The request may have reached the server: keep the pending file.
@@ -680,6 +680,8 @@ async fn worker(ctx: &Ctx) {
 impl Ctx {
     fn order(&self, job: &Job, force: bool) -> TokenOrder {
         TokenOrder {
+            qc_statements: Default::default(),
+            ac_path: None,
             procedure: self.procedure.clone(),
             subject: job.row.subject.clone(),
             email: job.row.email.clone(),
@@ -740,7 +742,7 @@ impl Ctx {
             })
             .await;
         match result {
-            Ok(token) => Outcome::Issued(token, shown),
+            Ok(token) => Outcome::Issued(Box::new(token), shown),
             // A refusal of a first send: the server issued nothing.
             Err(e @ RaError::Refused { .. }) if job.pending.is_none() => failed(e, false),
             Err(e) => {
@@ -783,7 +785,7 @@ impl Ctx {
                 )
                 .await;
             match result {
-                Ok(token) => return Outcome::Issued(token, Some(pin)),
+                Ok(token) => return Outcome::Issued(Box::new(token), Some(pin)),
                 // Sent more than the allowed clock skew ago: refused before the server looked
                 // at it. Once more with a fresh time and nonce (same ID, keys and CSRs).
                 Err(RaError::Refused { error, .. })
@@ -1300,6 +1302,8 @@ fn check_rows(c: &CheckInput<'_>) -> anyhow::Result<Vec<(Row, String, String)>> 
             }
         }
         let order = TokenOrder {
+            qc_statements: Default::default(),
+            ac_path: None,
             procedure: c.procedure.to_string(),
             subject: row.subject.clone(),
             email: row.email.clone(),

@@ -330,9 +330,9 @@ pub enum RaCommand {
     /// Issue a soft token (PKCS#12) and its certificate file; archive or recover keys as the
     /// token procedure says.
     #[command(
-        after_help = "Examples:\n  keyward ra issue --procedure soft-dual --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --cert alice.pem\n  keyward ra issue --procedure recover-encryption-new --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice-new.p12\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  keyward ra issue --procedure soft-signing-email --subject 'CN=Alice Example' --p12 alice.p12 --pin-email alice@example.org\n  keyward ra issue --procedure soft-signing-letter --subject 'CN=Alice Example' --p12 alice.p12 --pin-letter 100001\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin --json"
+        after_help = "Examples:\n  keyward ra issue --procedure soft-dual --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --cert alice.pem\n  keyward ra issue --procedure recover-encryption-new --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice-new.p12\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  keyward ra issue --procedure soft-signing-email --subject 'CN=Alice Example' --p12 alice.p12 --pin-email alice@example.org\n  keyward ra issue --procedure soft-signing-letter --subject 'CN=Alice Example' --p12 alice.p12 --pin-letter 100001\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin --json\n  keyward ra issue --procedure qualified-natural-person --subject 'CN=Anna Svensson,GN=Anna,SN=Svensson,serialNumber=PNOSE-197001010007,C=SE' --p12 anna.p12 --qc-statement limit_value=EUR:10000\n  keyward ra issue --procedure psd2-qseal --subject 'CN=Bank AB,organizationIdentifier=PSDSE-FI-123456,O=Bank AB,C=SE' --p12 seal.p12 --qc-statement 'psd2=PSP_AI+PSP_PI:SE-FI:Finansinspektionen'\n  keyward ra issue --procedure soft-signing-roles --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --ac alice-ac.pem"
     )]
-    Issue(IssueArgs),
+    Issue(Box<IssueArgs>),
     /// Issue one soft token per row of a CSV file, several at once, with a progress bar and a
     /// results CSV; rerun the same command to resume an interrupted batch (rows recorded as
     /// issued are skipped, the others re-sent with the same request IDs). Exit codes: 0 all
@@ -475,6 +475,21 @@ pub struct IssueArgs {
     /// for when interactive).
     #[arg(long, value_name = "ADDR", visible_alias = "pin-mailer-address")]
     pub pin_email: Option<String>,
+    /// Add a QC statement to the certificates (only kinds the certificate procedure opens to
+    /// officers; its own statements cannot be overridden); repeatable: compliance, sscd,
+    /// type=esign|eseal|web, pds=URL@LANG, retention_period=YEARS,
+    /// limit_value=CUR:AMOUNT[:EXP], semantics=natural|legal|eidas-natural|eidas-legal,
+    /// psd2=ROLE+ROLE:NCA_ID:NCA NAME.
+    #[arg(long, value_name = "KIND[=VALUE]")]
+    pub qc_statement: Vec<String>,
+    /// QC statements to add, from a TOML file with the keys of a certificate procedure's
+    /// `qc_statements` table (combined with --qc-statement).
+    #[arg(long, value_name = "FILE")]
+    pub qc_statements: Option<PathBuf>,
+    /// Where to save the attribute certificate, for token procedures that issue one (DER, or
+    /// PEM if it ends in .pem; default: the PKCS#12 name with .ac.der). Never in the PKCS#12.
+    #[arg(long, value_name = "FILE")]
+    pub ac: Option<PathBuf>,
     /// Overwrite existing output files.
     #[arg(long)]
     pub force: bool,

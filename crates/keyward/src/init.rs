@@ -196,9 +196,11 @@ async fn build(
             .find(|c| c.name == name)
             .with_context(|| format!("built-in procedures.toml lacks certificate procedure {name}"))
     };
-    // The server's TLS certificate: P-256 (rustls) for localhost.
+    // The server's TLS certificate: P-256 (rustls), for the loopback and listen addresses that
+    // client.conf names. No dNSName "localhost": a single-label name is not a valid domain name
+    // in a certificate (pkilint reports it as an error), and clients connect by address.
     let tls_key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1))?;
-    let tls_dn = DistinguishedName::parse("CN=localhost,O=Keyward")?;
+    let tls_dn = DistinguishedName::parse("CN=Keyward CM host,O=Keyward")?;
     let mut ips = vec![
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -211,7 +213,7 @@ async fn build(
         &tls_key,
         &tls_dn,
         cert_procedure("tls-server")?,
-        &["localhost".into()],
+        &[],
         &ips,
     )?;
     let mut chain_pem = tls_cert.to_pem()?;
@@ -286,6 +288,7 @@ pub fn issue<T: openssl::pkey::HasPublic>(
         not_before: keyward_server::service::unix_now(),
         dns_names,
         ip_addresses,
+        qc_statements: &procedure.qc_statements,
     })?)
 }
 

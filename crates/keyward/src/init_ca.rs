@@ -106,8 +106,10 @@ pub fn create_ca(
     dir: &Path,
     hsm: Option<&HsmCa>,
 ) -> anyhow::Result<(CertificateAuthority, String)> {
-    let root_dn = DistinguishedName::parse("CN=Keyward Root CA,O=Keyward")?;
-    let issuing_dn = DistinguishedName::parse("CN=Keyward Issuing CA,O=Keyward")?;
+    // The demo CA names carry a country: ETSI EN 319 412-2/-3 require countryName in the
+    // issuer of a qualified certificate, and the demo qualified procedures must lint clean.
+    let root_dn = DistinguishedName::parse("CN=Keyward Root CA,O=Keyward,C=SE")?;
+    let issuing_dn = DistinguishedName::parse("CN=Keyward Issuing CA,O=Keyward,C=SE")?;
     let passphrase = keyward_crypto::generate_pin(32, keyward_policy::pin::PIN_ALPHABET)?;
     let pass = passphrase.as_str().as_bytes();
     write_secret(&dir.join("ca/ca.pass"), pass)?;

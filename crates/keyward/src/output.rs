@@ -21,6 +21,26 @@ pub fn input_error(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(InputError(message.into()))
 }
 
+/// Reads a small UTF-8 text file named by option `--field` (at most 64 KiB); every failure is
+/// an input error naming the option.
+pub fn read_small_text(path: &std::path::Path, field: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| input_error(format!("--{field} {}: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    file.take(64 * 1024 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| input_error(format!("--{field} {}: {e}", path.display())))?;
+    if bytes.len() > 64 * 1024 {
+        return Err(input_error(format!(
+            "--{field} {}: larger than 64 KiB",
+            path.display()
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| input_error(format!("--{field} {}: not UTF-8 text", path.display())))
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

@@ -111,6 +111,8 @@ async fn issue_one(
         .find(|n| !tokens.join(format!("quickstart-{n}.p12")).exists())
         .unwrap_or(1);
     let order = TokenOrder {
+        qc_statements: Default::default(),
+        ac_path: None,
         procedure: PROCEDURE.into(),
         subject: SUBJECT.into(),
         email: Some("quickstart.user@example.com".into()),

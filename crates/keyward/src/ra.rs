@@ -63,7 +63,7 @@ pub async fn run(args: RaArgs) -> anyhow::Result<()> {
             key_spec,
             json,
         } => plan(&session, &procedure, key_spec.as_deref(), json).await,
-        RaCommand::Issue(issue_args) => issue(&session, issue_args).await,
+        RaCommand::Issue(issue_args) => issue(&session, *issue_args).await,
         RaCommand::Batch(batch_args) => crate::batch::run(session, batch_args).await,
         RaCommand::Certificates {
             id,
@@ -236,6 +236,8 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
             .collect(),
         approval: args.approval,
         request_id: None,
+        qc_statements: officer_qc_statements(&args.qc_statement, args.qc_statements.as_deref())?,
+        ac_path: args.ac,
     };
     let prepared = Prepared::new(&s.client, &s.config, order).await?;
     if !args.json {
@@ -274,6 +276,14 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
         }
         if let Some(delivery) = &token.pin_delivery {
             out["pin_delivery"] = json!(delivery);
+        }
+        if let Some(ac) = &token.attribute_certificate {
+            out["attribute_certificate"] = json!({
+                "serial": ac.serial,
+                "procedure": ac.procedure,
+                "holder_certificate_id": ac.holder_certificate_id,
+                "file": ac.path,
+            });
         }
         return print_json(&out);
     }
@@ -314,7 +324,41 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
         ),
         None => {}
     }
+    if let Some(ac) = &token.attribute_certificate {
+        println!(
+            "Attribute certificate serial {} ({}), holder Certificate ID {}: saved apart in {}",
+            ac.serial,
+            ac.procedure,
+            ac.holder_certificate_id,
+            ac.path.display()
+        );
+    }
     Ok(())
+}
+
+/// The officer's QC statements: the `--qc-statements` file, then each `--qc-statement`.
+fn officer_qc_statements(
+    flags: &[String],
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<keyward_policy::QcStatements> {
+    let mut qc = match file {
+        None => keyward_policy::QcStatements::default(),
+        Some(path) => {
+            let text = crate::output::read_small_text(path, "qc-statements")?;
+            toml::from_str(&text).map_err(|e| {
+                input_error(format!(
+                    "--qc-statements {}: {}",
+                    path.display(),
+                    e.message()
+                ))
+            })?
+        }
+    };
+    for flag in flags {
+        qc.add_flag(flag)
+            .map_err(|e| input_error(format!("--qc-statement {flag:?}: {e}")))?;
+    }
+    Ok(qc)
 }
 
 async fn approvals(s: &Session, command: ApprovalsCommand) -> anyhow::Result<()> {

@@ -153,6 +153,7 @@ impl Ca {
                 not_before: now,
                 dns_names: &[],
                 ip_addresses: &[],
+                qc_statements: &self.procedure.qc_statements,
             })
             .expect("end-entity certificate")
     }

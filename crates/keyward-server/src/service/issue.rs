@@ -10,29 +10,48 @@ use keyward_policy::{
     plan_token, CertificateProcedure, DistinguishedName, KeySpec, PlannedAction, ProcedureSet,
 };
 use keyward_proto::{
-    IssueRequest, IssueResponse, IssuedCertificate, KeyOrigin, PinDeliveryInfo, SealedKey,
+    IssueRequest, IssueResponse, IssuedAttributeCertificate, IssuedCertificate, KeyOrigin,
+    PinDeliveryInfo, SealedKey,
 };
 use keyward_store::{
-    crash_point, Answered, ApprovalUse, AuditCategory, NewAudit, Officer, Outcome, RequestAnswer,
-    RequestKey, StoreError, StoredCertificate,
+    crash_point, Answered, ApprovalUse, AuditCategory, NewAttributeCertificate, NewAudit, Officer,
+    Outcome, RequestAnswer, RequestKey, StoreError, StoredCertificate,
 };
 use openssl::pkey::{PKey, Public};
 
 use super::produce::{produce, Inputs, Output, RecoveredFrom, Step};
 use super::token_pin::ServerPin;
-use super::{certificate_record, check_request_id, shorten, RecordContext, Refusal, Service};
+use super::{
+    certificate_record, check_request_id, shorten, unix_now, RecordContext, Refusal, Service,
+};
 
-fn validate(
+/// The certificate procedure `name` of the token, ready to certify `subject`: the subject and
+/// e-mail checked against it, and its QC statements merged with the officer's (which may only
+/// add what the procedure allows, never override it).
+fn prepared(
+    resolved: &ResolvedToken,
+    name: &str,
     subject: &DistinguishedName,
-    procedure: &CertificateProcedure,
-    email: Option<&str>,
-) -> Result<(), Refusal> {
-    subject.validate(procedure, email).map_err(|e| {
-        Refusal::invalid(
-            &e.field,
-            format!("{} (certificate procedure {})", e.reason, procedure.name),
+    req: &IssueRequest,
+) -> Result<CertificateProcedure, Refusal> {
+    let mut procedure = certificate_procedure(resolved, name)?.clone();
+    let in_procedure = |reason: String| format!("{reason} (certificate procedure {name})");
+    subject
+        .validate(&procedure, req.email.as_deref())
+        .map_err(|e| Refusal::invalid(&e.field, in_procedure(e.reason)))?;
+    let qc_refusal =
+        |e: keyward_policy::QcError| Refusal::invalid(&e.field, in_procedure(e.reason));
+    let merged = procedure
+        .qc_statements
+        .merge(
+            &req.qc_statements,
+            &procedure.qc_officer_may_add,
+            &procedure.qc_officer_must_add,
         )
-    })
+        .map_err(qc_refusal)?;
+    merged.check_subject(subject).map_err(qc_refusal)?;
+    procedure.qc_statements = merged;
+    Ok(procedure)
 }
 
 fn certificate_procedure<'a>(
@@ -155,9 +174,14 @@ impl Service {
             request_id: req.request_id.clone(),
         };
         let (ca, kra) = (self.ca.clone(), self.kra.clone());
-        let outputs = tokio::task::spawn_blocking(move || produce(&ca, &kra, steps, &inputs))
-            .await
-            .map_err(|_| Refusal::internal("key generation or signing task failed"))??;
+        let ac_procedure = resolved.attribute_certificate.clone();
+        let (outputs, attribute) = tokio::task::spawn_blocking(move || {
+            let outputs = produce(&ca, &kra, steps, &inputs)?;
+            let ac = super::attribute::issue(&ca, &outputs, ac_procedure.as_ref(), unix_now())?;
+            Ok::<_, Refusal>((outputs, ac))
+        })
+        .await
+        .map_err(|_| Refusal::internal("key generation or signing task failed"))??;
         crash_point("after-sign");
 
         self.record(
@@ -169,6 +193,7 @@ impl Service {
             key_spec,
             &subject,
             outputs,
+            attribute,
             pin,
             approval,
         )
@@ -184,7 +209,6 @@ impl Service {
         subject: &DistinguishedName,
         req: &IssueRequest,
     ) -> Result<Vec<Step>, Refusal> {
-        let email = req.email.as_deref();
         let selected = self.selected_keys(&req.recover).await?;
         let mut claimed = vec![false; selected.len()];
         let mut steps = Vec::new();
@@ -195,8 +219,7 @@ impl Service {
                     key_usage,
                     ..
                 } => {
-                    let procedure = certificate_procedure_of(resolved, certificate_procedure)?;
-                    validate(subject, &procedure, email)?;
+                    let procedure = prepared(resolved, certificate_procedure, subject, req)?;
                     let mut csrs = req
                         .csrs
                         .iter()
@@ -222,7 +245,7 @@ impl Service {
                     key_usage,
                     key_spec,
                 } => steps.push(Step::Server {
-                    procedures: validated(resolved, certificate_procedures, subject, email)?,
+                    procedures: validated(resolved, certificate_procedures, subject, req)?,
                     key_usage: key_usage.to_string(),
                     spec: *key_spec,
                     archive: Some(key_procedure.clone()),
@@ -231,7 +254,7 @@ impl Service {
                     certificate_procedures,
                     key_usage,
                 } => steps.push(Step::Server {
-                    procedures: validated(resolved, certificate_procedures, subject, email)?,
+                    procedures: validated(resolved, certificate_procedures, subject, req)?,
                     key_usage: key_usage.to_string(),
                     spec: self.server_key_spec,
                     archive: None,
@@ -245,11 +268,7 @@ impl Service {
                     let new_certificate = match certificate {
                         RecoverCertificate::New {
                             certificate_procedure,
-                        } => {
-                            let p = certificate_procedure_of(resolved, certificate_procedure)?;
-                            validate(subject, &p, email)?;
-                            Some(p)
-                        }
+                        } => Some(prepared(resolved, certificate_procedure, subject, req)?),
                         RecoverCertificate::Reuse => None,
                     };
                     let keys = self
@@ -310,6 +329,7 @@ impl Service {
         key_spec: KeySpec,
         subject: &DistinguishedName,
         outputs: Vec<Output>,
+        attribute: Option<NewAttributeCertificate>,
         pin: Option<(ServerPin, PKey<Public>)>,
         approval: Option<ApprovalUse>,
     ) -> Result<IssueResponse, Refusal> {
@@ -351,6 +371,10 @@ impl Service {
                 }),
             }
         }
+        // The attribute certificate is bound to the token's first new certificate.
+        if let Some(first) = new_certs.first_mut() {
+            first.attribute_certificate = attribute.clone();
+        }
         let audit = NewAudit {
             category: if new_certs.is_empty() {
                 AuditCategory::KeysRecovered
@@ -371,6 +395,11 @@ impl Service {
                 "pin_method": resolved.pin.method.name(),
             }),
         };
+        let mut audit = audit;
+        if !req.qc_statements.is_empty() {
+            // What the officer added is part of what the officer did.
+            audit.detail["officer_qc_statements"] = json!(req.qc_statements);
+        }
         let extra: Vec<NewAudit> = recoveries
             .iter()
             .map(|r| NewAudit {
@@ -413,6 +442,7 @@ impl Service {
                 chain,
                 sealed_pin,
                 pin_delivery,
+                attribute,
                 &req.request_id,
             )
         };
@@ -480,8 +510,18 @@ fn answer(
     chain: Vec<Vec<u8>>,
     sealed_pin: Option<SealedKey>,
     pin_delivery: Option<PinDeliveryInfo>,
+    attribute: Option<NewAttributeCertificate>,
     request_id: &str,
 ) -> Result<IssueResponse, Refusal> {
+    let attribute_certificate = match (attribute, stored.first()) {
+        (Some(ac), Some(holder)) => Some(IssuedAttributeCertificate {
+            serial: ac.serial_hex,
+            procedure: ac.procedure,
+            holder_certificate_id: holder.id.to_string(),
+            der: ac.der,
+        }),
+        _ => None,
+    };
     let mut stored = stored.iter();
     let mut certificates = Vec::with_capacity(outputs.len());
     for output in outputs {
@@ -522,28 +562,18 @@ fn answer(
         chain,
         sealed_pin,
         pin_delivery,
+        attribute_certificate,
     })
-}
-
-fn certificate_procedure_of(
-    resolved: &ResolvedToken,
-    name: &str,
-) -> Result<CertificateProcedure, Refusal> {
-    certificate_procedure(resolved, name).cloned()
 }
 
 fn validated(
     resolved: &ResolvedToken,
     names: &[String],
     subject: &DistinguishedName,
-    email: Option<&str>,
+    req: &IssueRequest,
 ) -> Result<Vec<CertificateProcedure>, Refusal> {
     names
         .iter()
-        .map(|name| {
-            let p = certificate_procedure_of(resolved, name)?;
-            validate(subject, &p, email)?;
-            Ok(p)
-        })
+        .map(|name| prepared(resolved, name, subject, req))
         .collect()
 }

@@ -100,6 +100,7 @@ pub(super) fn produce(
             not_before: now,
             dns_names: &[],
             ip_addresses: &[],
+            qc_statements: &procedure.qc_statements,
         })
         .map_err(Refusal::internal)
     };

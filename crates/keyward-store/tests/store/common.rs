@@ -42,6 +42,7 @@ pub fn cert(serial: &str, subject: &str) -> NewCertificate {
         officer: "root".into(),
         email: Some("alice@example.org".into()),
         archived_key: None,
+        attribute_certificate: None,
     }
 }
 

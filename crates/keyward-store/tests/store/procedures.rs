@@ -43,6 +43,11 @@ extended_key_usage = ["emailProtection"]
 email = "optional"
 subject = [{ attribute = "CN", required = true }, { attribute = "OU", multiple = true }]
 key_specs = ["EC:secp256r1", "RSA:3072"]
+certificate_policies = [{ oid = "1.2.3.4", cps = "https://pki.example.com/cps", notice = "Test" }]
+crl_urls = ["http://pki.example.com/crl"]
+ocsp_urls = ["http://ocsp.example.com"]
+qc_officer_may_add = ["limit_value"]
+qc_statements = { compliance = true, type = ["esign"], retention_period = 15 }
 
 [[certificate-procedure]]
 name = "encryption"
@@ -55,6 +60,13 @@ name = "person"
 certificate_procedures = ["signing", "encryption"]
 key_procedures = ["encryption-archive"]
 pin_procedure = "show"
+attribute_certificate = "roles"
+
+[[attribute-certificate-procedure]]
+name = "roles"
+validity_days = 30
+roles = ["urn:example:role:signer"]
+groups = ["staff", "finance"]
 
 [[token-procedure]]
 name = "encryption"

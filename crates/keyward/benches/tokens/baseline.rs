@@ -56,6 +56,7 @@ impl Crypto {
                 not_before: now,
                 dns_names: &[],
                 ip_addresses: &[],
+                qc_statements: &self.procedure.qc_statements,
             })
             .expect("certificate");
         let p12 = keyward_crypto::build_p12(
@@ -249,6 +250,7 @@ impl Crypto {
                 not_before: 1_700_000_000,
                 dns_names: &[],
                 ip_addresses: &[],
+                qc_statements: &self.procedure.qc_statements,
             })
             .expect("certificate")
             .to_der()

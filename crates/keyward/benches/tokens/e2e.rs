@@ -77,6 +77,8 @@ pub async fn issue(
     job: &Job,
 ) {
     let order = TokenOrder {
+        qc_statements: Default::default(),
+        ac_path: None,
         procedure: job.procedure.to_string(),
         subject: format!("CN=Bench User {i},O=Example,C=SE"),
         email: None,

@@ -5,3 +5,4 @@ pub mod consumers;
 pub mod der;
 pub mod interop;
 pub mod nss;
+pub mod pkilint;

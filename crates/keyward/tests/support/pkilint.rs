@@ -1,0 +1,58 @@
+//! pkilint (PyPI, from DigiCert) on our certificates: `lint_pkix_cert` for RFC 5280 content and
+//! `lint_etsi_cert` for the ETSI qualified-certificate profiles. Its exit status is the number
+//! of findings of any severity; error-level findings are the lines ending in `(ERROR)` or
+//! `(FATAL)`.
+
+use std::path::Path;
+use std::process::Command;
+
+/// The findings of one linter run.
+pub struct Findings {
+    /// Everything pkilint printed.
+    pub report: String,
+    /// The error-level finding lines.
+    pub errors: Vec<String>,
+}
+
+fn run(program: &str, args: &[&str], pem: &Path) -> Findings {
+    let out = Command::new(program)
+        .args(args)
+        .arg(pem)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} not runnable (pip install pkilint): {e}"));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !report.contains("Failed to load") && !report.contains("Traceback"),
+        "{program} could not read {}: {report}",
+        pem.display()
+    );
+    let errors = report
+        .lines()
+        .filter(|l| l.trim_end().ends_with("(ERROR)") || l.trim_end().ends_with("(FATAL)"))
+        .map(str::to_string)
+        .collect();
+    Findings { report, errors }
+}
+
+/// `lint_pkix_cert lint FILE`.
+pub fn pkix(pem: &Path) -> Findings {
+    run("lint_pkix_cert", &["lint"], pem)
+}
+
+/// `lint_etsi_cert lint -d FILE`: the ETSI certificate type detected from the content.
+pub fn etsi(pem: &Path) -> Findings {
+    run("lint_etsi_cert", &["lint", "-d"], pem)
+}
+
+/// Panics with the report unless pkilint finds nothing at error level.
+pub fn assert_clean(what: &str, findings: &Findings) {
+    assert!(
+        findings.errors.is_empty(),
+        "{what}: pkilint error-level findings:\n{}",
+        findings.report
+    );
+}
