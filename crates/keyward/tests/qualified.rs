@@ -274,3 +274,58 @@ fn officers_cannot_override_or_add_what_the_procedure_does_not_open(engine: Engi
         ],
     );
 }
+
+on_both_engines!(the_server_refuses_an_override_even_from_a_client_that_does_not_check);
+
+/// The RA checks officer statements before it sends anything; the server applies the same rule
+/// to what it receives: a hand-made, correctly signed request that overrides the procedure's
+/// QcType is refused naming the statement, audited, and nothing is issued.
+fn the_server_refuses_an_override_even_from_a_client_that_does_not_check(engine: Engine) {
+    use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
+    use keyward_store::{AuditCategory, Outcome};
+
+    let inst = Installation::on(engine);
+    common::block_on(async {
+        let config = ClientConfig::load(&inst.client_conf()).unwrap();
+        let pin = std::fs::read_to_string(inst.dir.join("officer/admin.pin")).unwrap();
+        let officer = std::sync::Arc::new(OfficerCredential::open(&config, pin.trim()).unwrap());
+        let client = RaClient::new(&config, officer.clone()).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let body = serde_json::to_vec(&serde_json::json!({
+            "request_id": "0123456789abcdef0123456789abcdef", "timestamp": now,
+            "nonce": "00112233445566778899aabbccddeeff",
+            "token_procedure": "qualified-natural-person", "subject": ANNA,
+            "key_spec": "EC:secp256r1", "csrs": [],
+            "qc_statements": { "type": ["web"] }
+        }))
+        .unwrap();
+        let signature = officer
+            .sign(&keyward_proto::signed_message("/v1/tokens", &body))
+            .unwrap();
+        let result = client
+            .post_with_signature::<serde_json::Value>("/v1/tokens", body, &signature)
+            .await;
+        match result {
+            Err(RaError::Refused { status, error }) => {
+                assert_eq!(status, 400, "{error:?}");
+                assert_eq!(error.field.as_deref(), Some("qc_statements.type"));
+                assert!(error.message.contains("cannot override"), "{}", error.message);
+            }
+            other => panic!("override accepted or wrongly refused: {other:?}"),
+        }
+        let store = inst.store().await;
+        let records = store.audit_records(100).await.unwrap();
+        assert!(
+            records.iter().any(|r| r.category == AuditCategory::CertificatesIssued
+                && r.outcome == Outcome::Failure
+                && r.detail.to_string().contains("qc_statements.type")),
+            "the refusal is audited"
+        );
+        let issued = store.find_certificates(&Default::default()).await.unwrap();
+        assert!(issued.iter().all(|c| c.certificate_procedure != "qualified-natural-person"));
+        store.close().await;
+    });
+}
