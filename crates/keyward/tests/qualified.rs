@@ -10,8 +10,8 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use common::tokens::{issue, p12_arg, PIN};
-use common::{on_both_engines, run, text, Engine, Installation};
+use common::tokens::{issue, p12_arg, try_issue};
+use common::{on_both_engines, text, Engine, Installation};
 use support::pkilint;
 
 const ANNA: &str = "CN=Anna Svensson,GN=Anna,SN=Svensson,serialNumber=PNOSE-197001010007,C=SE";
@@ -36,17 +36,7 @@ for s in stmts:
     text = ' ' + bytes(info).hex() if info.isValue else ''
     print(str(s['statementId']) + text)
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(pem)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    support::python::run(script, &[pem])
 }
 
 /// `openssl x509 -text` of a PEM certificate.
@@ -145,10 +135,7 @@ fn psd2_qseal_takes_the_officers_psd2_statement_and_passes_pkilint(engine: Engin
         cert.to_str().unwrap(),
     ];
     // PSD2 is required of the officer: refused before anything is sent.
-    let out = run(
-        inst.ra(&[&["issue", "--pin-stdin"][..], &args].concat()),
-        Some(&format!("{PIN}\n")),
-    );
+    let out = try_issue(&inst, &args);
     assert_eq!(out.status.code(), Some(2), "{}", common::text(&out));
     assert!(text(&out).contains("qc_statements.psd2"), "{}", text(&out));
     assert!(!cert.exists());
@@ -169,10 +156,9 @@ fn psd2_qseal_takes_the_officers_psd2_statement_and_passes_pkilint(engine: Engin
     // An NCA ID other than the one in organizationIdentifier is refused by the server's rule.
     let other = inst.out.join("other.pem");
     let p12b = p12_arg(&inst, "other.p12");
-    let out = run(
-        inst.ra(&[
-            "issue",
-            "--pin-stdin",
+    let out = try_issue(
+        &inst,
+        &[
             "--procedure",
             "psd2-qseal",
             "--subject",
@@ -183,8 +169,7 @@ fn psd2_qseal_takes_the_officers_psd2_statement_and_passes_pkilint(engine: Engin
             other.to_str().unwrap(),
             "--qc-statement",
             "psd2=PSP_AI:DE-BAFIN:BaFin",
-        ]),
-        Some(&format!("{PIN}\n")),
+        ],
     );
     assert_ne!(out.status.code(), Some(0), "{}", common::text(&out));
     assert!(
@@ -214,10 +199,9 @@ fn officers_cannot_override_or_add_what_the_procedure_does_not_open(engine: Engi
             ANNA
         };
         let p12 = p12_arg(&inst, &format!("refused-{i}.p12"));
-        let out = run(
-            inst.ra(&[
-                "issue",
-                "--pin-stdin",
+        let out = try_issue(
+            &inst,
+            &[
                 "--procedure",
                 procedure,
                 "--subject",
@@ -226,8 +210,7 @@ fn officers_cannot_override_or_add_what_the_procedure_does_not_open(engine: Engi
                 &p12,
                 "--qc-statement",
                 flag,
-            ]),
-            Some(&format!("{PIN}\n")),
+            ],
         );
         assert_eq!(out.status.code(), Some(2), "{flag}: {}", text(&out));
         assert!(text(&out).contains(field), "{flag}: {}", text(&out));
@@ -236,10 +219,9 @@ fn officers_cannot_override_or_add_what_the_procedure_does_not_open(engine: Engi
     // A malformed statements file names the option.
     let file = inst.out.join("qc.toml");
     std::fs::write(&file, "qualified = true\n").unwrap();
-    let out = run(
-        inst.ra(&[
-            "issue",
-            "--pin-stdin",
+    let out = try_issue(
+        &inst,
+        &[
             "--procedure",
             "qualified-natural-person",
             "--subject",
@@ -248,8 +230,7 @@ fn officers_cannot_override_or_add_what_the_procedure_does_not_open(engine: Engi
             &p12_arg(&inst, "file.p12"),
             "--qc-statements",
             file.to_str().unwrap(),
-        ]),
-        Some(&format!("{PIN}\n")),
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--qc-statements"), "{}", text(&out));
@@ -312,20 +293,28 @@ fn the_server_refuses_an_override_even_from_a_client_that_does_not_check(engine:
             Err(RaError::Refused { status, error }) => {
                 assert_eq!(status, 400, "{error:?}");
                 assert_eq!(error.field.as_deref(), Some("qc_statements.type"));
-                assert!(error.message.contains("cannot override"), "{}", error.message);
+                assert!(
+                    error.message.contains("cannot override"),
+                    "{}",
+                    error.message
+                );
             }
             other => panic!("override accepted or wrongly refused: {other:?}"),
         }
         let store = inst.store().await;
         let records = store.audit_records(100).await.unwrap();
         assert!(
-            records.iter().any(|r| r.category == AuditCategory::CertificatesIssued
-                && r.outcome == Outcome::Failure
-                && r.detail.to_string().contains("qc_statements.type")),
+            records
+                .iter()
+                .any(|r| r.category == AuditCategory::CertificatesIssued
+                    && r.outcome == Outcome::Failure
+                    && r.detail.to_string().contains("qc_statements.type")),
             "the refusal is audited"
         );
         let issued = store.find_certificates(&Default::default()).await.unwrap();
-        assert!(issued.iter().all(|c| c.certificate_procedure != "qualified-natural-person"));
+        assert!(issued
+            .iter()
+            .all(|c| c.certificate_procedure != "qualified-natural-person"));
         store.close().await;
     });
 }

@@ -78,6 +78,13 @@ pub fn issue(inst: &Installation, conf: Option<(&Path, &Path)>, args: &[&str]) -
     serde_json::from_slice(&out.stdout).expect("issue --json")
 }
 
+/// Runs `ra issue --pin-stdin ARGS` with [`PIN`] on stdin and returns its output, whatever the
+/// outcome (for refusals).
+pub fn try_issue(inst: &Installation, args: &[&str]) -> std::process::Output {
+    let all = [&["issue", "--pin-stdin"][..], args].concat();
+    run(inst.ra(&all), Some(&format!("{PIN}\n")))
+}
+
 pub fn p12_arg(inst: &Installation, name: &str) -> String {
     inst.out.join(name).to_str().unwrap().to_string()
 }

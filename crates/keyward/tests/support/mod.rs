@@ -6,3 +6,4 @@ pub mod der;
 pub mod interop;
 pub mod nss;
 pub mod pkilint;
+pub mod python;
