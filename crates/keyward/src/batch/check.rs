@@ -1,0 +1,349 @@
+//! Checking every row before anything is issued: as `ra issue` would, and against what earlier
+//! runs of the batch recorded; each row's file name and request ID.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use keyward_policy::{DistinguishedName, KeySpecList, PinMethod, PinProcedure};
+use keyward_proto::ProcedureList;
+use keyward_ra::issue::{PinSource, Prepared, TokenOrder};
+use keyward_ra::RaError;
+
+use crate::output::input_error;
+
+use super::input::{shorten, Row};
+use super::journal::{pending_path, PendingFile, ResultRecord, PENDING_DIR};
+
+const MAX_FILE_CHARS: usize = 100;
+const MAX_ERRORS_SHOWN: usize = 20;
+
+pub(super) struct CheckInput<'a> {
+    pub(super) csv: &'a Path,
+    pub(super) rows: &'a [Row],
+    pub(super) list: &'a KeySpecList,
+    pub(super) procedures: &'a ProcedureList,
+    pub(super) procedure: &'a str,
+    pub(super) rules: &'a PinProcedure,
+    pub(super) key_spec: Option<&'a str>,
+    pub(super) batch_id: &'a str,
+    pub(super) dir: &'a Path,
+    pub(super) records: &'a BTreeMap<usize, ResultRecord>,
+    pub(super) pending: &'a BTreeMap<usize, PendingFile>,
+}
+
+/// Checks every row as `ra issue` would (subject rules, e-mail, key spec, PIN columns, output
+/// files) and against what earlier runs recorded; returns each row's file name and request ID,
+/// or one error listing every bad row.
+pub(super) fn check_rows(c: &CheckInput<'_>) -> anyhow::Result<Vec<(Row, String, String)>> {
+    let mut errors: Vec<String> = Vec::new();
+    let shown = c.csv.display();
+    for &row in c.records.keys().chain(c.pending.keys()) {
+        if row > c.rows.len() {
+            errors.push(format!(
+                "row {row}: {} records it, but the CSV has {} rows (resume with the CSV the batch started with)",
+                if c.records.contains_key(&row) { "the results file" } else { "a pending request" },
+                c.rows.len()
+            ));
+        }
+    }
+    // File names: kept from earlier runs and the file column, else derived from the CN.
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut files: Vec<Option<String>> = vec![None; c.rows.len()];
+    for row in c.rows {
+        let kept = c
+            .records
+            .get(&row.number)
+            .and_then(|r| {
+                Path::new(&r.p12)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
+            .or_else(|| c.pending.get(&row.number).map(|p| p.file.clone()));
+        let name = match (kept, &row.file) {
+            (Some(name), _) => name,
+            (None, Some(given)) => match file_base(given) {
+                Ok(name) => name,
+                Err(reason) => {
+                    errors.push(format!("{}, column file: {reason}", row.at()));
+                    continue;
+                }
+            },
+            (None, None) => continue,
+        };
+        if !taken.insert(name.to_lowercase()) {
+            errors.push(format!(
+                "{}, column file: {name:?} is used by another row",
+                row.at()
+            ));
+        }
+        files[row.number - 1] = Some(name);
+    }
+    for row in c.rows {
+        if files[row.number - 1].is_none() && row.file.is_none() {
+            let base = derived_base(row);
+            let mut name = base.clone();
+            let mut n = 2;
+            while taken.contains(&name.to_lowercase()) {
+                name = format!("{base}-{n}");
+                n += 1;
+            }
+            taken.insert(name.to_lowercase());
+            files[row.number - 1] = Some(name);
+        }
+    }
+
+    let mut letters: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(c.rows.len());
+    for row in c.rows {
+        let Some(file) = files[row.number - 1].clone() else {
+            continue;
+        };
+        let key_spec = row.key_spec.as_deref().or(c.key_spec);
+        let request_id = request_id(c.batch_id, c.procedure, key_spec, row);
+        if let Some(done) = c.records.get(&row.number) {
+            if done.request_id != request_id {
+                errors.push(format!(
+                    "{}: issued by an earlier run of this batch as request {} ({}), but the row has changed since; restore it, or issue the change in another batch",
+                    row.at(),
+                    done.request_id,
+                    done.subject
+                ));
+            }
+            out.push((row.clone(), file, request_id));
+            continue;
+        }
+        if let Some(p) = c.pending.get(&row.number) {
+            if p.request_id != request_id {
+                errors.push(format!(
+                    "{}: its request {} was sent to the server before an interruption, but the row has changed since; restore it, or delete {} to give that request up",
+                    row.at(),
+                    p.request_id,
+                    pending_path(&c.dir.join(PENDING_DIR), row.number).display()
+                ));
+            }
+        }
+        let source = match pin_columns(row, c.rules) {
+            Ok(s) => s,
+            Err((column, reason)) => {
+                errors.push(format!("{}, column {column}: {reason}", row.at()));
+                continue;
+            }
+        };
+        if let Some(PinSource::Letter(id)) = &source {
+            if let Some(first) = letters.insert(id.clone(), row.number) {
+                errors.push(format!(
+                    "{}, column pin_letter: PIN letter {id} is also given in row {first} (a letter seals one token)",
+                    row.at()
+                ));
+            }
+        }
+        if let Some(source) = &source {
+            if let Err(e) = source.check(c.rules, c.procedure) {
+                errors.push(row_error(row, &e));
+                continue;
+            }
+        }
+        let order = TokenOrder {
+            qc_statements: Default::default(),
+            ac_path: None,
+            procedure: c.procedure.to_string(),
+            subject: row.subject.clone(),
+            email: row.email.clone(),
+            key_spec: key_spec.map(str::to_string),
+            p12_path: c.dir.join(format!("{file}.p12")),
+            cert_path: Some(c.dir.join(format!("{file}.pem"))),
+            force: c.pending.contains_key(&row.number),
+            recover: Vec::new(),
+            approval: None,
+            request_id: Some(request_id.clone()),
+        };
+        if let Err(e) = Prepared::offline(c.list, c.procedures, order) {
+            errors.push(row_error(row, &e));
+            continue;
+        }
+        out.push((row.clone(), file, request_id));
+    }
+    if errors.is_empty() {
+        return Ok(out);
+    }
+    let more = errors.len().saturating_sub(MAX_ERRORS_SHOWN);
+    let mut message = format!(
+        "--csv {shown}: {} row error(s); nothing was issued:",
+        errors.len()
+    );
+    for e in errors.iter().take(MAX_ERRORS_SHOWN) {
+        message.push_str("\n  ");
+        message.push_str(e);
+    }
+    if more > 0 {
+        message.push_str(&format!("\n  … and {more} more"));
+    }
+    Err(input_error(message))
+}
+
+/// The PIN source a row's columns give, checked against the PIN method.
+fn pin_columns(
+    row: &Row,
+    rules: &PinProcedure,
+) -> Result<Option<PinSource>, (&'static str, String)> {
+    let unused = |column: &'static str| {
+        (
+            column,
+            format!(
+                "the token procedure's PIN procedure {} has method {}, which takes no {column}; leave it empty",
+                rules.name,
+                rules.method.name()
+            ),
+        )
+    };
+    let required = |column: &'static str, what: &str| {
+        (
+            column,
+            format!(
+                "empty, but the PIN procedure {} (method {}) needs {what} for every row",
+                rules.name,
+                rules.method.name()
+            ),
+        )
+    };
+    match rules.method {
+        PinMethod::Show | PinMethod::Enter => {
+            if row.pin_email.is_some() {
+                return Err(unused("pin_email"));
+            }
+            if row.pin_letter.is_some() {
+                return Err(unused("pin_letter"));
+            }
+            Ok(None)
+        }
+        PinMethod::Email => {
+            if row.pin_letter.is_some() {
+                return Err(unused("pin_letter"));
+            }
+            let to = row
+                .pin_email
+                .clone()
+                .ok_or_else(|| required("pin_email", "a PIN mailer address"))?;
+            Ok(Some(PinSource::Mail(to)))
+        }
+        PinMethod::Letter => {
+            if row.pin_email.is_some() {
+                return Err(unused("pin_email"));
+            }
+            let id = row
+                .pin_letter
+                .clone()
+                .ok_or_else(|| required("pin_letter", "a PIN/PUK letter ID"))?;
+            Ok(Some(PinSource::Letter(id)))
+        }
+    }
+}
+
+/// An RA input error as "row N (line L), column C: reason".
+fn row_error(row: &Row, e: &RaError) -> String {
+    let (field, reason) = match e {
+        RaError::Input { field, reason } => (field.as_str(), reason.clone()),
+        other => ("subject", other.to_string()),
+    };
+    let column = match field {
+        "key-spec" => "key_spec",
+        "email" => "email",
+        "p12" | "cert" => "file",
+        "pin-email" => "pin_email",
+        "pin-letter" => "pin_letter",
+        _ => "subject",
+    };
+    let reason = if column == "subject" && field != "subject" {
+        format!("{field}: {reason}")
+    } else {
+        reason.replace(
+            "(use --force to overwrite)",
+            "(give the row another file name, or move that file away)",
+        )
+    };
+    format!("{}, column {column}: {reason}", row.at())
+}
+
+/// The request ID of a row: the same for the same batch, procedure, key spec and row content.
+pub(super) fn request_id(
+    batch_id: &str,
+    procedure: &str,
+    key_spec: Option<&str>,
+    row: &Row,
+) -> String {
+    let mut data = Vec::new();
+    let mut part = |value: Option<&str>| match value {
+        None => data.push(0u8),
+        Some(v) => {
+            data.push(1u8);
+            data.extend_from_slice(&(v.len() as u64).to_be_bytes());
+            data.extend_from_slice(v.as_bytes());
+        }
+    };
+    part(Some("keyward batch row v1"));
+    part(Some(batch_id));
+    part(Some(procedure));
+    part(key_spec);
+    part(Some(&row.number.to_string()));
+    part(Some(&row.subject));
+    part(row.email.as_deref());
+    part(row.pin_email.as_deref());
+    part(row.pin_letter.as_deref());
+    hex::encode(openssl::sha::sha256(&data))[..32].to_string()
+}
+
+/// A `file` column value as a base name: no directories, no leading dot, `.p12` dropped.
+pub(super) fn file_base(given: &str) -> Result<String, String> {
+    let trimmed = given
+        .strip_suffix(".p12")
+        .or_else(|| given.strip_suffix(".P12"))
+        .unwrap_or(given);
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_FILE_CHARS {
+        return Err(format!("give 1 to {MAX_FILE_CHARS} characters"));
+    }
+    if trimmed.starts_with('.') || trimmed.starts_with('-') {
+        return Err(format!("{:?} starts with '.' or '-'", shorten(given)));
+    }
+    if !trimmed
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+'))
+    {
+        return Err(format!(
+            "{:?}: a file name here is letters, digits and - _ . @ + (no directories, no spaces)",
+            shorten(given)
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A file name from the subject's CN (or the whole subject): letters and digits kept, the rest
+/// `_`, at most 80 characters; `row-N` when nothing is left.
+pub(super) fn derived_base(row: &Row) -> String {
+    let source = DistinguishedName::parse(&row.subject)
+        .ok()
+        .and_then(|dn| dn.get("CN").map(str::to_string))
+        .unwrap_or_else(|| row.subject.clone());
+    let mut name = String::new();
+    for c in source.chars() {
+        let c = if c.is_alphanumeric() || matches!(c, '-' | '.') {
+            c
+        } else {
+            '_'
+        };
+        if c == '_' && name.ends_with('_') {
+            continue;
+        }
+        name.push(c);
+    }
+    let name: String = name
+        .trim_matches(['_', '.', '-'])
+        .chars()
+        .take(80)
+        .collect();
+    let name = name.trim_end_matches(['_', '.', '-']);
+    if name.is_empty() {
+        format!("row-{}", row.number)
+    } else {
+        name.to_string()
+    }
+}
