@@ -4,6 +4,7 @@
 //! happen, the server uses the very same functions to decide. Components that hold keys (ca, kra)
 //! or data (store) depend on this crate, never the other way round.
 
+pub mod alt_names;
 pub mod attribute;
 pub mod config;
 pub mod keyspec;
@@ -16,6 +17,7 @@ pub mod roles;
 pub mod subject;
 pub mod usage;
 
+pub use alt_names::AltNames;
 pub use attribute::AttributeCertificateProcedure;
 pub use keyspec::{KeySpec, KeySpecError, KeySpecList};
 pub use p12::{FriendlyName, P12Profile, P12Scheme};

@@ -33,7 +33,8 @@ fn default_max_len() -> usize {
     64
 }
 
-/// Whether the e-mail field is asked for (it becomes an rfc822Name subjectAltName).
+/// Whether a field is asked for: the e-mail (an rfc822Name subjectAltName), DNS names, IP
+/// addresses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EmailRule {
@@ -44,6 +45,10 @@ pub enum EmailRule {
     Optional,
     /// Must be given.
     Required,
+}
+
+fn is_forbidden(rule: &EmailRule) -> bool {
+    *rule == EmailRule::Forbidden
 }
 
 /// One certificatePolicies entry (RFC 5280 4.2.1.4).
@@ -85,6 +90,12 @@ pub struct CertificateProcedure {
     /// Key specs this procedure accepts for RA-generated keys; empty means every configured one.
     #[serde(default)]
     pub key_specs: Vec<KeySpec>,
+    /// Whether the officer gives dNSName subjectAltNames (`--dns-name`).
+    #[serde(default, skip_serializing_if = "is_forbidden")]
+    pub dns_names: EmailRule,
+    /// Whether the officer gives iPAddress subjectAltNames (`--ip`).
+    #[serde(default, skip_serializing_if = "is_forbidden")]
+    pub ip_addresses: EmailRule,
     /// certificatePolicies, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificate_policies: Vec<PolicyInfo>,

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use keyward_policy::procedure::ResolvedToken;
-use keyward_policy::QcStatements;
+use keyward_policy::{AltNames, QcStatements};
 
 mod approvals;
 pub mod b64;
@@ -134,6 +134,10 @@ pub struct IssueRequest {
     /// token must allow every kind given; a procedure's own statements cannot be overridden).
     #[serde(default, skip_serializing_if = "QcStatements::is_empty")]
     pub qc_statements: QcStatements,
+    /// DNS names and IP addresses for the subjectAltName, where the certificate procedures
+    /// allow them.
+    #[serde(default, skip_serializing_if = "AltNames::is_empty")]
+    pub alt_names: AltNames,
 }
 
 /// One archived key picked by the officer, by the certificate issued when it was created.

@@ -10,8 +10,8 @@ use keyward_crypto::transport::TransportKeyPair;
 use keyward_crypto::{KeyPool, Pin};
 use keyward_policy::procedure::{RecoverCertificate, ResolvedToken};
 use keyward_policy::{
-    plan_token, DistinguishedName, FriendlyName, KeySpec, KeySpecList, PinMethod, PinProcedure,
-    PlannedAction, QcStatements, TokenPlan,
+    plan_token, AltNames, DistinguishedName, FriendlyName, KeySpec, KeySpecList, PinMethod,
+    PinProcedure, PlannedAction, QcStatements, TokenPlan,
 };
 use keyward_proto::{
     CsrEntry, IssueRequest, KeyOrigin, KeySelection, PinDeliveryInfo, ProcedureList,
@@ -53,6 +53,8 @@ pub struct TokenOrder {
     /// Where the attribute certificate goes, when the token procedure issues one (`.pem` for
     /// PEM, anything else DER); default: the PKCS#12 path with `.ac.der`.
     pub ac_path: Option<PathBuf>,
+    /// DNS names and IP addresses for the subjectAltName (`--dns-name`, `--ip`).
+    pub alt_names: AltNames,
 }
 
 /// Where the token PIN comes from; the token procedure's PIN procedure decides which applies.
@@ -268,12 +270,16 @@ impl Prepared {
                 .chain(&resolved.recovery_certificates)
                 .find(|c| c.name == name)
             {
-                subject.validate(cp, order.email.as_deref()).map_err(|e| {
+                let refused = |e: keyward_policy::SubjectError| {
                     RaError::input(
                         &e.field,
                         format!("{} (certificate procedure {})", e.reason, cp.name),
                     )
-                })?;
+                };
+                subject
+                    .validate(cp, order.email.as_deref())
+                    .map_err(refused)?;
+                order.alt_names.checked(cp).map_err(refused)?;
             }
         }
         let recovers = plan
@@ -463,6 +469,7 @@ impl Prepared {
             },
             approval: self.order.approval.clone(),
             qc_statements: self.order.qc_statements.clone(),
+            alt_names: self.order.alt_names.clone(),
         };
         let pending = PendingRequest {
             request,

@@ -475,6 +475,13 @@ pub struct IssueArgs {
     /// for when interactive).
     #[arg(long, value_name = "ADDR", visible_alias = "pin-mailer-address")]
     pub pin_email: Option<String>,
+    /// A dNSName subjectAltName (repeatable), where the certificate procedure allows them
+    /// (`dns_names = "optional"` or `"required"`).
+    #[arg(long, value_name = "NAME")]
+    pub dns_name: Vec<String>,
+    /// An iPAddress subjectAltName (repeatable), where the certificate procedure allows them.
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Vec<String>,
     /// Add a QC statement to the certificates (only kinds the certificate procedure opens to
     /// officers; its own statements cannot be overridden); repeatable: compliance, sscd,
     /// type=esign|eseal|web, pds=URL@LANG, retention_period=YEARS,

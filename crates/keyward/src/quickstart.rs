@@ -113,6 +113,7 @@ async fn issue_one(
     let order = TokenOrder {
         qc_statements: Default::default(),
         ac_path: None,
+        alt_names: Default::default(),
         procedure: PROCEDURE.into(),
         subject: SUBJECT.into(),
         email: Some("quickstart.user@example.com".into()),

@@ -238,6 +238,10 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
         request_id: None,
         qc_statements: officer_qc_statements(&args.qc_statement, args.qc_statements.as_deref())?,
         ac_path: args.ac,
+        alt_names: keyward_policy::AltNames {
+            dns: args.dns_name,
+            ip: args.ip,
+        },
     };
     let prepared = Prepared::new(&s.client, &s.config, order).await?;
     if !args.json {

@@ -89,6 +89,7 @@ fn archived_request(officer: &OfficerCredential, request_id: &str, cn: &str) -> 
         pin_mailer_address: None,
         approval: None,
         qc_statements: Default::default(),
+        alt_names: Default::default(),
     };
     let body = serde_json::to_vec(&request).unwrap();
     let signature = officer.sign(&signed_message(TOKENS_PATH, &body)).unwrap();

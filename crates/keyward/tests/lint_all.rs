@@ -61,7 +61,12 @@ fn every_certificate_kind_passes_pkilint(engine: Engine) {
 
     let anna = "CN=Anna Svensson,GN=Anna,SN=Svensson,serialNumber=PNOSE-197001010007,C=SE";
     let bank = "CN=Example Bank AB,organizationIdentifier=PSDSE-FI-123456,O=Example Bank AB,C=SE";
-    let tokens: [(&str, &str, &[&str]); 7] = [
+    let tokens: [(&str, &str, &[&str]); 8] = [
+        (
+            "soft-tls-server",
+            "CN=www.example.com,O=Example,C=SE",
+            &["--dns-name", "www.example.com", "--ip", "192.0.2.10"],
+        ),
         ("soft-signing", ALICE, &["--email", "alice@example.org"]),
         ("soft-signing-legacy", ALICE, &[]),
         ("soft-dual", "CN=Bob Example,O=Example,C=SE", &[]),
@@ -125,9 +130,10 @@ fn every_certificate_kind_passes_pkilint(engine: Engine) {
             "encryption",
             "psd2-qseal",
             "qualified-natural-person",
-            "signing"
+            "signing",
+            "tls-server"
         ],
-        "one certificate of every end-entity demo procedure (officer and tls-server above)"
+        "one certificate of every end-entity demo procedure (and the officer's above)"
     );
     for (what, file) in &certs {
         pkilint::assert_clean(what, &pkilint::pkix(file));

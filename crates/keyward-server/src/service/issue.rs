@@ -39,6 +39,9 @@ fn prepared(
     subject
         .validate(&procedure, req.email.as_deref())
         .map_err(|e| Refusal::invalid(&e.field, in_procedure(e.reason)))?;
+    req.alt_names
+        .checked(&procedure)
+        .map_err(|e| Refusal::invalid(&e.field, in_procedure(e.reason)))?;
     let qc_refusal =
         |e: keyward_policy::QcError| Refusal::invalid(&e.field, in_procedure(e.reason));
     let merged = procedure
@@ -166,9 +169,15 @@ impl Service {
             (Some(pin), Some(recipient)) => Some((pin, recipient.clone())),
             _ => None,
         };
+        let (dns_names, ip_addresses) = req
+            .alt_names
+            .normalized()
+            .map_err(|e| Refusal::invalid(&e.field, e.reason))?;
         let inputs = Inputs {
             subject: subject.clone(),
             email: req.email.clone(),
+            dns_names,
+            ip_addresses,
             key_spec,
             transport,
             request_id: req.request_id.clone(),

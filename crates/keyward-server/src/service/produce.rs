@@ -68,6 +68,10 @@ pub(super) enum Output {
 pub(super) struct Inputs {
     pub(super) subject: DistinguishedName,
     pub(super) email: Option<String>,
+    /// dNSName subjectAltNames (checked against every procedure that certifies).
+    pub(super) dns_names: Vec<String>,
+    /// iPAddress subjectAltNames.
+    pub(super) ip_addresses: Vec<std::net::IpAddr>,
     pub(super) key_spec: KeySpec,
     pub(super) transport: Option<PKey<Public>>,
     pub(super) request_id: String,
@@ -98,8 +102,8 @@ pub(super) fn produce(
             procedure,
             serial,
             not_before: now,
-            dns_names: &[],
-            ip_addresses: &[],
+            dns_names: &inp.dns_names,
+            ip_addresses: &inp.ip_addresses,
             qc_statements: &procedure.qc_statements,
         })
         .map_err(Refusal::internal)

@@ -79,6 +79,7 @@ pub async fn issue(
     let order = TokenOrder {
         qc_statements: Default::default(),
         ac_path: None,
+        alt_names: Default::default(),
         procedure: job.procedure.to_string(),
         subject: format!("CN=Bench User {i},O=Example,C=SE"),
         email: None,

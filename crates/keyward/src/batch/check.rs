@@ -146,6 +146,7 @@ pub(super) fn check_rows(c: &CheckInput<'_>) -> anyhow::Result<Vec<(Row, String,
         let order = TokenOrder {
             qc_statements: Default::default(),
             ac_path: None,
+            alt_names: Default::default(),
             procedure: c.procedure.to_string(),
             subject: row.subject.clone(),
             email: row.email.clone(),

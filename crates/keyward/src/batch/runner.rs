@@ -53,6 +53,7 @@ impl Ctx {
         TokenOrder {
             qc_statements: Default::default(),
             ac_path: None,
+            alt_names: Default::default(),
             procedure: self.procedure.clone(),
             subject: job.row.subject.clone(),
             email: job.row.email.clone(),
