@@ -543,6 +543,9 @@ pub struct OfficerArgs {
     /// Installation directory (its cm.conf names the database and CA).
     #[arg(long, global = true, default_value = "keyward-data")]
     pub dir: PathBuf,
+    /// Database URL, overriding database.url of cm.conf.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
     /// Officer command.
     #[command(subcommand)]
     pub command: OfficerCommand,

@@ -8,7 +8,6 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use keyward_kra::{ArchiveKey, Pkcs11ArchiveKey};
-use keyward_server::ServerConfig;
 use keyward_store::{
     ArchivedKeyQuery, AuditCategory, NewAudit, Outcome, PinLetterQuery, PinMailQuery, Store,
 };
@@ -21,6 +20,9 @@ pub struct KraArgs {
     /// Installation directory (its cm.conf names the database).
     #[arg(long, global = true, default_value = "keyward-data")]
     pub dir: PathBuf,
+    /// Database URL, overriding database.url of cm.conf.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
     /// KRA command.
     #[command(subcommand)]
     pub command: KraCommand,
@@ -122,7 +124,8 @@ fn switched_cm_conf(body: &str, hsm: &[String]) -> String {
 /// `keyward kra`.
 pub async fn run(args: KraArgs) -> anyhow::Result<()> {
     let cm_conf = args.dir.join("cm.conf");
-    let config = ServerConfig::load(&cm_conf)?;
+    let config = crate::server::load_config(&args.dir, args.database.as_deref())?;
+    let overridden = args.database.is_some();
     match args.command {
         KraCommand::InitHsmKey {
             module,
@@ -132,7 +135,7 @@ pub async fn run(args: KraArgs) -> anyhow::Result<()> {
             configure,
             json,
         } => {
-            let store = Store::open(&config.database_url).await?;
+            let store = crate::server::open_store(&config, overridden).await?;
             if configure {
                 check_no_envelopes(&store).await?;
             }

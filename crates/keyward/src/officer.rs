@@ -15,7 +15,6 @@ use keyward_policy::roles::{format_roles, parse_roles, Role};
 use keyward_policy::{CertificateProcedure, DistinguishedName, KeySpec, ProcedureSet};
 use keyward_proto::KeyOrigin;
 use keyward_server::service::{certificate_record, load_ca, RecordContext};
-use keyward_server::ServerConfig;
 use keyward_store::{AuditCategory, NewAudit, NewOfficer, Outcome, Store};
 use openssl::x509::X509;
 
@@ -243,8 +242,8 @@ pub(crate) fn client_conf_for(
 
 /// `keyward officer`.
 pub async fn run(args: OfficerArgs) -> anyhow::Result<()> {
-    let config = ServerConfig::load(&args.dir.join("cm.conf"))?;
-    let store = Store::open(&config.database_url).await?;
+    let config = crate::server::load_config(&args.dir, args.database.as_deref())?;
+    let store = crate::server::open_store(&config, args.database.is_some()).await?;
     match args.command {
         OfficerCommand::Create { name, roles, json } => {
             let roles = parse_roles(&roles).map_err(|e| input_error(format!("--roles: {e}")))?;

@@ -402,6 +402,39 @@ fn database_errors_name_the_setting_and_hide_the_password(inst: &Installation) {
         3,
         &["database.url", "--database", "does not exist"],
     );
+    // The other commands that open the database on the CM host take --database the same way.
+    for args in [
+        &["officer", "list"][..],
+        &["audit", "verify"][..],
+        &[
+            "kra",
+            "init-hsm-key",
+            "--module",
+            "/nonexistent.so",
+            "--token-label",
+            "t",
+            "--pin-file",
+            "/nonexistent",
+        ][..],
+    ] {
+        let mut cmd = keyward();
+        cmd.args(args)
+            .arg("--dir")
+            .arg(&inst.dir)
+            .args(["--database", &missing]);
+        check(
+            &run(cmd, None),
+            3,
+            &["database.url", "--database", "does not exist"],
+        );
+    }
+    let mut cmd = keyward();
+    cmd.args(["officer", "list", "--json", "--dir"])
+        .arg(&inst.dir)
+        .args(["--database", &inst.database_url]);
+    let out = run(cmd, None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("admin"), "{}", text(&out));
     let mut init = keyward();
     init.args(["init", "--dir"])
         .arg(&fresh)
