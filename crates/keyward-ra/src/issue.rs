@@ -170,20 +170,7 @@ pub struct IssuedToken {
     /// Where the server sent the PIN (PIN procedures `email` and `letter`).
     pub pin_delivery: Option<PinDeliveryInfo>,
     /// The attribute certificate issued with the token and where it was saved.
-    pub attribute_certificate: Option<SavedAttributeCertificate>,
-}
-
-/// An attribute certificate saved apart from the token.
-#[derive(Debug, Clone)]
-pub struct SavedAttributeCertificate {
-    /// Serial number, hex.
-    pub serial: String,
-    /// The attribute-certificate procedure.
-    pub procedure: String,
-    /// Certificate ID of its holder certificate.
-    pub holder_certificate_id: String,
-    /// The file.
-    pub path: PathBuf,
+    pub attribute_certificate: Option<crate::content::SavedAttributeCertificate>,
 }
 
 /// A request about to be sent, with the secrets needed to finish the token from its answer.
@@ -325,7 +312,7 @@ impl Prepared {
         if cert_path == order.p12_path {
             return Err(RaError::input("cert", "must differ from the PKCS#12 path"));
         }
-        check_officer_qc(&resolved, &plan, &order.qc_statements)?;
+        crate::content::check_officer_qc(&resolved, &plan, &order.qc_statements)?;
         let ac_path = match (&resolved.attribute_certificate, &order.ac_path) {
             (None, Some(_)) => {
                 return Err(RaError::input(
@@ -551,7 +538,7 @@ impl Prepared {
         let attribute_certificate = match (&response.attribute_certificate, &self.ac_path) {
             (Some(ac), Some(path)) => {
                 crate::token::write_attribute_certificate(path, &ac.der)?;
-                Some(SavedAttributeCertificate {
+                Some(crate::content::SavedAttributeCertificate {
                     serial: ac.serial.clone(),
                     procedure: ac.procedure.clone(),
                     holder_certificate_id: ac.holder_certificate_id.clone(),
@@ -584,45 +571,8 @@ impl Prepared {
     }
 }
 
-/// Checks the officer's QC statements against every certificate procedure of the plan with
-/// the server's own rule, so that a refusal comes before any key is generated.
-fn check_officer_qc(
-    resolved: &ResolvedToken,
-    plan: &TokenPlan,
-    officer: &QcStatements,
-) -> Result<(), RaError> {
-    let names = certificate_procedures(plan);
-    if names.is_empty() && !officer.is_empty() {
-        return Err(RaError::input(
-            "qc-statement",
-            format!(
-                "token procedure {} issues no certificate to add QC statements to",
-                resolved.token.name
-            ),
-        ));
-    }
-    for name in names {
-        if let Some(p) = resolved
-            .certificates
-            .iter()
-            .chain(&resolved.recovery_certificates)
-            .find(|c| c.name == name)
-        {
-            p.qc_statements
-                .merge(officer, &p.qc_officer_may_add, &p.qc_officer_must_add)
-                .map_err(|e| {
-                    RaError::input(
-                        &e.field,
-                        format!("{} (certificate procedure {name})", e.reason),
-                    )
-                })?;
-        }
-    }
-    Ok(())
-}
-
 /// Every certificate procedure that will certify something in this plan.
-fn certificate_procedures(plan: &TokenPlan) -> Vec<String> {
+pub(crate) fn certificate_procedures(plan: &TokenPlan) -> Vec<String> {
     let mut names = Vec::new();
     for action in &plan.actions {
         match action {

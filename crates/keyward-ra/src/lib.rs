@@ -8,6 +8,7 @@
 pub mod approvals;
 pub mod client;
 pub mod config;
+pub mod content;
 pub mod error;
 pub mod issue;
 pub mod officer;
