@@ -55,6 +55,13 @@ fn lint_both(what: &str, pem: &Path) {
     pkilint::assert_clean(&format!("{what} (lint_pkix_cert)"), &pkix);
     let etsi = pkilint::etsi(pem);
     pkilint::assert_clean(&format!("{what} (lint_etsi_cert -d)"), &etsi);
+    // The demo profiles are also free of warnings (INFO and NOTICE findings remain).
+    assert!(
+        pkix.warnings.is_empty() && etsi.warnings.is_empty(),
+        "{what}: pkilint warnings:\n{}\n{}",
+        pkix.report,
+        etsi.report
+    );
 }
 
 on_both_engines!(

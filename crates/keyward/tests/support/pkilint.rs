@@ -12,6 +12,8 @@ pub struct Findings {
     pub report: String,
     /// The error-level finding lines.
     pub errors: Vec<String>,
+    /// The warning lines.
+    pub warnings: Vec<String>,
 }
 
 fn run(program: &str, args: &[&str], pem: &Path) -> Findings {
@@ -30,12 +32,20 @@ fn run(program: &str, args: &[&str], pem: &Path) -> Findings {
         "{program} could not read {}: {report}",
         pem.display()
     );
-    let errors = report
-        .lines()
-        .filter(|l| l.trim_end().ends_with("(ERROR)") || l.trim_end().ends_with("(FATAL)"))
-        .map(str::to_string)
-        .collect();
-    Findings { report, errors }
+    let lines_ending = |tags: &[&str]| -> Vec<String> {
+        report
+            .lines()
+            .filter(|l| tags.iter().any(|t| l.trim_end().ends_with(t)))
+            .map(str::to_string)
+            .collect()
+    };
+    let errors = lines_ending(&["(ERROR)", "(FATAL)"]);
+    let warnings = lines_ending(&["(WARNING)"]);
+    Findings {
+        report,
+        errors,
+        warnings,
+    }
 }
 
 /// `lint_pkix_cert lint FILE`.
