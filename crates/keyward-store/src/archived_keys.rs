@@ -8,10 +8,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::certificates::{
-    certificate, certificate_columns, contains_pattern, normalize_serial, row_limit,
-    subject_fts_query, SUBJECT_FTS_FROM,
-};
+use crate::certificates::{certificate, certificate_columns};
 use crate::types::{
     ArchivedKey, ArchivedKeyQuery, AuditCategory, NewArchivedKey, NewAudit, NewCertificate,
     Outcome, StoredCertificate,
@@ -113,75 +110,24 @@ impl Store {
         &self,
         q: &ArchivedKeyQuery,
     ) -> Result<Vec<ArchivedKey>, StoreError> {
-        let serial = q.serial_hex.as_deref().map(normalize_serial).transpose()?;
-        let fts = q
-            .subject
-            .as_deref()
-            .and_then(|s| subject_fts_query(self.engine, s));
-        let from = if fts.is_some() {
-            SUBJECT_FTS_FROM
-        } else {
-            "certificates c"
-        };
-        let mut sql = format!(
-            "SELECT {}, {COLUMNS} FROM {from} \
-             JOIN archived_keys k ON k.certificate_id = c.id WHERE 1 = 1",
-            certificate_columns(Some("c"))
-        );
-        let mut n = 0;
-        let mut placeholder = || {
-            n += 1;
-            format!("${n}")
-        };
-        if q.certificate_id.is_some() {
-            sql += &format!(" AND c.id = {}", placeholder());
-        }
-        if serial.is_some() {
-            sql += &format!(" AND c.serial_norm = {}", placeholder());
-        }
-        if fts.is_some() {
-            sql += &format!(" AND certificates_subject_fts MATCH {}", placeholder());
-        }
-        if q.subject.is_some() {
-            sql += &format!(" AND c.subject_lower LIKE {} ESCAPE '\\'", placeholder());
-        }
-        if q.subject_exact.is_some() {
-            sql += &format!(" AND c.subject_lower = {}", placeholder());
-        }
-        if q.key_usage.is_some() {
-            sql += &format!(" AND k.key_usage = {}", placeholder());
-        }
-        // Newest first inside the query, so that `limit` keeps the newest keys.
-        let order = if fts.is_some() {
-            "certificates_subject_fts.rowid"
-        } else {
-            "c.id"
-        };
-        sql += &format!(" ORDER BY {order} DESC LIMIT {}", placeholder());
-
-        // A subject search is planned for its text each time (an unnamed statement): a cached
-        // generic plan on PostgreSQL walks the primary key in ID order and filters every row,
-        // instead of asking the trigram index (migration 0008).
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(q.subject.is_none());
-        if let Some(id) = q.certificate_id {
-            query = query.bind(id);
-        }
-        if let Some(serial) = serial {
-            query = query.bind(serial);
-        }
-        if let Some(fts) = fts {
-            query = query.bind(fts);
-        }
-        if let Some(subject) = &q.subject {
-            query = query.bind(contains_pattern(subject));
-        }
+        let mut search = crate::search::Search::certificates(
+            self.engine,
+            &format!("{}, {COLUMNS}", certificate_columns(Some("c"))),
+            "JOIN archived_keys k ON k.certificate_id = c.id",
+            &crate::search::CertificateCriteria {
+                id: q.certificate_id,
+                serial_hex: q.serial_hex.as_deref(),
+                subject: q.subject.as_deref(),
+            },
+        )?;
         if let Some(subject) = &q.subject_exact {
-            query = query.bind(subject.to_lowercase());
+            search.and_text("c.subject_lower = {}", subject.to_lowercase());
         }
         if let Some(key_usage) = &q.key_usage {
-            query = query.bind(key_usage.as_str());
+            search.and_text("k.key_usage = {}", key_usage.clone());
         }
-        query = query.bind(row_limit(q.limit));
+        // Newest first inside the query, so that `limit` keeps the newest keys.
+        let query = search.query(true, q.limit);
         let rows = query.fetch_all(&self.pool).await?;
         let mut keys = rows
             .iter()

@@ -381,61 +381,17 @@ impl Store {
         &self,
         q: &CertificateQuery,
     ) -> Result<Vec<StoredCertificate>, StoreError> {
-        let serial = q.serial_hex.as_deref().map(normalize_serial).transpose()?;
-        let fts = q
-            .subject
-            .as_deref()
-            .and_then(|s| subject_fts_query(self.engine, s));
-        let from = if fts.is_some() {
-            SUBJECT_FTS_FROM
-        } else {
-            "certificates c"
-        };
-        let mut sql = format!(
-            "SELECT {} FROM {from} WHERE 1 = 1",
-            certificate_columns(Some("c"))
-        );
-        let mut n = 0;
-        let mut placeholder = || {
-            n += 1;
-            format!("${n}")
-        };
-        if q.id.is_some() {
-            sql += &format!(" AND c.id = {}", placeholder());
-        }
-        if serial.is_some() {
-            sql += &format!(" AND c.serial_norm = {}", placeholder());
-        }
-        if fts.is_some() {
-            sql += &format!(" AND certificates_subject_fts MATCH {}", placeholder());
-        }
-        if q.subject.is_some() {
-            sql += &format!(" AND c.subject_lower LIKE {} ESCAPE '\\'", placeholder());
-        }
-        let order = if fts.is_some() {
-            "certificates_subject_fts.rowid"
-        } else {
-            "c.id"
-        };
-        sql += &format!(" ORDER BY {order} LIMIT {}", placeholder());
-
-        // A subject search is planned for its text each time (an unnamed statement): a cached
-        // generic plan on PostgreSQL walks the primary key in ID order and filters every row,
-        // instead of asking the trigram index (migration 0008).
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(q.subject.is_none());
-        if let Some(id) = q.id {
-            query = query.bind(id);
-        }
-        if let Some(serial) = serial {
-            query = query.bind(serial);
-        }
-        if let Some(fts) = fts {
-            query = query.bind(fts);
-        }
-        if let Some(subject) = &q.subject {
-            query = query.bind(contains_pattern(subject));
-        }
-        query = query.bind(row_limit(q.limit));
+        let query = crate::search::Search::certificates(
+            self.engine,
+            &certificate_columns(Some("c")),
+            "",
+            &crate::search::CertificateCriteria {
+                id: q.id,
+                serial_hex: q.serial_hex.as_deref(),
+                subject: q.subject.as_deref(),
+            },
+        )?
+        .query(false, q.limit);
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(certificate).collect()
     }

@@ -24,6 +24,7 @@ mod pin_mail;
 mod pins;
 mod procedures;
 mod request_results;
+mod search;
 mod types;
 
 use std::time::Duration;
