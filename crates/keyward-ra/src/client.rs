@@ -227,6 +227,18 @@ impl RaClient {
         self.get("/v1/archived-keys", &search.query()).await
     }
 
+    /// The attribute certificates held by the certificate with this Certificate ID.
+    pub async fn attribute_certificates(
+        &self,
+        holder: &str,
+    ) -> Result<Vec<keyward_proto::IssuedAttributeCertificate>, RaError> {
+        self.get(
+            "/v1/attribute-certificates",
+            &[("holder", holder.to_string())],
+        )
+        .await
+    }
+
     /// Sends a signed issue request.
     pub async fn issue(&self, request: &IssueRequest) -> Result<IssueResponse, RaError> {
         let body = serde_json::to_vec(request).map_err(|e| self.transport(e))?;

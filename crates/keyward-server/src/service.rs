@@ -191,6 +191,27 @@ impl Service {
             .collect())
     }
 
+    /// The attribute certificates held by Certificate `holder`, oldest first.
+    pub async fn attribute_certificates(
+        &self,
+        holder: i64,
+    ) -> Result<Vec<keyward_proto::IssuedAttributeCertificate>, Refusal> {
+        let found = self
+            .store
+            .attribute_certificates_of(holder)
+            .await
+            .map_err(Refusal::internal)?;
+        Ok(found
+            .into_iter()
+            .map(|ac| keyward_proto::IssuedAttributeCertificate {
+                serial: ac.serial_hex,
+                procedure: ac.procedure,
+                holder_certificate_id: ac.holder_certificate_id.to_string(),
+                der: ac.der,
+            })
+            .collect())
+    }
+
     /// Issues one token for an authenticated officer; refusals are audited (as a recovery when
     /// the token procedure recovers keys). Nothing makes a retry safe: the API uses
     /// [`Service::issue_request`].

@@ -359,6 +359,25 @@ pub enum RaCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Attribute certificates held by a certificate; --out saves the newest again (DER, or PEM
+    /// for .pem).
+    #[command(
+        after_help = "Examples:\n  keyward ra attribute-certificates --holder 42\n  keyward ra attribute-certificates --holder 42 --out alice-ac.pem"
+    )]
+    AttributeCertificates {
+        /// Certificate ID (decimal) of the holder certificate.
+        #[arg(long, value_name = "ID")]
+        holder: String,
+        /// Save the newest one to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Overwrite --out if it exists.
+        #[arg(long)]
+        force: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Search archived keys (Select Archived Key); the criteria refer to the certificate issued
     /// when each key was created. Needs the recover-key role.
     #[command(

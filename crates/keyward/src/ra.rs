@@ -82,6 +82,12 @@ pub async fn run(args: RaArgs) -> anyhow::Result<()> {
             )
             .await
         }
+        RaCommand::AttributeCertificates {
+            holder,
+            out,
+            force,
+            json,
+        } => attribute_certificates(&session, &holder, out.as_deref(), force, json).await,
         RaCommand::ArchivedKeys {
             id,
             serial,
@@ -474,6 +480,58 @@ async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> any
             ]
         },
         "no certificate matches",
+    )
+}
+
+async fn attribute_certificates(
+    s: &Session,
+    holder: &str,
+    out: Option<&Path>,
+    force: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    if holder.parse::<u64>().is_err() {
+        return Err(input_error(
+            "--holder: a Certificate ID is a decimal number",
+        ));
+    }
+    if let Some(path) = out {
+        if path.exists() && !force {
+            return Err(input_error(format!(
+                "--out: {} exists (use --force to overwrite)",
+                path.display()
+            )));
+        }
+    }
+    let found = s.client.attribute_certificates(holder).await?;
+    if let (Some(path), Some(newest)) = (out, found.last()) {
+        keyward_ra::token::write_attribute_certificate(path, &newest.der)?;
+        if !json {
+            eprintln!(
+                "Saved attribute certificate {} to {}",
+                newest.serial,
+                path.display()
+            );
+        }
+    }
+    if out.is_some() && found.is_empty() {
+        return Err(input_error(format!(
+            "--holder: Certificate ID {holder} holds no attribute certificate"
+        )));
+    }
+    print_results(
+        &found,
+        json,
+        &["SERIAL", "PROCEDURE", "HOLDER CERTIFICATE ID", "BYTES"],
+        |ac| {
+            vec![
+                ac.serial.clone(),
+                ac.procedure.clone(),
+                ac.holder_certificate_id.clone(),
+                ac.der.len().to_string(),
+            ]
+        },
+        "no attribute certificate",
     )
 }
 

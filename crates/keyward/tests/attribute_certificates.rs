@@ -194,6 +194,23 @@ fn an_attribute_certificate_is_bound_to_the_token_and_saved_apart(engine: Engine
         text(&out)
     );
 
+    // Saved again later, as the same bytes, by the holder's Certificate ID.
+    let again = inst.out.join("again-ac.der");
+    let out = run(
+        inst.ra(&[
+            "attribute-certificates",
+            "--holder",
+            &holder_id.to_string(),
+            "--out",
+            again.to_str().unwrap(),
+        ]),
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read(&again).unwrap(), bytes_of_pem(&pem));
+    let out = run(inst.ra(&["attribute-certificates", "--holder", "x1"]), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
     // Default path; --ac for a token procedure without one is refused.
     let json = issue(
         &inst,

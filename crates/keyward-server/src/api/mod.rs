@@ -86,6 +86,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/procedures", get(procedures))
         .route("/v1/certificates", get(certificates))
         .route("/v1/archived-keys", get(archived_keys))
+        .route("/v1/attribute-certificates", get(attribute_certificates))
         .route(TOKENS_PATH, post(issue))
         .route(
             "/v1/pin-letters",
@@ -209,6 +210,27 @@ async fn archived_keys(
         ..Default::default()
     };
     Ok(Json(s.archived_keys(&officer, &query).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct HolderQuery {
+    holder: String,
+}
+
+/// The attribute certificates held by a certificate (`?holder=CERTIFICATE-ID`).
+async fn attribute_certificates(
+    State(s): Shared,
+    peer: Extension<PeerCertificate>,
+    Query(q): Query<HolderQuery>,
+) -> Result<Response, ApiFailure> {
+    auth::officer(&s, &peer).await?;
+    let holder = q.holder.parse::<i64>().map_err(|_| {
+        ApiFailure::from(Refusal::invalid(
+            "holder",
+            "a Certificate ID is a decimal number",
+        ))
+    })?;
+    Ok(Json(s.attribute_certificates(holder).await?).into_response())
 }
 
 /// A signed POST body: what every state-changing request carries.
