@@ -3,7 +3,9 @@
 //! old answers are pruned while the ID stays used; nonces tell a byte-identical resend from a
 //! replay.
 
-use keyward_store::{NonceSight, RequestAnswer, RequestKey, StoreError, StoredCertificate};
+use keyward_store::{
+    NewCertificate, NonceSight, RequestAnswer, RequestKey, Store, StoreError, StoredCertificate,
+};
 
 use crate::common::{cert, count, issued, TestDb};
 
@@ -32,6 +34,16 @@ fn keyward_sha256(body: &str) -> String {
     hex::encode(Sha256::digest(body.as_bytes()))
 }
 
+/// Records `certs` for request `k` with an issuance audit record and [`respond`]'s answer.
+async fn answered(
+    s: &Store,
+    certs: &[NewCertificate],
+    k: &RequestKey,
+) -> Result<Vec<StoredCertificate>, StoreError> {
+    s.record_token_answered(certs, &issued("issue-token"), &[], None, None, k, respond)
+        .await
+}
+
 fn respond(stored: &[StoredCertificate]) -> Result<RequestAnswer, String> {
     let ids: Vec<String> = stored.iter().map(|c| c.id.to_string()).collect();
     Ok(RequestAnswer {
@@ -44,16 +56,7 @@ async fn the_answer_is_recorded_with_the_certificates(db: TestDb) {
     let s = &db.store;
     let k = key("alice", "r-1", "body one");
     assert!(s.request_result("alice", "r-1").await.unwrap().is_none());
-    let stored = s
-        .record_token_answered(
-            &[cert("0a", "CN=A"), cert("0b", "CN=A")],
-            &issued("issue-token"),
-            &[],
-            None,
-            None,
-            &k,
-            respond,
-        )
+    let stored = answered(s, &[cert("0a", "CN=A"), cert("0b", "CN=A")], &k)
         .await
         .unwrap();
     let ids = format!("{},{}", stored[0].id, stored[1].id);
@@ -74,29 +77,10 @@ async fn the_answer_is_recorded_with_the_certificates(db: TestDb) {
 async fn a_request_id_issues_once(db: TestDb) {
     let s = &db.store;
     let k = key("alice", "r-2", "body");
-    s.record_token_answered(
-        &[cert("1a", "CN=A")],
-        &issued("issue-token"),
-        &[],
-        None,
-        None,
-        &k,
-        respond,
-    )
-    .await
-    .unwrap();
+    answered(s, &[cert("1a", "CN=A")], &k).await.unwrap();
     let (certs, audits) = (count(&db, "certificates").await, count(&db, "audit").await);
     for again in [k.clone(), key("alice", "r-2", "other body")] {
-        let err = s
-            .record_token_answered(
-                &[cert("1b", "CN=A")],
-                &issued("issue-token"),
-                &[],
-                None,
-                None,
-                &again,
-                respond,
-            )
+        let err = answered(s, &[cert("1b", "CN=A")], &again)
             .await
             .unwrap_err();
         assert!(
@@ -107,17 +91,9 @@ async fn a_request_id_issues_once(db: TestDb) {
     assert_eq!(count(&db, "certificates").await, certs, "nothing issued");
     assert_eq!(count(&db, "audit").await, audits, "nothing audited");
     // Another officer may use the same request ID.
-    s.record_token_answered(
-        &[cert("1c", "CN=B")],
-        &issued("issue-token"),
-        &[],
-        None,
-        None,
-        &key("bob", "r-2", "body"),
-        respond,
-    )
-    .await
-    .unwrap();
+    answered(s, &[cert("1c", "CN=B")], &key("bob", "r-2", "body"))
+        .await
+        .unwrap();
     assert_eq!(count(&db, "request_results").await, 2);
 }
 
@@ -127,16 +103,7 @@ async fn racing_attempts_issue_once(db: TestDb) {
     for i in 0..6 {
         let (s, k) = (db.store.clone(), k.clone());
         tasks.push(tokio::spawn(async move {
-            s.record_token_answered(
-                &[cert(&format!("2{i}"), "CN=Race")],
-                &issued("issue-token"),
-                &[],
-                None,
-                None,
-                &k,
-                respond,
-            )
-            .await
+            answered(&s, &[cert(&format!("2{i}"), "CN=Race")], &k).await
         }));
     }
     let mut issued_once = 0;
@@ -184,17 +151,7 @@ async fn a_failed_answer_writes_nothing(db: TestDb) {
 async fn old_answers_are_pruned_and_the_id_stays_used(db: TestDb) {
     let s = &db.store;
     let k = key("alice", "r-4", "body");
-    s.record_token_answered(
-        &[cert("4a", "CN=A")],
-        &issued("issue-token"),
-        &[],
-        None,
-        None,
-        &k,
-        respond,
-    )
-    .await
-    .unwrap();
+    answered(s, &[cert("4a", "CN=A")], &k).await.unwrap();
     assert_eq!(s.prune_request_answers(600).await.unwrap(), 0);
     assert!(s
         .request_result("alice", "r-4")
@@ -208,18 +165,7 @@ async fn old_answers_are_pruned_and_the_id_stays_used(db: TestDb) {
     let found = s.request_result("alice", "r-4").await.unwrap().unwrap();
     assert_eq!(found.response, None);
     assert!(!found.certificate_ids.is_empty(), "the IDs stay");
-    let err = s
-        .record_token_answered(
-            &[cert("4b", "CN=A")],
-            &issued("issue-token"),
-            &[],
-            None,
-            None,
-            &k,
-            respond,
-        )
-        .await
-        .unwrap_err();
+    let err = answered(s, &[cert("4b", "CN=A")], &k).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
 }
 
@@ -235,18 +181,7 @@ async fn a_bad_request_key_is_refused(db: TestDb) {
     short_hash.body_sha256.truncate(10);
     bad.push(short_hash);
     for k in bad {
-        let err = s
-            .record_token_answered(
-                &[cert("5a", "CN=A")],
-                &issued("issue-token"),
-                &[],
-                None,
-                None,
-                &k,
-                respond,
-            )
-            .await
-            .unwrap_err();
+        let err = answered(s, &[cert("5a", "CN=A")], &k).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "{k:?}: {err}");
     }
     assert_eq!(count(&db, "certificates").await, 0);
