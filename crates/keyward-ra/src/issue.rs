@@ -517,8 +517,9 @@ impl Prepared {
             }
             _ => return Err(client.transport("the answer carries no token PIN")),
         };
-        let token =
-            crate::token::assemble(&response, &request.request_id, &local, transport.as_ref())?;
+        // Sealing (PBKDF2) and the fsyncs of the atomic writes block: off the async workers,
+        // so that the other tokens of a batch keep their connections moving meanwhile.
+        let chain = client.ca_chain(&response.chain)?;
         let friendly = match self.resolved.token.friendly_name {
             FriendlyName::Cn => subject
                 .get("CN")
@@ -526,27 +527,41 @@ impl Prepared {
                 .unwrap_or_else(|| subject.to_string()),
             FriendlyName::Subject => subject.to_string(),
         };
-        let cert_paths = crate::token::write(
-            &token,
-            &friendly,
-            &pin,
-            &(&self.resolved.p12).into(),
-            &self.order.p12_path,
-            &self.cert_path,
+        let profile: keyward_crypto::Pkcs12Profile = (&self.resolved.p12).into();
+        let (p12_path, cert_path, ac_path, force) = (
+            self.order.p12_path.clone(),
+            self.cert_path.clone(),
+            self.ac_path.clone(),
             self.order.force,
-        )?;
-        let attribute_certificate = match (&response.attribute_certificate, &self.ac_path) {
-            (Some(ac), Some(path)) => {
-                crate::token::write_attribute_certificate(path, &ac.der)?;
-                Some(crate::content::SavedAttributeCertificate {
-                    serial: ac.serial.clone(),
-                    procedure: ac.procedure.clone(),
-                    holder_certificate_id: ac.holder_certificate_id.clone(),
-                    path: path.clone(),
-                })
-            }
-            _ => None,
-        };
+        );
+        let (response, cert_paths, attribute_certificate) =
+            tokio::task::spawn_blocking(move || {
+                let token = crate::token::assemble(
+                    &response,
+                    chain,
+                    &request.request_id,
+                    &local,
+                    transport.as_ref(),
+                )?;
+                let cert_paths = crate::token::write(
+                    &token, &friendly, &pin, &profile, &p12_path, &cert_path, force,
+                )?;
+                let attribute_certificate = match (&response.attribute_certificate, &ac_path) {
+                    (Some(ac), Some(path)) => {
+                        crate::token::write_attribute_certificate(path, &ac.der)?;
+                        Some(crate::content::SavedAttributeCertificate {
+                            serial: ac.serial.clone(),
+                            procedure: ac.procedure.clone(),
+                            holder_certificate_id: ac.holder_certificate_id.clone(),
+                            path: path.clone(),
+                        })
+                    }
+                    _ => None,
+                };
+                Ok::<_, RaError>((response, cert_paths, attribute_certificate))
+            })
+            .await
+            .map_err(|_| RaError::input("p12", "writing the token was interrupted"))??;
         Ok(IssuedToken {
             token_procedure: self.resolved.token.name.clone(),
             certificates: response

@@ -3,10 +3,12 @@
 //! files.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 
+use keyward_crypto::files::{write_together, FileToWrite};
 use keyward_crypto::transport::{self, TransportKeyPair};
 use keyward_crypto::{P12Entry, Pin, Pkcs12Profile};
 use keyward_proto::{IssueResponse, IssuedCertificate};
@@ -77,9 +79,44 @@ fn key_for(
     Ok(key)
 }
 
-/// Matches every certificate of the answer to its private key and checks each pair.
+/// The last CA chain parsed, by its DER bytes.
+#[derive(Default)]
+pub struct ChainCache(Mutex<Option<(Vec<Vec<u8>>, Vec<X509>)>>);
+
+impl ChainCache {
+    /// Parses `ders`, or returns the certificates parsed last time the same bytes came.
+    pub fn parse(&self, ders: &[Vec<u8>]) -> Result<Vec<X509>, RaError> {
+        let mut last = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((bytes, parsed)) = last.as_ref() {
+            if bytes.as_slice() == ders {
+                return Ok(parsed.clone());
+            }
+        }
+        let parsed = ders
+            .iter()
+            .map(|der| {
+                X509::from_der(der).map_err(|_| bad("unreadable CA certificate in the answer"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        *last = Some((ders.to_vec(), parsed.clone()));
+        Ok(parsed)
+    }
+}
+
+impl std::fmt::Debug for ChainCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainCache")
+    }
+}
+
+/// Matches every certificate of the answer to its private key and checks each pair; `chain`
+/// is the answer's CA chain, parsed (see [`ChainCache`]).
 pub fn assemble(
     response: &IssueResponse,
+    chain: Vec<X509>,
     request_id: &str,
     local: &[(String, PKey<Private>)],
     transport: Option<&TransportKeyPair>,
@@ -90,11 +127,6 @@ pub fn assemble(
     if response.certificates.is_empty() {
         return Err(bad("the answer holds no certificate"));
     }
-    let chain = response
-        .chain
-        .iter()
-        .map(|der| X509::from_der(der).map_err(|_| bad("unreadable CA certificate in the answer")))
-        .collect::<Result<Vec<_>, _>>()?;
     let mut entries = Vec::with_capacity(response.certificates.len());
     for issued in &response.certificates {
         let certificate = X509::from_der(&issued.certificate)
@@ -175,22 +207,37 @@ pub fn write(
         })
         .collect();
     let p12 = keyward_crypto::build_p12_entries(&entries, &token.chain, pin.as_str(), profile)?;
-    keyward_crypto::files::write_secret(p12_path, &p12).map_err(|source| RaError::Io {
-        path: p12_path.to_path_buf(),
-        source,
-    })?;
     let encode_err = |_| bad("certificate could not be encoded");
-    if is_pem(cert_path) {
+    let certificates: Vec<Vec<u8>> = if is_pem(cert_path) {
         let mut pem = Vec::new();
         for e in &token.entries {
             pem.extend(e.certificate.to_pem().map_err(encode_err)?);
         }
-        write_file(cert_path, &pem)?;
+        vec![pem]
     } else {
-        for (e, path) in token.entries.iter().zip(&cert_paths) {
-            write_file(path, &e.certificate.to_der().map_err(encode_err)?)?;
-        }
-    }
+        token
+            .entries
+            .iter()
+            .map(|e| e.certificate.to_der().map_err(encode_err))
+            .collect::<Result<_, _>>()?
+    };
+    // The PKCS#12 and its certificate files share one directory fsync.
+    let mut files = vec![FileToWrite {
+        path: p12_path,
+        bytes: &p12,
+        secret: true,
+    }];
+    files.extend(
+        cert_paths
+            .iter()
+            .zip(&certificates)
+            .map(|(path, bytes)| FileToWrite {
+                path,
+                bytes,
+                secret: false,
+            }),
+    );
+    write_together(&files).map_err(|(path, source)| RaError::Io { path, source })?;
     Ok(cert_paths)
 }
 

@@ -27,6 +27,8 @@ mod request_results;
 mod search;
 mod types;
 
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
@@ -67,6 +69,45 @@ pub enum Engine {
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    /// SQLite allows one writer at a time. Writers of this process queue here, asleep on a
+    /// future, instead of in SQLite's busy handler, which polls with sleeps of 1 to 100 ms and
+    /// left the cores idle under concurrent issuance. Other processes on the same file still
+    /// wait through `busy_timeout`. Unused on PostgreSQL (row locks, several nodes).
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// When this process last forgot old request nonces (Unix seconds).
+    nonces_pruned_at: Arc<AtomicI64>,
+}
+
+/// A transaction that writes (see [`Store::write_tx`]); on SQLite it holds this process's
+/// writer turn until it is committed or dropped.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits, then gives the writer turn to the next writer.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back, then gives the writer turn to the next writer.
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -150,7 +191,12 @@ impl Store {
             .connect(&url)
             .await
             .map_err(opened)?;
-        let store = Store { pool, engine };
+        let store = Store {
+            pool,
+            engine,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            nonces_pruned_at: Arc::new(AtomicI64::new(0)),
+        };
         store.migrate().await?;
         store.chain_legacy_audit().await?;
         Ok(store)
@@ -187,11 +233,29 @@ impl Store {
     /// Begins a transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so that concurrent writers wait for each other (up to the busy
     /// timeout) instead of failing when a read inside the transaction turns into a write.
-    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+    pub(crate) async fn write_tx(&self) -> Result<WriteTx, StoreError> {
         Ok(match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => self.pool.begin().await?,
+            Engine::Sqlite => {
+                let turn = self.writer_turn().await;
+                WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: turn,
+                }
+            }
+            Engine::Postgres => WriteTx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            },
         })
+    }
+
+    /// This process's turn to write, on SQLite (see [`Store::writer`]); hold it across a
+    /// statement that writes outside [`Store::write_tx`].
+    pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.engine {
+            Engine::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Engine::Postgres => None,
+        }
     }
 }
 

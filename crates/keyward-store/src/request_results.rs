@@ -16,7 +16,7 @@
 //! more ([`Store::prune_request_answers`]); the row stays, so the request ID never issues again.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use crate::{now, Store, StoreError};
 
@@ -101,7 +101,7 @@ pub(crate) fn check(key: &RequestKey) -> Result<(), StoreError> {
 /// the other transaction on PostgreSQL, and SQLite's write lock orders them) is a
 /// [`StoreError::Conflict`] naming `request ID`, and the transaction must be abandoned.
 pub(crate) async fn claim(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     key: &RequestKey,
     at: i64,
 ) -> Result<(), StoreError> {
@@ -114,7 +114,7 @@ pub(crate) async fn claim(
     .bind(key.endpoint.as_str())
     .bind(key.body_sha256.to_ascii_lowercase())
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(StoreError::unique("request ID"))?;
     Ok(())
@@ -122,7 +122,7 @@ pub(crate) async fn claim(
 
 /// Stores the answer of a claimed request, in the same transaction.
 pub(crate) async fn answer(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     key: &RequestKey,
     answer: &RequestAnswer,
 ) -> Result<(), StoreError> {
@@ -134,7 +134,7 @@ pub(crate) async fn answer(
     .bind(answer.certificate_ids.join(","))
     .bind(key.officer.as_str())
     .bind(key.request_id.as_str())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -161,6 +161,7 @@ impl Store {
     /// request IDs stay used); returns how many. Called with the nonce window: a retry older
     /// than that fails its timestamp check before its answer is looked up.
     pub async fn prune_request_answers(&self, keep_secs: i64) -> Result<u64, StoreError> {
+        let _turn = self.writer_turn().await;
         let done = sqlx::query(
             "UPDATE request_results SET response = NULL \
              WHERE response IS NOT NULL AND created_at < $1",

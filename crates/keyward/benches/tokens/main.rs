@@ -9,7 +9,8 @@
 //! Options (after `--`): `--ec N` EC tokens per contender (default 400), `--rsa N` RSA tokens per
 //! contender (default 40), `--jobs N` concurrent jobs for every contender (default 4),
 //! `--latency N` tokens of the one-job latency runs (default 20), `--size ROWS` (default 0:
-//! skipped; also `KEYWARD_BENCH_SIZE`), `--size-only`, `--no-pg`, `--markdown FILE` (write the
+//! skipped; also `KEYWARD_BENCH_SIZE`), `--size-only`, `--ec-only` (crypto-only and E2E EC
+//! only: a quick check of the EC ratio), `--no-pg`, `--markdown FILE` (write the
 //! tables there too).
 //!
 //! PostgreSQL: `KEYWARD_BENCH_PG_URL`, else `KEYWARD_TEST_PG_URL`, else
@@ -52,6 +53,7 @@ struct Args {
     latency: usize,
     size: usize,
     size_only: bool,
+    ec_only: bool,
     pg: bool,
     markdown: Option<std::path::PathBuf>,
 }
@@ -67,6 +69,7 @@ fn args() -> Args {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
         size_only: false,
+        ec_only: false,
         pg: true,
         markdown: None,
     };
@@ -84,6 +87,7 @@ fn args() -> Args {
             "--latency" => a.latency = num("--latency").max(1),
             "--size" => a.size = num("--size"),
             "--size-only" => a.size_only = true,
+            "--ec-only" => a.ec_only = true,
             "--no-pg" => a.pg = false,
             "--markdown" => a.markdown = it.next().map(Into::into),
             _ => {} // `cargo bench` passes --bench
@@ -204,6 +208,11 @@ async fn e2e_suite(
         )
         .await,
     );
+    if a.ec_only {
+        drop(clients);
+        inst.stop();
+        return;
+    }
     push(
         e2e::run(
             "E2E soft-signing RSA:2048, no pool",
@@ -436,24 +445,16 @@ fn main() {
             "in-process",
             Measure::new("crypto only EC:secp256r1", a.jobs, wall, lat).with_cpu(cpu),
         );
-        let (wall, lat, cpu) = stats::threads(a.jobs, a.rsa, |i| {
-            crypto.token(RSA2048, i);
-        });
-        push(
-            "in-process",
-            Measure::new("crypto only RSA:2048", a.jobs, wall, lat).with_cpu(cpu),
-        );
-        let pipeline = baseline::OpensslPipeline::new(&sqlite.dir, &root.path().join("openssl"));
-        let (wall, lat, cpu) = stats::threads(a.jobs, a.ec / 2, |i| pipeline.token(P256, i));
-        push(
-            "openssl CLI",
-            Measure::new("openssl req + x509 + pkcs12, EC P-256", a.jobs, wall, lat).with_cpu(cpu),
-        );
-        let (wall, lat, cpu) = stats::threads(a.jobs, a.rsa, |i| pipeline.token(RSA2048, i));
-        push(
-            "openssl CLI",
-            Measure::new("openssl req + x509 + pkcs12, RSA-2048", a.jobs, wall, lat).with_cpu(cpu),
-        );
+        if !a.ec_only {
+            let (wall, lat, cpu) = stats::threads(a.jobs, a.rsa, |i| {
+                crypto.token(RSA2048, i);
+            });
+            push(
+                "in-process",
+                Measure::new("crypto only RSA:2048", a.jobs, wall, lat).with_cpu(cpu),
+            );
+            openssl_contenders(&a, &sqlite, root.path(), &mut push);
+        }
         println!();
 
         rt.block_on(e2e_suite(
@@ -567,4 +568,24 @@ fn sealed_envelope() -> Vec<u8> {
         .envelope
         .expect("envelope")
         .sealed
+}
+
+/// The classic OpenSSL command-line pipeline with the installation's issuing CA.
+fn openssl_contenders(
+    a: &Args,
+    inst: &Install,
+    root: &std::path::Path,
+    push: &mut impl FnMut(&str, Measure),
+) {
+    let pipeline = baseline::OpensslPipeline::new(&inst.dir, &root.join("openssl"));
+    let (wall, lat, cpu) = stats::threads(a.jobs, a.ec / 2, |i| pipeline.token(P256, i));
+    push(
+        "openssl CLI",
+        Measure::new("openssl req + x509 + pkcs12, EC P-256", a.jobs, wall, lat).with_cpu(cpu),
+    );
+    let (wall, lat, cpu) = stats::threads(a.jobs, a.rsa, |i| pipeline.token(RSA2048, i));
+    push(
+        "openssl CLI",
+        Measure::new("openssl req + x509 + pkcs12, RSA-2048", a.jobs, wall, lat).with_cpu(cpu),
+    );
 }
