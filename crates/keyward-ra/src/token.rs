@@ -81,7 +81,10 @@ fn key_for(
 
 /// The last CA chain parsed, by its DER bytes.
 #[derive(Default)]
-pub struct ChainCache(Mutex<Option<(Vec<Vec<u8>>, Vec<X509>)>>);
+pub struct ChainCache(Mutex<Option<ParsedChain>>);
+
+/// A chain's DER bytes and its certificates.
+type ParsedChain = (Vec<Vec<u8>>, Vec<X509>);
 
 impl ChainCache {
     /// Parses `ders`, or returns the certificates parsed last time the same bytes came.
