@@ -10,7 +10,7 @@ use keyward_crypto::transport::{self, TransportKeyPair};
 use keyward_proto::{
     CreatePinLetters, DeliverPinMail, PinLetterBatch, PinLetterInfo, PinLetterSecret,
     PinMailDelivery, PinMailIds, PinMailInfo, PinMailSecret, SealedKey, PIN_LETTERS_CONTEXT,
-    PIN_MAIL_PRINT_CONTEXT,
+    PIN_LETTERS_PATH, PIN_MAIL_PRINT_CONTEXT,
 };
 
 use crate::client::RaClient;
@@ -98,7 +98,7 @@ impl RaClient {
             transport_key: transport.public_der()?,
         };
         let body = serde_json::to_vec(&request).map_err(|e| self.transport(e))?;
-        let batch: PinLetterBatch = self.post_signed("/v1/pin-letters", body).await?;
+        let batch: PinLetterBatch = self.post_signed(PIN_LETTERS_PATH, body).await?;
         let letters: Vec<PinLetterSecret> = open_json(
             self,
             &transport,
@@ -130,7 +130,7 @@ impl RaClient {
         if let Some(limit) = search.limit {
             query.push(("limit", limit.to_string()));
         }
-        self.get("/v1/pin-letters", &query).await
+        self.get(PIN_LETTERS_PATH, &query).await
     }
 
     /// Has the server send queued SMTP PIN mail, and gets the PINs of mail to print.

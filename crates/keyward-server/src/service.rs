@@ -25,6 +25,7 @@ use keyward_store::{
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 
+mod answers;
 mod approvals;
 mod attribute;
 mod issue;
@@ -36,6 +37,7 @@ mod recovery;
 mod refusal;
 mod token_pin;
 pub use keys::{load_ca, load_kra};
+pub use pin_letters::Letters;
 pub use pin_mail::{pin_mail_text, PinMailer, PIN_MAIL_SUBJECT};
 pub use refusal::{Refusal, RefusalKind};
 
@@ -309,77 +311,27 @@ impl Service {
         }
     }
 
-    /// The recorded answer of the completed request `key` names, if the bodies match; a
-    /// refusal naming `request_id` if that request ID was completed with another body (or its
-    /// answer is no longer kept). A repeated answer is audited (`answer-retry`).
+    /// The recorded answer of the completed issue request `key` names (see
+    /// [`Service::recorded_answer`]), audited under the category of what it issued.
     async fn stored_answer(&self, key: &RequestKey) -> Result<Option<Issued>, Refusal> {
-        let found = self
-            .store
-            .request_result(&key.officer, &key.request_id)
-            .await
-            .map_err(Refusal::internal)?;
-        let Some(found) = found else {
-            return Ok(None);
-        };
-        let ids = if found.certificate_ids.is_empty() {
-            String::new()
-        } else {
-            format!(" (Certificate ID {})", found.certificate_ids)
-        };
-        if found.key.endpoint != key.endpoint || found.key.body_sha256 != key.body_sha256 {
-            return Err(Refusal::conflict(
-                "request_id",
-                format!(
-                    "request ID {} was used already by officer {} for another request, at {}{ids}; a new request needs a new request ID",
-                    shorten(&key.request_id),
-                    key.officer,
-                    rfc3339(found.created_at)
-                ),
-            ));
-        }
-        let Some(json) = found.response else {
-            return Err(Refusal::conflict(
-                "request_id",
-                format!(
-                    "request ID {} was completed at {}{ids}; its answer is no longer kept",
-                    shorten(&key.request_id),
-                    rfc3339(found.created_at)
-                ),
-            ));
-        };
-        let recovery = serde_json::from_str::<IssueResponse>(&json)
-            .map(|r| {
-                r.certificates
-                    .iter()
-                    .all(|c| c.key_origin == KeyOrigin::Recovered)
-            })
-            .unwrap_or(false);
-        let record = NewAudit {
-            category: if recovery {
+        let category = |json: &str| {
+            let recovery = serde_json::from_str::<IssueResponse>(json)
+                .map(|r| {
+                    r.certificates
+                        .iter()
+                        .all(|c| c.key_origin == KeyOrigin::Recovered)
+                })
+                .unwrap_or(false);
+            if recovery {
                 AuditCategory::KeysRecovered
             } else {
                 AuditCategory::CertificatesIssued
-            },
-            action: "answer-retry".into(),
-            officer: Some(key.officer.clone()),
-            outcome: Outcome::Success,
-            object: (!found.certificate_ids.is_empty()).then(|| found.certificate_ids.clone()),
-            detail: json!({
-                "request_id": shorten(&key.request_id),
-                "endpoint": key.endpoint,
-                "recorded_at": found.created_at,
-            }),
+            }
         };
-        if let Err(e) = self.store.append_audit(&record).await {
-            tracing::error!("could not write the audit record of a repeated answer: {e}");
-        }
-        tracing::info!(
-            officer = %key.officer,
-            "answered a retry of request {} with its recorded result: Certificate ID {}",
-            shorten(&key.request_id),
-            found.certificate_ids
-        );
-        Ok(Some(Issued::Again(json)))
+        Ok(self
+            .recorded_answer(key, category)
+            .await?
+            .map(Issued::Again))
     }
 
     /// Searches archived keys (Select Archived Key); needs the `recover-key` role, and a

@@ -11,6 +11,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::certificates::row_limit;
 use crate::pins::{NewPinLetter, PinLetter, PinLetterQuery, PinLetterUse};
+use crate::request_results::{self, RequestAnswer, RequestKey};
 use crate::types::{AuditCategory, NewAudit, Outcome};
 use crate::{audit, now, Store, StoreError};
 
@@ -178,6 +179,26 @@ impl Store {
         letters: &[NewPinLetter],
         audit: &NewAudit,
     ) -> Result<(), StoreError> {
+        self.create_pin_letters_answered(pin_procedure, batch, officer, letters, audit, None)
+            .await
+    }
+
+    /// [`Store::create_pin_letters`] for an idempotent request: `answered` is the request's key
+    /// and its answer, claimed and recorded in the same transaction (see
+    /// [`Store::record_token_answered`]). A request ID the officer used before is a
+    /// [`StoreError::Conflict`] naming `request ID`, and nothing is written.
+    pub async fn create_pin_letters_answered(
+        &self,
+        pin_procedure: &str,
+        batch: &str,
+        officer: &str,
+        letters: &[NewPinLetter],
+        audit: &NewAudit,
+        answered: Option<(&RequestKey, &RequestAnswer)>,
+    ) -> Result<(), StoreError> {
+        if let Some((key, _)) = answered {
+            request_results::check(key)?;
+        }
         if letters.is_empty() {
             return Err(StoreError::Invalid("PIN letters: none to create".into()));
         }
@@ -214,6 +235,9 @@ impl Store {
         }
         let created_at = now();
         let mut tx = self.write_tx().await?;
+        if let Some((key, _)) = answered {
+            request_results::claim(&mut tx, key, created_at).await?;
+        }
         if let Some(id) = lowest_existing(&mut tx, &ids).await? {
             return Err(StoreError::Conflict(format!("{FIELD} {id}")));
         }
@@ -246,6 +270,9 @@ impl Store {
             }
         }
         audit::insert(&mut tx, audit).await?;
+        if let Some((key, answer)) = answered {
+            request_results::answer(&mut tx, key, answer).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -89,7 +89,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/attribute-certificates", get(attribute_certificates))
         .route(TOKENS_PATH, post(issue))
         .route(
-            "/v1/pin-letters",
+            keyward_proto::PIN_LETTERS_PATH,
             get(pins::list_letters).post(pins::create_letters),
         )
         .route("/v1/approvals", get(approvals::list))

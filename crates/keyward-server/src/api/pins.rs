@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-use keyward_proto::{CreatePinLetters, DeliverPinMail, PinMailIds};
+use keyward_proto::{CreatePinLetters, DeliverPinMail, PinMailIds, PIN_LETTERS_PATH};
 use keyward_store::{AuditCategory, PinLetterQuery, PinMailQuery, PinMailState};
 
-use super::{auth, signed, ApiFailure, PeerCertificate, Shared};
-use crate::service::Refusal;
+use super::{auth, signed, signed_idempotent, ApiFailure, PeerCertificate, Shared};
+use crate::service::{Letters, Refusal};
 
 const CATEGORY: AuditCategory = AuditCategory::PinDistribution;
 
@@ -89,13 +89,39 @@ macro_rules! signed_post {
     };
 }
 
-signed_post!(
-    create_letters,
-    CreatePinLetters,
-    "/v1/pin-letters",
-    "create-pin-letters",
-    create_pin_letters
-);
+/// PIN letter creation is idempotent: a retry of the very same signed request gets the
+/// recorded answer of its first attempt (see [`crate::service::Service::create_pin_letters_request`]).
+pub(super) async fn create_letters(
+    State(s): Shared,
+    peer: Extension<PeerCertificate>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiFailure> {
+    let (officer, request, key) = signed_idempotent::<CreatePinLetters>(
+        &s,
+        &peer,
+        &headers,
+        PIN_LETTERS_PATH,
+        &body,
+        CATEGORY,
+        "create-pin-letters",
+    )
+    .await?;
+    Ok(
+        match s
+            .create_pin_letters_request(&officer, request, &key)
+            .await?
+        {
+            Letters::New(batch) => Json(batch).into_response(),
+            Letters::Again(json) => (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                json,
+            )
+                .into_response(),
+        },
+    )
+}
+
 signed_post!(
     deliver,
     DeliverPinMail,

@@ -11,7 +11,8 @@ use keyward_proto::{
     PIN_LETTERS_CONTEXT,
 };
 use keyward_store::{
-    AuditCategory, NewAudit, NewPinLetter, Officer, Outcome, PinLetter, PinLetterQuery, StoreError,
+    AuditCategory, NewAudit, NewPinLetter, Officer, Outcome, PinLetter, PinLetterQuery,
+    RequestAnswer, RequestKey, StoreError,
 };
 
 use super::token_pin::letter_pin;
@@ -105,6 +106,16 @@ fn info(letter: PinLetter) -> PinLetterInfo {
     }
 }
 
+/// The answer to an idempotent PIN letter request ([`Service::create_pin_letters_request`]).
+#[derive(Debug)]
+pub enum Letters {
+    /// Created now.
+    New(Box<PinLetterBatch>),
+    /// A retry of a completed request: its recorded answer (JSON), exactly as sent the first
+    /// time; the PINs and PUKs in it are sealed to that request's one-time transport key.
+    Again(String),
+}
+
 impl Service {
     /// Refuses (and audits) an officer without `manage-pin-letters`.
     pub(super) async fn require_pin_role(
@@ -127,10 +138,54 @@ impl Service {
         officer: &Officer,
         req: CreatePinLetters,
     ) -> Result<PinLetterBatch, Refusal> {
+        match self.create_pin_letters_inner(officer, req, None).await? {
+            Letters::New(batch) => Ok(*batch),
+            Letters::Again(_) => Err(Refusal::internal("an answer without a request key")),
+        }
+    }
+
+    /// Creates a batch of PIN/PUK letters as an idempotent request, like
+    /// [`Service::issue_request`]: a retry of the very same signed request (its answer was
+    /// lost, or the server died after the commit) gets the recorded answer — the same letters,
+    /// their secrets sealed to the same one-time transport key — instead of a refusal that
+    /// would leave the letters created but never printable.
+    pub async fn create_pin_letters_request(
+        &self,
+        officer: &Officer,
+        req: CreatePinLetters,
+        key: &RequestKey,
+    ) -> Result<Letters, Refusal> {
+        self.create_pin_letters_inner(officer, req, Some(key)).await
+    }
+
+    async fn create_pin_letters_inner(
+        &self,
+        officer: &Officer,
+        req: CreatePinLetters,
+        key: Option<&RequestKey>,
+    ) -> Result<Letters, Refusal> {
         self.require_pin_role(officer, "create-pin-letters").await?;
-        match self.try_create_pin_letters(officer, &req).await {
-            Ok(batch) => Ok(batch),
+        let category = |_: &str| AuditCategory::PinDistribution;
+        let attempt = match key {
+            Some(key) => match self.recorded_answer(key, category).await {
+                Ok(Some(json)) => return Ok(Letters::Again(json)),
+                Ok(None) => self.try_create_pin_letters(officer, &req, Some(key)).await,
+                Err(refusal) => Err(refusal),
+            },
+            None => self.try_create_pin_letters(officer, &req, None).await,
+        };
+        match attempt {
+            Ok(batch) => Ok(Letters::New(Box::new(batch))),
             Err(refusal) => {
+                // A retry that raced its own first attempt and lost gets the winner's answer.
+                let refusal = match key {
+                    Some(key) => match self.recorded_answer(key, category).await {
+                        Ok(Some(json)) => return Ok(Letters::Again(json)),
+                        Ok(None) => refusal,
+                        Err(other) => other,
+                    },
+                    None => refusal,
+                };
                 self.audit_refusal(
                     AuditCategory::PinDistribution,
                     "create-pin-letters",
@@ -153,6 +208,7 @@ impl Service {
         &self,
         officer: &Officer,
         req: &CreatePinLetters,
+        key: Option<&RequestKey>,
     ) -> Result<PinLetterBatch, Refusal> {
         check_request_id(&req.request_id)?;
         let procedures = self.store.procedures().await.map_err(Refusal::internal)?;
@@ -211,30 +267,47 @@ impl Service {
                 "count": req.count,
             }),
         };
-        self.store
-            .create_pin_letters(
-                &req.pin_procedure,
-                &req.request_id,
-                &officer.name,
-                &letters,
-                &audit,
-            )
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(what) => {
-                    Refusal::conflict("first_id", format!("{what} exists already"))
-                }
-                other => Refusal::internal(other),
-            })?;
-        tracing::info!(officer = %officer.name, "created PIN letters {first}-{last}");
-        Ok(PinLetterBatch {
+        let batch = PinLetterBatch {
             request_id: req.request_id.clone(),
             batch: req.request_id.clone(),
             pin_procedure: req.pin_procedure.clone(),
             first_id: first.to_string(),
             last_id: last.to_string(),
             sealed,
-        })
+        };
+        let answer = match key {
+            Some(_) => Some(RequestAnswer {
+                response: serde_json::to_string(&batch).map_err(Refusal::internal)?,
+                certificate_ids: Vec::new(),
+            }),
+            None => None,
+        };
+        self.store
+            .create_pin_letters_answered(
+                &req.pin_procedure,
+                &req.request_id,
+                &officer.name,
+                &letters,
+                &audit,
+                key.zip(answer.as_ref()),
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(what) if what == "request ID" => Refusal::conflict(
+                    "request_id",
+                    format!(
+                        "request ID {} was used already by officer {}; a new request needs a new request ID",
+                        shorten(&req.request_id),
+                        officer.name
+                    ),
+                ),
+                StoreError::Conflict(what) => {
+                    Refusal::conflict("first_id", format!("{what} exists already"))
+                }
+                other => Refusal::internal(other),
+            })?;
+        tracing::info!(officer = %officer.name, "created PIN letters {first}-{last}");
+        Ok(batch)
     }
 
     /// Lists PIN letters (without their secrets); needs `manage-pin-letters`.

@@ -1,0 +1,78 @@
+//! Answers of idempotent requests given again: a retry of the very same signed request gets the
+//! answer recorded in the transaction of its first attempt, never a second change.
+
+use serde_json::json;
+
+use keyward_store::{AuditCategory, NewAudit, Outcome, RequestKey};
+
+use super::{rfc3339, shorten, Refusal, Service};
+
+impl Service {
+    /// The recorded answer (JSON, exactly as sent the first time) of the completed request `key`
+    /// names, if the bodies match; `None` if no attempt of it completed. A refusal naming
+    /// `request_id` if that request ID was completed with another body or on another endpoint,
+    /// or if its answer is no longer kept. A repeated answer is audited as `answer-retry` under
+    /// `category(answer)`.
+    pub(super) async fn recorded_answer(
+        &self,
+        key: &RequestKey,
+        category: impl Fn(&str) -> AuditCategory,
+    ) -> Result<Option<String>, Refusal> {
+        let found = self
+            .store
+            .request_result(&key.officer, &key.request_id)
+            .await
+            .map_err(Refusal::internal)?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let ids = if found.certificate_ids.is_empty() {
+            String::new()
+        } else {
+            format!(" (Certificate ID {})", found.certificate_ids)
+        };
+        if found.key.endpoint != key.endpoint || found.key.body_sha256 != key.body_sha256 {
+            return Err(Refusal::conflict(
+                "request_id",
+                format!(
+                    "request ID {} was used already by officer {} for another request, at {}{ids}; a new request needs a new request ID",
+                    shorten(&key.request_id),
+                    key.officer,
+                    rfc3339(found.created_at)
+                ),
+            ));
+        }
+        let Some(json) = found.response else {
+            return Err(Refusal::conflict(
+                "request_id",
+                format!(
+                    "request ID {} was completed at {}{ids}; its answer is no longer kept",
+                    shorten(&key.request_id),
+                    rfc3339(found.created_at)
+                ),
+            ));
+        };
+        let record = NewAudit {
+            category: category(&json),
+            action: "answer-retry".into(),
+            officer: Some(key.officer.clone()),
+            outcome: Outcome::Success,
+            object: (!found.certificate_ids.is_empty()).then(|| found.certificate_ids.clone()),
+            detail: json!({
+                "request_id": shorten(&key.request_id),
+                "endpoint": key.endpoint,
+                "recorded_at": found.created_at,
+            }),
+        };
+        if let Err(e) = self.store.append_audit(&record).await {
+            tracing::error!("could not write the audit record of a repeated answer: {e}");
+        }
+        tracing::info!(
+            officer = %key.officer,
+            "answered a retry of request {} ({}) with its recorded result{ids}",
+            shorten(&key.request_id),
+            key.endpoint,
+        );
+        Ok(Some(json))
+    }
+}
