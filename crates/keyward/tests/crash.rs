@@ -457,6 +457,12 @@ fn crash_loop(engine: Engine) {
                     (true, true, true) => {
                         "answer lost after commit; retry answered from the record".to_string()
                     }
+                    // Killed between the commit and its log line: the log does not show the
+                    // issuance, the restarted server's answer from the record does.
+                    (true, false, true) => {
+                        "answer lost after commit (before its log line); retry answered from the record"
+                            .to_string()
+                    }
                     // The first attempt found no server: it was down before the request.
                     (true, false, false)
                         if stderr
