@@ -37,13 +37,16 @@ pub const TOKENS_PATH: &str = "/v1/tokens";
 /// The path PIN/PUK letter batches are created at (idempotent, see [`is_idempotent`]).
 pub const PIN_LETTERS_PATH: &str = "/v1/pin-letters";
 
+/// The path approval votes are cast at (idempotent, see [`is_idempotent`]).
+pub const APPROVAL_VOTE_PATH: &str = "/v1/approvals/vote";
+
 /// Whether `POST path` is idempotent: its request ID is recorded with the result, in the
 /// transaction of the change, and a resend of the very same signed bytes is answered with the
 /// first attempt's result (or, if that attempt never completed, carried out once). A client may
 /// therefore resend such a request after any transport failure; any other request only when it
 /// was certainly not sent (the connection could not be made).
 pub fn is_idempotent(path: &str) -> bool {
-    path == TOKENS_PATH || path == PIN_LETTERS_PATH
+    [TOKENS_PATH, PIN_LETTERS_PATH, APPROVAL_VOTE_PATH].contains(&path)
 }
 
 /// The bytes an officer signs for a POST to `path` with `body`: a domain-separation label, the

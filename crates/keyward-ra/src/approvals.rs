@@ -22,6 +22,7 @@ impl RaClient {
             approve,
         };
         let body = serde_json::to_vec(&request).map_err(|e| self.transport(e))?;
-        self.post_signed("/v1/approvals/vote", body).await
+        self.post_signed(keyward_proto::APPROVAL_VOTE_PATH, body)
+            .await
     }
 }

@@ -36,6 +36,7 @@ mod produce;
 mod recovery;
 mod refusal;
 mod token_pin;
+pub use answers::Answer;
 pub use keys::{load_ca, load_kra};
 pub use pin_letters::Letters;
 pub use pin_mail::{pin_mail_text, PinMailer, PIN_MAIL_SUBJECT};

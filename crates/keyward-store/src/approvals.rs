@@ -10,8 +10,13 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::certificates::row_limit;
+use crate::certificates::Answered;
+use crate::request_results::{self, RequestKey};
 use crate::types::{AuditCategory, NewAudit, Outcome};
 use crate::{audit, now, Store, StoreError};
+
+/// The answer builder of a vote recorded without a request key (never called).
+type Respond = fn(&Approval) -> Answered;
 
 /// A recovery waiting for approval, as the server asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,8 +290,34 @@ impl Store {
         approve: bool,
         audit: &NewAudit,
     ) -> Result<Approval, StoreError> {
+        self.vote_approval_answered(id, officer, approve, audit, None::<(&RequestKey, Respond)>)
+            .await
+    }
+
+    /// [`Store::vote_approval`] for an idempotent request: the request ID in `answered` is
+    /// claimed at the start of the transaction and `respond`'s answer (built from the request
+    /// as it stands after the vote) recorded at its end (see [`Store::record_token_answered`]).
+    /// A request ID the officer used before is a [`StoreError::Conflict`] naming `request ID`,
+    /// and nothing is written.
+    pub async fn vote_approval_answered<F>(
+        &self,
+        id: i64,
+        officer: &str,
+        approve: bool,
+        audit: &NewAudit,
+        answered: Option<(&RequestKey, F)>,
+    ) -> Result<Approval, StoreError>
+    where
+        F: FnOnce(&Approval) -> Answered + Send,
+    {
+        if let Some((key, _)) = &answered {
+            request_results::check(key)?;
+        }
         let at = now();
         let mut tx = self.write_tx().await?;
+        if let Some((key, _)) = &answered {
+            request_results::claim(&mut tx, key, at).await?;
+        }
         let current = load(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::Invalid(format!("approval {id}: no such request")))?;
@@ -331,6 +362,10 @@ impl Store {
         let after = load(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("approval {id} vanished")))?;
+        if let Some((key, respond)) = answered {
+            let answer = respond(&after).map_err(StoreError::Invalid)?;
+            request_results::answer(&mut tx, key, &answer).await?;
+        }
         tx.commit().await?;
         Ok(after)
     }

@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-use keyward_proto::ApprovalVote;
+use keyward_proto::{ApprovalVote, APPROVAL_VOTE_PATH};
 use keyward_store::AuditCategory;
 
-use super::{auth, signed, ApiFailure, PeerCertificate, Shared};
+use super::{answered, auth, signed_idempotent, ApiFailure, PeerCertificate, Shared};
 
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
@@ -33,15 +33,17 @@ pub(super) async fn vote(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiFailure> {
-    let (officer, req) = signed::<ApprovalVote>(
+    let (officer, req, key) = signed_idempotent::<ApprovalVote>(
         &s,
         &peer,
         &headers,
-        "/v1/approvals/vote",
+        APPROVAL_VOTE_PATH,
         &body,
         AuditCategory::KeysRecovered,
         "vote-approval",
     )
     .await?;
-    Ok(Json(s.vote_approval(&officer, req).await?).into_response())
+    Ok(answered(
+        s.vote_approval_request(&officer, req, &key).await?,
+    ))
 }

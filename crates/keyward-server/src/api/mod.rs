@@ -23,7 +23,7 @@ use keyward_proto::{
 };
 use keyward_store::{ArchivedKeyQuery, AuditCategory, CertificateQuery, NonceSight, RequestKey};
 
-use crate::service::{unix_now, Issued, Refusal, RefusalKind, Service};
+use crate::service::{unix_now, Answer, Issued, Refusal, RefusalKind, Service};
 
 mod approvals;
 mod auth;
@@ -93,7 +93,7 @@ pub fn router(service: Arc<Service>) -> Router {
             get(pins::list_letters).post(pins::create_letters),
         )
         .route("/v1/approvals", get(approvals::list))
-        .route("/v1/approvals/vote", post(approvals::vote))
+        .route(keyward_proto::APPROVAL_VOTE_PATH, post(approvals::vote))
         .route("/v1/pin-mail", get(pins::list_mail))
         .route("/v1/pin-mail/deliver", post(pins::deliver))
         .route("/v1/pin-mail/printed", post(pins::printed))
@@ -425,6 +425,18 @@ async fn issue(
         )
             .into_response(),
     })
+}
+
+/// The response of an idempotent request: the new answer, or the recorded one byte for byte.
+fn answered<T: serde::Serialize>(answer: Answer<T>) -> Response {
+    match answer {
+        Answer::New(value) => Json(value).into_response(),
+        Answer::Again(json) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` completes.

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use keyward_proto::{CreatePinLetters, DeliverPinMail, PinMailIds, PIN_LETTERS_PATH};
 use keyward_store::{AuditCategory, PinLetterQuery, PinMailQuery, PinMailState};
 
-use super::{auth, signed, signed_idempotent, ApiFailure, PeerCertificate, Shared};
-use crate::service::{Letters, Refusal};
+use super::{answered, auth, signed, signed_idempotent, ApiFailure, PeerCertificate, Shared};
+use crate::service::Refusal;
 
 const CATEGORY: AuditCategory = AuditCategory::PinDistribution;
 
@@ -107,19 +107,10 @@ pub(super) async fn create_letters(
         "create-pin-letters",
     )
     .await?;
-    Ok(
-        match s
-            .create_pin_letters_request(&officer, request, &key)
-            .await?
-        {
-            Letters::New(batch) => Json(batch).into_response(),
-            Letters::Again(json) => (
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                json,
-            )
-                .into_response(),
-        },
-    )
+    Ok(answered(
+        s.create_pin_letters_request(&officer, request, &key)
+            .await?,
+    ))
 }
 
 signed_post!(

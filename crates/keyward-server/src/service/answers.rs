@@ -7,6 +7,16 @@ use keyward_store::{AuditCategory, NewAudit, Outcome, RequestKey};
 
 use super::{rfc3339, shorten, Refusal, Service};
 
+/// The answer to an idempotent request other than issuance (PIN letters, approval votes).
+#[derive(Debug)]
+pub enum Answer<T> {
+    /// Done now.
+    New(T),
+    /// A retry of a completed request: its recorded answer (JSON), exactly as sent the first
+    /// time; any secret in it is sealed to that request's one-time transport key.
+    Again(String),
+}
+
 impl Service {
     /// The recorded answer (JSON, exactly as sent the first time) of the completed request `key`
     /// names, if the bodies match; `None` if no attempt of it completed. A refusal naming

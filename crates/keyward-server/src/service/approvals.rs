@@ -9,12 +9,12 @@ use keyward_policy::procedure::ResolvedToken;
 use keyward_policy::Role;
 use keyward_proto::{ApprovalInfo, ApprovalVote, IssueRequest};
 use keyward_store::{
-    Approval, ApprovalState, ApprovalUse, AuditCategory, NewApproval, NewAudit, Officer, Outcome,
-    StoreError,
+    Answered, Approval, ApprovalState, ApprovalUse, AuditCategory, NewApproval, NewAudit, Officer,
+    Outcome, RequestAnswer, RequestKey, StoreError,
 };
 
 use super::produce::Step;
-use super::{check_request_id, rfc3339, shorten, unix_now, Refusal, Service};
+use super::{check_request_id, rfc3339, shorten, unix_now, Answer, Refusal, Service};
 
 /// The Certificate IDs of the keys the steps recover, sorted, comma-separated.
 fn recovered_ids(steps: &[Step]) -> String {
@@ -198,6 +198,30 @@ impl Service {
         officer: &Officer,
         req: ApprovalVote,
     ) -> Result<ApprovalInfo, Refusal> {
+        match self.vote_inner(officer, req, None).await? {
+            Answer::New(info) => Ok(info),
+            Answer::Again(_) => Err(Refusal::internal("an answer without a request key")),
+        }
+    }
+
+    /// Records an officer's vote as an idempotent request, like [`Service::issue_request`]: a
+    /// retry of the very same signed vote (its answer was lost) gets the recorded answer
+    /// instead of a replay refusal; the same request ID with another body is refused.
+    pub async fn vote_approval_request(
+        &self,
+        officer: &Officer,
+        req: ApprovalVote,
+        key: &RequestKey,
+    ) -> Result<Answer<ApprovalInfo>, Refusal> {
+        self.vote_inner(officer, req, Some(key)).await
+    }
+
+    async fn vote_inner(
+        &self,
+        officer: &Officer,
+        req: ApprovalVote,
+        key: Option<&RequestKey>,
+    ) -> Result<Answer<ApprovalInfo>, Refusal> {
         let action = if req.approve {
             "approve-recovery"
         } else {
@@ -206,6 +230,28 @@ impl Service {
         self.require_recover_key(officer, action).await?;
         check_request_id(&req.request_id)?;
         let id = parse_id("approval_id", &req.approval_id)?;
+        let category = |_: &str| AuditCategory::KeysRecovered;
+        let refused = |refusal: Refusal| async {
+            self.audit_refusal(
+                AuditCategory::KeysRecovered,
+                action,
+                Some(&officer.name),
+                &refusal,
+                json!({
+                    "approval_id": shorten(&req.approval_id),
+                    "request_id": shorten(&req.request_id),
+                }),
+            )
+            .await;
+            refusal
+        };
+        if let Some(key) = key {
+            match self.recorded_answer(key, category).await {
+                Ok(Some(json)) => return Ok(Answer::Again(json)),
+                Ok(None) => {}
+                Err(refusal) => return Err(refused(refusal).await),
+            }
+        }
         let audit = NewAudit {
             category: AuditCategory::KeysRecovered,
             action: action.into(),
@@ -214,25 +260,44 @@ impl Service {
             object: None,
             detail: json!({ "request_id": req.request_id }),
         };
-        match self
+        let respond = |a: &Approval| -> Answered {
+            Ok(RequestAnswer {
+                response: serde_json::to_string(&info(a)).map_err(|e| e.to_string())?,
+                certificate_ids: Vec::new(),
+            })
+        };
+        let voted = self
             .store
-            .vote_approval(id, &officer.name, req.approve, &audit)
-            .await
-        {
-            Ok(a) => Ok(info(&a)),
-            Err(StoreError::Invalid(why)) => {
-                let refusal = Refusal::conflict("approval_id", why);
-                self.audit_refusal(
-                    AuditCategory::KeysRecovered,
-                    action,
-                    Some(&officer.name),
-                    &refusal,
-                    json!({ "approval_id": shorten(&req.approval_id) }),
-                )
-                .await;
-                Err(refusal)
+            .vote_approval_answered(
+                id,
+                &officer.name,
+                req.approve,
+                &audit,
+                key.map(|k| (k, respond)),
+            )
+            .await;
+        let error = match voted {
+            Ok(a) => return Ok(Answer::New(info(&a))),
+            Err(e) => e,
+        };
+        // A retry that raced its own first attempt and lost gets the first attempt's answer.
+        if let Some(key) = key {
+            if let Ok(Some(json)) = self.recorded_answer(key, category).await {
+                return Ok(Answer::Again(json));
             }
-            Err(e) => Err(Refusal::internal(e)),
         }
+        let refusal = match error {
+            StoreError::Invalid(why) => Refusal::conflict("approval_id", why),
+            StoreError::Conflict(what) if what == "request ID" => Refusal::conflict(
+                "request_id",
+                format!(
+                    "request ID {} was used already by officer {}; a new request needs a new request ID",
+                    shorten(&req.request_id),
+                    officer.name
+                ),
+            ),
+            other => return Err(Refusal::internal(other)),
+        };
+        Err(refused(refusal).await)
     }
 }

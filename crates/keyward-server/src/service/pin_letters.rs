@@ -16,7 +16,7 @@ use keyward_store::{
 };
 
 use super::token_pin::letter_pin;
-use super::{check_request_id, rfc3339, seal_for, shorten, Refusal, Service};
+use super::{check_request_id, rfc3339, seal_for, shorten, Answer, Refusal, Service};
 
 /// KRA purpose label of a letter's PIN and PUK (bound to the letter ID).
 const PIN_LETTER_PURPOSE: &str = "pin-letter";
@@ -107,14 +107,7 @@ fn info(letter: PinLetter) -> PinLetterInfo {
 }
 
 /// The answer to an idempotent PIN letter request ([`Service::create_pin_letters_request`]).
-#[derive(Debug)]
-pub enum Letters {
-    /// Created now.
-    New(Box<PinLetterBatch>),
-    /// A retry of a completed request: its recorded answer (JSON), exactly as sent the first
-    /// time; the PINs and PUKs in it are sealed to that request's one-time transport key.
-    Again(String),
-}
+pub type Letters = Answer<Box<PinLetterBatch>>;
 
 impl Service {
     /// Refuses (and audits) an officer without `manage-pin-letters`.
@@ -139,8 +132,8 @@ impl Service {
         req: CreatePinLetters,
     ) -> Result<PinLetterBatch, Refusal> {
         match self.create_pin_letters_inner(officer, req, None).await? {
-            Letters::New(batch) => Ok(*batch),
-            Letters::Again(_) => Err(Refusal::internal("an answer without a request key")),
+            Answer::New(batch) => Ok(*batch),
+            Answer::Again(_) => Err(Refusal::internal("an answer without a request key")),
         }
     }
 
@@ -168,19 +161,19 @@ impl Service {
         let category = |_: &str| AuditCategory::PinDistribution;
         let attempt = match key {
             Some(key) => match self.recorded_answer(key, category).await {
-                Ok(Some(json)) => return Ok(Letters::Again(json)),
+                Ok(Some(json)) => return Ok(Answer::Again(json)),
                 Ok(None) => self.try_create_pin_letters(officer, &req, Some(key)).await,
                 Err(refusal) => Err(refusal),
             },
             None => self.try_create_pin_letters(officer, &req, None).await,
         };
         match attempt {
-            Ok(batch) => Ok(Letters::New(Box::new(batch))),
+            Ok(batch) => Ok(Answer::New(Box::new(batch))),
             Err(refusal) => {
                 // A retry that raced its own first attempt and lost gets the winner's answer.
                 let refusal = match key {
                     Some(key) => match self.recorded_answer(key, category).await {
-                        Ok(Some(json)) => return Ok(Letters::Again(json)),
+                        Ok(Some(json)) => return Ok(Answer::Again(json)),
                         Ok(None) => refusal,
                         Err(other) => other,
                     },
