@@ -42,15 +42,10 @@ pub use pin_letters::Letters;
 pub use pin_mail::{pin_mail_text, PinMailer, PIN_MAIL_SUBJECT};
 pub use refusal::{Refusal, RefusalKind};
 
-/// The answer to an idempotent issue request ([`Service::issue_request`]).
-#[derive(Debug)]
-pub enum Issued {
-    /// Issued now.
-    New(Box<IssueResponse>),
-    /// A retry of a completed request: its recorded answer (JSON), exactly as sent the first
-    /// time. Keys and PINs in it are sealed to that request's one-time transport key.
-    Again(String),
-}
+/// The answer to an idempotent issue request ([`Service::issue_request`]): issued now, or a
+/// retry of a completed request answered with its recorded answer, whose keys and PINs are
+/// sealed to that request's one-time transport key.
+pub type Issued = Answer<Box<IssueResponse>>;
 
 /// The server's issuance service. Cheap to share behind an `Arc`.
 pub struct Service {
@@ -63,6 +58,23 @@ pub struct Service {
     /// When this process last cleared old recorded answers (Unix seconds): at most once a
     /// minute, not on every request. Only an optimisation: any node may prune.
     answers_pruned_at: std::sync::atomic::AtomicI64,
+}
+
+/// The audit category of an issue request's recorded answer given again: keys recovered when
+/// every certificate in it is for a recovered key, else certificates issued.
+fn issue_category(json: &str) -> AuditCategory {
+    let recovery = serde_json::from_str::<IssueResponse>(json)
+        .map(|r| {
+            r.certificates
+                .iter()
+                .all(|c| c.key_origin == KeyOrigin::Recovered)
+        })
+        .unwrap_or(false);
+    if recovery {
+        AuditCategory::KeysRecovered
+    } else {
+        AuditCategory::CertificatesIssued
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -257,19 +269,12 @@ impl Service {
         key: Option<&RequestKey>,
     ) -> Result<Issued, Refusal> {
         let mut category = AuditCategory::CertificatesIssued;
-        let attempt = match key {
-            Some(key) => match self.stored_answer(key).await {
-                Ok(Some(again)) => return Ok(again),
-                Ok(None) => {
-                    self.try_issue(officer, &req, Some(key), &mut category)
-                        .await
-                }
-                Err(refusal) => Err(refusal),
-            },
-            None => self.try_issue(officer, &req, None, &mut category).await,
-        };
-        match attempt {
-            Ok(response) => {
+        let attempt = self.try_issue(officer, &req, key, &mut category);
+        let result = self
+            .idempotent(key, issue_category, async { attempt.await.map(Box::new) })
+            .await;
+        match result {
+            Ok(Answer::New(response)) => {
                 let ids: Vec<&str> = response
                     .certificates
                     .iter()
@@ -281,19 +286,10 @@ impl Service {
                     "issued token: Certificate ID {}",
                     ids.join(",")
                 );
-                Ok(Issued::New(Box::new(response)))
+                Ok(Answer::New(response))
             }
+            Ok(again) => Ok(again),
             Err(refusal) => {
-                // A retry that raced its own first attempt (and lost: its request ID, PIN
-                // letter or approval was taken) gets the first attempt's answer.
-                let refusal = match key {
-                    Some(key) => match self.stored_answer(key).await {
-                        Ok(Some(again)) => return Ok(again),
-                        Ok(None) => refusal,
-                        Err(other) => other,
-                    },
-                    _ => refusal,
-                };
                 tracing::warn!(officer = %officer.name, token_procedure = %shorten(&req.token_procedure), "refused: {refusal}");
                 self.audit_refusal(
                     category,
@@ -310,29 +306,6 @@ impl Service {
                 Err(refusal)
             }
         }
-    }
-
-    /// The recorded answer of the completed issue request `key` names (see
-    /// [`Service::recorded_answer`]), audited under the category of what it issued.
-    async fn stored_answer(&self, key: &RequestKey) -> Result<Option<Issued>, Refusal> {
-        let category = |json: &str| {
-            let recovery = serde_json::from_str::<IssueResponse>(json)
-                .map(|r| {
-                    r.certificates
-                        .iter()
-                        .all(|c| c.key_origin == KeyOrigin::Recovered)
-                })
-                .unwrap_or(false);
-            if recovery {
-                AuditCategory::KeysRecovered
-            } else {
-                AuditCategory::CertificatesIssued
-            }
-        };
-        Ok(self
-            .recorded_answer(key, category)
-            .await?
-            .map(Issued::Again))
     }
 
     /// Searches archived keys (Select Archived Key); needs the `recover-key` role, and a

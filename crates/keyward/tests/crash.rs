@@ -26,12 +26,13 @@ use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::signed::{admin_client, unix_now};
 use common::tokens::PIN;
 use common::{block_on, keyward, on_both_engines, text, Engine, Installation};
 use crash_support::{check_p12, invariants};
 use keyward_crypto::transport::TransportKeyPair;
 use keyward_proto::{signed_message, IssueRequest, TOKENS_PATH};
-use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
+use keyward_ra::{OfficerCredential, RaError};
 use keyward_store::{Outcome, CRASH_ENV};
 use serde_json::Value;
 use sqlx::Row;
@@ -44,13 +45,6 @@ const POINTS: [&str; 4] = [
     "after-commit",
 ];
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     openssl::rand::rand_bytes(&mut buf).unwrap();
@@ -61,15 +55,6 @@ fn random_below(n: u64) -> u64 {
     let mut buf = [0u8; 8];
     openssl::rand::rand_bytes(&mut buf).unwrap();
     u64::from_le_bytes(buf) % n
-}
-
-/// The first officer's credential and an HTTPS client with it, for hand-made requests.
-fn admin_client(inst: &Installation) -> (Arc<OfficerCredential>, RaClient) {
-    let config = ClientConfig::load(&inst.client_conf()).unwrap();
-    let pin = std::fs::read_to_string(inst.dir.join("officer/admin.pin")).unwrap();
-    let officer = Arc::new(OfficerCredential::open(&config, pin.trim()).unwrap());
-    let client = RaClient::new(&config, officer.clone()).unwrap();
-    (officer, client)
 }
 
 /// A signed `soft-encryption-archived` issue request: (body, signature).

@@ -4,10 +4,10 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
+use common::signed::{admin_client, unix_now};
 use common::{block_on, keyward, on_both_engines, run, text, Engine, Installation};
-use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
+use keyward_ra::RaError;
 use keyward_store::{AuditCategory, CertificateQuery, Outcome};
 
 fn certificate_count(inst: &Installation) -> usize {
@@ -236,22 +236,6 @@ fn officers_without_the_role_or_revoked_are_refused_and_audited(engine: Engine) 
             && r.officer.as_deref() == Some("recoverer")
     });
     assert!(revoked_refusal, "revoked officer's attempt audited");
-}
-
-/// The first officer's credential and an HTTPS client with it, for hand-made requests.
-fn admin_client(inst: &Installation) -> (Arc<OfficerCredential>, RaClient) {
-    let config = ClientConfig::load(&inst.client_conf()).unwrap();
-    let pin = std::fs::read_to_string(inst.dir.join("officer/admin.pin")).unwrap();
-    let officer = Arc::new(OfficerCredential::open(&config, pin.trim()).unwrap());
-    let client = RaClient::new(&config, officer.clone()).unwrap();
-    (officer, client)
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 on_both_engines!(a_tampered_request_body_is_refused_and_audited);

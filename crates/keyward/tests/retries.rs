@@ -9,9 +9,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::pins::printer;
+use common::signed::{officer_client, unix_now};
 use common::tokens::{archive, create_officer, ALICE, PIN};
 use common::{block_on, on_both_engines, run, Engine, Installation};
 use keyward_crypto::transport::TransportKeyPair;
@@ -19,7 +18,7 @@ use keyward_proto::{
     signed_message, ApprovalVote, CreatePinLetters, PinLetterBatch, PinLetterSecret,
     APPROVAL_VOTE_PATH, PIN_LETTERS_CONTEXT, PIN_LETTERS_PATH,
 };
-use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
+use keyward_ra::RaError;
 use keyward_store::{Outcome, PinLetterQuery};
 use serde_json::Value;
 
@@ -27,25 +26,6 @@ on_both_engines!(
     a_resent_letter_request_gets_the_same_letters,
     a_resent_vote_is_counted_once
 );
-
-/// The officer of `conf` and `pin_file`, with a client for it.
-fn officer_client(
-    conf: &std::path::Path,
-    pin_file: &std::path::Path,
-) -> (Arc<OfficerCredential>, RaClient) {
-    let config = ClientConfig::load(conf).unwrap();
-    let pin = std::fs::read_to_string(pin_file).unwrap();
-    let officer = Arc::new(OfficerCredential::open(&config, pin.trim()).unwrap());
-    let client = RaClient::new(&config, officer.clone()).unwrap();
-    (officer, client)
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// Asserts a 409 refusal naming `request_id`.
 fn assert_request_id_conflict(result: Result<Value, RaError>) {

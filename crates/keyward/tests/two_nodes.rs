@@ -12,9 +12,10 @@ use std::process::{Child, Output};
 use std::sync::{Arc, Barrier};
 
 use common::pins::{officer_run, pdf_pin, printer};
+use common::signed::officer_client;
 use common::tokens::{archive, create_officer, p12_arg, p12_contents_with, ALICE, PIN};
 use common::{block_on, keyward, point_client_conf, run, start_server, text, Engine, Installation};
-use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
+use keyward_ra::RaError;
 use keyward_store::{AuditCategory, CertificateQuery, Outcome};
 use serde_json::Value;
 
@@ -362,13 +363,7 @@ fn a_request_replayed_to_the_other_node_is_refused(
     conf_a: &Path,
     conf_b: &Path,
 ) {
-    let client = |conf: &Path| {
-        let config = ClientConfig::load(conf).unwrap();
-        let pin = std::fs::read_to_string(conf.with_file_name("officer/admin.pin")).unwrap();
-        let officer = Arc::new(OfficerCredential::open(&config, pin.trim()).unwrap());
-        let client = RaClient::new(&config, officer.clone()).unwrap();
-        (officer, client)
-    };
+    let client = |conf: &Path| officer_client(conf, &conf.with_file_name("officer/admin.pin"));
     let (officer, client_a) = client(conf_a);
     let (_, client_b) = client(conf_b);
     let now = std::time::SystemTime::now()

@@ -23,7 +23,7 @@ use keyward_proto::{
 };
 use keyward_store::{ArchivedKeyQuery, AuditCategory, CertificateQuery, NonceSight, RequestKey};
 
-use crate::service::{unix_now, Answer, Issued, Refusal, RefusalKind, Service};
+use crate::service::{unix_now, Answer, Refusal, RefusalKind, Service};
 
 mod approvals;
 mod auth;
@@ -417,14 +417,7 @@ async fn issue(
         "issue-token",
     )
     .await?;
-    Ok(match s.issue_request(&officer, request, &key).await? {
-        Issued::New(response) => Json(response).into_response(),
-        Issued::Again(json) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            json,
-        )
-            .into_response(),
-    })
+    Ok(answered(s.issue_request(&officer, request, &key).await?))
 }
 
 /// The response of an idempotent request: the new answer, or the recorded one byte for byte.

@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use keyward_store::{AuditCategory, NewAudit, Outcome, RequestKey};
+use std::future::Future;
+
+use keyward_store::{AuditCategory, NewAudit, Outcome, RequestKey, StoreError};
 
 use super::{rfc3339, shorten, Refusal, Service};
 
@@ -17,7 +19,48 @@ pub enum Answer<T> {
     Again(String),
 }
 
+/// The refusal of a request ID the officer used before (the store's
+/// [`StoreError::Conflict`] naming `request ID`), if `e` is that.
+pub(super) fn request_id_taken(e: &StoreError, request_id: &str, officer: &str) -> Option<Refusal> {
+    match e {
+        StoreError::Conflict(what) if what == "request ID" => Some(Refusal::conflict(
+            "request_id",
+            format!(
+                "request ID {} was used already by officer {officer}; a new request needs a new request ID",
+                shorten(request_id)
+            ),
+        )),
+        _ => None,
+    }
+}
+
 impl Service {
+    /// Carries out `attempt` as the idempotent request `key` names (without a key, just
+    /// carries it out): a request completed before gets its recorded answer and `attempt` is
+    /// never run; a refused attempt that raced its own first attempt (and lost: its request ID,
+    /// PIN letter or approval was taken) gets that attempt's answer. Refusals are returned for
+    /// the caller to audit. Recorded answers given again are audited under `category(answer)`.
+    pub(super) async fn idempotent<T>(
+        &self,
+        key: Option<&RequestKey>,
+        category: impl Fn(&str) -> AuditCategory,
+        attempt: impl Future<Output = Result<T, Refusal>>,
+    ) -> Result<Answer<T>, Refusal> {
+        let Some(key) = key else {
+            return attempt.await.map(Answer::New);
+        };
+        if let Some(json) = self.recorded_answer(key, &category).await? {
+            return Ok(Answer::Again(json));
+        }
+        match attempt.await {
+            Ok(done) => Ok(Answer::New(done)),
+            Err(refusal) => match self.recorded_answer(key, &category).await? {
+                Some(json) => Ok(Answer::Again(json)),
+                None => Err(refusal),
+            },
+        }
+    }
+
     /// The recorded answer (JSON, exactly as sent the first time) of the completed request `key`
     /// names, if the bodies match; `None` if no attempt of it completed. A refusal naming
     /// `request_id` if that request ID was completed with another body or on another endpoint,

@@ -13,8 +13,9 @@ use keyward_store::{
     Outcome, RequestAnswer, RequestKey, StoreError,
 };
 
+use super::answers::request_id_taken;
 use super::produce::Step;
-use super::{check_request_id, rfc3339, shorten, unix_now, Answer, Refusal, Service};
+use super::{check_request_id, rfc3339, shorten, unix_now, Answer, Refusal, RefusalKind, Service};
 
 /// The Certificate IDs of the keys the steps recover, sorted, comma-separated.
 fn recovered_ids(steps: &[Step]) -> String {
@@ -230,28 +231,39 @@ impl Service {
         self.require_recover_key(officer, action).await?;
         check_request_id(&req.request_id)?;
         let id = parse_id("approval_id", &req.approval_id)?;
-        let category = |_: &str| AuditCategory::KeysRecovered;
-        let refused = |refusal: Refusal| async {
-            self.audit_refusal(
-                AuditCategory::KeysRecovered,
-                action,
-                Some(&officer.name),
-                &refusal,
-                json!({
-                    "approval_id": shorten(&req.approval_id),
-                    "request_id": shorten(&req.request_id),
-                }),
-            )
+        let attempt = self.try_vote(officer, &req, id, action, key);
+        let result = self
+            .idempotent(key, |_| AuditCategory::KeysRecovered, attempt)
             .await;
-            refusal
-        };
-        if let Some(key) = key {
-            match self.recorded_answer(key, category).await {
-                Ok(Some(json)) => return Ok(Answer::Again(json)),
-                Ok(None) => {}
-                Err(refusal) => return Err(refused(refusal).await),
+        match result {
+            // Internal failures are logged, not audited, as before.
+            Err(refusal) if refusal.kind != RefusalKind::Internal => {
+                self.audit_refusal(
+                    AuditCategory::KeysRecovered,
+                    action,
+                    Some(&officer.name),
+                    &refusal,
+                    json!({
+                        "approval_id": shorten(&req.approval_id),
+                        "request_id": shorten(&req.request_id),
+                    }),
+                )
+                .await;
+                Err(refusal)
             }
+            other => other,
         }
+    }
+
+    /// Records the vote (and, with a request key, its answer) in one transaction.
+    async fn try_vote(
+        &self,
+        officer: &Officer,
+        req: &ApprovalVote,
+        id: i64,
+        action: &str,
+        key: Option<&RequestKey>,
+    ) -> Result<ApprovalInfo, Refusal> {
         let audit = NewAudit {
             category: AuditCategory::KeysRecovered,
             action: action.into(),
@@ -266,8 +278,7 @@ impl Service {
                 certificate_ids: Vec::new(),
             })
         };
-        let voted = self
-            .store
+        self.store
             .vote_approval_answered(
                 id,
                 &officer.name,
@@ -275,29 +286,16 @@ impl Service {
                 &audit,
                 key.map(|k| (k, respond)),
             )
-            .await;
-        let error = match voted {
-            Ok(a) => return Ok(Answer::New(info(&a))),
-            Err(e) => e,
-        };
-        // A retry that raced its own first attempt and lost gets the first attempt's answer.
-        if let Some(key) = key {
-            if let Ok(Some(json)) = self.recorded_answer(key, category).await {
-                return Ok(Answer::Again(json));
-            }
-        }
-        let refusal = match error {
-            StoreError::Invalid(why) => Refusal::conflict("approval_id", why),
-            StoreError::Conflict(what) if what == "request ID" => Refusal::conflict(
-                "request_id",
-                format!(
-                    "request ID {} was used already by officer {}; a new request needs a new request ID",
-                    shorten(&req.request_id),
-                    officer.name
-                ),
-            ),
-            other => return Err(Refusal::internal(other)),
-        };
-        Err(refused(refusal).await)
+            .await
+            .map(|a| info(&a))
+            .map_err(|e| {
+                if let Some(refusal) = request_id_taken(&e, &req.request_id, &officer.name) {
+                    return refusal;
+                }
+                match e {
+                    StoreError::Invalid(why) => Refusal::conflict("approval_id", why),
+                    other => Refusal::internal(other),
+                }
+            })
     }
 }

@@ -15,6 +15,7 @@ use keyward_store::{
     RequestAnswer, RequestKey, StoreError,
 };
 
+use super::answers::request_id_taken;
 use super::token_pin::letter_pin;
 use super::{check_request_id, rfc3339, seal_for, shorten, Answer, Refusal, Service};
 
@@ -158,27 +159,14 @@ impl Service {
         key: Option<&RequestKey>,
     ) -> Result<Letters, Refusal> {
         self.require_pin_role(officer, "create-pin-letters").await?;
-        let category = |_: &str| AuditCategory::PinDistribution;
-        let attempt = match key {
-            Some(key) => match self.recorded_answer(key, category).await {
-                Ok(Some(json)) => return Ok(Answer::Again(json)),
-                Ok(None) => self.try_create_pin_letters(officer, &req, Some(key)).await,
-                Err(refusal) => Err(refusal),
-            },
-            None => self.try_create_pin_letters(officer, &req, None).await,
-        };
-        match attempt {
-            Ok(batch) => Ok(Answer::New(Box::new(batch))),
+        let attempt = self.try_create_pin_letters(officer, &req, key);
+        let result = self
+            .idempotent(key, |_| AuditCategory::PinDistribution, async {
+                attempt.await.map(Box::new)
+            })
+            .await;
+        match result {
             Err(refusal) => {
-                // A retry that raced its own first attempt and lost gets the winner's answer.
-                let refusal = match key {
-                    Some(key) => match self.recorded_answer(key, category).await {
-                        Ok(Some(json)) => return Ok(Answer::Again(json)),
-                        Ok(None) => refusal,
-                        Err(other) => other,
-                    },
-                    None => refusal,
-                };
                 self.audit_refusal(
                     AuditCategory::PinDistribution,
                     "create-pin-letters",
@@ -194,6 +182,7 @@ impl Service {
                 .await;
                 Err(refusal)
             }
+            done => done,
         }
     }
 
@@ -285,19 +274,16 @@ impl Service {
                 key.zip(answer.as_ref()),
             )
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict(what) if what == "request ID" => Refusal::conflict(
-                    "request_id",
-                    format!(
-                        "request ID {} was used already by officer {}; a new request needs a new request ID",
-                        shorten(&req.request_id),
-                        officer.name
-                    ),
-                ),
-                StoreError::Conflict(what) => {
-                    Refusal::conflict("first_id", format!("{what} exists already"))
+            .map_err(|e| {
+                if let Some(refusal) = request_id_taken(&e, &req.request_id, &officer.name) {
+                    return refusal;
                 }
-                other => Refusal::internal(other),
+                match e {
+                    StoreError::Conflict(what) => {
+                        Refusal::conflict("first_id", format!("{what} exists already"))
+                    }
+                    other => Refusal::internal(other),
+                }
             })?;
         tracing::info!(officer = %officer.name, "created PIN letters {first}-{last}");
         Ok(batch)

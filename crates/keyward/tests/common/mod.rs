@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_macros, unused_imports)]
 
 pub mod pins;
+pub mod signed;
 pub mod softhsm;
 pub mod tokens;
 
