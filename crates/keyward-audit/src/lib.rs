@@ -17,6 +17,8 @@
 //! be removed or rewritten without a trace: seal often (the server seals every minute by
 //! default) and keep the audit key away from the database.
 
+#![forbid(unsafe_code)]
+
 mod classify;
 mod key;
 mod verify;

@@ -4,6 +4,8 @@
 //! `cargo bench -p keyward-ca --bench content [-- N]` (N certificates per contender, default
 //! 2000; each contender runs three times and its median per-certificate time is kept).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::time::Instant;
 
 use keyward_ca::{

@@ -6,6 +6,8 @@
 //! and AIA URLs, QC statements) and RFC 5755 attribute certificates are encoded with typed `der`
 //! structures and signed through the same [`Signer`].
 
+#![forbid(unsafe_code)]
+
 mod attribute_cert;
 mod extensions;
 mod hierarchy;

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 

@@ -1,6 +1,9 @@
 //! Health of the random generator, and mixing in extra entropy (the seed's "Initialize Key
 //! Generation").
 
+// OpenSSL calls the `openssl` crate does not wrap; every block says why it is sound.
+#![allow(unsafe_code)]
+
 use std::io::Read;
 
 use crate::CryptoError;
@@ -13,6 +16,7 @@ extern "C" {
 /// Checks that OpenSSL's DRBG is seeded and that it and the OS CSPRNG produce output that is
 /// neither constant nor repeated.
 pub fn health_check() -> Result<(), CryptoError> {
+    // SAFETY: RAND_status takes no arguments and only reads the DRBG's state.
     if unsafe { openssl_sys::RAND_status() } != 1 {
         return Err(CryptoError::Entropy(
             "OpenSSL's generator is not seeded".into(),

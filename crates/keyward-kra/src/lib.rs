@@ -16,6 +16,8 @@
 //!
 //! What goes out to the rest of the server is public keys, opaque envelopes and sealed keys.
 
+#![forbid(unsafe_code)]
+
 mod archive_key;
 mod pkcs11_key;
 

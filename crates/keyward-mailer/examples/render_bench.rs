@@ -3,6 +3,8 @@
 //! `cargo run --release -p keyward-mailer --example render_bench -- [LETTERS] [OUT.pdf]`
 //! (default 10,000 letters; the PDF is written only if OUT is given).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::time::Instant;
 
 use keyward_mailer::pdf::{render, Letter};

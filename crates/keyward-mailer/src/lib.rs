@@ -4,7 +4,8 @@
 //! for sealed mailers ([`pdf`]). Secrets (PINs, PUKs, the SMTP password) are held in
 //! [`zeroize::Zeroizing`] and never appear in `Debug` output or error messages.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
 
 pub mod pdf;
 pub mod smtp;

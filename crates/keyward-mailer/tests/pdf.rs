@@ -1,5 +1,7 @@
 //! PDF letters checked with poppler's `pdftotext` and `pdfinfo`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::path::Path;
 use std::process::Command;
 

@@ -1,5 +1,7 @@
 //! SMTP delivery against a real server (aiosmtpd), in plain, STARTTLS and implicit TLS.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 #[path = "support/smtp_server.rs"]
 mod smtp_server;
 

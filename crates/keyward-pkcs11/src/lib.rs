@@ -15,6 +15,8 @@
 //! error; errors name the module, the token and the object. A wrong PIN is
 //! [`Pkcs11Error::WrongPin`].
 
+#![forbid(unsafe_code)]
+
 mod keys;
 mod module;
 mod secret;

@@ -1,6 +1,8 @@
 //! The PKCS#11 layer against SoftHSM2: every test initialises its own token (one token
 //! directory for this test process, set in SOFTHSM2_CONF before the module is first loaded).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -4,6 +4,8 @@
 //! happen, the server uses the very same functions to decide. Components that hold keys (ca, kra)
 //! or data (store) depend on this crate, never the other way round.
 
+#![forbid(unsafe_code)]
+
 pub mod alt_names;
 pub mod attribute;
 pub mod config;

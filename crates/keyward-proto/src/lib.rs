@@ -5,6 +5,8 @@
 //! [`signed_message`] travels in the [`SIGNATURE_HEADER`] header, made with the key of the same
 //! officer certificate that authenticated the TLS connection.
 
+#![forbid(unsafe_code)]
+
 use serde::{Deserialize, Serialize};
 
 use keyward_policy::procedure::ResolvedToken;

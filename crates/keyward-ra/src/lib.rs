@@ -5,6 +5,8 @@
 //! officer, generates the RA-local keys, signs the request, and writes the PKCS#12 and
 //! certificate files atomically.
 
+#![forbid(unsafe_code)]
+
 pub mod approvals;
 pub mod client;
 pub mod config;

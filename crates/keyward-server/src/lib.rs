@@ -2,6 +2,8 @@
 //! [`api`], and the issuance service in [`service`], which applies the policy crate's rules and
 //! drives the CA and the store.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod config;
 pub mod error;

@@ -8,6 +8,8 @@
 //!
 //! Every state change is written together with its audit record in one transaction.
 
+#![forbid(unsafe_code)]
+
 mod approvals;
 mod archived_keys;
 mod attribute_certs;

@@ -6,6 +6,8 @@
 //! three times and the median reported, also as a ratio to the baseline measured in the same
 //! run: generating the batch's PINs and PUKs alone (the CSPRNG work no design can avoid).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::time::{Duration, Instant};
 
 use keyward_ca::{create_hierarchy, CertificateAuthority, SoftwareSigner};

@@ -1,5 +1,7 @@
 //! The `keyward` binary: server, RA client and administration.
 
+#![forbid(unsafe_code)]
+
 mod audit;
 mod batch;
 mod cli;

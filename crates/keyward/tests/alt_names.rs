@@ -2,6 +2,8 @@
 //! (`--dns-name`, `--ip`) where the certificate procedure allows them, checked by the RA and the
 //! server with the same rule, and read back from the certificate with `openssl x509`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 
 use std::process::Command;

@@ -2,6 +2,8 @@
 //! and `search` work on an installation, and tampering with the database (SQLite or
 //! PostgreSQL) makes `verify` exit 9 naming the record.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 
 use std::process::Output;

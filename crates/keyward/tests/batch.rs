@@ -3,6 +3,8 @@
 //! row is refused before anything is issued; a batch killed with SIGKILL is resumed by the same
 //! command without issuing any row twice.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod batch_support;
 mod common;
 

@@ -17,6 +17,8 @@
 //! `cargo test -p keyward --test crash -- --nocapture` prints what each iteration hit.
 //! `KEYWARD_CRASH_ITERATIONS=N` changes the number of iterations.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 mod crash_support;
 

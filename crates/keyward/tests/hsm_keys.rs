@@ -1,6 +1,8 @@
 //! The server's own keys on SoftHSM2, through the real binary: the KRA's archive key (KEK) and
 //! the issuing CA key. Refusals name the setting; tampering is detected on the token.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 mod support;
 

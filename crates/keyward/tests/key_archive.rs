@@ -2,6 +2,8 @@
 //! as the same private key (checked with OpenSSL's own PKCS#12 parser), `last`/`all` and
 //! `new`/`reuse` do what the key procedure says, and a two-key token opens in Java.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 mod support;
 

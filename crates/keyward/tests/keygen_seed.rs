@@ -2,6 +2,8 @@
 //! RA start mixes in and replaces; too little entropy is refused. The configured key-spec list
 //! of client.conf overrides the server's.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

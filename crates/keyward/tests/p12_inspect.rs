@@ -2,6 +2,8 @@
 //! by foreign tools: the OpenSSL CLI (default and -legacy), a BER rewrite, Java keytool,
 //! GnuTLS certtool and NSS pk12util (the last three are skipped, with a note, if missing).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 #[path = "p12_inspect/support.rs"]
 mod support;

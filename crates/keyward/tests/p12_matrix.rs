@@ -13,6 +13,8 @@
 //!
 //! `cargo test -p keyward --test p12_matrix -- --nocapture` prints the matrix as Markdown.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod support;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,8 @@
 //! PIN/PUK letters end to end: created by an officer with `manage-pin-letters`, printed as a
 //! PDF read back with `pdftotext`, chosen by letter ID at issuance, and used only once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 
 use common::pins::{assert_nowhere, officer_run, pdf_pages, pdf_pin, printer};

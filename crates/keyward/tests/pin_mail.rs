@@ -3,6 +3,8 @@
 //! aiosmtpd, started here) or prints it as a PDF; the PIN taken from the mail or the PDF opens
 //! the PKCS#12; failures are retried and reported; delivered PINs are deleted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 
 #[path = "../../keyward-mailer/tests/support/smtp_server.rs"]

@@ -4,6 +4,8 @@
 //! PKIX and ETSI linters; an officer cannot override a procedure's statements or add kinds it
 //! does not open.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 mod support;
 

@@ -7,6 +7,8 @@
 //!   RA's transport key (a refusal would leave the letters created but never printable).
 //! - Approval votes: the request as it stood after the vote, and one vote.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 
 use common::pins::printer;

@@ -4,6 +4,9 @@
 //! every path; nothing here outlives the call that created it. Keys and certificates cross the
 //! boundary as DER (PKCS#8 buffers are wiped), so no `foreign-types` pointer plumbing is needed.
 
+// OpenSSL calls the `openssl` crate does not wrap; every block says why it is sound.
+#![allow(unsafe_code)]
+
 use std::ffi::{c_char, c_int, c_long, c_uchar, c_void};
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};

@@ -1,6 +1,9 @@
 //! Opening a PKCS#12 bag by bag, as `PKCS12_parse` walks it (on the FFI of [`super::ffi`]), so
 //! that every key and certificate of a multi-key token is returned with its attributes.
 
+// OpenSSL calls the `openssl` crate does not wrap; every block says why it is sound.
+#![allow(unsafe_code)]
+
 use std::ffi::{c_char, c_int, CStr};
 use std::marker::PhantomData;
 use std::ptr;

@@ -2,6 +2,8 @@
 //! `async fn name(db: TestDb)` listed in an `on_both_engines!` runs as `name::sqlite` and
 //! `name::postgres`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 #[macro_use]
 mod common;
 

@@ -1,6 +1,9 @@
 //! The libcrypto side of the inspector: re-encoding BER, the MAC check, decrypting one safe or
 //! key as written, and naming a key's type. Raw pointers stay in the guards of `super::ffi`.
 
+// OpenSSL calls the `openssl` crate does not wrap; every block says why it is sound.
+#![allow(unsafe_code)]
+
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
 
