@@ -157,7 +157,8 @@ pub fn encrypt_key_pem(key: &PKeyRef<Private>, passphrase: &[u8]) -> Result<Vec<
         .map_err(ossl("CA key encryption"))
 }
 
-/// Decrypts a CA key stored by [`encrypt_key_pem`].
-pub fn decrypt_key_pem(pem: &[u8], passphrase: &[u8]) -> Result<PKey<Private>, CaError> {
+/// Decrypts a CA key stored by [`encrypt_key_pem`] (for [`crate::SoftwareSigner`] only: the
+/// key stays in this crate).
+pub(crate) fn decrypt_key_pem(pem: &[u8], passphrase: &[u8]) -> Result<PKey<Private>, CaError> {
     PKey::private_key_from_pem_passphrase(pem, passphrase).map_err(|_| CaError::KeyDecryption)
 }

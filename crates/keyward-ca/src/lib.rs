@@ -32,9 +32,10 @@ use keyward_policy::{CertificateProcedure, DistinguishedName};
 
 pub use attribute_cert::AttributeCertificateRequest;
 pub use hierarchy::{
-    create_hierarchy, create_hierarchy_with_issuing_key, decrypt_key_pem, encrypt_key_pem,
-    ExternalHierarchy, Hierarchy,
+    create_hierarchy, create_hierarchy_with_issuing_key, encrypt_key_pem, ExternalHierarchy,
+    Hierarchy,
 };
+use hierarchy::decrypt_key_pem;
 pub use pkcs11::Pkcs11Signer;
 pub use qc::qc_statements_der;
 
@@ -152,6 +153,13 @@ impl SoftwareSigner {
     /// Wraps a private key.
     pub fn new(key: PKey<Private>) -> Self {
         SoftwareSigner { key }
+    }
+
+    /// Loads a CA key file written by [`encrypt_key_pem`] (encrypted PKCS#8 PEM), decrypting
+    /// it here so that the key never leaves this crate; [`CaError::KeyDecryption`] for a wrong
+    /// passphrase or a damaged file.
+    pub fn from_encrypted_pem(pem: &[u8], passphrase: &[u8]) -> Result<Self, CaError> {
+        decrypt_key_pem(pem, passphrase).map(SoftwareSigner::new)
     }
 }
 

@@ -51,12 +51,13 @@ pub fn load_ca(config: &ServerConfig) -> Result<CertificateAuthority, ServerErro
             passphrase_file,
         } => {
             let passphrase = Zeroizing::new(read(passphrase_file)?);
-            let key = keyward_ca::decrypt_key_pem(&read(key)?, passphrase.trim_ascii_end())
-                .map_err(|e| ServerError::File {
-                    path: key.clone(),
-                    reason: e.to_string(),
-                })?;
-            Box::new(SoftwareSigner::new(key))
+            let signer =
+                SoftwareSigner::from_encrypted_pem(&read(key)?, passphrase.trim_ascii_end())
+                    .map_err(|e| ServerError::File {
+                        path: key.clone(),
+                        reason: e.to_string(),
+                    })?;
+            Box::new(signer)
         }
         CaKeySetting::Pkcs11(hsm) => {
             let pin = read_pin(&hsm.pin_file)?;
