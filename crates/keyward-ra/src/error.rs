@@ -54,6 +54,10 @@ pub enum RaError {
     /// Key generation, CSR or PKCS#12 failure.
     #[error("crypto: {0}")]
     Crypto(#[from] keyward_crypto::CryptoError),
+    /// A failure no input causes: the random generator failed, or a worker task died (the
+    /// text says which; never a key or PIN).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -73,6 +77,11 @@ impl RaError {
         }
     }
 
+    /// A failure of this side that is no fault of the input (exit code 1, not 2).
+    pub fn internal(reason: impl Into<String>) -> RaError {
+        RaError::Internal(reason.into())
+    }
+
     /// The process exit code that goes with this error (see the README's table).
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -82,7 +91,22 @@ impl RaError {
             RaError::Refused { status, .. } if *status == 401 || *status == 403 => 5,
             RaError::Refused { .. } => 6,
             RaError::Transport { .. } => 7,
-            RaError::Crypto(_) | RaError::Io { .. } => 1,
+            RaError::Crypto(_) | RaError::Io { .. } | RaError::Internal(_) => 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_failures_are_not_input_errors() {
+        assert_eq!(RaError::internal("the random generator failed").exit_code(), 1);
+        assert_eq!(RaError::input("key-spec", "unknown").exit_code(), 2);
+        assert_eq!(
+            RaError::internal("key generation was interrupted").to_string(),
+            "internal error: key generation was interrupted"
+        );
     }
 }

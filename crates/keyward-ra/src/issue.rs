@@ -418,7 +418,7 @@ impl Prepared {
                 .collect::<Result<Vec<_>, RaError>>()
         })
         .await
-        .map_err(|_| RaError::input("key-spec", "key generation was interrupted"))??;
+        .map_err(|_| RaError::internal("key generation was interrupted"))??;
 
         let server_pin = !matches!(pin, PinSource::Local(_));
         let transport = if self.plan.has_server_keys() || server_pin {
@@ -561,7 +561,7 @@ impl Prepared {
                 Ok::<_, RaError>((response, cert_paths, attribute_certificate))
             })
             .await
-            .map_err(|_| RaError::input("p12", "writing the token was interrupted"))??;
+            .map_err(|_| RaError::internal("writing the token was interrupted"))??;
         Ok(IssuedToken {
             token_procedure: self.resolved.token.name.clone(),
             certificates: response
@@ -658,7 +658,7 @@ pub(crate) fn check_output(path: &Path, field: &str, force: bool) -> Result<(), 
 pub(crate) fn random_hex(bytes: usize) -> Result<String, RaError> {
     let mut buf = vec![0u8; bytes];
     openssl::rand::rand_bytes(&mut buf)
-        .map_err(|_| RaError::input("random", "the random generator failed"))?;
+        .map_err(|_| RaError::internal("the random generator failed"))?;
     Ok(hex::encode(buf))
 }
 

@@ -53,7 +53,7 @@ pub fn init_keygen(config_path: &Path, extra: &[u8]) -> Result<PathBuf, RaError>
 fn refresh(path: &Path) -> Result<(), RaError> {
     let mut fresh = zeroize::Zeroizing::new([0u8; SEED_BYTES]);
     openssl::rand::rand_bytes(fresh.as_mut_slice())
-        .map_err(|_| RaError::input("entropy", "the random generator failed"))?;
+        .map_err(|_| RaError::internal("the random generator failed"))?;
     keyward_crypto::files::write_secret(path, fresh.as_slice()).map_err(|source| RaError::Io {
         path: path.to_path_buf(),
         source,

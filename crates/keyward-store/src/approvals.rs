@@ -13,7 +13,7 @@ use crate::certificates::row_limit;
 use crate::certificates::Answered;
 use crate::request_results::{self, RequestKey};
 use crate::types::{AuditCategory, NewAudit, Outcome};
-use crate::{audit, now, Store, StoreError};
+use crate::{audit, now, Store, StoreError, UsedItem};
 
 /// The answer builder of a vote recorded without a request key (never called).
 type Respond = fn(&Approval) -> Answered;
@@ -198,7 +198,7 @@ pub(crate) async fn use_approval(
     .execute(conn)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(StoreError::Used(format!("approval {}", used.id)));
+        return Err(StoreError::Used(UsedItem::Approval(used.id)));
     }
     Ok(NewAudit {
         category: AuditCategory::KeysRecovered,

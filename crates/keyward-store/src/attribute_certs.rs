@@ -10,7 +10,7 @@ use crate::types::{
     AuditCategory, NewAttributeCertificate, NewAudit, Outcome, StoredAttributeCertificate,
     StoredCertificate,
 };
-use crate::{Store, StoreError};
+use crate::{ConflictOn, Store, StoreError};
 
 /// Refuses an attribute certificate that cannot be recorded: no DER, a bad serial or validity.
 pub(crate) fn check(ac: &NewAttributeCertificate) -> Result<(), StoreError> {
@@ -52,7 +52,7 @@ pub(crate) async fn insert(
     .bind(issued_at)
     .execute(conn)
     .await
-    .map_err(StoreError::unique("attribute certificate serial"))?;
+    .map_err(StoreError::unique(ConflictOn::AttributeCertificateSerial))?;
     Ok(())
 }
 

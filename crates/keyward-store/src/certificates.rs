@@ -10,7 +10,8 @@ use crate::pins::PinRecord;
 use crate::request_results::{self, RequestAnswer, RequestKey};
 use crate::types::{CertificateQuery, NewAudit, NewCertificate, StoredCertificate};
 use crate::{
-    archived_keys, attribute_certs, audit, crash_point, now, pins, Engine, Store, StoreError,
+    archived_keys, attribute_certs, audit, crash_point, now, pins, ConflictOn, Engine, Store,
+    StoreError,
 };
 
 /// What the `respond` callback of [`Store::record_token_answered`] returns: the answer, or why
@@ -326,7 +327,7 @@ impl Store {
                 .bind(issued_at)
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(StoreError::unique("certificate serial"))?;
+                .map_err(StoreError::unique(ConflictOn::CertificateSerial))?;
             let cert = certificate(&row)?;
             if let Some(key) = &c.archived_key {
                 archived_keys::insert(&mut tx, cert.id, key, issued_at).await?;

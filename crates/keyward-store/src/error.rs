@@ -25,15 +25,13 @@ pub enum StoreError {
     /// Migrations could not be applied.
     #[error("database migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
-    /// A unique value exists already; the text names the field (`officer name`,
-    /// `officer certificate fingerprint`, `certificate serial`, `procedure name`,
-    /// `PIN mail request`) or the value (`PIN letter ID 17`).
+    /// A unique value exists already; [`ConflictOn`] names the field or the value.
     #[error("{0} exists already")]
-    Conflict(String),
-    /// A one-time item (a PIN letter) was used already, or cannot be used as asked; the text
-    /// names it (`PIN letter 17`).
+    Conflict(ConflictOn),
+    /// A one-time item (a PIN letter, an approved recovery request) was used already, or
+    /// cannot be used as asked; [`UsedItem`] names it.
     #[error("{0} has been used already")]
-    Used(String),
+    Used(UsedItem),
     /// An argument the store cannot accept; the text names the field and the reason.
     #[error("invalid {0}")]
     Invalid(String),
@@ -42,14 +40,70 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Which unique value a [`StoreError::Conflict`] is about. Shown as the field (`request ID`)
+/// or the value (`PIN letter ID 17`), as the error's text names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictOn {
+    /// An officer's name.
+    OfficerName,
+    /// The SHA-256 fingerprint of an officer's certificate.
+    OfficerFingerprint,
+    /// A certificate's serial number.
+    CertificateSerial,
+    /// An attribute certificate's serial number.
+    AttributeCertificateSerial,
+    /// A procedure's name.
+    ProcedureName,
+    /// The issuance request ID of a queued PIN mail.
+    PinMailRequest,
+    /// An officer's request ID (idempotent requests).
+    RequestId,
+    /// A PIN letter ID: the lowest one that exists already, when known.
+    PinLetterId(Option<i64>),
+}
+
+impl std::fmt::Display for ConflictOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let field = match self {
+            ConflictOn::OfficerName => "officer name",
+            ConflictOn::OfficerFingerprint => "officer certificate fingerprint",
+            ConflictOn::CertificateSerial => "certificate serial",
+            ConflictOn::AttributeCertificateSerial => "attribute certificate serial",
+            ConflictOn::ProcedureName => "procedure name",
+            ConflictOn::PinMailRequest => "PIN mail request",
+            ConflictOn::RequestId => "request ID",
+            ConflictOn::PinLetterId(Some(id)) => return write!(f, "PIN letter ID {id}"),
+            ConflictOn::PinLetterId(None) => "PIN letter ID",
+        };
+        f.write_str(field)
+    }
+}
+
+/// Which one-time item a [`StoreError::Used`] is about, shown as `PIN letter 17` or
+/// `approval 4`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsedItem {
+    /// The PIN letter with this ID.
+    PinLetter(i64),
+    /// The recovery approval request with this ID.
+    Approval(i64),
+}
+
+impl std::fmt::Display for UsedItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UsedItem::PinLetter(id) => write!(f, "PIN letter {id}"),
+            UsedItem::Approval(id) => write!(f, "approval {id}"),
+        }
+    }
+}
+
 impl StoreError {
-    /// Maps a unique-constraint violation to [`StoreError::Conflict`] naming `field`; any other
+    /// Maps a unique-constraint violation to [`StoreError::Conflict`] on `field`; any other
     /// error to [`StoreError::Database`].
-    pub(crate) fn unique(field: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+    pub(crate) fn unique(field: ConflictOn) -> impl Fn(sqlx::Error) -> StoreError {
         move |e| match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Conflict(field.to_string())
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(field),
             _ => StoreError::Database(e),
         }
     }
@@ -57,5 +111,42 @@ impl StoreError {
     /// Whether this is a unique-constraint violation reported by the database.
     pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
         matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_and_used_items_read_as_before() {
+        let conflicts = [
+            (ConflictOn::OfficerName, "officer name"),
+            (ConflictOn::OfficerFingerprint, "officer certificate fingerprint"),
+            (ConflictOn::CertificateSerial, "certificate serial"),
+            (
+                ConflictOn::AttributeCertificateSerial,
+                "attribute certificate serial",
+            ),
+            (ConflictOn::ProcedureName, "procedure name"),
+            (ConflictOn::PinMailRequest, "PIN mail request"),
+            (ConflictOn::RequestId, "request ID"),
+            (ConflictOn::PinLetterId(Some(17)), "PIN letter ID 17"),
+            (ConflictOn::PinLetterId(None), "PIN letter ID"),
+        ];
+        for (on, text) in conflicts {
+            assert_eq!(
+                StoreError::Conflict(on).to_string(),
+                format!("{text} exists already")
+            );
+        }
+        assert_eq!(
+            StoreError::Used(UsedItem::PinLetter(17)).to_string(),
+            "PIN letter 17 has been used already"
+        );
+        assert_eq!(
+            StoreError::Used(UsedItem::Approval(4)).to_string(),
+            "approval 4 has been used already"
+        );
     }
 }

@@ -44,7 +44,7 @@ pub use audit_chain::{
 pub use audit_search::AuditQuery;
 pub use certificates::Answered;
 pub use crash::{crash_point, CRASH_ENV};
-pub use error::StoreError;
+pub use error::{ConflictOn, StoreError, UsedItem};
 pub use nonces::NonceSight;
 pub use pins::{
     NewPinLetter, NewPinMail, PinDelivery, PinLetter, PinLetterQuery, PinLetterUse, PinMail,

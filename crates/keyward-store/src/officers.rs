@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::types::{NewAudit, NewOfficer, Officer};
-use crate::{audit, now, Store, StoreError};
+use crate::{audit, now, ConflictOn, Store, StoreError};
 
 const COLUMNS: &str = "id, name, cert_fingerprint, cert_der, roles, created_at, revoked_at";
 
@@ -40,15 +40,15 @@ fn fingerprint(hex: &str) -> Result<String, StoreError> {
 
 /// Which unique field a violation on the officers table concerns (for the rare race the
 /// pre-check cannot see): PostgreSQL names the index, SQLite names the column.
-fn conflict_field(e: &sqlx::Error) -> &'static str {
+fn conflict_field(e: &sqlx::Error) -> ConflictOn {
     let text = match e {
         sqlx::Error::Database(db) => db.constraint().unwrap_or(db.message()).to_string(),
         _ => String::new(),
     };
     if text.contains("fingerprint") {
-        FINGERPRINT
+        ConflictOn::OfficerFingerprint
     } else {
-        NAME
+        ConflictOn::OfficerName
     }
 }
 
@@ -73,13 +73,13 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         if !taken.is_empty() {
-            let mut field = FINGERPRINT;
+            let mut field = ConflictOn::OfficerFingerprint;
             for row in &taken {
                 if row.try_get::<String, _>("name")? == new.name {
-                    field = NAME;
+                    field = ConflictOn::OfficerName;
                 }
             }
-            return Err(StoreError::Conflict(field.to_string()));
+            return Err(StoreError::Conflict(field));
         }
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO officers (name, cert_fingerprint, cert_der, roles, created_at) \
@@ -94,7 +94,7 @@ impl Store {
         .await
         .map_err(|e| {
             if StoreError::is_unique_violation(&e) {
-                StoreError::Conflict(conflict_field(&e).to_string())
+                StoreError::Conflict(conflict_field(&e))
             } else {
                 StoreError::Database(e)
             }

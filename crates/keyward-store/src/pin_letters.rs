@@ -13,7 +13,7 @@ use crate::certificates::row_limit;
 use crate::pins::{NewPinLetter, PinLetter, PinLetterQuery, PinLetterUse};
 use crate::request_results::{self, RequestAnswer, RequestKey};
 use crate::types::{AuditCategory, NewAudit, Outcome};
-use crate::{audit, now, Store, StoreError};
+use crate::{audit, now, ConflictOn, Store, StoreError, UsedItem};
 
 const COLUMNS: &str = "letter_id, pin_procedure, batch, kek_id, sealed, created_at, created_by, \
      used_at, used_by, used_request, used_certificates";
@@ -147,7 +147,7 @@ pub(crate) async fn use_letter(
     .execute(conn)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::Used(format!("PIN letter {letter_id}")));
+        return Err(StoreError::Used(UsedItem::PinLetter(letter_id)));
     }
     Ok(NewAudit {
         category: AuditCategory::PinDistribution,
@@ -239,7 +239,7 @@ impl Store {
             request_results::claim(&mut tx, key, created_at).await?;
         }
         if let Some(id) = lowest_existing(&mut tx, &ids).await? {
-            return Err(StoreError::Conflict(format!("{FIELD} {id}")));
+            return Err(StoreError::Conflict(ConflictOn::PinLetterId(Some(id))));
         }
         for chunk in letters.chunks(CHUNK) {
             let sql = insert_sql(chunk.len());
@@ -261,12 +261,9 @@ impl Store {
                 // Created concurrently since the check: name it, from outside the transaction.
                 drop(tx);
                 let mut conn = self.pool.acquire().await?;
-                return Err(StoreError::Conflict(
-                    match lowest_existing(&mut conn, &ids).await? {
-                        Some(id) => format!("{FIELD} {id}"),
-                        None => FIELD.to_string(),
-                    },
-                ));
+                return Err(StoreError::Conflict(ConflictOn::PinLetterId(
+                    lowest_existing(&mut conn, &ids).await?,
+                )));
             }
         }
         audit::insert(&mut tx, audit).await?;

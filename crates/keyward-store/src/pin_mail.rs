@@ -12,7 +12,7 @@ use sqlx::{AnyConnection, Row};
 use crate::certificates::row_limit;
 use crate::pins::{NewPinMail, PinMail, PinMailQuery, PinMailState};
 use crate::types::{AuditCategory, NewAudit, Outcome};
-use crate::{audit, now, Store, StoreError};
+use crate::{audit, now, ConflictOn, Store, StoreError};
 
 const COLUMNS: &str = "id, request_id, recipient, delivery, subject, token_procedure, \
      certificate_ids, officer, kek_id, sealed, state, attempts, last_error, queued_at, \
@@ -102,7 +102,7 @@ pub(crate) async fn queue(
     .bind(queued_at)
     .fetch_one(conn)
     .await
-    .map_err(StoreError::unique("PIN mail request"))?;
+    .map_err(StoreError::unique(ConflictOn::PinMailRequest))?;
     let id: i64 = row.try_get("id")?;
     Ok(NewAudit {
         category: AuditCategory::PinDistribution,

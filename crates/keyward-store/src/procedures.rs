@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::types::NewAudit;
-use crate::{audit, Store, StoreError};
+use crate::{audit, ConflictOn, Store, StoreError};
 
 fn to_json<T: Serialize>(kind: &str, name: &str, value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value)
@@ -71,7 +71,7 @@ impl Store {
             .bind(definition)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::unique("procedure name"))?;
+            .map_err(StoreError::unique(ConflictOn::ProcedureName))?;
         }
         audit::insert(&mut tx, audit).await?;
         tx.commit().await?;

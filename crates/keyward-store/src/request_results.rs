@@ -18,7 +18,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{now, Store, StoreError};
+use crate::{now, ConflictOn, Store, StoreError};
 
 /// What [`Store::record_token_answered`] keeps about the request it records: who sent it, its
 /// ID, the endpoint and the SHA-256 of its exact signed body.
@@ -116,7 +116,7 @@ pub(crate) async fn claim(
     .bind(at)
     .execute(&mut *tx)
     .await
-    .map_err(StoreError::unique("request ID"))?;
+    .map_err(StoreError::unique(ConflictOn::RequestId))?;
     Ok(())
 }
 

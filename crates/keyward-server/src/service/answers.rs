@@ -5,7 +5,7 @@ use serde_json::json;
 
 use std::future::Future;
 
-use keyward_store::{AuditCategory, NewAudit, Outcome, RequestKey, StoreError};
+use keyward_store::{AuditCategory, ConflictOn, NewAudit, Outcome, RequestKey, StoreError};
 
 use super::{rfc3339, shorten, Refusal, Service};
 
@@ -20,10 +20,10 @@ pub enum Answer<T> {
 }
 
 /// The refusal of a request ID the officer used before (the store's
-/// [`StoreError::Conflict`] naming `request ID`), if `e` is that.
+/// [`StoreError::Conflict`] on [`ConflictOn::RequestId`]), if `e` is that.
 pub(super) fn request_id_taken(e: &StoreError, request_id: &str, officer: &str) -> Option<Refusal> {
     match e {
-        StoreError::Conflict(what) if what == "request ID" => Some(Refusal::conflict(
+        StoreError::Conflict(ConflictOn::RequestId) => Some(Refusal::conflict(
             "request_id",
             format!(
                 "request ID {} was used already by officer {officer}; a new request needs a new request ID",

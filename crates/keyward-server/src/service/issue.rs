@@ -15,7 +15,7 @@ use keyward_proto::{
 };
 use keyward_store::{
     crash_point, Answered, ApprovalUse, AuditCategory, NewAttributeCertificate, NewAudit, Officer,
-    Outcome, RequestAnswer, RequestKey, StoreError, StoredCertificate,
+    Outcome, RequestAnswer, RequestKey, StoreError, StoredCertificate, UsedItem,
 };
 use openssl::pkey::{PKey, Public};
 
@@ -456,7 +456,7 @@ impl Service {
             )
         };
         let to_refusal = |e: StoreError| match e {
-            StoreError::Used(what) if what.starts_with("approval") => Refusal::conflict(
+            StoreError::Used(what @ UsedItem::Approval(_)) => Refusal::conflict(
                 "approval",
                 format!("{what} is no longer approved (used, or expired)"),
             ),

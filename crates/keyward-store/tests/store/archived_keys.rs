@@ -2,8 +2,8 @@
 //! shown in `Debug` output.
 
 use keyward_store::{
-    ArchivedKey, ArchivedKeyQuery, AuditCategory, AuditRecord, CertificateQuery, NewArchivedKey,
-    NewAudit, NewCertificate, Outcome, StoreError,
+    ArchivedKey, ArchivedKeyQuery, AuditCategory, AuditRecord, CertificateQuery, ConflictOn,
+    NewArchivedKey, NewAudit, NewCertificate, Outcome, StoreError,
 };
 use serde_json::json;
 
@@ -397,7 +397,7 @@ async fn failed_archive_rolls_back_everything(db: TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, StoreError::Conflict(f) if f == "certificate serial"),
+        matches!(&err, StoreError::Conflict(ConflictOn::CertificateSerial)),
         "{err}"
     );
     unchanged().await;

@@ -3,7 +3,8 @@
 use std::collections::BTreeSet;
 
 use keyward_store::{
-    ArchivedKeyQuery, AuditCategory, CertificateQuery, Engine, StoreError, StoredCertificate,
+    ArchivedKeyQuery, AuditCategory, CertificateQuery, ConflictOn, Engine, StoreError,
+    StoredCertificate,
 };
 use serde_json::json;
 
@@ -149,7 +150,7 @@ async fn failed_issuance_rolls_back_everything(db: TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, StoreError::Conflict(f) if f == "certificate serial"),
+        matches!(&err, StoreError::Conflict(ConflictOn::CertificateSerial)),
         "{err}"
     );
     assert!(s

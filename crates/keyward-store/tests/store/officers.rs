@@ -1,7 +1,7 @@
 //! Officers.
 
 use keyward_policy::Role;
-use keyward_store::{AuditCategory, NewOfficer, StoreError};
+use keyward_store::{AuditCategory, ConflictOn, NewOfficer, StoreError};
 
 use crate::common::{audit, TestDb};
 
@@ -54,14 +54,20 @@ async fn officers(db: TestDb) {
         .add_officer(&officer("alice", &"ef".repeat(32)), &admin("x"))
         .await;
     assert!(
-        matches!(&same_name, Err(StoreError::Conflict(f)) if f == "officer name"),
+        matches!(
+            &same_name,
+            Err(StoreError::Conflict(ConflictOn::OfficerName))
+        ),
         "{same_name:?}"
     );
     let same_cert = s
         .add_officer(&officer("carol", &alice_fp), &admin("x"))
         .await;
     assert!(
-        matches!(&same_cert, Err(StoreError::Conflict(f)) if f == "officer certificate fingerprint"),
+        matches!(
+            &same_cert,
+            Err(StoreError::Conflict(ConflictOn::OfficerFingerprint))
+        ),
         "{same_cert:?}"
     );
     let bad = s.add_officer(&officer("carol", "abc"), &admin("x")).await;

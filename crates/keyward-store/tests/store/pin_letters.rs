@@ -2,8 +2,8 @@
 //! its transaction, and never shown in `Debug` output.
 
 use keyward_store::{
-    AuditCategory, CertificateQuery, NewAudit, NewPinLetter, PinLetter, PinLetterQuery, PinRecord,
-    StoreError, StoredCertificate,
+    AuditCategory, CertificateQuery, ConflictOn, NewAudit, NewPinLetter, PinLetter, PinLetterQuery,
+    PinRecord, StoreError, StoredCertificate, UsedItem,
 };
 use serde_json::json;
 
@@ -171,7 +171,7 @@ async fn conflict_names_lowest_existing_id(db: TestDb) {
             .unwrap_err();
         let expected = format!("PIN letter ID {lowest}");
         assert!(
-            matches!(&err, StoreError::Conflict(f) if *f == expected),
+            matches!(&err, StoreError::Conflict(ConflictOn::PinLetterId(Some(l))) if *l == lowest),
             "{err}"
         );
         assert_eq!(err.to_string(), format!("{expected} exists already"));
@@ -366,7 +366,7 @@ async fn used_letter_rolls_back_issuance(db: TestDb) {
             .unwrap_err();
         let expected = format!("PIN letter {letter_id}");
         assert!(
-            matches!(&err, StoreError::Used(l) if *l == expected),
+            matches!(&err, StoreError::Used(UsedItem::PinLetter(l)) if *l == letter_id),
             "{err}"
         );
         assert_eq!(err.to_string(), format!("{expected} has been used already"));

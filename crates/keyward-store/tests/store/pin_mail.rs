@@ -2,8 +2,8 @@
 //! failed and queued again, always audited, and never shown in `Debug` output.
 
 use keyward_store::{
-    AuditCategory, CertificateQuery, NewAudit, NewPinMail, PinDelivery, PinMail, PinMailQuery,
-    PinMailState, PinRecord, StoreError,
+    AuditCategory, CertificateQuery, ConflictOn, NewAudit, NewPinMail, PinDelivery, PinMail,
+    PinMailQuery, PinMailState, PinRecord, StoreError,
 };
 use serde_json::json;
 
@@ -132,7 +132,7 @@ async fn record_token_queues_mail(db: TestDb) {
             .unwrap_err();
         if conflict {
             assert!(
-                matches!(&err, StoreError::Conflict(f) if f == "PIN mail request"),
+                matches!(&err, StoreError::Conflict(ConflictOn::PinMailRequest)),
                 "{err}"
             );
         } else {

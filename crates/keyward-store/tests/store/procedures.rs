@@ -3,7 +3,7 @@
 use keyward_policy::{
     KeyAction, KeyProcedure, KeyUsageSet, ProcedureSet, RecoverCertificate, RecoverScope,
 };
-use keyward_store::{AuditCategory, Engine, Store, StoreError};
+use keyward_store::{AuditCategory, ConflictOn, Engine, Store, StoreError};
 use serde_json::json;
 
 use crate::common::{audit, by_serial, cert, issued, TestDb};
@@ -143,7 +143,7 @@ async fn procedures_round_trip(db: TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, StoreError::Conflict(f) if f == "procedure name"),
+        matches!(&err, StoreError::Conflict(ConflictOn::ProcedureName)),
         "{err}"
     );
     assert_eq!(s.procedures().await.unwrap(), smaller, "rolled back");

@@ -4,7 +4,8 @@
 //! replay.
 
 use keyward_store::{
-    NewCertificate, NonceSight, RequestAnswer, RequestKey, Store, StoreError, StoredCertificate,
+    ConflictOn, NewCertificate, NonceSight, RequestAnswer, RequestKey, Store, StoreError,
+    StoredCertificate,
 };
 
 use crate::common::{cert, count, issued, TestDb};
@@ -84,7 +85,7 @@ async fn a_request_id_issues_once(db: TestDb) {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, StoreError::Conflict(what) if what == "request ID"),
+            matches!(&err, StoreError::Conflict(ConflictOn::RequestId)),
             "{err}"
         );
     }
@@ -113,7 +114,7 @@ async fn racing_attempts_issue_once(db: TestDb) {
                 assert_eq!(stored.len(), 1);
                 issued_once += 1;
             }
-            Err(StoreError::Conflict(what)) => assert_eq!(what, "request ID"),
+            Err(StoreError::Conflict(what)) => assert_eq!(what, ConflictOn::RequestId),
             Err(other) => panic!("unexpected: {other}"),
         }
     }

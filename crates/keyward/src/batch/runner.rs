@@ -165,7 +165,7 @@ impl Ctx {
                 {
                     let nonce = match random_hex(16) {
                         Ok(n) => n,
-                        Err(e) => return failed(RaError::input("random", e.to_string())),
+                        Err(e) => return failed(RaError::internal(e.to_string())),
                     };
                     let fresh = (unix_now(), nonce);
                     if let Err(e) = self.rewrite_pending(job, pending, &fresh) {
@@ -371,7 +371,7 @@ fn is_fatal(e: &RaError) -> bool {
         | RaError::Transport { .. }
         | RaError::Io { .. } => true,
         RaError::Refused { status, .. } => *status == 401 || *status == 403,
-        RaError::Input { .. } | RaError::Crypto(_) => false,
+        RaError::Input { .. } | RaError::Crypto(_) | RaError::Internal(_) => false,
     }
 }
 
