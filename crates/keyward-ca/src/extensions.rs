@@ -40,7 +40,7 @@ pub(crate) fn append_der(
 /// Adds basicConstraints, keyUsage, extendedKeyUsage, SKI, AKI, subjectAltName, then the
 /// procedure's certificatePolicies, cRLDistributionPoints and authorityInfoAccess, and the
 /// request's qcStatements.
-pub fn end_entity(
+pub(crate) fn end_entity(
     b: &mut X509Builder,
     ca: &X509Ref,
     req: &IssueRequest<'_>,

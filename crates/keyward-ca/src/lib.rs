@@ -31,11 +31,11 @@ use keyward_policy::qc::QcStatements;
 use keyward_policy::{CertificateProcedure, DistinguishedName};
 
 pub use attribute_cert::AttributeCertificateRequest;
+use hierarchy::decrypt_key_pem;
 pub use hierarchy::{
     create_hierarchy, create_hierarchy_with_issuing_key, encrypt_key_pem, ExternalHierarchy,
     Hierarchy,
 };
-use hierarchy::decrypt_key_pem;
 pub use pkcs11::Pkcs11Signer;
 pub use qc::qc_statements_der;
 

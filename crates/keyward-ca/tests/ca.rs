@@ -322,7 +322,10 @@ fn encrypted_ca_keys_round_trip_and_refuse_the_wrong_passphrase() {
     let pem = encrypt_key_pem(&key, b"correct passphrase").unwrap();
     assert!(String::from_utf8_lossy(&pem).contains("ENCRYPTED PRIVATE KEY"));
     let back = SoftwareSigner::from_encrypted_pem(&pem, b"correct passphrase").unwrap();
-    assert_eq!(back.public_key_der().unwrap(), key.public_key_to_der().unwrap());
+    assert_eq!(
+        back.public_key_der().unwrap(),
+        key.public_key_to_der().unwrap()
+    );
     assert!(matches!(
         SoftwareSigner::from_encrypted_pem(&pem, b"wrong"),
         Err(CaError::KeyDecryption)

@@ -1,6 +1,6 @@
 //! The CM host: the HTTPS API (officer authentication, request signatures, no policy) in
-//! [`api`], and the issuance service in [`service`], which applies the policy crate's rules and
-//! drives the CA and the store.
+//! [`api`], and the services in [`service`], which apply the policy crate's rules and drive the
+//! CA, the KRA and the store, each holding only the secrets it needs.
 
 #![forbid(unsafe_code)]
 
@@ -12,4 +12,4 @@ pub mod tls;
 
 pub use config::ServerConfig;
 pub use error::ServerError;
-pub use service::Service;
+pub use service::Services;

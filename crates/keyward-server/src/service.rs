@@ -1,9 +1,14 @@
-//! The issuance service: the RA policy applied on the server, which is the authority.
+//! The server's services: the RA policy applied on the server, which is the authority.
 //!
-//! It recomputes the token plan, checks roles, subject and proof of possession, has the CA sign,
-//! and stores certificates and their audit record in one transaction. Every refusal of a
+//! They recompute the token plan, check roles, subject and proof of possession, have the CA
+//! sign, and store certificates and their audit record in one transaction. Every refusal of a
 //! state-changing request is audited here too.
+//!
+//! The work is split by the secrets it needs (see [`Services`]): only [`Issuance`] holds the
+//! issuing CA; the [`PinDesk`] holds the KRA and the PIN mailer's SMTP credentials but no CA;
+//! [`Approvals`], [`Queries`] and the API's [`Gate`] hold the database alone.
 
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
@@ -13,14 +18,8 @@ use serde_json::json;
 use keyward_ca::CertificateAuthority;
 use keyward_kra::Kra;
 use keyward_policy::KeySpec;
-use keyward_proto::{
-    ArchivedKeyInfo, CertificateInfo, IssueRequest, IssueResponse, KeyOrigin, ProcedureList,
-    RaConfig,
-};
-use keyward_store::{
-    ArchivedKeyQuery, AuditCategory, CertificateQuery, NewAudit, NewCertificate, Officer, Outcome,
-    RequestKey, Store,
-};
+use keyward_proto::{IssueResponse, KeyOrigin};
+use keyward_store::{AuditCategory, NewAudit, NewCertificate, Officer, Outcome, Store};
 
 use crate::config::ServerConfig;
 use crate::error::ServerError;
@@ -28,11 +27,13 @@ use crate::error::ServerError;
 mod answers;
 mod approvals;
 mod attribute;
+mod gate;
 mod issue;
 mod keys;
 mod pin_letters;
 mod pin_mail;
 mod produce;
+mod queries;
 mod recovery;
 mod refusal;
 mod token_pin;
@@ -42,39 +43,74 @@ pub use pin_letters::Letters;
 pub use pin_mail::{pin_mail_text, PinMailer, PIN_MAIL_SUBJECT};
 pub use refusal::{Refusal, RefusalKind};
 
-/// The answer to an idempotent issue request ([`Service::issue_request`]): issued now, or a
+/// The answer to an idempotent issue request ([`Issuance::issue_request`]): issued now, or a
 /// retry of a completed request answered with its recorded answer, whose keys and PINs are
 /// sealed to that request's one-time transport key.
 pub type Issued = Answer<Box<IssueResponse>>;
 
-/// The server's issuance service. Cheap to share behind an `Arc`.
-pub struct Service {
+/// The server's components, each holding only what its requests need. Cheap to share behind
+/// an `Arc`; the API holds them, never the database itself.
+pub struct Services {
+    /// Issuing tokens (and recovering keys): the database, the issuing CA and the KRA.
+    pub issuance: Issuance,
+    /// PIN letters, PIN mail and the token PINs the server chooses: the database, the KRA and
+    /// the PIN mailer; no CA.
+    pub pins: PinDesk,
+    /// Approval requests of M-of-N recoveries and officers' votes: the database.
+    pub approvals: Approvals,
+    /// Read-only look-ups (procedures, certificates, archived keys): the database.
+    pub queries: Queries,
+    /// The API's own records (officers, nonces, refused requests): the database.
+    pub gate: Gate,
+}
+
+/// Issues tokens: recomputes the plan, has the CA sign and the KRA generate, archive and
+/// recover keys, and records everything in one transaction.
+pub struct Issuance {
     store: Store,
     ca: Arc<CertificateAuthority>,
     kra: Arc<Kra>,
-    ra_key_generation: String,
     server_key_spec: KeySpec,
-    pin_mailer: Option<Arc<pin_mail::PinMailer>>,
-    /// When this process last cleared old recorded answers (Unix seconds): at most once a
-    /// minute, not on every request. Only an optimisation: any node may prune.
-    answers_pruned_at: std::sync::atomic::AtomicI64,
+    /// The PIN desk's part in issuance, without its mailer.
+    token_pins: TokenPins,
+    /// The approvals a recovery needs.
+    approvals: Approvals,
 }
 
-/// The audit category of an issue request's recorded answer given again: keys recovered when
-/// every certificate in it is for a recovered key, else certificates issued.
-fn issue_category(json: &str) -> AuditCategory {
-    let recovery = serde_json::from_str::<IssueResponse>(json)
-        .map(|r| {
-            r.certificates
-                .iter()
-                .all(|c| c.key_origin == KeyOrigin::Recovered)
-        })
-        .unwrap_or(false);
-    if recovery {
-        AuditCategory::KeysRecovered
-    } else {
-        AuditCategory::CertificatesIssued
-    }
+/// The PIN desk: PIN/PUK letters and the PIN mail queue, each PIN kept in a KRA envelope.
+pub struct PinDesk {
+    store: Store,
+    kra: Arc<Kra>,
+    pin_mailer: Option<Arc<PinMailer>>,
+}
+
+/// The token PIN when the server chooses it (from a PIN letter, or fresh for the PIN mailer):
+/// what issuance borrows from the PIN desk, the database and the KRA only.
+struct TokenPins {
+    store: Store,
+    kra: Arc<Kra>,
+}
+
+/// Approval requests of M-of-N recoveries: created and used by issuance, voted on by officers.
+#[derive(Clone)]
+pub struct Approvals {
+    store: Store,
+}
+
+/// Read-only look-ups for officers: procedures, certificates, attribute certificates and
+/// archived keys (never a key), and what the RA needs to know from cm.conf.
+pub struct Queries {
+    store: Store,
+    ra_key_generation: String,
+}
+
+/// What the API itself looks up and records: the officer behind a client certificate, the
+/// nonces of signed requests, refused requests, and clearing old recorded answers.
+pub struct Gate {
+    store: Store,
+    /// When this process last cleared old recorded answers (Unix seconds): at most once a
+    /// minute, not on every request. Only an optimisation: any node may prune.
+    answers_pruned_at: AtomicI64,
 }
 
 /// Seconds since the Unix epoch.
@@ -85,311 +121,129 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-impl Service {
-    /// Builds a service from its parts.
+impl Services {
+    /// Builds the components from their parts.
     pub fn new(
         store: Store,
         ca: CertificateAuthority,
         kra: Kra,
         ra_key_generation: String,
-    ) -> Service {
+    ) -> Services {
         // Keys the server generates for no certificate procedure of its own (shared key usage)
         // get the installation's default spec.
         let server_key_spec = keyward_policy::KeySpecList::parse(&ra_key_generation)
             .map(|l| l.default_spec())
             .unwrap_or(KeySpec::Rsa(2048));
-        Service {
-            store,
-            ca: Arc::new(ca),
-            kra: Arc::new(kra),
-            ra_key_generation,
-            server_key_spec,
-            pin_mailer: None,
-            answers_pruned_at: std::sync::atomic::AtomicI64::new(0),
+        let kra = Arc::new(kra);
+        let approvals = Approvals {
+            store: store.clone(),
+        };
+        Services {
+            issuance: Issuance {
+                store: store.clone(),
+                ca: Arc::new(ca),
+                kra: kra.clone(),
+                server_key_spec,
+                token_pins: TokenPins {
+                    store: store.clone(),
+                    kra: kra.clone(),
+                },
+                approvals: approvals.clone(),
+            },
+            pins: PinDesk {
+                store: store.clone(),
+                kra,
+                pin_mailer: None,
+            },
+            approvals,
+            queries: Queries {
+                store: store.clone(),
+                ra_key_generation,
+            },
+            gate: Gate {
+                store,
+                answers_pruned_at: AtomicI64::new(0),
+            },
         }
     }
 
-    /// Clears recorded answers older than `keep_secs` (see
-    /// [`Store::prune_request_answers`]), at most once a minute per process.
-    pub async fn prune_answers_if_due(&self, keep_secs: i64) {
-        use std::sync::atomic::Ordering;
-        let now = unix_now();
-        let last = self.answers_pruned_at.load(Ordering::Relaxed);
-        if now - last < 60
-            || self
-                .answers_pruned_at
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
-        }
-        if let Err(e) = self.store.prune_request_answers(keep_secs).await {
-            tracing::warn!("could not clear old recorded answers: {e}");
-        }
+    /// Adds the SMTP side of the PIN mailer (from cm.conf's `pin-mailer.*`) to the PIN desk.
+    pub fn with_pin_mailer(mut self, mailer: PinMailer) -> Services {
+        self.pins.pin_mailer = Some(Arc::new(mailer));
+        self
     }
 
-    /// Opens the database and loads the issuing CA and the archive key named by cm.conf.
-    pub async fn open(config: &ServerConfig) -> Result<Service, ServerError> {
+    /// Opens the database and loads the issuing CA, the archive key and the PIN mailer named
+    /// by cm.conf. Also returns the database, for the caller's own tasks (the audit log's
+    /// sealer); the components never hand it out.
+    pub async fn open(config: &ServerConfig) -> Result<(Services, Store), ServerError> {
         let ca = load_ca(config)?;
         let kra = load_kra(config)?;
         let pin_mailer = load_pin_mailer(config)?;
         let store = Store::open(&config.database_url).await?;
-        let service = Service::new(store, ca, kra, config.ra_key_generation.clone());
-        Ok(match pin_mailer {
-            Some(mailer) => service.with_pin_mailer(mailer),
-            None => service,
-        })
-    }
-
-    /// The database.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The KRA's key pool (cm.conf `kra.key-pool`), if it has one.
-    pub fn key_pool(&self) -> Option<Arc<keyward_crypto::KeyPool>> {
-        self.kra.key_pool().cloned()
-    }
-
-    /// What the RA needs to know from cm.conf.
-    pub fn ra_config(&self) -> RaConfig {
-        RaConfig {
-            ra_key_generation: self.ra_key_generation.clone(),
-            server_version: env!("CARGO_PKG_VERSION").to_string(),
-        }
-    }
-
-    /// Token procedures whose name or description contains `filter` (case-insensitive).
-    pub async fn procedures(&self, filter: Option<&str>) -> Result<ProcedureList, Refusal> {
-        let set = self.store.procedures().await.map_err(Refusal::internal)?;
-        let filter = filter.map(str::to_lowercase);
-        let mut token_procedures = Vec::new();
-        for token in &set.token {
-            let text = format!("{} {}", token.name, token.description).to_lowercase();
-            if filter.as_ref().is_some_and(|f| !text.contains(f.as_str())) {
-                continue;
-            }
-            match set.resolve(&token.name) {
-                Ok(resolved) => token_procedures.push(resolved),
-                Err(e) => tracing::warn!("skipping broken token procedure: {e}"),
-            }
-        }
-        Ok(ProcedureList { token_procedures })
-    }
-
-    /// Searches issued certificates.
-    pub async fn certificates(
-        &self,
-        query: &CertificateQuery,
-    ) -> Result<Vec<CertificateInfo>, Refusal> {
-        let found = self
-            .store
-            .find_certificates(query)
-            .await
-            .map_err(Refusal::internal)?;
-        Ok(found
-            .into_iter()
-            .map(|c| CertificateInfo {
-                certificate_id: c.id.to_string(),
-                serial: c.serial_hex,
-                subject: c.subject,
-                issuer: c.issuer,
-                not_before: rfc3339(c.not_before),
-                not_after: rfc3339(c.not_after),
-                certificate_procedure: c.certificate_procedure,
-                token_procedure: c.token_procedure,
-                key_origin: c.key_origin,
-                key_usage: c.key_usage,
-                officer: c.officer,
-                issued_at: rfc3339(c.issued_at),
-            })
-            .collect())
-    }
-
-    /// The attribute certificates held by Certificate `holder`, oldest first.
-    pub async fn attribute_certificates(
-        &self,
-        holder: i64,
-    ) -> Result<Vec<keyward_proto::IssuedAttributeCertificate>, Refusal> {
-        let found = self
-            .store
-            .attribute_certificates_of(holder)
-            .await
-            .map_err(Refusal::internal)?;
-        Ok(found
-            .into_iter()
-            .map(|ac| keyward_proto::IssuedAttributeCertificate {
-                serial: ac.serial_hex,
-                procedure: ac.procedure,
-                holder_certificate_id: ac.holder_certificate_id.to_string(),
-                der: ac.der,
-            })
-            .collect())
-    }
-
-    /// Issues one token for an authenticated officer; refusals are audited (as a recovery when
-    /// the token procedure recovers keys). Nothing makes a retry safe: the API uses
-    /// [`Service::issue_request`].
-    pub async fn issue(
-        &self,
-        officer: &Officer,
-        req: IssueRequest,
-    ) -> Result<IssueResponse, Refusal> {
-        match self.issue_inner(officer, req, None).await? {
-            Issued::New(response) => Ok(*response),
-            Issued::Again(_) => Err(Refusal::internal("an answer without a request key")),
-        }
-    }
-
-    /// Issues one token for an authenticated officer as an idempotent request: `key` names the
-    /// officer, the request ID and the SHA-256 of the exact signed body.
-    ///
-    /// - A request ID this officer completed before, with the same body (a retry: after a
-    ///   lost answer, a server crash, or concurrently with the first attempt), is answered with
-    ///   the recorded answer, byte for byte, and nothing is issued ([`Issued::Again`], audited
-    ///   as `answer-retry`).
-    /// - The same request ID with another body is refused (409, field `request_id`), naming
-    ///   the Certificate IDs it issued.
-    /// - Otherwise the token is issued and the answer recorded in the issuance transaction,
-    ///   where the request ID is claimed first: of two attempts racing, one issues and the
-    ///   other waits for it and then answers with its result.
-    pub async fn issue_request(
-        &self,
-        officer: &Officer,
-        req: IssueRequest,
-        key: &RequestKey,
-    ) -> Result<Issued, Refusal> {
-        self.issue_inner(officer, req, Some(key)).await
-    }
-
-    async fn issue_inner(
-        &self,
-        officer: &Officer,
-        req: IssueRequest,
-        key: Option<&RequestKey>,
-    ) -> Result<Issued, Refusal> {
-        let mut category = AuditCategory::CertificatesIssued;
-        let attempt = self.try_issue(officer, &req, key, &mut category);
-        let result = self
-            .idempotent(key, issue_category, async { attempt.await.map(Box::new) })
-            .await;
-        match result {
-            Ok(Answer::New(response)) => {
-                let ids: Vec<&str> = response
-                    .certificates
-                    .iter()
-                    .map(|c| c.certificate_id.as_str())
-                    .collect();
-                tracing::info!(
-                    officer = %officer.name,
-                    token_procedure = %req.token_procedure,
-                    "issued token: Certificate ID {}",
-                    ids.join(",")
-                );
-                Ok(Answer::New(response))
-            }
-            Ok(again) => Ok(again),
-            Err(refusal) => {
-                tracing::warn!(officer = %officer.name, token_procedure = %shorten(&req.token_procedure), "refused: {refusal}");
-                self.audit_refusal(
-                    category,
-                    "issue-token",
-                    Some(&officer.name),
-                    &refusal,
-                    json!({
-                        "request_id": shorten(&req.request_id),
-                        "token_procedure": shorten(&req.token_procedure),
-                        "subject": shorten(&req.subject),
-                    }),
-                )
-                .await;
-                Err(refusal)
-            }
-        }
-    }
-
-    /// Searches archived keys (Select Archived Key); needs the `recover-key` role, and a
-    /// refusal is audited.
-    pub async fn archived_keys(
-        &self,
-        officer: &Officer,
-        query: &ArchivedKeyQuery,
-    ) -> Result<Vec<ArchivedKeyInfo>, Refusal> {
-        self.require_role(
-            officer,
-            keyward_policy::Role::RecoverKey,
-            AuditCategory::KeysRecovered,
-            "search-archived-keys",
-        )
-        .await?;
-        let found = self
-            .store
-            .find_archived_keys(query)
-            .await
-            .map_err(Refusal::internal)?;
-        Ok(found
-            .into_iter()
-            .map(|k| ArchivedKeyInfo {
-                certificate_id: k.certificate.id.to_string(),
-                serial: k.certificate.serial_hex,
-                subject: k.certificate.subject,
-                key_usage: k.key_usage,
-                key_spec: k.key_spec,
-                key_procedure: k.key_procedure,
-                archived_at: rfc3339(k.archived_at),
-                not_after: rfc3339(k.certificate.not_after),
-            })
-            .collect())
-    }
-
-    /// Refuses an officer without `role`, naming the action, and audits the refusal under
-    /// `category`.
-    pub(crate) async fn require_role(
-        &self,
-        officer: &Officer,
-        role: keyward_policy::Role,
-        category: AuditCategory,
-        action: &str,
-    ) -> Result<(), Refusal> {
-        if officer.roles.contains(&role) {
-            return Ok(());
-        }
-        let refusal = Refusal::forbidden(format!(
-            "officer {} lacks the role {} needed to {}",
-            officer.name,
-            role.name(),
-            action.replace('-', " ")
-        ));
-        self.audit_refusal(category, action, Some(&officer.name), &refusal, json!({}))
-            .await;
-        Err(refusal)
-    }
-
-    /// Writes a failure audit record; if even that fails, the refusal still stands and the
-    /// failure is logged.
-    pub async fn audit_refusal(
-        &self,
-        category: AuditCategory,
-        action: &str,
-        officer: Option<&str>,
-        refusal: &Refusal,
-        mut detail: serde_json::Value,
-    ) {
-        detail["reason"] = json!(refusal.message);
-        if let Some(field) = &refusal.field {
-            detail["field"] = json!(field);
-        }
-        let record = NewAudit {
-            category,
-            action: action.to_string(),
-            officer: officer.map(str::to_string),
-            outcome: Outcome::Failure,
-            object: None,
-            detail,
+        let services = Services::new(store.clone(), ca, kra, config.ra_key_generation.clone());
+        let services = match pin_mailer {
+            Some(mailer) => services.with_pin_mailer(mailer),
+            None => services,
         };
-        if let Err(e) = self.store.append_audit(&record).await {
-            tracing::error!("could not write audit record for a refusal: {e}");
-        }
+        Ok((services, store))
+    }
+}
+
+/// Refuses an officer without `role`, naming the action, and audits the refusal under
+/// `category`.
+pub(crate) async fn require_role(
+    store: &Store,
+    officer: &Officer,
+    role: keyward_policy::Role,
+    category: AuditCategory,
+    action: &str,
+) -> Result<(), Refusal> {
+    if officer.roles.contains(&role) {
+        return Ok(());
+    }
+    let refusal = Refusal::forbidden(format!(
+        "officer {} lacks the role {} needed to {}",
+        officer.name,
+        role.name(),
+        action.replace('-', " ")
+    ));
+    audit_refusal(
+        store,
+        category,
+        action,
+        Some(&officer.name),
+        &refusal,
+        json!({}),
+    )
+    .await;
+    Err(refusal)
+}
+
+/// Writes a failure audit record; if even that fails, the refusal still stands and the failure
+/// is logged.
+pub(crate) async fn audit_refusal(
+    store: &Store,
+    category: AuditCategory,
+    action: &str,
+    officer: Option<&str>,
+    refusal: &Refusal,
+    mut detail: serde_json::Value,
+) {
+    detail["reason"] = json!(refusal.message);
+    if let Some(field) = &refusal.field {
+        detail["field"] = json!(field);
+    }
+    let record = NewAudit {
+        category,
+        action: action.to_string(),
+        officer: officer.map(str::to_string),
+        outcome: Outcome::Failure,
+        object: None,
+        detail,
+    };
+    if let Err(e) = store.append_audit(&record).await {
+        tracing::error!("could not write audit record for a refusal: {e}");
     }
 }
 

@@ -16,7 +16,7 @@ use keyward_kra::{Kra, SoftwareArchiveKey};
 use keyward_mailer::pdf::{self, Letter};
 use keyward_policy::{DistinguishedName, ProcedureSet, Role};
 use keyward_proto::{CreatePinLetters, PinLetterSecret, PIN_LETTERS_CONTEXT};
-use keyward_server::service::Service;
+use keyward_server::service::Services;
 use keyward_store::{AuditCategory, NewAudit, Officer, Outcome, Store};
 use zeroize::Zeroizing;
 
@@ -41,7 +41,7 @@ fn letter(secret: &PinLetterSecret) -> Letter {
     }
 }
 
-async fn service(dir: &std::path::Path) -> Service {
+async fn service(dir: &std::path::Path) -> Services {
     let store = Store::open(&format!("sqlite://{}", dir.join("bench.db").display()))
         .await
         .expect("store");
@@ -66,7 +66,7 @@ async fn service(dir: &std::path::Path) -> Service {
         Box::new(SoftwareSigner::new(h.issuing_key)),
     );
     let kra = Kra::new(Some(Box::new(SoftwareArchiveKey::generate().expect("KEK"))));
-    Service::new(store, ca, kra, "EC:secp256r1*".into())
+    Services::new(store, ca, kra, "EC:secp256r1*".into())
 }
 
 fn main() {
@@ -115,7 +115,7 @@ fn main() {
         };
         let t = Instant::now();
         let batch = rt
-            .block_on(service.create_pin_letters(&officer, request.clone()))
+            .block_on(service.pins.create_pin_letters(&officer, request.clone()))
             .expect("create");
         server.push(t.elapsed());
 

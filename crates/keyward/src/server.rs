@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use keyward_server::{api, tls, ServerConfig, ServerError, Service};
+use keyward_server::{api, tls, ServerConfig, ServerError, Services};
 use keyward_store::{Store, StoreError};
 
 use crate::cli::ServerArgs;
@@ -18,7 +18,9 @@ pub struct Bound {
     pub addr: SocketAddr,
     listener: TcpListener,
     tls: rustls::ServerConfig,
-    service: Arc<Service>,
+    services: Arc<Services>,
+    /// The database, for the audit log's sealer.
+    store: Store,
     /// The audit key and the seal interval, if cm.conf names an audit key.
     audit: Option<(Arc<keyward_audit::AuditKey>, std::time::Duration)>,
 }
@@ -71,11 +73,11 @@ pub async fn bind_with(
         let every = std::time::Duration::from_secs(config.audit_seal_interval);
         (Arc::new(key), every)
     });
-    let service = Service::open(&config).await.map_err(|e| match e {
+    let (services, store) = Services::open(&config).await.map_err(|e| match e {
         ServerError::Store(e) => database_error(&config, database.is_some(), e),
         other => other,
     })?;
-    let service = Arc::new(service);
+    let services = Arc::new(services);
     let addr = listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(addr)
         .await
@@ -88,7 +90,8 @@ pub async fn bind_with(
         addr,
         listener,
         tls,
-        service,
+        services,
+        store,
         audit,
     })
 }
@@ -97,7 +100,7 @@ impl Bound {
     /// Serves until `shutdown` completes; meanwhile seals the audit log every interval (if
     /// there is an audit key), and once more when stopping.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
-        let store = self.service.store().clone();
+        let store = self.store.clone();
         let sealer = self.audit.as_ref().map(|(key, every)| {
             tokio::spawn(crate::audit::seal_periodically(
                 store.clone(),
@@ -106,10 +109,11 @@ impl Bound {
             ))
         });
         let pool_log = self
-            .service
+            .services
+            .issuance
             .key_pool()
             .map(|pool| tokio::spawn(log_key_pool(pool)));
-        api::serve(self.listener, self.tls, self.service, shutdown).await;
+        api::serve(self.listener, self.tls, self.services, shutdown).await;
         if let Some(task) = pool_log {
             task.abort();
         }

@@ -23,8 +23,8 @@ pub(super) async fn list(
     peer: Extension<PeerCertificate>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiFailure> {
-    let officer = auth::officer(&s, &peer).await?;
-    Ok(Json(s.approvals(&officer, q.all).await?).into_response())
+    let officer = auth::officer(&s.gate, &peer).await?;
+    Ok(Json(s.approvals.approvals(&officer, q.all).await?).into_response())
 }
 
 pub(super) async fn vote(
@@ -34,7 +34,7 @@ pub(super) async fn vote(
     body: Bytes,
 ) -> Result<Response, ApiFailure> {
     let (officer, req, key) = signed_idempotent::<ApprovalVote>(
-        &s,
+        &s.gate,
         &peer,
         &headers,
         APPROVAL_VOTE_PATH,
@@ -44,6 +44,8 @@ pub(super) async fn vote(
     )
     .await?;
     Ok(answered(
-        s.vote_approval_request(&officer, req, &key).await?,
+        s.approvals
+            .vote_approval_request(&officer, req, &key)
+            .await?,
     ))
 }

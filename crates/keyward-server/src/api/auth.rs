@@ -14,7 +14,7 @@ use keyward_proto::{signed_message, SIGNATURE_HEADER};
 use keyward_store::{AuditCategory, Officer};
 
 use super::ApiFailure;
-use crate::service::{Refusal, Service};
+use crate::service::{Gate, Refusal};
 
 /// The certificate the client authenticated the TLS connection with, made once per connection:
 /// every request on a kept-alive connection shares its fingerprint and, once a signed request
@@ -70,16 +70,12 @@ fn unauthenticated(message: impl Into<String>) -> ApiFailure {
 }
 
 /// The registered, unrevoked officer behind the connection; refusals are audited.
-pub async fn officer(service: &Service, peer: &PeerCertificate) -> Result<Officer, ApiFailure> {
+pub(super) async fn officer(gate: &Gate, peer: &PeerCertificate) -> Result<Officer, ApiFailure> {
     let Some(cert) = &peer.0 else {
         return Err(unauthenticated("no client certificate"));
     };
     let fingerprint = cert.fingerprint();
-    let found = service
-        .store()
-        .officer_by_fingerprint(fingerprint)
-        .await
-        .map_err(|e| ApiFailure::from(Refusal::internal(e)))?;
+    let found = gate.officer(fingerprint).await.map_err(ApiFailure::from)?;
     let reason = match &found {
         None => "the client certificate does not belong to a registered officer",
         Some(o) if o.revoked_at.is_some() => "the officer has been revoked",
@@ -87,23 +83,22 @@ pub async fn officer(service: &Service, peer: &PeerCertificate) -> Result<Office
     };
     if !reason.is_empty() {
         let refusal = Refusal::forbidden(reason);
-        service
-            .audit_refusal(
-                AuditCategory::Authentication,
-                "authenticate",
-                found.as_ref().map(|o| o.name.as_str()),
-                &refusal,
-                json!({ "certificate_sha256": fingerprint }),
-            )
-            .await;
+        gate.audit_refusal(
+            AuditCategory::Authentication,
+            "authenticate",
+            found.as_ref().map(|o| o.name.as_str()),
+            &refusal,
+            json!({ "certificate_sha256": fingerprint }),
+        )
+        .await;
         return Err(unauthenticated(reason));
     }
     found.ok_or_else(|| unauthenticated("unknown officer"))
 }
 
 /// Checks the officer's signature over `path` and `body`; refusals are audited.
-pub async fn verify_signature(
-    service: &Service,
+pub(super) async fn verify_signature(
+    gate: &Gate,
     officer: &Officer,
     peer: &PeerCertificate,
     headers: &HeaderMap,
@@ -113,15 +108,14 @@ pub async fn verify_signature(
     let verdict = check(peer, headers, path, body);
     if let Err(reason) = verdict {
         let refusal = Refusal::invalid("signature", reason);
-        service
-            .audit_refusal(
-                AuditCategory::Authentication,
-                "verify-signature",
-                Some(&officer.name),
-                &refusal,
-                json!({ "path": path, "body_bytes": body.len() }),
-            )
-            .await;
+        gate.audit_refusal(
+            AuditCategory::Authentication,
+            "verify-signature",
+            Some(&officer.name),
+            &refusal,
+            json!({ "path": path, "body_bytes": body.len() }),
+        )
+        .await;
         return Err(ApiFailure::new(
             StatusCode::UNAUTHORIZED,
             "bad-signature",

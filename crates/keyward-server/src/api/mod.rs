@@ -23,7 +23,7 @@ use keyward_proto::{
 };
 use keyward_store::{ArchivedKeyQuery, AuditCategory, CertificateQuery, NonceSight, RequestKey};
 
-use crate::service::{unix_now, Answer, Refusal, RefusalKind, Service};
+use crate::service::{unix_now, Answer, Gate, Refusal, RefusalKind, Services};
 
 mod approvals;
 mod auth;
@@ -76,10 +76,10 @@ impl IntoResponse for ApiFailure {
     }
 }
 
-type Shared = State<Arc<Service>>;
+type Shared = State<Arc<Services>>;
 
 /// The API's routes.
-pub fn router(service: Arc<Service>) -> Router {
+pub fn router(services: Arc<Services>) -> Router {
     Router::new()
         .route("/v1/config", get(config))
         .route("/v1/whoami", get(whoami))
@@ -102,22 +102,22 @@ pub fn router(service: Arc<Service>) -> Router {
             ApiFailure::new(StatusCode::NOT_FOUND, "not-found", None, "no such endpoint")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(service)
+        .with_state(services)
 }
 
 async fn config(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
 ) -> Result<Response, ApiFailure> {
-    auth::officer(&s, &peer).await?;
-    Ok(Json(s.ra_config()).into_response())
+    auth::officer(&s.gate, &peer).await?;
+    Ok(Json(s.queries.ra_config()).into_response())
 }
 
 async fn whoami(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
 ) -> Result<Response, ApiFailure> {
-    let officer = auth::officer(&s, &peer).await?;
+    let officer = auth::officer(&s.gate, &peer).await?;
     Ok(Json(WhoAmI {
         name: officer.name,
         roles: officer.roles.iter().map(|r| r.name().to_string()).collect(),
@@ -135,8 +135,8 @@ async fn procedures(
     peer: Extension<PeerCertificate>,
     Query(q): Query<ProcedureQuery>,
 ) -> Result<Response, ApiFailure> {
-    auth::officer(&s, &peer).await?;
-    Ok(Json(s.procedures(q.filter.as_deref()).await?).into_response())
+    auth::officer(&s.gate, &peer).await?;
+    Ok(Json(s.queries.procedures(q.filter.as_deref()).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -151,7 +151,7 @@ async fn certificates(
     peer: Extension<PeerCertificate>,
     Query(q): Query<CertQuery>,
 ) -> Result<Response, ApiFailure> {
-    auth::officer(&s, &peer).await?;
+    auth::officer(&s.gate, &peer).await?;
     let c = search_criteria(q)?;
     let query = CertificateQuery {
         id: c.id,
@@ -159,7 +159,7 @@ async fn certificates(
         subject: c.subject,
         limit: None,
     };
-    Ok(Json(s.certificates(&query).await?).into_response())
+    Ok(Json(s.queries.certificates(&query).await?).into_response())
 }
 
 /// Checked search criteria shared by certificate and archived-key searches.
@@ -201,7 +201,7 @@ async fn archived_keys(
     peer: Extension<PeerCertificate>,
     Query(q): Query<CertQuery>,
 ) -> Result<Response, ApiFailure> {
-    let officer = auth::officer(&s, &peer).await?;
+    let officer = auth::officer(&s.gate, &peer).await?;
     let c = search_criteria(q)?;
     let query = ArchivedKeyQuery {
         certificate_id: c.id,
@@ -209,7 +209,7 @@ async fn archived_keys(
         subject: c.subject,
         ..Default::default()
     };
-    Ok(Json(s.archived_keys(&officer, &query).await?).into_response())
+    Ok(Json(s.queries.archived_keys(&officer, &query).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -223,14 +223,14 @@ async fn attribute_certificates(
     peer: Extension<PeerCertificate>,
     Query(q): Query<HolderQuery>,
 ) -> Result<Response, ApiFailure> {
-    auth::officer(&s, &peer).await?;
+    auth::officer(&s.gate, &peer).await?;
     let holder = q.holder.parse::<i64>().map_err(|_| {
         ApiFailure::from(Refusal::invalid(
             "holder",
             "a Certificate ID is a decimal number",
         ))
     })?;
-    Ok(Json(s.attribute_certificates(holder).await?).into_response())
+    Ok(Json(s.queries.attribute_certificates(holder).await?).into_response())
 }
 
 /// A signed POST body: what every state-changing request carries.
@@ -267,7 +267,7 @@ signed_request!(
 /// time and nonce; refusals after authentication are audited under `category` and `action`. A
 /// resend of the very same bytes is refused as a replay: the endpoint is not idempotent.
 async fn signed<T: SignedRequest>(
-    s: &Service,
+    s: &Gate,
     peer: &PeerCertificate,
     headers: &HeaderMap,
     path: &str,
@@ -285,7 +285,7 @@ async fn signed<T: SignedRequest>(
 /// the recorded result of the first attempt (or to finish it, if it never completed). Also
 /// returns the request's [`RequestKey`].
 async fn signed_idempotent<T: SignedRequest>(
-    s: &Service,
+    s: &Gate,
     peer: &PeerCertificate,
     headers: &HeaderMap,
     path: &str,
@@ -303,7 +303,7 @@ async fn signed_idempotent<T: SignedRequest>(
 /// window.
 #[allow(clippy::too_many_arguments)]
 async fn verify<T: SignedRequest>(
-    s: &Service,
+    s: &Gate,
     peer: &PeerCertificate,
     headers: &HeaderMap,
     path: &str,
@@ -368,7 +368,7 @@ async fn verify<T: SignedRequest>(
 /// can open and no second certificate; refusing it instead would make a request whose first
 /// attempt died with the server impossible to finish.
 async fn replay(
-    s: &Service,
+    s: &Gate,
     officer: &str,
     nonce: &str,
     body_sha256: &str,
@@ -381,7 +381,6 @@ async fn replay(
         ));
     }
     match s
-        .store()
         .check_nonce(nonce, officer, Some(body_sha256), 2 * MAX_CLOCK_SKEW_SECS)
         .await
     {
@@ -397,7 +396,7 @@ async fn replay(
             "nonce",
             "replayed request: a request with this nonce was received already",
         )),
-        Err(e) => Some(Refusal::internal(e)),
+        Err(refusal) => Some(refusal),
     }
 }
 
@@ -408,7 +407,7 @@ async fn issue(
     body: Bytes,
 ) -> Result<Response, ApiFailure> {
     let (officer, request, key) = signed_idempotent::<IssueRequest>(
-        &s,
+        &s.gate,
         &peer,
         &headers,
         TOKENS_PATH,
@@ -417,7 +416,9 @@ async fn issue(
         "issue-token",
     )
     .await?;
-    Ok(answered(s.issue_request(&officer, request, &key).await?))
+    Ok(answered(
+        s.issuance.issue_request(&officer, request, &key).await?,
+    ))
 }
 
 /// The response of an idempotent request: the new answer, or the recorded one byte for byte.
@@ -436,11 +437,11 @@ fn answered<T: serde::Serialize>(answer: Answer<T>) -> Response {
 pub async fn serve(
     listener: TcpListener,
     tls: rustls::ServerConfig,
-    service: Arc<Service>,
+    services: Arc<Services>,
     shutdown: impl Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(Arc::new(tls));
-    let app = router(service);
+    let app = router(services);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {

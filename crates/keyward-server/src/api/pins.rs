@@ -28,7 +28,7 @@ pub(super) async fn list_letters(
     peer: Extension<PeerCertificate>,
     Query(q): Query<LetterQuery>,
 ) -> Result<Response, ApiFailure> {
-    let officer = auth::officer(&s, &peer).await?;
+    let officer = auth::officer(&s.gate, &peer).await?;
     let first_id = match q.first {
         Some(text) => Some(text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
             Refusal::invalid("first", "a PIN letter ID is a positive decimal number")
@@ -44,7 +44,7 @@ pub(super) async fn list_letters(
         pin_procedure: q.procedure,
         limit: q.limit,
     };
-    Ok(Json(s.pin_letters(&officer, &query).await?).into_response())
+    Ok(Json(s.pins.pin_letters(&officer, &query).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -58,7 +58,7 @@ pub(super) async fn list_mail(
     peer: Extension<PeerCertificate>,
     Query(q): Query<MailQuery>,
 ) -> Result<Response, ApiFailure> {
-    let officer = auth::officer(&s, &peer).await?;
+    let officer = auth::officer(&s.gate, &peer).await?;
     let state = match q.state {
         Some(text) => Some(
             text.parse::<PinMailState>()
@@ -70,7 +70,7 @@ pub(super) async fn list_mail(
         state,
         limit: q.limit,
     };
-    Ok(Json(s.pin_mail(&officer, &query).await?).into_response())
+    Ok(Json(s.pins.pin_mail(&officer, &query).await?).into_response())
 }
 
 /// A signed POST handler: verify, parse, audit refusals under `action`, call the service.
@@ -83,14 +83,15 @@ macro_rules! signed_post {
             body: Bytes,
         ) -> Result<Response, ApiFailure> {
             let (officer, req) =
-                signed::<$request>(&s, &peer, &headers, $path, &body, CATEGORY, $action).await?;
-            Ok(Json(s.$method(&officer, req).await?).into_response())
+                signed::<$request>(&s.gate, &peer, &headers, $path, &body, CATEGORY, $action)
+                    .await?;
+            Ok(Json(s.pins.$method(&officer, req).await?).into_response())
         }
     };
 }
 
 /// PIN letter creation is idempotent: a retry of the very same signed request gets the
-/// recorded answer of its first attempt (see [`crate::service::Service::create_pin_letters_request`]).
+/// recorded answer of its first attempt (see [`crate::service::PinDesk::create_pin_letters_request`]).
 pub(super) async fn create_letters(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -98,7 +99,7 @@ pub(super) async fn create_letters(
     body: Bytes,
 ) -> Result<Response, ApiFailure> {
     let (officer, request, key) = signed_idempotent::<CreatePinLetters>(
-        &s,
+        &s.gate,
         &peer,
         &headers,
         PIN_LETTERS_PATH,
@@ -108,7 +109,8 @@ pub(super) async fn create_letters(
     )
     .await?;
     Ok(answered(
-        s.create_pin_letters_request(&officer, request, &key)
+        s.pins
+            .create_pin_letters_request(&officer, request, &key)
             .await?,
     ))
 }

@@ -5,9 +5,9 @@ use serde_json::json;
 
 use std::future::Future;
 
-use keyward_store::{AuditCategory, ConflictOn, NewAudit, Outcome, RequestKey, StoreError};
+use keyward_store::{AuditCategory, ConflictOn, NewAudit, Outcome, RequestKey, Store, StoreError};
 
-use super::{rfc3339, shorten, Refusal, Service};
+use super::{rfc3339, shorten, Refusal};
 
 /// The answer to an idempotent request other than issuance (PIN letters, approval votes).
 #[derive(Debug)]
@@ -34,98 +34,95 @@ pub(super) fn request_id_taken(e: &StoreError, request_id: &str, officer: &str) 
     }
 }
 
-impl Service {
-    /// Carries out `attempt` as the idempotent request `key` names (without a key, just
-    /// carries it out): a request completed before gets its recorded answer and `attempt` is
-    /// never run; a refused attempt that raced its own first attempt (and lost: its request ID,
-    /// PIN letter or approval was taken) gets that attempt's answer. Refusals are returned for
-    /// the caller to audit. Recorded answers given again are audited under `category(answer)`.
-    pub(super) async fn idempotent<T>(
-        &self,
-        key: Option<&RequestKey>,
-        category: impl Fn(&str) -> AuditCategory,
-        attempt: impl Future<Output = Result<T, Refusal>>,
-    ) -> Result<Answer<T>, Refusal> {
-        let Some(key) = key else {
-            return attempt.await.map(Answer::New);
-        };
-        if let Some(json) = self.recorded_answer(key, &category).await? {
-            return Ok(Answer::Again(json));
-        }
-        match attempt.await {
-            Ok(done) => Ok(Answer::New(done)),
-            Err(refusal) => match self.recorded_answer(key, &category).await? {
-                Some(json) => Ok(Answer::Again(json)),
-                None => Err(refusal),
-            },
-        }
+/// Carries out `attempt` as the idempotent request `key` names (without a key, just
+/// carries it out): a request completed before gets its recorded answer and `attempt` is
+/// never run; a refused attempt that raced its own first attempt (and lost: its request ID,
+/// PIN letter or approval was taken) gets that attempt's answer. Refusals are returned for
+/// the caller to audit. Recorded answers given again are audited under `category(answer)`.
+pub(super) async fn idempotent<T>(
+    store: &Store,
+    key: Option<&RequestKey>,
+    category: impl Fn(&str) -> AuditCategory,
+    attempt: impl Future<Output = Result<T, Refusal>>,
+) -> Result<Answer<T>, Refusal> {
+    let Some(key) = key else {
+        return attempt.await.map(Answer::New);
+    };
+    if let Some(json) = recorded_answer(store, key, &category).await? {
+        return Ok(Answer::Again(json));
     }
+    match attempt.await {
+        Ok(done) => Ok(Answer::New(done)),
+        Err(refusal) => match recorded_answer(store, key, &category).await? {
+            Some(json) => Ok(Answer::Again(json)),
+            None => Err(refusal),
+        },
+    }
+}
 
-    /// The recorded answer (JSON, exactly as sent the first time) of the completed request `key`
-    /// names, if the bodies match; `None` if no attempt of it completed. A refusal naming
-    /// `request_id` if that request ID was completed with another body or on another endpoint,
-    /// or if its answer is no longer kept. A repeated answer is audited as `answer-retry` under
-    /// `category(answer)`.
-    pub(super) async fn recorded_answer(
-        &self,
-        key: &RequestKey,
-        category: impl Fn(&str) -> AuditCategory,
-    ) -> Result<Option<String>, Refusal> {
-        let found = self
-            .store
-            .request_result(&key.officer, &key.request_id)
-            .await
-            .map_err(Refusal::internal)?;
-        let Some(found) = found else {
-            return Ok(None);
-        };
-        let ids = if found.certificate_ids.is_empty() {
-            String::new()
-        } else {
-            format!(" (Certificate ID {})", found.certificate_ids)
-        };
-        if found.key.endpoint != key.endpoint || found.key.body_sha256 != key.body_sha256 {
-            return Err(Refusal::conflict(
-                "request_id",
-                format!(
-                    "request ID {} was used already by officer {} for another request, at {}{ids}; a new request needs a new request ID",
-                    shorten(&key.request_id),
-                    key.officer,
-                    rfc3339(found.created_at)
-                ),
-            ));
-        }
-        let Some(json) = found.response else {
-            return Err(Refusal::conflict(
-                "request_id",
-                format!(
-                    "request ID {} was completed at {}{ids}; its answer is no longer kept",
-                    shorten(&key.request_id),
-                    rfc3339(found.created_at)
-                ),
-            ));
-        };
-        let record = NewAudit {
-            category: category(&json),
-            action: "answer-retry".into(),
-            officer: Some(key.officer.clone()),
-            outcome: Outcome::Success,
-            object: (!found.certificate_ids.is_empty()).then(|| found.certificate_ids.clone()),
-            detail: json!({
-                "request_id": shorten(&key.request_id),
-                "endpoint": key.endpoint,
-                "recorded_at": found.created_at,
-            }),
-        };
-        if let Err(e) = self.store.append_audit(&record).await {
-            tracing::error!("could not write the audit record of a repeated answer: {e}");
-        }
-        tracing::info!(
-            officer = %key.officer,
-            "answered a retry of request {} ({}) with its recorded result{ids}",
-            shorten(&key.request_id),
-            key.endpoint,
-        );
-        Ok(Some(json))
+/// The recorded answer (JSON, exactly as sent the first time) of the completed request `key`
+/// names, if the bodies match; `None` if no attempt of it completed. A refusal naming
+/// `request_id` if that request ID was completed with another body or on another endpoint,
+/// or if its answer is no longer kept. A repeated answer is audited as `answer-retry` under
+/// `category(answer)`.
+async fn recorded_answer(
+    store: &Store,
+    key: &RequestKey,
+    category: impl Fn(&str) -> AuditCategory,
+) -> Result<Option<String>, Refusal> {
+    let found = store
+        .request_result(&key.officer, &key.request_id)
+        .await
+        .map_err(Refusal::internal)?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let ids = if found.certificate_ids.is_empty() {
+        String::new()
+    } else {
+        format!(" (Certificate ID {})", found.certificate_ids)
+    };
+    if found.key.endpoint != key.endpoint || found.key.body_sha256 != key.body_sha256 {
+        return Err(Refusal::conflict(
+            "request_id",
+            format!(
+                "request ID {} was used already by officer {} for another request, at {}{ids}; a new request needs a new request ID",
+                shorten(&key.request_id),
+                key.officer,
+                rfc3339(found.created_at)
+            ),
+        ));
     }
+    let Some(json) = found.response else {
+        return Err(Refusal::conflict(
+            "request_id",
+            format!(
+                "request ID {} was completed at {}{ids}; its answer is no longer kept",
+                shorten(&key.request_id),
+                rfc3339(found.created_at)
+            ),
+        ));
+    };
+    let record = NewAudit {
+        category: category(&json),
+        action: "answer-retry".into(),
+        officer: Some(key.officer.clone()),
+        outcome: Outcome::Success,
+        object: (!found.certificate_ids.is_empty()).then(|| found.certificate_ids.clone()),
+        detail: json!({
+            "request_id": shorten(&key.request_id),
+            "endpoint": key.endpoint,
+            "recorded_at": found.created_at,
+        }),
+    };
+    if let Err(e) = store.append_audit(&record).await {
+        tracing::error!("could not write the audit record of a repeated answer: {e}");
+    }
+    tracing::info!(
+        officer = %key.officer,
+        "answered a retry of request {} ({}) with its recorded result{ids}",
+        shorten(&key.request_id),
+        key.endpoint,
+    );
+    Ok(Some(json))
 }

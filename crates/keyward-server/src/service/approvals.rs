@@ -13,9 +13,12 @@ use keyward_store::{
     Outcome, RequestAnswer, RequestKey, StoreError,
 };
 
-use super::answers::request_id_taken;
+use super::answers::{idempotent, request_id_taken};
 use super::produce::Step;
-use super::{check_request_id, rfc3339, shorten, unix_now, Answer, Refusal, RefusalKind, Service};
+use super::{
+    audit_refusal, check_request_id, require_role, rfc3339, shorten, unix_now, Answer, Approvals,
+    Refusal, RefusalKind,
+};
 
 /// The Certificate IDs of the keys the steps recover, sorted, comma-separated.
 fn recovered_ids(steps: &[Step]) -> String {
@@ -61,7 +64,7 @@ fn parse_id(field: &str, text: &str) -> Result<i64, Refusal> {
         .ok_or_else(|| Refusal::invalid(field, "an approval ID is a positive decimal number"))
 }
 
-impl Service {
+impl Approvals {
     /// For a token procedure that needs approvals: the approved request to use, or (without
     /// one) a new request and a refusal telling the officer to have it approved.
     pub(super) async fn recovery_approval(
@@ -169,7 +172,8 @@ impl Service {
 
     /// Refuses (and audits) an officer without `recover-key`.
     async fn require_recover_key(&self, officer: &Officer, action: &str) -> Result<(), Refusal> {
-        self.require_role(
+        require_role(
+            &self.store,
             officer,
             Role::RecoverKey,
             AuditCategory::KeysRecovered,
@@ -205,7 +209,7 @@ impl Service {
         }
     }
 
-    /// Records an officer's vote as an idempotent request, like [`Service::issue_request`]: a
+    /// Records an officer's vote as an idempotent request, like [`crate::service::Issuance::issue_request`]: a
     /// retry of the very same signed vote (its answer was lost) gets the recorded answer
     /// instead of a replay refusal; the same request ID with another body is refused.
     pub async fn vote_approval_request(
@@ -232,13 +236,12 @@ impl Service {
         check_request_id(&req.request_id)?;
         let id = parse_id("approval_id", &req.approval_id)?;
         let attempt = self.try_vote(officer, &req, id, action, key);
-        let result = self
-            .idempotent(key, |_| AuditCategory::KeysRecovered, attempt)
-            .await;
+        let result = idempotent(&self.store, key, |_| AuditCategory::KeysRecovered, attempt).await;
         match result {
             // Internal failures are logged, not audited, as before.
             Err(refusal) if refusal.kind != RefusalKind::Internal => {
-                self.audit_refusal(
+                audit_refusal(
+                    &self.store,
                     AuditCategory::KeysRecovered,
                     action,
                     Some(&officer.name),

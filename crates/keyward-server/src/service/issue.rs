@@ -2,6 +2,8 @@
 //! certificates and sealed keys (blocking: key generation, signing, decryption); everything is
 //! recorded with its audit records in one transaction; only then do sealed keys leave.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use keyward_kra::Kra;
@@ -19,10 +21,12 @@ use keyward_store::{
 };
 use openssl::pkey::{PKey, Public};
 
+use super::answers::idempotent;
 use super::produce::{produce, Inputs, Output, RecoveredFrom, Step};
 use super::token_pin::ServerPin;
 use super::{
-    certificate_record, check_request_id, shorten, unix_now, RecordContext, Refusal, Service,
+    audit_refusal, certificate_record, check_request_id, shorten, unix_now, Answer, Issuance,
+    Issued, RecordContext, Refusal,
 };
 
 /// The certificate procedure `name` of the token, ready to certify `subject`: the subject and
@@ -69,7 +73,112 @@ fn certificate_procedure<'a>(
         .ok_or_else(|| Refusal::internal("the plan names an unknown certificate procedure"))
 }
 
-impl Service {
+/// The audit category of an issue request's recorded answer given again: keys recovered when
+/// every certificate in it is for a recovered key, else certificates issued.
+fn issue_category(json: &str) -> AuditCategory {
+    let recovery = serde_json::from_str::<IssueResponse>(json)
+        .map(|r| {
+            r.certificates
+                .iter()
+                .all(|c| c.key_origin == KeyOrigin::Recovered)
+        })
+        .unwrap_or(false);
+    if recovery {
+        AuditCategory::KeysRecovered
+    } else {
+        AuditCategory::CertificatesIssued
+    }
+}
+
+impl Issuance {
+    /// The KRA's key pool (cm.conf `kra.key-pool`), if it has one.
+    pub fn key_pool(&self) -> Option<Arc<keyward_crypto::KeyPool>> {
+        self.kra.key_pool().cloned()
+    }
+
+    /// Issues one token for an authenticated officer; refusals are audited (as a recovery when
+    /// the token procedure recovers keys). Nothing makes a retry safe: the API uses
+    /// [`Issuance::issue_request`].
+    pub async fn issue(
+        &self,
+        officer: &Officer,
+        req: IssueRequest,
+    ) -> Result<IssueResponse, Refusal> {
+        match self.issue_inner(officer, req, None).await? {
+            Issued::New(response) => Ok(*response),
+            Issued::Again(_) => Err(Refusal::internal("an answer without a request key")),
+        }
+    }
+
+    /// Issues one token for an authenticated officer as an idempotent request: `key` names the
+    /// officer, the request ID and the SHA-256 of the exact signed body.
+    ///
+    /// - A request ID this officer completed before, with the same body (a retry: after a
+    ///   lost answer, a server crash, or concurrently with the first attempt), is answered with
+    ///   the recorded answer, byte for byte, and nothing is issued ([`Issued::Again`], audited
+    ///   as `answer-retry`).
+    /// - The same request ID with another body is refused (409, field `request_id`), naming
+    ///   the Certificate IDs it issued.
+    /// - Otherwise the token is issued and the answer recorded in the issuance transaction,
+    ///   where the request ID is claimed first: of two attempts racing, one issues and the
+    ///   other waits for it and then answers with its result.
+    pub async fn issue_request(
+        &self,
+        officer: &Officer,
+        req: IssueRequest,
+        key: &RequestKey,
+    ) -> Result<Issued, Refusal> {
+        self.issue_inner(officer, req, Some(key)).await
+    }
+
+    async fn issue_inner(
+        &self,
+        officer: &Officer,
+        req: IssueRequest,
+        key: Option<&RequestKey>,
+    ) -> Result<Issued, Refusal> {
+        let mut category = AuditCategory::CertificatesIssued;
+        let attempt = self.try_issue(officer, &req, key, &mut category);
+        let result = idempotent(&self.store, key, issue_category, async {
+            attempt.await.map(Box::new)
+        })
+        .await;
+        match result {
+            Ok(Answer::New(response)) => {
+                let ids: Vec<&str> = response
+                    .certificates
+                    .iter()
+                    .map(|c| c.certificate_id.as_str())
+                    .collect();
+                tracing::info!(
+                    officer = %officer.name,
+                    token_procedure = %req.token_procedure,
+                    "issued token: Certificate ID {}",
+                    ids.join(",")
+                );
+                Ok(Answer::New(response))
+            }
+            Ok(again) => Ok(again),
+            Err(refusal) => {
+                tracing::warn!(officer = %officer.name, token_procedure = %shorten(&req.token_procedure), "refused: {refusal}");
+                audit_refusal(
+                    &self.store,
+                    category,
+                    "issue-token",
+                    Some(&officer.name),
+                    &refusal,
+                    json!({
+                        "request_id": shorten(&req.request_id),
+                        "token_procedure": shorten(&req.token_procedure),
+                        "subject": shorten(&req.subject),
+                    }),
+                )
+                .await;
+                Err(refusal)
+            }
+        }
+    }
+
     pub(super) async fn try_issue(
         &self,
         officer: &Officer,
@@ -135,7 +244,7 @@ impl Service {
                 resolved.token.name
             )));
         }
-        let server_pin = self.server_pin(officer, &resolved, req).await?;
+        let server_pin = self.token_pins.server_pin(officer, &resolved, req).await?;
         let needs_transport = server_side || server_pin.is_some();
         let transport = match (&req.transport_key, needs_transport) {
             (Some(der), true) => Some(
@@ -162,6 +271,7 @@ impl Service {
         }
         let steps = self.steps(&resolved, &plan.actions, &subject, req).await?;
         let approval = self
+            .approvals
             .recovery_approval(officer, &resolved, req, &steps)
             .await?;
 
@@ -326,7 +436,7 @@ impl Service {
 
     /// Records the new certificates (with archived keys), the issuance record and one record
     /// per recovered key in one transaction, and builds the answer; with a request `key`, the
-    /// answer is recorded in the same transaction (see [`Service::issue_request`]).
+    /// answer is recorded in the same transaction (see [`Issuance::issue_request`]).
     #[allow(clippy::too_many_arguments)]
     async fn record(
         &self,

@@ -15,15 +15,18 @@ use keyward_store::{
     RequestAnswer, RequestKey, StoreError,
 };
 
-use super::answers::request_id_taken;
+use super::answers::{idempotent, request_id_taken};
 use super::token_pin::letter_pin;
-use super::{check_request_id, rfc3339, seal_for, shorten, Answer, Refusal, Service};
+use super::{
+    audit_refusal, check_request_id, require_role, rfc3339, seal_for, shorten, Answer, PinDesk,
+    Refusal,
+};
 
 /// KRA purpose label of a letter's PIN and PUK (bound to the letter ID).
 const PIN_LETTER_PURPOSE: &str = "pin-letter";
 /// Most letters in one batch (the client renders the whole batch in memory: about 20 KB a
 /// letter at its peak).
-pub const MAX_BATCH: u32 = 50_000;
+pub(super) const MAX_BATCH: u32 = 50_000;
 
 /// A letter ID: a positive decimal number.
 pub(super) fn parse_letter_id(field: &str, text: &str) -> Result<i64, Refusal> {
@@ -107,17 +110,18 @@ fn info(letter: PinLetter) -> PinLetterInfo {
     }
 }
 
-/// The answer to an idempotent PIN letter request ([`Service::create_pin_letters_request`]).
+/// The answer to an idempotent PIN letter request ([`PinDesk::create_pin_letters_request`]).
 pub type Letters = Answer<Box<PinLetterBatch>>;
 
-impl Service {
+impl PinDesk {
     /// Refuses (and audits) an officer without `manage-pin-letters`.
     pub(super) async fn require_pin_role(
         &self,
         officer: &Officer,
         action: &str,
     ) -> Result<(), Refusal> {
-        self.require_role(
+        require_role(
+            &self.store,
             officer,
             Role::ManagePinLetters,
             AuditCategory::PinDistribution,
@@ -139,7 +143,7 @@ impl Service {
     }
 
     /// Creates a batch of PIN/PUK letters as an idempotent request, like
-    /// [`Service::issue_request`]: a retry of the very same signed request (its answer was
+    /// [`crate::service::Issuance::issue_request`]: a retry of the very same signed request (its answer was
     /// lost, or the server died after the commit) gets the recorded answer — the same letters,
     /// their secrets sealed to the same one-time transport key — instead of a refusal that
     /// would leave the letters created but never printable.
@@ -160,14 +164,17 @@ impl Service {
     ) -> Result<Letters, Refusal> {
         self.require_pin_role(officer, "create-pin-letters").await?;
         let attempt = self.try_create_pin_letters(officer, &req, key);
-        let result = self
-            .idempotent(key, |_| AuditCategory::PinDistribution, async {
-                attempt.await.map(Box::new)
-            })
-            .await;
+        let result = idempotent(
+            &self.store,
+            key,
+            |_| AuditCategory::PinDistribution,
+            async { attempt.await.map(Box::new) },
+        )
+        .await;
         match result {
             Err(refusal) => {
-                self.audit_refusal(
+                audit_refusal(
+                    &self.store,
                     AuditCategory::PinDistribution,
                     "create-pin-letters",
                     Some(&officer.name),

@@ -5,8 +5,6 @@
 //! transport key. A PIN is deleted from the store once its mail is sent or printed; a failed
 //! send is recorded and retried on the next run, up to `pin-mailer.max-attempts`.
 
-use std::sync::Arc;
-
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -20,7 +18,7 @@ use keyward_store::{
 };
 
 use super::token_pin::PIN_MAIL_PURPOSE;
-use super::{check_request_id, rfc3339, seal_for, Refusal, Service};
+use super::{check_request_id, rfc3339, seal_for, PinDesk, Refusal};
 
 /// How long a Secure Printer run holds the PIN mail it took (a crashed run's mail is free
 /// again after this).
@@ -113,13 +111,7 @@ fn parse_ids(ids: &[String]) -> Result<Vec<i64>, Refusal> {
         .collect()
 }
 
-impl Service {
-    /// Adds the SMTP side of the PIN mailer (from cm.conf's `pin-mailer.*`).
-    pub fn with_pin_mailer(mut self, mailer: PinMailer) -> Service {
-        self.pin_mailer = Some(Arc::new(mailer));
-        self
-    }
-
+impl PinDesk {
     /// Sends queued SMTP PIN mail and returns the PINs of mail to print; needs
     /// `manage-pin-letters`.
     pub async fn deliver_pin_mail(

@@ -6,14 +6,14 @@ use keyward_policy::DistinguishedName;
 use keyward_proto::KeySelection;
 use keyward_store::{ArchivedKey, ArchivedKeyQuery};
 
-use super::{Refusal, Service};
+use super::{Issuance, Refusal};
 
 /// Most keys one request may pick by hand.
 const MAX_SELECTIONS: usize = 100;
 /// Most keys `scope = all` returns for one key procedure.
 const MAX_RECOVERED: i64 = 1000;
 
-impl Service {
+impl Issuance {
     /// Loads the archived keys the officer picked by Certificate ID or serial number.
     pub(super) async fn selected_keys(
         &self,

@@ -13,7 +13,7 @@ use keyward_store::{NewPinMail, Officer, PinDelivery, PinRecord};
 use openssl::pkey::{PKey, Public};
 
 use super::pin_letters::{open_letter, parse_letter_id};
-use super::{seal_for, Refusal, Service};
+use super::{seal_for, Refusal, TokenPins};
 
 /// KRA purpose label of a queued PIN mail's PIN (bound to the issuance request ID).
 pub(super) const PIN_MAIL_PURPOSE: &str = "pin-mail";
@@ -29,7 +29,11 @@ pub(super) struct ServerPin {
 
 impl ServerPin {
     /// The PIN sealed to the RA's transport key, bound to the request.
-    pub fn seal(&self, recipient: &PKey<Public>, request_id: &str) -> Result<SealedKey, Refusal> {
+    pub(super) fn seal(
+        &self,
+        recipient: &PKey<Public>,
+        request_id: &str,
+    ) -> Result<SealedKey, Refusal> {
         seal_for(
             recipient,
             self.pin.as_str().as_bytes(),
@@ -60,7 +64,7 @@ fn check_address(address: &str, delivery: MailDelivery) -> Result<(), Refusal> {
     }
 }
 
-impl Service {
+impl TokenPins {
     /// Checks the request's PIN fields against the token procedure's PIN procedure and, when
     /// the server chooses the PIN, prepares it. `None` for `enter` and `show`.
     pub(super) async fn server_pin(
