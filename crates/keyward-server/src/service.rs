@@ -34,6 +34,7 @@ mod pin_letters;
 mod pin_mail;
 mod produce;
 mod queries;
+mod record;
 mod recovery;
 mod refusal;
 mod token_pin;

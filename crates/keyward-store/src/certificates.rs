@@ -18,6 +18,23 @@ use crate::{
 /// it could not be built (the transaction is rolled back, [`StoreError::Invalid`]).
 pub type Answered = Result<RequestAnswer, String>;
 
+/// What one token issuance or recovery writes (see [`Store::record_token`] for what each part
+/// becomes).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRecord<'a> {
+    /// The new certificates, in plan order; may be empty (a recovery that reuses old
+    /// certificates issues none).
+    pub certificates: &'a [NewCertificate],
+    /// The issuance record.
+    pub audit: &'a NewAudit,
+    /// Further records, as given (e.g. one `recover-key` record per recovered key).
+    pub extra: &'a [NewAudit],
+    /// The PIN letter to mark used, or the PIN mail to queue.
+    pub pin: Option<&'a PinRecord>,
+    /// The approved recovery request to use.
+    pub approval: Option<&'a ApprovalUse>,
+}
+
 /// The columns [`certificate`] reads.
 const COLUMNS: [&str; 14] = [
     "id",
@@ -218,15 +235,14 @@ impl Store {
         approval: Option<&ApprovalUse>,
     ) -> Result<Vec<StoredCertificate>, StoreError> {
         type NoAnswer = fn(&[StoredCertificate]) -> Answered;
-        self.record(
-            certs,
+        let token = TokenRecord {
+            certificates: certs,
             audit,
             extra,
             pin,
             approval,
-            None::<(&RequestKey, NoAnswer)>,
-        )
-        .await
+        };
+        self.record(&token, None::<(&RequestKey, NoAnswer)>).await
     }
 
     /// [`Store::record_token_with`] for an idempotent request: in the same transaction, first
@@ -242,14 +258,9 @@ impl Store {
     /// A request ID the officer used before, or is using in a transaction not yet finished
     /// (which it waits for), is a [`StoreError::Conflict`] naming `request ID`, and nothing is
     /// written; an error from `respond` rolls everything back.
-    #[allow(clippy::too_many_arguments)]
     pub async fn record_token_answered<F>(
         &self,
-        certs: &[NewCertificate],
-        audit: &NewAudit,
-        extra: &[NewAudit],
-        pin: Option<&PinRecord>,
-        approval: Option<&ApprovalUse>,
+        token: &TokenRecord<'_>,
         key: &RequestKey,
         respond: F,
     ) -> Result<Vec<StoredCertificate>, StoreError>
@@ -257,22 +268,24 @@ impl Store {
         F: FnOnce(&[StoredCertificate]) -> Answered + Send,
     {
         request_results::check(key)?;
-        self.record(certs, audit, extra, pin, approval, Some((key, respond)))
-            .await
+        self.record(token, Some((key, respond))).await
     }
 
     async fn record<F>(
         &self,
-        certs: &[NewCertificate],
-        audit: &NewAudit,
-        extra: &[NewAudit],
-        pin: Option<&PinRecord>,
-        approval: Option<&ApprovalUse>,
+        token: &TokenRecord<'_>,
         answered: Option<(&RequestKey, F)>,
     ) -> Result<Vec<StoredCertificate>, StoreError>
     where
         F: FnOnce(&[StoredCertificate]) -> Answered + Send,
     {
+        let TokenRecord {
+            certificates: certs,
+            audit,
+            extra,
+            pin,
+            approval,
+        } = *token;
         if let Some(pin) = pin {
             pins::check(pin)?;
         }

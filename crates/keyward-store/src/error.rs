@@ -122,7 +122,10 @@ mod tests {
     fn conflicts_and_used_items_read_as_before() {
         let conflicts = [
             (ConflictOn::OfficerName, "officer name"),
-            (ConflictOn::OfficerFingerprint, "officer certificate fingerprint"),
+            (
+                ConflictOn::OfficerFingerprint,
+                "officer certificate fingerprint",
+            ),
             (ConflictOn::CertificateSerial, "certificate serial"),
             (
                 ConflictOn::AttributeCertificateSerial,

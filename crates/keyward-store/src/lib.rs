@@ -42,7 +42,7 @@ pub use audit_chain::{
     GENESIS_HASH,
 };
 pub use audit_search::AuditQuery;
-pub use certificates::Answered;
+pub use certificates::{Answered, TokenRecord};
 pub use crash::{crash_point, CRASH_ENV};
 pub use error::{ConflictOn, StoreError, UsedItem};
 pub use nonces::NonceSight;

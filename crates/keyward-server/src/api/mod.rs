@@ -275,8 +275,15 @@ async fn signed<T: SignedRequest>(
     category: AuditCategory,
     action: &str,
 ) -> Result<(keyward_store::Officer, T), ApiFailure> {
-    let (officer, request, _) =
-        verify::<T>(s, peer, headers, path, body, category, action, false).await?;
+    let arrived = Arrived {
+        peer,
+        headers,
+        path,
+        body,
+        category,
+        action,
+    };
+    let (officer, request, _) = verify::<T>(s, &arrived, false).await?;
     Ok((officer, request))
 }
 
@@ -293,7 +300,26 @@ async fn signed_idempotent<T: SignedRequest>(
     category: AuditCategory,
     action: &str,
 ) -> Result<(keyward_store::Officer, T, RequestKey), ApiFailure> {
-    verify::<T>(s, peer, headers, path, body, category, action, true).await
+    let arrived = Arrived {
+        peer,
+        headers,
+        path,
+        body,
+        category,
+        action,
+    };
+    verify::<T>(s, &arrived, true).await
+}
+
+/// A signed POST as it arrived: its connection's certificate, headers, path and exact bytes,
+/// and where a refusal of it is audited.
+struct Arrived<'a> {
+    peer: &'a PeerCertificate,
+    headers: &'a HeaderMap,
+    path: &'a str,
+    body: &'a Bytes,
+    category: AuditCategory,
+    action: &'a str,
 }
 
 /// The checks of every signed request, in this order: the officer (TLS client certificate,
@@ -301,17 +327,19 @@ async fn signed_idempotent<T: SignedRequest>(
 /// the nonce. Only then is a request ID looked up (by the service, for idempotent endpoints):
 /// a stored answer is never given for bytes the officer did not sign, nor after the freshness
 /// window.
-#[allow(clippy::too_many_arguments)]
 async fn verify<T: SignedRequest>(
     s: &Gate,
-    peer: &PeerCertificate,
-    headers: &HeaderMap,
-    path: &str,
-    body: &Bytes,
-    category: AuditCategory,
-    action: &str,
+    arrived: &Arrived<'_>,
     idempotent: bool,
 ) -> Result<(keyward_store::Officer, T, RequestKey), ApiFailure> {
+    let Arrived {
+        peer,
+        headers,
+        path,
+        body,
+        category,
+        action,
+    } = *arrived;
     let officer = auth::officer(s, peer).await?;
     auth::verify_signature(s, &officer, peer, headers, path, body).await?;
     let refuse = |refusal: Refusal, detail: serde_json::Value| async {

@@ -7,26 +7,18 @@ use std::sync::Arc;
 use serde_json::json;
 
 use keyward_kra::Kra;
-use keyward_policy::procedure::{ChainRule, KeyAction, RecoverCertificate, ResolvedToken};
+use keyward_policy::procedure::{KeyAction, RecoverCertificate, ResolvedToken};
 use keyward_policy::{
     plan_token, CertificateProcedure, DistinguishedName, KeySpec, PlannedAction, ProcedureSet,
 };
-use keyward_proto::{
-    IssueRequest, IssueResponse, IssuedAttributeCertificate, IssuedCertificate, KeyOrigin,
-    PinDeliveryInfo, SealedKey,
-};
-use keyward_store::{
-    crash_point, Answered, ApprovalUse, AuditCategory, NewAttributeCertificate, NewAudit, Officer,
-    Outcome, RequestAnswer, RequestKey, StoreError, StoredCertificate, UsedItem,
-};
-use openssl::pkey::{PKey, Public};
+use keyward_proto::{IssueRequest, IssueResponse, KeyOrigin};
+use keyward_store::{crash_point, AuditCategory, Officer, RequestKey};
 
 use super::answers::idempotent;
-use super::produce::{produce, Inputs, Output, RecoveredFrom, Step};
-use super::token_pin::ServerPin;
+use super::produce::{produce, Inputs, Step};
+use super::record::Produced;
 use super::{
-    audit_refusal, certificate_record, check_request_id, shorten, unix_now, Answer, Issuance,
-    Issued, RecordContext, Refusal,
+    audit_refusal, check_request_id, shorten, unix_now, Answer, Issuance, Issued, Refusal,
 };
 
 /// The certificate procedure `name` of the token, ready to certify `subject`: the subject and
@@ -303,19 +295,19 @@ impl Issuance {
         .map_err(|_| Refusal::internal("key generation or signing task failed"))??;
         crash_point("after-sign");
 
-        self.record(
+        self.record(Produced {
             officer,
             req,
             key,
-            &resolved,
-            &plan.to_string(),
+            resolved: &resolved,
+            key_management: plan.to_string(),
             key_spec,
-            &subject,
+            subject: &subject,
             outputs,
             attribute,
             pin,
             approval,
-        )
+        })
         .await
     }
 
@@ -433,256 +425,6 @@ impl Issuance {
         }
         Ok(steps)
     }
-
-    /// Records the new certificates (with archived keys), the issuance record and one record
-    /// per recovered key in one transaction, and builds the answer; with a request `key`, the
-    /// answer is recorded in the same transaction (see [`Issuance::issue_request`]).
-    #[allow(clippy::too_many_arguments)]
-    async fn record(
-        &self,
-        officer: &Officer,
-        req: &IssueRequest,
-        key: Option<&RequestKey>,
-        resolved: &ResolvedToken,
-        key_management: &str,
-        key_spec: KeySpec,
-        subject: &DistinguishedName,
-        outputs: Vec<Output>,
-        attribute: Option<NewAttributeCertificate>,
-        pin: Option<(ServerPin, PKey<Public>)>,
-        approval: Option<ApprovalUse>,
-    ) -> Result<IssueResponse, Refusal> {
-        let subject_text = subject.to_string();
-        let mut new_certs = Vec::new();
-        let mut recoveries = Vec::new();
-        for output in &outputs {
-            match output {
-                Output::New {
-                    cert,
-                    procedure,
-                    key_usage,
-                    origin,
-                    archive,
-                    recovered_from,
-                    ..
-                } => {
-                    let context = RecordContext {
-                        subject: &subject_text,
-                        certificate_procedure: procedure,
-                        token_procedure: &resolved.token.name,
-                        key_origin: *origin,
-                        key_usage,
-                        officer: &officer.name,
-                        email: req.email.as_deref(),
-                    };
-                    let mut row = certificate_record(self.ca.certificate(), cert, &context)?;
-                    row.archived_key = archive.clone();
-                    new_certs.push(row);
-                    recoveries.extend(recovered_from.clone());
-                }
-                Output::Reused {
-                    key, key_procedure, ..
-                } => recoveries.push(RecoveredFrom {
-                    certificate_id: key.certificate.id,
-                    serial: key.certificate.serial_hex.clone(),
-                    key_procedure: key_procedure.clone(),
-                    certificate: "reuse",
-                }),
-            }
-        }
-        // The attribute certificate is bound to the token's first new certificate.
-        if let Some(first) = new_certs.first_mut() {
-            first.attribute_certificate = attribute.clone();
-        }
-        let audit = NewAudit {
-            category: if new_certs.is_empty() {
-                AuditCategory::KeysRecovered
-            } else {
-                AuditCategory::CertificatesIssued
-            },
-            action: "issue-token".into(),
-            officer: Some(officer.name.clone()),
-            outcome: Outcome::Success,
-            object: None,
-            detail: json!({
-                "request_id": req.request_id,
-                "token_procedure": resolved.token.name,
-                "subject": subject_text,
-                "key_spec": key_spec.to_string(),
-                "key_management": key_management,
-                "pin_procedure": resolved.pin.name,
-                "pin_method": resolved.pin.method.name(),
-            }),
-        };
-        let mut audit = audit;
-        if !req.qc_statements.is_empty() {
-            // What the officer added is part of what the officer did.
-            audit.detail["officer_qc_statements"] = json!(req.qc_statements);
-        }
-        let extra: Vec<NewAudit> = recoveries
-            .iter()
-            .map(|r| NewAudit {
-                category: AuditCategory::KeysRecovered,
-                action: "recover-key".into(),
-                officer: Some(officer.name.clone()),
-                outcome: Outcome::Success,
-                object: Some(r.certificate_id.to_string()),
-                detail: json!({
-                    "request_id": req.request_id,
-                    "token_procedure": resolved.token.name,
-                    "key_procedure": r.key_procedure,
-                    "serial": r.serial,
-                    "certificate": r.certificate,
-                    "subject": subject_text,
-                }),
-            })
-            .collect();
-        // Everything the answer needs besides the Certificate IDs is ready before the
-        // transaction, so that the answer is recorded in it (a retry is answered with it).
-        let mut chain = Vec::new();
-        for (i, ca_cert) in self.ca.chain().iter().enumerate() {
-            if i > 0 && resolved.token.chain == ChainRule::IssuingOnly {
-                break;
-            }
-            chain.push(ca_cert.to_der().map_err(Refusal::internal)?);
-        }
-        let (sealed_pin, pin_delivery) = match &pin {
-            Some((pin, recipient)) => (
-                Some(pin.seal(recipient, &req.request_id)?),
-                Some(pin.info.clone()),
-            ),
-            None => (None, None),
-        };
-        let pin_record = pin.as_ref().map(|(p, _)| &p.record);
-        let build = move |stored: &[StoredCertificate]| {
-            answer(
-                outputs,
-                stored,
-                chain,
-                sealed_pin,
-                pin_delivery,
-                attribute,
-                &req.request_id,
-            )
-        };
-        let to_refusal = |e: StoreError| match e {
-            StoreError::Used(what @ UsedItem::Approval(_)) => Refusal::conflict(
-                "approval",
-                format!("{what} is no longer approved (used, or expired)"),
-            ),
-            StoreError::Used(what) => {
-                Refusal::conflict("pin_letter", format!("{what} has been used already"))
-            }
-            StoreError::Conflict(what) => {
-                Refusal::conflict("request_id", format!("{what} exists already"))
-            }
-            other => Refusal::internal(other),
-        };
-        match key {
-            Some(key) => {
-                let mut built = None;
-                let respond = |stored: &[StoredCertificate]| -> Answered {
-                    let response = build(stored).map_err(|r| r.message)?;
-                    let json = serde_json::to_string(&response).map_err(|e| e.to_string())?;
-                    let certificate_ids = response
-                        .certificates
-                        .iter()
-                        .map(|c| c.certificate_id.clone())
-                        .collect();
-                    built = Some(response);
-                    Ok(RequestAnswer {
-                        response: json,
-                        certificate_ids,
-                    })
-                };
-                self.store
-                    .record_token_answered(
-                        &new_certs,
-                        &audit,
-                        &extra,
-                        pin_record,
-                        approval.as_ref(),
-                        key,
-                        respond,
-                    )
-                    .await
-                    .map_err(to_refusal)?;
-                built.ok_or_else(|| Refusal::internal("the answer was not built"))
-            }
-            None => {
-                let stored = self
-                    .store
-                    .record_token_with(&new_certs, &audit, &extra, pin_record, approval.as_ref())
-                    .await
-                    .map_err(to_refusal)?;
-                build(&stored)
-            }
-        }
-    }
-}
-
-/// The answer to an issue request: the stored certificates in plan order with the keys sealed
-/// for the RA, the CA chain and the sealed PIN.
-fn answer(
-    outputs: Vec<Output>,
-    stored: &[StoredCertificate],
-    chain: Vec<Vec<u8>>,
-    sealed_pin: Option<SealedKey>,
-    pin_delivery: Option<PinDeliveryInfo>,
-    attribute: Option<NewAttributeCertificate>,
-    request_id: &str,
-) -> Result<IssueResponse, Refusal> {
-    let attribute_certificate = match (attribute, stored.first()) {
-        (Some(ac), Some(holder)) => Some(IssuedAttributeCertificate {
-            serial: ac.serial_hex,
-            procedure: ac.procedure,
-            holder_certificate_id: holder.id.to_string(),
-            der: ac.der,
-        }),
-        _ => None,
-    };
-    let mut stored = stored.iter();
-    let mut certificates = Vec::with_capacity(outputs.len());
-    for output in outputs {
-        certificates.push(match output {
-            Output::New { origin, sealed, .. } => {
-                let c = stored
-                    .next()
-                    .ok_or_else(|| Refusal::internal("fewer certificates stored than issued"))?;
-                IssuedCertificate {
-                    certificate_id: c.id.to_string(),
-                    serial: c.serial_hex.clone(),
-                    subject: c.subject.clone(),
-                    certificate_procedure: c.certificate_procedure.clone(),
-                    key_origin: origin,
-                    reused: false,
-                    certificate: c.der.clone(),
-                    sealed_key: sealed,
-                }
-            }
-            Output::Reused { key, sealed, .. } => {
-                let c = key.certificate;
-                IssuedCertificate {
-                    certificate_id: c.id.to_string(),
-                    serial: c.serial_hex,
-                    subject: c.subject,
-                    certificate_procedure: c.certificate_procedure,
-                    key_origin: KeyOrigin::Recovered,
-                    reused: true,
-                    certificate: c.der,
-                    sealed_key: Some(sealed),
-                }
-            }
-        });
-    }
-    Ok(IssueResponse {
-        request_id: request_id.to_string(),
-        certificates,
-        chain,
-        sealed_pin,
-        pin_delivery,
-        attribute_certificate,
-    })
 }
 
 fn validated(

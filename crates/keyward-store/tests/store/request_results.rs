@@ -5,7 +5,7 @@
 
 use keyward_store::{
     ConflictOn, NewCertificate, NonceSight, RequestAnswer, RequestKey, Store, StoreError,
-    StoredCertificate,
+    StoredCertificate, TokenRecord,
 };
 
 use crate::common::{cert, count, issued, TestDb};
@@ -41,8 +41,15 @@ async fn answered(
     certs: &[NewCertificate],
     k: &RequestKey,
 ) -> Result<Vec<StoredCertificate>, StoreError> {
-    s.record_token_answered(certs, &issued("issue-token"), &[], None, None, k, respond)
-        .await
+    let audit = issued("issue-token");
+    let token = TokenRecord {
+        certificates: certs,
+        audit: &audit,
+        extra: &[],
+        pin: None,
+        approval: None,
+    };
+    s.record_token_answered(&token, k, respond).await
 }
 
 fn respond(stored: &[StoredCertificate]) -> Result<RequestAnswer, String> {
@@ -133,11 +140,13 @@ async fn a_failed_answer_writes_nothing(db: TestDb) {
     let s = &db.store;
     let err = s
         .record_token_answered(
-            &[cert("3a", "CN=A")],
-            &issued("issue-token"),
-            &[],
-            None,
-            None,
+            &TokenRecord {
+                certificates: &[cert("3a", "CN=A")],
+                audit: &issued("issue-token"),
+                extra: &[],
+                pin: None,
+                approval: None,
+            },
             &key("alice", "r-3", "body"),
             |_: &[StoredCertificate]| Err("no answer".to_string()),
         )
