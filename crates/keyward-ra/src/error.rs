@@ -102,7 +102,10 @@ mod tests {
 
     #[test]
     fn internal_failures_are_not_input_errors() {
-        assert_eq!(RaError::internal("the random generator failed").exit_code(), 1);
+        assert_eq!(
+            RaError::internal("the random generator failed").exit_code(),
+            1
+        );
         assert_eq!(RaError::input("key-spec", "unknown").exit_code(), 2);
         assert_eq!(
             RaError::internal("key generation was interrupted").to_string(),

@@ -209,9 +209,10 @@ impl Approvals {
         }
     }
 
-    /// Records an officer's vote as an idempotent request, like [`crate::service::Issuance::issue_request`]: a
-    /// retry of the very same signed vote (its answer was lost) gets the recorded answer
-    /// instead of a replay refusal; the same request ID with another body is refused.
+    /// Records an officer's vote as an idempotent request, like
+    /// [`Issuance::issue_request`](super::Issuance::issue_request): a retry of the very same
+    /// signed vote (its answer was lost) gets the recorded answer instead of a replay refusal;
+    /// the same request ID with another body is refused.
     pub async fn vote_approval_request(
         &self,
         officer: &Officer,

@@ -143,10 +143,10 @@ impl PinDesk {
     }
 
     /// Creates a batch of PIN/PUK letters as an idempotent request, like
-    /// [`crate::service::Issuance::issue_request`]: a retry of the very same signed request (its answer was
-    /// lost, or the server died after the commit) gets the recorded answer — the same letters,
-    /// their secrets sealed to the same one-time transport key — instead of a refusal that
-    /// would leave the letters created but never printable.
+    /// [`Issuance::issue_request`](super::Issuance::issue_request): a retry of the very same
+    /// signed request (its answer was lost, or the server died after the commit) gets the
+    /// recorded answer — the same letters, their secrets sealed to the same one-time transport
+    /// key — instead of a refusal that would leave the letters created but never printable.
     pub async fn create_pin_letters_request(
         &self,
         officer: &Officer,
