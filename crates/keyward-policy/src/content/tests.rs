@@ -98,10 +98,13 @@ fn procedures() -> ProcedureSet {
     set
 }
 
-/// (case, certificate procedures checked, DNS names and IP addresses for the certificate)
+/// An accepted case and what it yields: the certificate procedures checked, and the DNS names
+/// and IP addresses for the certificate.
+type Accepted<'a> = (Case, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+
 #[test]
 fn accepted() {
-    let cases: Vec<(Case, &[&str], &[&str], &[&str])> = vec![
+    let cases: Vec<Accepted> = vec![
         (
             case("the seed's subject fields", "soft-signing", ALICE),
             &["signing"],
