@@ -6,7 +6,6 @@
 
 #![forbid(unsafe_code)]
 
-
 pub mod pdf;
 pub mod smtp;
 

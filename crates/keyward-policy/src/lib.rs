@@ -9,6 +9,7 @@
 pub mod alt_names;
 pub mod attribute;
 pub mod config;
+pub mod content;
 pub mod keyspec;
 pub mod p12;
 pub mod pin;
@@ -21,6 +22,7 @@ pub mod usage;
 
 pub use alt_names::AltNames;
 pub use attribute::AttributeCertificateProcedure;
+pub use content::{check_content, Checked, ContentError, ContentFields, KeySelection};
 pub use keyspec::{KeySpec, KeySpecError, KeySpecList};
 pub use p12::{FriendlyName, P12Profile, P12Scheme};
 pub use pin::{MailDelivery, PinMethod, PinProcedure};

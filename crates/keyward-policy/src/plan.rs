@@ -105,6 +105,37 @@ impl TokenPlan {
             .any(|a| !matches!(a, PlannedAction::GenerateLocal { .. }))
     }
 
+    /// Every certificate procedure that certifies a key in this plan, in plan order (a name
+    /// may repeat).
+    pub fn certificate_procedures(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        for action in &self.actions {
+            match action {
+                PlannedAction::GenerateLocal {
+                    certificate_procedure,
+                    ..
+                }
+                | PlannedAction::Recover {
+                    certificate:
+                        RecoverCertificate::New {
+                            certificate_procedure,
+                        },
+                    ..
+                } => names.push(certificate_procedure.as_str()),
+                PlannedAction::Archive {
+                    certificate_procedures,
+                    ..
+                }
+                | PlannedAction::GenerateServer {
+                    certificate_procedures,
+                    ..
+                } => names.extend(certificate_procedures.iter().map(String::as_str)),
+                PlannedAction::Recover { .. } => {}
+            }
+        }
+        names
+    }
+
     /// The roles an officer needs to carry out this plan.
     ///
     /// A new certificate needs `issue-certificate`; a recovery needs `recover-key`; a plan that

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use keyward_policy::procedure::ResolvedToken;
 use keyward_policy::{AltNames, QcStatements};
 
+/// One archived key picked by the officer (defined with the content check that reads it).
+pub use keyward_policy::KeySelection;
+
 mod approvals;
 pub mod b64;
 mod pins;
@@ -146,16 +149,6 @@ pub struct IssueRequest {
     /// allow them.
     #[serde(default, skip_serializing_if = "AltNames::is_empty")]
     pub alt_names: AltNames,
-}
-
-/// One archived key picked by the officer, by the certificate issued when it was created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KeySelection {
-    /// By Certificate ID (decimal string).
-    CertificateId(String),
-    /// By serial number (hex).
-    Serial(String),
 }
 
 /// A private key sealed to the RA's transport key (see `keyward_crypto::transport`).

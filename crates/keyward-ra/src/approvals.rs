@@ -4,7 +4,7 @@ use keyward_proto::{ApprovalInfo, ApprovalVote};
 
 use crate::client::RaClient;
 use crate::error::RaError;
-use crate::issue::{random_hex, unix_now};
+use crate::util::{random_hex, unix_now};
 
 impl RaClient {
     /// Approval requests, newest first: open ones, or all with `all`.

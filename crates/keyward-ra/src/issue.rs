@@ -1,6 +1,6 @@
 //! Issuing one soft token, from the officer's order to the files on disk.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use openssl::pkey::{PKey, Private};
@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use keyward_crypto::transport::TransportKeyPair;
 use keyward_crypto::{KeyPool, Pin};
-use keyward_policy::procedure::{RecoverCertificate, ResolvedToken};
+use keyward_policy::procedure::ResolvedToken;
 use keyward_policy::{
-    plan_token, AltNames, DistinguishedName, FriendlyName, KeySpec, KeySpecList, PinMethod,
-    PinProcedure, PlannedAction, QcStatements, TokenPlan,
+    check_content, plan_token, AltNames, ContentFields, DistinguishedName, FriendlyName, KeySpec,
+    KeySpecList, PinMethod, PinProcedure, PlannedAction, QcStatements, TokenPlan,
 };
 use keyward_proto::{
     CsrEntry, IssueRequest, KeyOrigin, KeySelection, PinDeliveryInfo, ProcedureList,
@@ -21,6 +21,8 @@ use keyward_proto::{
 use crate::client::RaClient;
 use crate::config::ClientConfig;
 use crate::error::RaError;
+use crate::files::check_output;
+use crate::util::{random_hex, unix_now};
 
 /// What the officer asked for.
 #[derive(Debug, Clone)]
@@ -126,6 +128,8 @@ impl PinSource {
 #[derive(Debug)]
 pub struct Prepared {
     order: TokenOrder,
+    /// The order's subject, parsed by the content check.
+    subject: DistinguishedName,
     resolved: ResolvedToken,
     plan: TokenPlan,
     key_spec: KeySpec,
@@ -248,61 +252,18 @@ impl Prepared {
             })?;
         let plan = plan_token(&resolved, key_spec)
             .map_err(|e| RaError::input("key-spec", e.to_string()))?;
-        let subject = DistinguishedName::parse(&order.subject)
-            .map_err(|e| RaError::input(&e.field, e.reason))?;
-        for name in certificate_procedures(&plan) {
-            if let Some(cp) = resolved
-                .certificates
-                .iter()
-                .chain(&resolved.recovery_certificates)
-                .find(|c| c.name == name)
-            {
-                let refused = |e: keyward_policy::SubjectError| {
-                    RaError::input(
-                        &e.field,
-                        format!("{} (certificate procedure {})", e.reason, cp.name),
-                    )
-                };
-                subject
-                    .validate(cp, order.email.as_deref())
-                    .map_err(refused)?;
-                order.alt_names.checked(cp).map_err(refused)?;
-            }
-        }
-        let recovers = plan
-            .actions
-            .iter()
-            .any(|a| matches!(a, PlannedAction::Recover { .. }));
-        for selection in &order.recover {
-            match selection {
-                KeySelection::CertificateId(id) if id.parse::<u64>().is_err() => {
-                    return Err(RaError::input(
-                        "recover-id",
-                        format!(
-                            "{:?} is not a Certificate ID (a decimal number)",
-                            shorten(id)
-                        ),
-                    ))
-                }
-                KeySelection::Serial(hex)
-                    if hex.is_empty()
-                        || hex.len() > 64
-                        || !hex.chars().all(|c| c.is_ascii_hexdigit() || c == ':') =>
-                {
-                    return Err(RaError::input(
-                        "recover-serial",
-                        format!("{:?} is not a serial number in hex", shorten(hex)),
-                    ))
-                }
-                _ => {}
-            }
-        }
-        if !order.recover.is_empty() && !recovers {
-            return Err(RaError::input(
-                "recover",
-                format!("token procedure {} recovers no keys", resolved.token.name),
-            ));
-        }
+        let checked = check_content(
+            &resolved,
+            &plan,
+            &ContentFields {
+                subject: &order.subject,
+                email: order.email.as_deref(),
+                alt_names: &order.alt_names,
+                qc_statements: &order.qc_statements,
+                recover: &order.recover,
+            },
+        )
+        .map_err(|e| RaError::input(&e.field, e.reason))?;
         let cert_path = order
             .cert_path
             .clone()
@@ -312,7 +273,6 @@ impl Prepared {
         if cert_path == order.p12_path {
             return Err(RaError::input("cert", "must differ from the PKCS#12 path"));
         }
-        crate::content::check_officer_qc(&resolved, &plan, &order.qc_statements)?;
         let ac_path = match (&resolved.attribute_certificate, &order.ac_path) {
             (None, Some(_)) => {
                 return Err(RaError::input(
@@ -340,6 +300,7 @@ impl Prepared {
         };
         Ok(Prepared {
             order,
+            subject: checked.subject,
             resolved,
             plan,
             key_spec,
@@ -387,8 +348,6 @@ impl Prepared {
         before_send: impl FnOnce(&PendingRequest) -> Result<(), RaError>,
     ) -> Result<IssuedToken, RaError> {
         pin.check(&self.resolved.pin, &self.resolved.token.name)?;
-        let subject = DistinguishedName::parse(&self.order.subject)
-            .map_err(|e| RaError::input(&e.field, e.reason))?;
         let local: Vec<String> = self
             .plan
             .actions
@@ -402,7 +361,7 @@ impl Prepared {
             })
             .collect();
         let spec = self.key_spec;
-        let keygen_subject = subject.clone();
+        let keygen_subject = self.subject.clone();
         let pool = self.key_pool.clone();
         let keys: Vec<(String, PKey<Private>, Vec<u8>)> = tokio::task::spawn_blocking(move || {
             local
@@ -499,8 +458,6 @@ impl Prepared {
             transport,
         } = pending;
         let spec = self.key_spec;
-        let subject = DistinguishedName::parse(&self.order.subject)
-            .map_err(|e| RaError::input(&e.field, e.reason))?;
         let response = client.issue(&request).await?;
         let pin = match (pin, &response.sealed_pin, &transport) {
             (PinSource::Local(pin), _, _) => pin,
@@ -521,11 +478,12 @@ impl Prepared {
         // so that the other tokens of a batch keep their connections moving meanwhile.
         let chain = client.ca_chain(&response.chain)?;
         let friendly = match self.resolved.token.friendly_name {
-            FriendlyName::Cn => subject
+            FriendlyName::Cn => self
+                .subject
                 .get("CN")
                 .map(str::to_string)
-                .unwrap_or_else(|| subject.to_string()),
-            FriendlyName::Subject => subject.to_string(),
+                .unwrap_or_else(|| self.subject.to_string()),
+            FriendlyName::Subject => self.subject.to_string(),
         };
         let profile: keyward_crypto::Pkcs12Profile = (&self.resolved.p12).into();
         let (p12_path, cert_path, ac_path, force) = (
@@ -584,87 +542,4 @@ impl Prepared {
             attribute_certificate,
         })
     }
-}
-
-/// Every certificate procedure that will certify something in this plan.
-pub(crate) fn certificate_procedures(plan: &TokenPlan) -> Vec<String> {
-    let mut names = Vec::new();
-    for action in &plan.actions {
-        match action {
-            PlannedAction::GenerateLocal {
-                certificate_procedure,
-                ..
-            } => names.push(certificate_procedure.clone()),
-            PlannedAction::Archive {
-                certificate_procedures,
-                ..
-            }
-            | PlannedAction::GenerateServer {
-                certificate_procedures,
-                ..
-            } => names.extend(certificate_procedures.iter().cloned()),
-            PlannedAction::Recover {
-                certificate:
-                    RecoverCertificate::New {
-                        certificate_procedure,
-                    },
-                ..
-            } => names.push(certificate_procedure.clone()),
-            PlannedAction::Recover { .. } => {}
-        }
-    }
-    names
-}
-
-fn shorten(text: &str) -> String {
-    text.chars().take(64).collect()
-}
-
-pub(crate) fn is_pem(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("pem"))
-}
-
-pub(crate) fn check_output(path: &Path, field: &str, force: bool) -> Result<(), RaError> {
-    if path.as_os_str().is_empty() {
-        return Err(RaError::input(field, "no file name"));
-    }
-    if path.is_dir() {
-        return Err(RaError::input(
-            field,
-            format!("{} is a directory", path.display()),
-        ));
-    }
-    if path.exists() && !force {
-        return Err(RaError::input(
-            field,
-            format!("{} exists (use --force to overwrite)", path.display()),
-        ));
-    }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !parent.is_dir() {
-        return Err(RaError::input(
-            field,
-            format!("directory {} does not exist", parent.display()),
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn random_hex(bytes: usize) -> Result<String, RaError> {
-    let mut buf = vec![0u8; bytes];
-    openssl::rand::rand_bytes(&mut buf)
-        .map_err(|_| RaError::internal("the random generator failed"))?;
-    Ok(hex::encode(buf))
-}
-
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

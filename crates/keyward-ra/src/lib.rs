@@ -12,12 +12,14 @@ pub mod client;
 pub mod config;
 pub mod content;
 pub mod error;
+mod files;
 pub mod issue;
 pub mod officer;
 pub mod pins;
 pub mod seed;
 pub mod smart_card;
 pub mod token;
+mod util;
 
 pub use client::RaClient;
 pub use config::ClientConfig;

@@ -15,7 +15,7 @@ use keyward_proto::{
 
 use crate::client::RaClient;
 use crate::error::RaError;
-use crate::issue::{random_hex, unix_now};
+use crate::util::{random_hex, unix_now};
 
 /// A sealed secret from its wire form.
 pub(crate) fn from_wire(sealed: &SealedKey) -> transport::SealedKey {

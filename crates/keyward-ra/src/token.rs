@@ -14,7 +14,7 @@ use keyward_crypto::{P12Entry, Pin, Pkcs12Profile};
 use keyward_proto::{IssueResponse, IssuedCertificate};
 
 use crate::error::RaError;
-use crate::issue::{check_output, is_pem};
+use crate::files::{check_output, is_pem};
 
 /// One private key with its certificate.
 pub struct TokenEntry {

@@ -9,7 +9,8 @@ use serde_json::json;
 use keyward_kra::Kra;
 use keyward_policy::procedure::{KeyAction, RecoverCertificate, ResolvedToken};
 use keyward_policy::{
-    plan_token, CertificateProcedure, DistinguishedName, KeySpec, PlannedAction, ProcedureSet,
+    check_content, plan_token, CertificateProcedure, Checked, ContentFields, KeySpec,
+    PlannedAction, ProcedureSet,
 };
 use keyward_proto::{IssueRequest, IssueResponse, KeyOrigin};
 use keyward_store::{crash_point, AuditCategory, Officer, RequestKey};
@@ -21,47 +22,12 @@ use super::{
     audit_refusal, check_request_id, shorten, unix_now, Answer, Issuance, Issued, Refusal,
 };
 
-/// The certificate procedure `name` of the token, ready to certify `subject`: the subject and
-/// e-mail checked against it, and its QC statements merged with the officer's (which may only
-/// add what the procedure allows, never override it).
-fn prepared(
-    resolved: &ResolvedToken,
-    name: &str,
-    subject: &DistinguishedName,
-    req: &IssueRequest,
-) -> Result<CertificateProcedure, Refusal> {
-    let mut procedure = certificate_procedure(resolved, name)?.clone();
-    let in_procedure = |reason: String| format!("{reason} (certificate procedure {name})");
-    subject
-        .validate(&procedure, req.email.as_deref())
-        .map_err(|e| Refusal::invalid(&e.field, in_procedure(e.reason)))?;
-    req.alt_names
-        .checked(&procedure)
-        .map_err(|e| Refusal::invalid(&e.field, in_procedure(e.reason)))?;
-    let qc_refusal =
-        |e: keyward_policy::QcError| Refusal::invalid(&e.field, in_procedure(e.reason));
-    let merged = procedure
-        .qc_statements
-        .merge(
-            &req.qc_statements,
-            &procedure.qc_officer_may_add,
-            &procedure.qc_officer_must_add,
-        )
-        .map_err(qc_refusal)?;
-    merged.check_subject(subject).map_err(qc_refusal)?;
-    procedure.qc_statements = merged;
-    Ok(procedure)
-}
-
-fn certificate_procedure<'a>(
-    resolved: &'a ResolvedToken,
-    name: &str,
-) -> Result<&'a CertificateProcedure, Refusal> {
-    resolved
-        .certificates
-        .iter()
-        .chain(&resolved.recovery_certificates)
-        .find(|c| c.name == name)
+/// The certificate procedure `name` of the token as the content check left it: the subject,
+/// e-mail and alt names checked against it, its QC statements merged with the officer's.
+fn prepared(checked: &Checked, name: &str) -> Result<CertificateProcedure, Refusal> {
+    checked
+        .procedure(name)
+        .cloned()
         .ok_or_else(|| Refusal::internal("the plan names an unknown certificate procedure"))
 }
 
@@ -218,8 +184,19 @@ impl Issuance {
                 plan
             )));
         }
-        let subject = DistinguishedName::parse(&req.subject)
-            .map_err(|e| Refusal::invalid(&e.field, e.reason))?;
+        let checked = check_content(
+            &resolved,
+            &plan,
+            &ContentFields {
+                subject: &req.subject,
+                email: req.email.as_deref(),
+                alt_names: &req.alt_names,
+                qc_statements: &req.qc_statements,
+                recover: &req.recover,
+            },
+        )
+        .map_err(|e| Refusal::invalid(&e.field, e.reason))?;
+        let subject = &checked.subject;
         let server_side = plan
             .actions
             .iter()
@@ -250,18 +227,7 @@ impl Issuance {
             }
             (_, false) => None,
         };
-        if !req.recover.is_empty()
-            && !plan
-                .actions
-                .iter()
-                .any(|a| matches!(a, PlannedAction::Recover { .. }))
-        {
-            return Err(Refusal::invalid(
-                "recover",
-                format!("token procedure {} recovers no keys", resolved.token.name),
-            ));
-        }
-        let steps = self.steps(&resolved, &plan.actions, &subject, req).await?;
+        let steps = self.steps(&resolved, &plan.actions, &checked, req).await?;
         let approval = self
             .approvals
             .recovery_approval(officer, &resolved, req, &steps)
@@ -271,15 +237,11 @@ impl Issuance {
             (Some(pin), Some(recipient)) => Some((pin, recipient.clone())),
             _ => None,
         };
-        let (dns_names, ip_addresses) = req
-            .alt_names
-            .normalized()
-            .map_err(|e| Refusal::invalid(&e.field, e.reason))?;
         let inputs = Inputs {
             subject: subject.clone(),
             email: req.email.clone(),
-            dns_names,
-            ip_addresses,
+            dns_names: checked.dns_names.clone(),
+            ip_addresses: checked.ip_addresses.clone(),
             key_spec,
             transport,
             request_id: req.request_id.clone(),
@@ -302,7 +264,7 @@ impl Issuance {
             resolved: &resolved,
             key_management: plan.to_string(),
             key_spec,
-            subject: &subject,
+            subject,
             outputs,
             attribute,
             pin,
@@ -311,15 +273,16 @@ impl Issuance {
         .await
     }
 
-    /// Turns the plan's actions into steps, checking the subject against every certificate
-    /// procedure that will certify it and finding the keys to recover.
+    /// Turns the plan's actions into steps, with the certificate procedures the content check
+    /// prepared, and finds the keys to recover.
     async fn steps(
         &self,
         resolved: &ResolvedToken,
         actions: &[PlannedAction],
-        subject: &DistinguishedName,
+        checked: &Checked,
         req: &IssueRequest,
     ) -> Result<Vec<Step>, Refusal> {
+        let subject = &checked.subject;
         let selected = self.selected_keys(&req.recover).await?;
         let mut claimed = vec![false; selected.len()];
         let mut steps = Vec::new();
@@ -330,7 +293,7 @@ impl Issuance {
                     key_usage,
                     ..
                 } => {
-                    let procedure = prepared(resolved, certificate_procedure, subject, req)?;
+                    let procedure = prepared(checked, certificate_procedure)?;
                     let mut csrs = req
                         .csrs
                         .iter()
@@ -356,7 +319,7 @@ impl Issuance {
                     key_usage,
                     key_spec,
                 } => steps.push(Step::Server {
-                    procedures: validated(resolved, certificate_procedures, subject, req)?,
+                    procedures: validated(checked, certificate_procedures)?,
                     key_usage: key_usage.to_string(),
                     spec: *key_spec,
                     archive: Some(key_procedure.clone()),
@@ -365,7 +328,7 @@ impl Issuance {
                     certificate_procedures,
                     key_usage,
                 } => steps.push(Step::Server {
-                    procedures: validated(resolved, certificate_procedures, subject, req)?,
+                    procedures: validated(checked, certificate_procedures)?,
                     key_usage: key_usage.to_string(),
                     spec: self.server_key_spec,
                     archive: None,
@@ -379,7 +342,7 @@ impl Issuance {
                     let new_certificate = match certificate {
                         RecoverCertificate::New {
                             certificate_procedure,
-                        } => Some(prepared(resolved, certificate_procedure, subject, req)?),
+                        } => Some(prepared(checked, certificate_procedure)?),
                         RecoverCertificate::Reuse => None,
                     };
                     let keys = self
@@ -427,14 +390,6 @@ impl Issuance {
     }
 }
 
-fn validated(
-    resolved: &ResolvedToken,
-    names: &[String],
-    subject: &DistinguishedName,
-    req: &IssueRequest,
-) -> Result<Vec<CertificateProcedure>, Refusal> {
-    names
-        .iter()
-        .map(|name| prepared(resolved, name, subject, req))
-        .collect()
+fn validated(checked: &Checked, names: &[String]) -> Result<Vec<CertificateProcedure>, Refusal> {
+    names.iter().map(|name| prepared(checked, name)).collect()
 }

@@ -16,7 +16,6 @@ use keyward_store::{
 };
 
 use super::answers::{idempotent, request_id_taken};
-use super::token_pin::letter_pin;
 use super::{
     audit_refusal, check_request_id, require_role, rfc3339, seal_for, shorten, Answer, PinDesk,
     Refusal,
@@ -60,6 +59,14 @@ pub(super) fn open_letter(kra: &Kra, letter: &PinLetter) -> Result<keyward_crypt
             format!("PIN letter {} is damaged", letter.letter_id),
         )
     })
+}
+
+/// The PIN of a letter, sealed by `create_pin_letters` as `PIN\nPUK` (the PUK is for the holder
+/// and stays on the letter).
+fn letter_pin(bytes: &[u8]) -> Option<keyward_crypto::Pin> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let (pin, _puk) = text.split_once('\n')?;
+    Some(keyward_crypto::Pin::new(pin.to_string()))
 }
 
 /// Generates the letters (blocking: CSPRNG and KRA): envelopes for the store and the secrets

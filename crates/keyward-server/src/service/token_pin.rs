@@ -202,11 +202,3 @@ impl TokenPins {
 fn shorten_subject(subject: &str) -> String {
     subject.chars().take(512).collect()
 }
-
-/// The PIN of a letter, sealed by `create_pin_letters` as `PIN\nPUK` (the PUK is for the holder
-/// and stays on the letter).
-pub(super) fn letter_pin(bytes: &[u8]) -> Option<Pin> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let (pin, _puk) = text.split_once('\n')?;
-    Some(Pin::new(pin.to_string()))
-}
