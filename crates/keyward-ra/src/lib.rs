@@ -6,6 +6,7 @@
 //! certificate files atomically.
 
 pub mod approvals;
+pub mod batch;
 pub mod client;
 pub mod config;
 pub mod content;

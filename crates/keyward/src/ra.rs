@@ -64,7 +64,9 @@ pub async fn run(args: RaArgs) -> anyhow::Result<()> {
             json,
         } => plan(&session, &procedure, key_spec.as_deref(), json).await,
         RaCommand::Issue(issue_args) => issue(&session, *issue_args).await,
-        RaCommand::Batch(batch_args) => crate::batch::run(session, batch_args).await,
+        RaCommand::Batch(batch_args) => {
+            crate::batch::run(session.config, session.client, batch_args).await
+        }
         RaCommand::Certificates {
             id,
             serial,
