@@ -1,20 +1,17 @@
 //! `keyward audit …` on the CM host (direct database access, like `officer`): search the audit
-//! log, verify its hash chain and seals, seal it now. Also the audit key files `init` writes and
-//! the server's periodic sealing.
+//! log, verify its hash chain and seals, seal it now.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use keyward_audit::{AuditKey, VerifyReport};
-use keyward_crypto::files::{write_public, write_secret};
+use keyward_admin::install::{load_audit_key, load_config, open_store};
+use keyward_audit::VerifyReport;
 use keyward_server::{ServerConfig, ServerError};
-use keyward_store::{AuditCategory, AuditQuery, AuditRecord, Store};
+use keyward_store::{AuditCategory, AuditQuery, AuditRecord};
 
 use crate::cli::{AuditArgs, AuditCommand};
 use crate::output::{input_error, print_json, print_results};
@@ -33,61 +30,6 @@ impl std::fmt::Display for AuditBroken {
 }
 
 impl std::error::Error for AuditBroken {}
-
-/// Writes a new audit key for `init`: `audit/audit-key.pem` (encrypted PKCS#8),
-/// `audit/audit.pass` (mode 0600) and `audit/audit-key.pub.pem`.
-pub fn create_key_files(dir: &Path) -> anyhow::Result<()> {
-    let key = AuditKey::generate()?;
-    let pass = keyward_crypto::generate_pin(32, keyward_policy::pin::PIN_ALPHABET)?;
-    write_secret(&dir.join("audit/audit.pass"), pass.as_str().as_bytes())?;
-    write_secret(
-        &dir.join("audit/audit-key.pem"),
-        &key.encrypted_pem(pass.as_str().as_bytes())?,
-    )?;
-    write_public(&dir.join("audit/audit-key.pub.pem"), &key.public_key_pem()?)?;
-    Ok(())
-}
-
-/// The audit key named by cm.conf, if any; errors name the file (exit code 3).
-pub fn load_key(config: &ServerConfig) -> Result<Option<AuditKey>, ServerError> {
-    let Some((key, pass)) = &config.audit_key else {
-        return Ok(None);
-    };
-    AuditKey::load(key, pass).map(Some).map_err(|e| match e {
-        keyward_audit::AuditError::File { path, reason } => ServerError::File {
-            path,
-            reason: format!("audit key: {reason}"),
-        },
-        other => ServerError::File {
-            path: key.clone(),
-            reason: other.to_string(),
-        },
-    })
-}
-
-async fn seal_once(store: &Store, key: &AuditKey) {
-    match key.seal(store).await {
-        Ok(Some(seal)) => tracing::debug!("audit log sealed up to record {}", seal.upto_id),
-        Ok(None) => {}
-        Err(e) => tracing::error!("could not seal the audit log: {e}"),
-    }
-}
-
-/// Seals the audit log every `every` (at once first) while there are new records: the
-/// server's background task.
-pub async fn seal_periodically(store: Store, key: Arc<AuditKey>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        seal_once(&store, &key).await;
-    }
-}
-
-/// One last seal, when the server stops.
-pub async fn seal_on_shutdown(store: &Store, key: &AuditKey) {
-    seal_once(store, key).await;
-}
 
 fn rfc3339(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
@@ -175,7 +117,7 @@ fn public_key(config: &ServerConfig, file: Option<PathBuf>) -> anyhow::Result<Ve
     if let Some(file) = file {
         return std::fs::read(&file).with_context(|| format!("--public-key {}", file.display()));
     }
-    match load_key(config)? {
+    match load_audit_key(config)? {
         Some(key) => Ok(key.public_key_pem()?),
         None => Err(input_error(
             "--public-key: no audit key in cm.conf (audit.key); give the audit public key",
@@ -217,7 +159,7 @@ fn print_report(report: &VerifyReport) {
 
 /// `keyward audit`.
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
-    let config = crate::server::load_config(&args.dir, args.database.as_deref())?;
+    let config = load_config(&args.dir, args.database.as_deref())?;
     let overridden = args.database.is_some();
     match args.command {
         AuditCommand::Search {
@@ -231,7 +173,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             json,
         } => {
             let q = query(category, failed, officer, since, until, object, limit)?;
-            let store = crate::server::open_store(&config, overridden).await?;
+            let store = open_store(&config, overridden).await?;
             let records = store.search_audit(&q).await?;
             store.close().await;
             if json {
@@ -260,7 +202,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             json,
         } => {
             let pem = public_key(&config, file)?;
-            let store = crate::server::open_store(&config, overridden).await?;
+            let store = open_store(&config, overridden).await?;
             let report = keyward_audit::verify(&store, &pem).await;
             store.close().await;
             let report = report.map_err(|e| match e {
@@ -283,11 +225,11 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             }
         }
         AuditCommand::Seal { json } => {
-            let key = load_key(&config)?.ok_or_else(|| ServerError::Config {
+            let key = load_audit_key(&config)?.ok_or_else(|| ServerError::Config {
                 path: config.path.clone(),
                 reason: "audit.key is not set: no audit key to seal with".into(),
             })?;
-            let store = crate::server::open_store(&config, overridden).await?;
+            let store = open_store(&config, overridden).await?;
             let sealed = key.seal(&store).await;
             let last = store.last_audit_seal().await;
             store.close().await;

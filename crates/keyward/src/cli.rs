@@ -38,7 +38,7 @@ pub enum Command {
     /// Officer administration on the CM host.
     Officer(OfficerArgs),
     /// The key archive on the CM host: put its archive key (KEK) on a PKCS#11 token (HSM).
-    Kra(crate::kra::KraArgs),
+    Kra(KraArgs),
     /// The audit log on the CM host: search it, verify its hash chain and seals, seal it now.
     Audit(AuditArgs),
     /// Pre-generate PIN/PUK letters for sealed mailers (role manage-pin-letters).
@@ -689,6 +689,51 @@ pub enum AuditCommand {
     /// Seal the audit log now (the server seals every audit.seal-interval seconds).
     #[command(after_help = "Example:\n  keyward audit seal --dir ./keyward-data")]
     Seal {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `keyward kra`.
+#[derive(Debug, Args)]
+pub struct KraArgs {
+    /// Installation directory (its cm.conf names the database).
+    #[arg(long, global = true, default_value = "keyward-data")]
+    pub dir: PathBuf,
+    /// Database URL, overriding database.url of cm.conf.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// KRA command.
+    #[command(subcommand)]
+    pub command: KraCommand,
+}
+
+/// KRA commands.
+#[derive(Debug, Subcommand)]
+pub enum KraCommand {
+    /// Generate an AES-256 archive key (KEK) on a PKCS#11 token: sensitive, never extractable;
+    /// data keys are sealed with AES-256-GCM on the token. With --configure, cm.conf is switched
+    /// to it (refused while the archive holds envelopes sealed under another archive key).
+    #[command(
+        after_help = "Example:\n  keyward kra init-hsm-key --module /usr/lib/softhsm/libsofthsm2.so --token-label KRA --pin-file /etc/keyward/kra-hsm.pin --label keyward-kek --configure"
+    )]
+    InitHsmKey {
+        /// The PKCS#11 module (shared library) of the HSM.
+        #[arg(long, value_name = "PATH")]
+        module: PathBuf,
+        /// Label of the token.
+        #[arg(long, value_name = "LABEL")]
+        token_label: String,
+        /// File holding the token's user PIN (cm.conf names it: keep it mode 0600).
+        #[arg(long, value_name = "FILE")]
+        pin_file: PathBuf,
+        /// Label of the new key on the token.
+        #[arg(long, value_name = "LABEL", default_value = "keyward-kek")]
+        label: String,
+        /// Replace kra.archive-key in cm.conf by the new key's kra.pkcs11-* settings.
+        #[arg(long)]
+        configure: bool,
         /// JSON output.
         #[arg(long)]
         json: bool,

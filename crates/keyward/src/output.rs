@@ -95,3 +95,15 @@ pub fn print_results<T: Serialize>(
     }
     Ok(())
 }
+
+/// An administration error with the exit code it has always had: 2 for input, the token's
+/// (wrong PIN 4) or the configuration's (3) own codes, else 1.
+pub fn admin_error(e: keyward_admin::AdminError) -> anyhow::Error {
+    use keyward_admin::AdminError as A;
+    match e {
+        A::Input(message) => input_error(message),
+        A::Server(e) => anyhow::Error::new(e),
+        A::Token(e) => anyhow::Error::new(e),
+        other => anyhow::Error::new(other),
+    }
+}

@@ -8,11 +8,11 @@ use anyhow::Context;
 use serde_json::json;
 
 use keyward_ra::issue::{Prepared, TokenOrder};
+use keyward_admin::init::{self, FIRST_OFFICER};
 use keyward_ra::{ClientConfig, OfficerCredential, RaClient};
 
 use crate::cli::QuickstartArgs;
-use crate::init::{self, FIRST_OFFICER};
-use crate::output::print_json;
+use crate::output::{admin_error, print_json};
 use crate::secrets;
 
 /// Token procedure the quickstart issues.
@@ -26,7 +26,9 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let dir = args.dir;
     let created = !dir.join("cm.conf").exists();
     if created {
-        init::create(&dir, SocketAddr::from((Ipv4Addr::LOCALHOST, 8443))).await?;
+        init::create(&dir, SocketAddr::from((Ipv4Addr::LOCALHOST, 8443)))
+            .await
+            .map_err(admin_error)?;
     }
     let bound = crate::server::bind(&dir, Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))).await?;
     let addr = bound.addr;

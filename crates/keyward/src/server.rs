@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use keyward_server::{api, tls, ServerConfig, ServerError, Service};
-use keyward_store::{Store, StoreError};
+use keyward_admin::install::{database_error, load_audit_key, load_config};
+use keyward_audit::seal::{seal_on_shutdown, seal_periodically};
+use keyward_server::{api, tls, ServerError, Service};
 
 use crate::cli::ServerArgs;
 
@@ -21,37 +22,6 @@ pub struct Bound {
     service: Arc<Service>,
     /// The audit key and the seal interval, if cm.conf names an audit key.
     audit: Option<(Arc<keyward_audit::AuditKey>, std::time::Duration)>,
-}
-
-/// cm.conf from `dir`, with `database` (the `--database` option) overriding `database.url`; a
-/// relative SQLite path in `database` is relative to the working directory.
-pub fn load_config(dir: &Path, database: Option<&str>) -> Result<ServerConfig, ServerError> {
-    let mut config = ServerConfig::load(&dir.join("cm.conf"))?;
-    if let Some(url) = database {
-        config.database_url = keyward_server::config::resolve_database_url(url, Path::new("."));
-    }
-    Ok(config)
-}
-
-/// A database that cannot be opened, as a configuration error (exit code 3) naming
-/// `database.url` and only the URL's scheme: a URL may hold a password.
-pub fn database_error(config: &ServerConfig, overridden: bool, error: StoreError) -> ServerError {
-    let scheme = config
-        .database_url
-        .split_once("://")
-        .map_or("?", |(scheme, _)| scheme);
-    let from = if overridden { ", from --database" } else { "" };
-    ServerError::Config {
-        path: config.path.clone(),
-        reason: format!("database.url ({scheme}://…{from}): {error}"),
-    }
-}
-
-/// Opens the database `config` names; errors name `database.url` (see [`database_error`]).
-pub async fn open_store(config: &ServerConfig, overridden: bool) -> Result<Store, ServerError> {
-    Store::open(&config.database_url)
-        .await
-        .map_err(|e| database_error(config, overridden, e))
 }
 
 /// Loads cm.conf from `dir`, opens the database and CA, and binds `listen` (or cm.conf's).
@@ -67,7 +37,7 @@ pub async fn bind_with(
 ) -> anyhow::Result<Bound> {
     let config = load_config(dir, database)?;
     let tls = tls::server_config(&config.tls_certificate, &config.tls_key, &config.ca_root)?;
-    let audit = crate::audit::load_key(&config)?.map(|key| {
+    let audit = load_audit_key(&config)?.map(|key| {
         let every = std::time::Duration::from_secs(config.audit_seal_interval);
         (Arc::new(key), every)
     });
@@ -99,11 +69,7 @@ impl Bound {
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
         let store = self.service.store().clone();
         let sealer = self.audit.as_ref().map(|(key, every)| {
-            tokio::spawn(crate::audit::seal_periodically(
-                store.clone(),
-                key.clone(),
-                *every,
-            ))
+            tokio::spawn(seal_periodically(store.clone(), key.clone(), *every))
         });
         let pool_log = self
             .service
@@ -115,7 +81,7 @@ impl Bound {
         }
         if let (Some(sealer), Some((key, _))) = (sealer, &self.audit) {
             sealer.abort();
-            crate::audit::seal_on_shutdown(&store, key).await;
+            seal_on_shutdown(&store, key).await;
         }
     }
 }
