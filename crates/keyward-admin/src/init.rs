@@ -90,7 +90,9 @@ pub async fn create_with(
         staging.path(),
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
-    .map_err(context(|| format!("protecting {}", staging.path().display())))?;
+    .map_err(context(|| {
+        format!("protecting {}", staging.path().display())
+    }))?;
     if let Err(e) = build(staging.path(), listen, hsm, database).await {
         if let Some(hsm) = hsm {
             hsm.rollback();
@@ -104,7 +106,9 @@ pub async fn create_with(
     let staged = staging.keep();
     if let Err(e) = std::fs::rename(&staged, dir) {
         let _ = std::fs::remove_dir_all(&staged);
-        return Err(context(|| format!("moving the installation to {}", dir.display()))(e));
+        return Err(context(|| {
+            format!("moving the installation to {}", dir.display())
+        })(e));
     }
     let procedures: ProcedureSet = toml::from_str(DEFAULT_PROCEDURES)?;
     Ok(InitReport {

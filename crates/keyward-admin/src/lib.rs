@@ -9,6 +9,7 @@
 //!   procedures and a first officer.
 //! - [`officer`] and [`card`]: officers with a virtual-officer PKCS#12 or a smart card.
 //! - [`kra`]: switching cm.conf to an archive key on a PKCS#11 token.
+//! - [`serve`]: the server bound to its address, serving and sealing the audit log.
 
 pub mod ca;
 pub mod card;
@@ -17,5 +18,6 @@ pub mod init;
 pub mod install;
 pub mod kra;
 pub mod officer;
+pub mod serve;
 
 pub use error::AdminError;

@@ -92,7 +92,9 @@ pub async fn officer_subject<'p>(
         .certificate
         .iter()
         .find(|c| c.name == "officer")
-        .ok_or_else(|| AdminError::Other("there is no certificate procedure named officer".into()))?;
+        .ok_or_else(|| {
+            AdminError::Other("there is no certificate procedure named officer".into())
+        })?;
     let dn = DistinguishedName::parse(&format!("CN={name},O=Keyward"))?;
     dn.validate(procedure, None)?;
     Ok((dn, procedure))

@@ -7,8 +7,8 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-use keyward_ra::issue::{Prepared, TokenOrder};
 use keyward_admin::init::{self, FIRST_OFFICER};
+use keyward_ra::issue::{Prepared, TokenOrder};
 use keyward_ra::{ClientConfig, OfficerCredential, RaClient};
 
 use crate::cli::QuickstartArgs;
@@ -30,7 +30,9 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             .await
             .map_err(admin_error)?;
     }
-    let bound = crate::server::bind(&dir, Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))).await?;
+    let bound = keyward_admin::serve::bind(&dir, Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))))
+        .await
+        .map_err(admin_error)?;
     let addr = bound.addr;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(bound.serve(async {

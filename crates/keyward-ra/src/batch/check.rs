@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use keyward_policy::{DistinguishedName, KeySpecList, PinMethod, PinProcedure};
-use keyward_proto::ProcedureList;
 use crate::issue::{PinSource, Prepared, TokenOrder};
 use crate::RaError;
+use keyward_policy::{DistinguishedName, KeySpecList, PinMethod, PinProcedure};
+use keyward_proto::ProcedureList;
 
 use super::error::{input_error, BatchError};
 use super::input::{shorten, Row};

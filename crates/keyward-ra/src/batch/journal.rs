@@ -111,7 +111,9 @@ impl Journal {
             .has_headers(false)
             .from_writer(Vec::new());
         w.serialize(&record)?;
-        let bytes = w.into_inner().map_err(|e| BatchError::Other(e.to_string()))?;
+        let bytes = w
+            .into_inner()
+            .map_err(|e| BatchError::Other(e.to_string()))?;
         let path = &self.results_path;
         self.results
             .write_all(&bytes)
@@ -208,7 +210,9 @@ fn write_results<'a>(
     for r in records {
         w.serialize(r)?;
     }
-    let bytes = w.into_inner().map_err(|e| BatchError::Other(e.to_string()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| BatchError::Other(e.to_string()))?;
     write_secret(path, &bytes).map_err(file_error(|| format!("writing {}", path.display())))
 }
 

@@ -196,8 +196,9 @@ impl Layout {
         let previous: Option<State> = if state_path.exists() {
             let text = std::fs::read_to_string(&state_path)
                 .map_err(file_error(|| format!("reading {}", state_path.display())))?;
-            let state: State = serde_json::from_str(&text)
-                .map_err(file_error(|| format!("{} is damaged", state_path.display())))?;
+            let state: State = serde_json::from_str(&text).map_err(file_error(|| {
+                format!("{} is damaged", state_path.display())
+            }))?;
             Some(state)
         } else {
             None
@@ -281,8 +282,9 @@ impl Layout {
                 results: self.results_path.clone(),
                 started: unix_now(),
             };
-            write_secret(&self.state_path, &serde_json::to_vec_pretty(&state)?)
-                .map_err(file_error(|| format!("writing {}", self.state_path.display())))?;
+            write_secret(&self.state_path, &serde_json::to_vec_pretty(&state)?).map_err(
+                file_error(|| format!("writing {}", self.state_path.display())),
+            )?;
         }
         if !self.pending_dir.exists() {
             std::fs::DirBuilder::new()
@@ -316,7 +318,8 @@ impl Earlier {
 
     /// Drops the PINs of rows not issued and the stale pending files of issued rows.
     fn settle(&mut self, pending_dir: &std::path::Path) {
-        self.pin_lines.retain(|row, _| self.records.contains_key(row));
+        self.pin_lines
+            .retain(|row, _| self.records.contains_key(row));
         for row in self.records.keys() {
             if self.pending.remove(row).is_some() {
                 let _ = std::fs::remove_file(pending_path(pending_dir, *row));

@@ -7,12 +7,12 @@ use openssl::pkey::{PKey, Private};
 use openssl::symm::Cipher;
 use zeroize::Zeroizing;
 
+use crate::issue::{IssuedToken, PendingRequest, PinSource, Prepared, TokenOrder};
+use crate::RaError;
 use keyward_crypto::files::write_secret;
 use keyward_crypto::{CryptoError, Pin};
 use keyward_policy::PinMethod;
 use keyward_proto::IssueRequest;
-use crate::issue::{IssuedToken, PendingRequest, PinSource, Prepared, TokenOrder};
-use crate::RaError;
 
 use super::error::BatchError;
 use super::journal::{pending_path, PendingFile, PendingKey, PinLine, ResultRecord, PINS_FILE};
