@@ -3,13 +3,19 @@
 
 use std::path::Path;
 
-use keyward_store::{ArchivedKeyQuery, PinLetterQuery, PinMailQuery, Store};
+use serde_json::json;
+
+use keyward_kra::{ArchiveKey, KraError, Pkcs11ArchiveKey};
+use keyward_store::{
+    ArchivedKeyQuery, AuditCategory, NewAudit, Outcome, PinLetterQuery, PinMailQuery, Store,
+};
 
 use crate::error::{context, input_error, AdminError};
+use crate::install::read_pin_file;
 
 /// Refuses to switch the archive key while envelopes sealed under the current one exist: a
 /// server holding only the new key could not open them.
-pub async fn check_no_envelopes(store: &Store) -> Result<(), AdminError> {
+async fn check_no_envelopes(store: &Store) -> Result<(), AdminError> {
     let one = Some(1);
     let keys = store
         .find_archived_keys(&ArchivedKeyQuery {
@@ -61,9 +67,66 @@ fn switched_cm_conf(body: &str, hsm: &[String]) -> String {
 
 /// Switches `cm_conf` to the archive key whose cm.conf settings are `hsm` (the file archive
 /// key settings are commented out).
-pub fn switch_cm_conf(cm_conf: &Path, hsm: &[String]) -> Result<(), AdminError> {
+fn switch_cm_conf(cm_conf: &Path, hsm: &[String]) -> Result<(), AdminError> {
     let body = std::fs::read_to_string(cm_conf)
         .map_err(context(|| format!("reading {}", cm_conf.display())))?;
     keyward_crypto::files::write_public(cm_conf, switched_cm_conf(&body, hsm).as_bytes())
         .map_err(context(|| format!("writing {}", cm_conf.display())))
+}
+
+/// An archive key to generate on a PKCS#11 token (`keyward kra init-hsm-key`).
+pub struct HsmArchiveKey<'a> {
+    /// The PKCS#11 module.
+    pub module: &'a Path,
+    /// The token label.
+    pub token_label: &'a str,
+    /// The file holding the token's user PIN (cm.conf names it).
+    pub pin_file: &'a Path,
+    /// The key's label on the token.
+    pub label: &'a str,
+    /// Switch cm.conf (`cm_conf`) to the new key.
+    pub configure: bool,
+    /// The installation's cm.conf.
+    pub cm_conf: &'a Path,
+}
+
+/// Generates the archive key on the token (refused first, with `configure`, while envelopes
+/// sealed under another archive key exist), switches cm.conf to it if asked, and audits it.
+/// Returns the key and the cm.conf lines that name it.
+pub async fn create_hsm_key(
+    store: &Store,
+    new: &HsmArchiveKey<'_>,
+) -> Result<(Pkcs11ArchiveKey, Vec<String>), AdminError> {
+    if new.configure {
+        check_no_envelopes(store).await?;
+    }
+    let pin = read_pin_file(new.pin_file, "--pin-file")?;
+    let kek = Pkcs11ArchiveKey::create(new.module, new.token_label, new.label, &pin).map_err(
+        |e| match e {
+            // The token's own error, so that the exit code tells a wrong PIN (4).
+            KraError::Hsm(token) => AdminError::Token(token),
+            other => AdminError::Kra(other),
+        },
+    )?;
+    let pin_path = std::path::absolute(new.pin_file).unwrap_or(new.pin_file.to_path_buf());
+    let lines = vec![
+        format!("kra.pkcs11-module = {}", new.module.display()),
+        format!("kra.pkcs11-token = {}", new.token_label),
+        format!("kra.pkcs11-key = {}", new.label),
+        format!("kra.pkcs11-pin-file = {}", pin_path.display()),
+    ];
+    if new.configure {
+        switch_cm_conf(new.cm_conf, &lines)?;
+    }
+    store
+        .append_audit(&NewAudit {
+            category: AuditCategory::Administration,
+            action: "create-archive-key".into(),
+            officer: Some("keyward-admin".into()),
+            outcome: Outcome::Success,
+            object: Some(kek.id().to_string()),
+            detail: json!({ "token": new.token_label, "label": new.label, "configured": new.configure }),
+        })
+        .await?;
+    Ok((kek, lines))
 }

@@ -11,6 +11,7 @@
 //! - [`kra`]: switching cm.conf to an archive key on a PKCS#11 token.
 //! - [`serve`]: the server bound to its address, serving and sealing the audit log.
 
+pub mod audit;
 pub mod ca;
 pub mod card;
 mod error;

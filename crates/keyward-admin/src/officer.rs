@@ -14,7 +14,7 @@ use serde_json::json;
 use keyward_ca::{CertificateAuthority, IssueRequest};
 use keyward_crypto::files::write_secret;
 use keyward_policy::keyspec::Curve;
-use keyward_policy::roles::{format_roles, Role};
+use keyward_policy::roles::{format_roles, parse_roles, Role};
 use keyward_policy::{CertificateProcedure, DistinguishedName, KeySpec, ProcedureSet};
 use keyward_proto::KeyOrigin;
 use keyward_server::service::{certificate_record, RecordContext};
@@ -274,4 +274,29 @@ pub fn client_conf_for(
     keyward_crypto::files::write_public(&path, (lines.join("\n") + "\n").as_bytes())
         .map_err(context(|| format!("writing {}", path.display())))?;
     Ok(Some(path))
+}
+
+/// The `--roles` of a new officer: at least one.
+pub fn officer_roles(text: &str) -> Result<BTreeSet<Role>, AdminError> {
+    let roles = parse_roles(text).map_err(|e| input_error(format!("--roles: {e}")))?;
+    if roles.is_empty() {
+        return Err(input_error("--roles: give at least one role"));
+    }
+    Ok(roles)
+}
+
+/// Revokes officer `name` (audited, by `actor`): the server refuses it from then on.
+pub async fn revoke(store: &Store, name: &str, actor: &str) -> Result<(), AdminError> {
+    let audit = NewAudit {
+        category: AuditCategory::Administration,
+        action: "revoke-officer".into(),
+        officer: Some(actor.into()),
+        outcome: Outcome::Success,
+        object: Some(name.to_string()),
+        detail: json!({ "name": name }),
+    };
+    if !store.revoke_officer(name, &audit).await? {
+        return Err(input_error(format!("NAME: no active officer named {name}")));
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@
 
 mod classify;
 mod key;
+pub mod report;
 pub mod seal;
 mod verify;
 

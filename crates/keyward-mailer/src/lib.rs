@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod letters;
 pub mod pdf;
 pub mod smtp;
 

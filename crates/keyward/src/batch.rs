@@ -1,13 +1,11 @@
 //! `keyward ra batch`: the options, the progress bar, Ctrl-C, the summary and the exit codes
 //! around the batch engine of [`keyward_ra::batch`].
 
-use std::fmt;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 
 use keyward_ra::batch::{
     Batch, BatchError, BatchOptions, Progress, ResultRecord, Row, Stopper, Summary,
@@ -24,20 +22,13 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// The batch ran to its end (or to Ctrl-C) but not every row was issued; the results file says
 /// which. Exit code [`EXIT_SOME_FAILED`] or [`EXIT_INTERRUPTED`].
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct BatchIncomplete {
     /// The exit code.
     pub code: i32,
     message: String,
 }
-
-impl fmt::Display for BatchIncomplete {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for BatchIncomplete {}
 
 /// A batch error with the exit code it has always had: 2 for input, the RA's own code for an
 /// RA error, else 1.
@@ -153,7 +144,7 @@ pub async fn run(config: ClientConfig, client: RaClient, args: BatchArgs) -> any
     signals.abort();
     bar.bar.finish_and_clear();
     let summary = result.map_err(batch_error)?;
-    report(&summary, &args)?;
+    report(&summary, args.json)?;
     outcome(summary)
 }
 
@@ -169,27 +160,12 @@ async fn on_ctrl_c(stopper: Stopper, bar: Arc<Bar>) {
 }
 
 /// The summary: JSON (`--json`), else three lines on stdout.
-fn report(s: &Summary, args: &BatchArgs) -> anyhow::Result<()> {
+fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(s);
+    }
     let (issued, failed, skipped) = (s.count("issued"), s.count("failed"), s.count("skipped"));
     let already = s.already_issued.len();
-    if args.json {
-        return print_json(&json!({
-            "batch_id": s.batch_id,
-            "token_procedure": args.procedure,
-            "results_file": s.results_path,
-            "pins_file": s.pins_path,
-            "summary": {
-                "rows": s.rows,
-                "issued": issued,
-                "issued_now": issued - already,
-                "already_issued": already,
-                "failed": failed,
-                "skipped": skipped,
-            },
-            "already_issued_rows": s.already_issued,
-            "rows": s.records,
-        }));
-    }
     println!(
         "{issued} of {} rows issued ({} now, {already} by an earlier run), {failed} failed, {skipped} not attempted.",
         s.rows,

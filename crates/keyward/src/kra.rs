@@ -2,10 +2,9 @@
 
 use serde_json::json;
 
-use keyward_admin::install::{load_config, open_store, read_pin_file};
-use keyward_admin::kra::{check_no_envelopes, switch_cm_conf};
-use keyward_kra::{ArchiveKey, Pkcs11ArchiveKey};
-use keyward_store::{AuditCategory, NewAudit, Outcome};
+use keyward_admin::install::{load_config, open_store};
+use keyward_admin::kra::{create_hsm_key, HsmArchiveKey};
+use keyward_kra::ArchiveKey;
 
 use crate::cli::{KraArgs, KraCommand};
 use crate::output::{admin_error, print_json};
@@ -25,37 +24,15 @@ pub async fn run(args: KraArgs) -> anyhow::Result<()> {
             json,
         } => {
             let store = open_store(&config, overridden).await?;
-            if configure {
-                check_no_envelopes(&store).await.map_err(admin_error)?;
-            }
-            let pin = read_pin_file(&pin_file, "--pin-file").map_err(admin_error)?;
-            let kek = Pkcs11ArchiveKey::create(&module, &token_label, &label, &pin).map_err(
-                |e| match e {
-                    // The token's own error, so that the exit code tells a wrong PIN (4).
-                    keyward_kra::KraError::Hsm(token) => anyhow::Error::new(token),
-                    other => anyhow::Error::new(other),
-                },
-            )?;
-            let pin_path = std::path::absolute(&pin_file).unwrap_or(pin_file);
-            let lines = vec![
-                format!("kra.pkcs11-module = {}", module.display()),
-                format!("kra.pkcs11-token = {token_label}"),
-                format!("kra.pkcs11-key = {label}"),
-                format!("kra.pkcs11-pin-file = {}", pin_path.display()),
-            ];
-            if configure {
-                switch_cm_conf(&cm_conf, &lines).map_err(admin_error)?;
-            }
-            store
-                .append_audit(&NewAudit {
-                    category: AuditCategory::Administration,
-                    action: "create-archive-key".into(),
-                    officer: Some("keyward-admin".into()),
-                    outcome: Outcome::Success,
-                    object: Some(kek.id().to_string()),
-                    detail: json!({ "token": token_label, "label": label, "configured": configure }),
-                })
-                .await?;
+            let new = HsmArchiveKey {
+                module: &module,
+                token_label: &token_label,
+                pin_file: &pin_file,
+                label: &label,
+                configure,
+                cm_conf: &cm_conf,
+            };
+            let (kek, lines) = create_hsm_key(&store, &new).await.map_err(admin_error)?;
             if json {
                 return print_json(&json!({
                     "archive_key_id": kek.id(),

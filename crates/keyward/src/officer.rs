@@ -5,13 +5,14 @@ use serde_json::json;
 
 use keyward_admin::card::{enroll_card, CardEnrolled, CardEnrollment};
 use keyward_admin::install::{load_config, open_store};
-use keyward_admin::officer::{client_conf_for, enroll_virtual, VirtualOfficer};
-use keyward_policy::roles::{format_roles, parse_roles};
+use keyward_admin::officer::{
+    client_conf_for, enroll_virtual, officer_roles, revoke, VirtualOfficer,
+};
+use keyward_policy::roles::format_roles;
 use keyward_server::service::load_ca;
-use keyward_store::{AuditCategory, NewAudit, Outcome};
 
 use crate::cli::{OfficerArgs, OfficerCommand};
-use crate::output::{admin_error, input_error, print_json, print_table};
+use crate::output::{admin_error, print_json, print_table};
 
 /// `keyward officer`.
 pub async fn run(args: OfficerArgs) -> anyhow::Result<()> {
@@ -19,10 +20,7 @@ pub async fn run(args: OfficerArgs) -> anyhow::Result<()> {
     let store = open_store(&config, args.database.is_some()).await?;
     match args.command {
         OfficerCommand::Create { name, roles, json } => {
-            let roles = parse_roles(&roles).map_err(|e| input_error(format!("--roles: {e}")))?;
-            if roles.is_empty() {
-                return Err(input_error("--roles: give at least one role"));
-            }
+            let roles = officer_roles(&roles).map_err(admin_error)?;
             let ca = load_ca(&config)?;
             let procedures = store.procedures().await?;
             let officer = VirtualOfficer {
@@ -90,10 +88,7 @@ pub async fn run(args: OfficerArgs) -> anyhow::Result<()> {
             pin_file,
             json,
         } => {
-            let roles = parse_roles(&roles).map_err(|e| input_error(format!("--roles: {e}")))?;
-            if roles.is_empty() {
-                return Err(input_error("--roles: give at least one role"));
-            }
+            let roles = officer_roles(&roles).map_err(admin_error)?;
             let pin = crate::secrets::signature_pin_from(pin_file.as_deref(), "--pin-file")?;
             let ca = load_ca(&config)?;
             let procedures = store.procedures().await?;
@@ -117,17 +112,9 @@ pub async fn run(args: OfficerArgs) -> anyhow::Result<()> {
             report(&enrolled, json)
         }
         OfficerCommand::Revoke { name } => {
-            let audit = NewAudit {
-                category: AuditCategory::Administration,
-                action: "revoke-officer".into(),
-                officer: Some("keyward-admin".into()),
-                outcome: Outcome::Success,
-                object: Some(name.clone()),
-                detail: json!({ "name": name }),
-            };
-            if !store.revoke_officer(&name, &audit).await? {
-                return Err(input_error(format!("NAME: no active officer named {name}")));
-            }
+            revoke(&store, &name, "keyward-admin")
+                .await
+                .map_err(admin_error)?;
             println!("Officer {name} revoked; the server refuses it from now on.");
             Ok(())
         }

@@ -120,31 +120,6 @@ pub async fn run(args: RaArgs) -> anyhow::Result<()> {
     }
 }
 
-/// ` QC compliance,type (officer: +limit_value)` for a procedure with QC statements.
-fn qc_summary(c: &keyward_policy::CertificateProcedure) -> String {
-    let fixed: Vec<&str> = c.qc_statements.kinds().iter().map(|k| k.name()).collect();
-    if fixed.is_empty() && c.qc_officer_may_add.is_empty() {
-        return String::new();
-    }
-    let mut text = format!(" QC {}", fixed.join(","));
-    if !c.qc_officer_may_add.is_empty() {
-        let open: Vec<String> = c
-            .qc_officer_may_add
-            .iter()
-            .map(|k| {
-                let must = if c.qc_officer_must_add.contains(k) {
-                    "!"
-                } else {
-                    ""
-                };
-                format!("+{}{must}", k.name())
-            })
-            .collect();
-        text.push_str(&format!(" (officer: {})", open.join(",")));
-    }
-    text
-}
-
 async fn procedures(s: &Session, filter: Option<&str>, json: bool) -> anyhow::Result<()> {
     let list = s.client.procedures(filter).await?;
     if json {
@@ -157,7 +132,7 @@ async fn procedures(s: &Session, filter: Option<&str>, json: bool) -> anyhow::Re
             let mut certs: Vec<String> = t
                 .certificates
                 .iter()
-                .map(|c| format!("{} [{}]{}", c.name, c.key_usage, qc_summary(c)))
+                .map(|c| format!("{} [{}]{}", c.name, c.key_usage, c.qc_summary()))
                 .collect();
             if let Some(ac) = &t.attribute_certificate {
                 certs.push(format!("+ attribute certificate {}", ac.name));

@@ -152,10 +152,15 @@ pub struct Batch {
 }
 
 /// What a batch run came to. [`Summary::fatal`] is the error that stopped it, if one did.
+/// Serialized (the CLI's `--json`) as `batch_id`, `token_procedure`, `results_file`,
+/// `pins_file`, `summary` (the counts), `already_issued_rows` and `rows` (the records; never a
+/// PIN).
 #[derive(Debug)]
 pub struct Summary {
     /// The batch ID.
     pub batch_id: String,
+    /// The token procedure.
+    pub procedure: String,
     /// Rows in the CSV.
     pub rows: usize,
     /// Rows issued by an earlier run (skipped in this one).
@@ -178,6 +183,30 @@ impl Summary {
     /// Rows recorded with `status` (`issued`, `failed`, `skipped`).
     pub fn count(&self, status: &str) -> usize {
         self.records.iter().filter(|r| r.status == status).count()
+    }
+}
+
+impl serde::Serialize for Summary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let issued = self.count("issued");
+        let already = self.already_issued.len();
+        serde_json::json!({
+            "batch_id": self.batch_id,
+            "token_procedure": self.procedure,
+            "results_file": self.results_path,
+            "pins_file": self.pins_path,
+            "summary": {
+                "rows": self.rows,
+                "issued": issued,
+                "issued_now": issued - already,
+                "already_issued": already,
+                "failed": self.count("failed"),
+                "skipped": self.count("skipped"),
+            },
+            "already_issued_rows": self.already_issued,
+            "rows": self.records,
+        })
+        .serialize(serializer)
     }
 }
 
@@ -236,7 +265,7 @@ impl Batch {
                 .map(|n| Arc::new(KeyPool::new(vec![(self.batch_spec, n)]))),
             list: self.list,
             procedures: self.procedures,
-            procedure: self.options.procedure,
+            procedure: self.options.procedure.clone(),
             rules: self.rules,
             key_spec: self.options.key_spec,
             dir: self.options.out_dir,
@@ -247,12 +276,14 @@ impl Batch {
             fatal: Mutex::new(None),
             progress,
         });
+        let procedure = self.options.procedure.clone();
         run_workers(&ctx, workers).await;
         let records = ctx.finish()?;
         let pins_written = !lock(&ctx.journal).pin_lines.is_empty();
         let fatal = lock(&ctx.fatal).take();
         Ok(Summary {
             batch_id: self.batch_id,
+            procedure,
             rows: self.rows,
             already_issued: self.already,
             results_path: self.results_path,
