@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use keyward_audit::{AuditError, VerifyReport};
 use keyward_server::{ServerConfig, ServerError};
-use keyward_store::{AuditCategory, AuditQuery, AuditSeal};
+use keyward_store::{AuditCategory, AuditQuery, AuditRecord, AuditSeal};
 
 use crate::error::{context, input_error, AdminError};
 use crate::install::{load_audit_key, open_store};
@@ -95,6 +95,20 @@ impl AuditSearch {
             limit: self.limit.map(i64::from),
         })
     }
+}
+
+/// The records of the database `config` names (`overridden`: by `--database`) that match
+/// `search`, newest first.
+pub async fn search(
+    config: &ServerConfig,
+    overridden: bool,
+    search: AuditSearch,
+) -> Result<Vec<AuditRecord>, AdminError> {
+    let query = search.query()?;
+    let store = open_store(config, overridden).await?;
+    let records = store.search_audit(&query).await;
+    store.close().await;
+    Ok(records?)
 }
 
 /// The public key `verify` checks seals with: `file` (`--public-key`), else the configured

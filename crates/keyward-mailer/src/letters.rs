@@ -3,7 +3,7 @@
 
 use zeroize::Zeroizing;
 
-use keyward_proto::{PinLetterSecret, PinMailInfo};
+use keyward_proto::{PinLetterSecret, PinMailInfo, PinMailSecret};
 
 use crate::pdf::Letter;
 
@@ -49,4 +49,19 @@ pub fn pin_mail_letter(m: &PinMailInfo, pin: &str) -> Letter {
         ],
         secrets: vec![("PIN".into(), Zeroizing::new(pin.to_string()))],
     }
+}
+
+/// The letters of the PIN mails `to_print`, each with its PIN from `secrets`; the error names a
+/// PIN mail the server sent no PIN for.
+pub fn pin_mail_letters(
+    to_print: &[PinMailInfo],
+    secrets: &[PinMailSecret],
+) -> Result<Vec<Letter>, String> {
+    to_print
+        .iter()
+        .map(|m| match secrets.iter().find(|s| s.id == m.id) {
+            Some(secret) => Ok(pin_mail_letter(m, &secret.pin)),
+            None => Err(format!("the server sent no PIN for PIN mail {}", m.id)),
+        })
+        .collect()
 }

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use keyward_admin::audit::{rfc3339, seal_now, verify, AuditSearch};
-use keyward_admin::install::{load_config, open_store};
+use keyward_admin::audit::{rfc3339, seal_now, search, verify, AuditSearch};
+use keyward_admin::install::load_config;
 use keyward_audit::report::render;
 use keyward_store::AuditRecord;
 
@@ -46,7 +46,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             limit,
             json,
         } => {
-            let search = AuditSearch {
+            let query = AuditSearch {
                 category,
                 failed,
                 officer,
@@ -55,10 +55,9 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
                 object,
                 limit,
             };
-            let q = search.query().map_err(admin_error)?;
-            let store = open_store(&config, overridden).await?;
-            let records = store.search_audit(&q).await?;
-            store.close().await;
+            let records = search(&config, overridden, query)
+                .await
+                .map_err(admin_error)?;
             if json {
                 let out: Vec<_> = records
                     .iter()
@@ -101,9 +100,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             }
         }
         AuditCommand::Seal { json } => {
-            let (sealed, last) = seal_now(&config, overridden)
-                .await
-                .map_err(admin_error)?;
+            let (sealed, last) = seal_now(&config, overridden).await.map_err(admin_error)?;
             if json {
                 return print_json(&json!({ "sealed": sealed, "last_seal": last }));
             }

@@ -1,20 +1,11 @@
 //! Output helpers: JSON for scripts, aligned text for people.
 
-use std::fmt;
-
 use serde::Serialize;
 
 /// Bad command-line input that clap cannot check (exit code 2). Names the option at fault.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct InputError(pub String);
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
 
 /// Refuses with an [`InputError`].
 pub fn input_error(message: impl Into<String>) -> anyhow::Error {

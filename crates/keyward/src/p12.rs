@@ -8,7 +8,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
-use keyward_crypto::p12_inspect::{inspect, render, MacStatus, P12Report, PinStatus};
+use keyward_crypto::p12_inspect::{inspect, render, MacStatus, P12Report};
 use keyward_crypto::CryptoError;
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -141,13 +141,7 @@ fn inspect_command(args: P12InspectArgs) -> anyhow::Result<()> {
 
     let source = given.as_ref().map_or(String::new(), |g| g.source.clone());
     drop(given);
-    if report.pin == PinStatus::Wrong {
-        let why = match report.mac.as_ref().map(|m| m.status) {
-            Some(MacStatus::WrongPinOrDamaged) => {
-                "the MAC does not verify and the PIN decrypts nothing"
-            }
-            _ => "the PIN does not decrypt the encrypted parts",
-        };
+    if let Some(why) = report.wrong_pin_reason() {
         std::io::stdout().flush().context("writing the report")?;
         return Err(WrongPin(format!("{file}: wrong PIN (from {source}): {why}")).into());
     }

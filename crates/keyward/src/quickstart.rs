@@ -130,7 +130,7 @@ async fn issue_one(
         request_id: None,
     };
     let prepared = Prepared::new(&client, &config, order).await?;
-    let pin = secrets::generate(prepared.pin_procedure())?;
+    let pin = keyward_crypto::generate_for(prepared.pin_procedure())?;
     let token = prepared
         .execute(&client, keyward_ra::issue::PinSource::Local(pin.clone()))
         .await?;

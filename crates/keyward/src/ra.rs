@@ -354,26 +354,17 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
 /// The officer's QC statements: the `--qc-statements` file, then each `--qc-statement`.
 fn officer_qc_statements(
     flags: &[String],
-    file: Option<&std::path::Path>,
+    file: Option<&Path>,
 ) -> anyhow::Result<keyward_policy::QcStatements> {
-    let mut qc = match file {
-        None => keyward_policy::QcStatements::default(),
-        Some(path) => {
-            let text = crate::output::read_small_text(path, "qc-statements")?;
-            toml::from_str(&text).map_err(|e| {
-                input_error(format!(
-                    "--qc-statements {}: {}",
-                    path.display(),
-                    e.message()
-                ))
-            })?
-        }
+    let text = match file {
+        Some(path) => Some((
+            path.display().to_string(),
+            crate::output::read_small_text(path, "qc-statements")?,
+        )),
+        None => None,
     };
-    for flag in flags {
-        qc.add_flag(flag)
-            .map_err(|e| input_error(format!("--qc-statement {flag:?}: {e}")))?;
-    }
-    Ok(qc)
+    let file = text.as_ref().map(|(shown, t)| (shown.as_str(), t.as_str()));
+    keyward_policy::QcStatements::officer(file, flags).map_err(input_error)
 }
 
 async fn approvals(s: &Session, command: ApprovalsCommand) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 
-use keyward_mailer::letters::pin_mail_letter;
+use keyward_mailer::letters::pin_mail_letters;
 use keyward_mailer::pdf;
 use keyward_proto::{PinMailInfo, PinMailSecret};
 use keyward_ra::pins::Delivery;
@@ -98,14 +98,7 @@ async fn print(
     to_print: &[PinMailInfo],
     secrets: &[PinMailSecret],
 ) -> anyhow::Result<std::path::PathBuf> {
-    let mut letters = Vec::with_capacity(to_print.len());
-    for m in to_print {
-        let secret = secrets
-            .iter()
-            .find(|s| s.id == m.id)
-            .with_context(|| format!("the server sent no PIN for PIN mail {}", m.id))?;
-        letters.push(pin_mail_letter(m, &secret.pin));
-    }
+    let letters = pin_mail_letters(to_print, secrets).map_err(anyhow::Error::msg)?;
     let bytes = tokio::task::spawn_blocking(move || pdf::render(&letters))
         .await
         .context("PDF rendering was interrupted")??;

@@ -1,7 +1,9 @@
 //! The report of [`inspect`](super::inspect) as an indented tree, for people (`keyward p12
 //! inspect` without `--json`).
 
-use super::{BagReport, Encoding, KeyReport, MacReport, P12Report, PinStatus, SafeReport};
+use super::{
+    BagReport, Encoding, KeyReport, MacReport, MacStatus, P12Report, PinStatus, SafeReport,
+};
 
 /// The report on `file` as an indented tree, one line per item, ending in a newline.
 pub fn render(file: &str, r: &P12Report) -> String {
@@ -221,5 +223,18 @@ fn key_lines(key: &KeyReport, r: &P12Report, out: &mut Vec<String>) {
             }
         };
         out.push(format!("      chain: {} ({end})", path.join(" -> ")));
+    }
+}
+
+impl P12Report {
+    /// Why the PIN given is wrong, when it is ([`PinStatus::Wrong`]): the MAC does not verify
+    /// and nothing decrypts, or only the encrypted parts do not decrypt.
+    pub fn wrong_pin_reason(&self) -> Option<&'static str> {
+        (self.pin == PinStatus::Wrong).then(|| match self.mac.as_ref().map(|m| m.status) {
+            Some(MacStatus::WrongPinOrDamaged) => {
+                "the MAC does not verify and the PIN decrypts nothing"
+            }
+            _ => "the PIN does not decrypt the encrypted parts",
+        })
     }
 }
