@@ -7,6 +7,7 @@
 //! - [`AuditKey`]: the server's audit key (EC P-256, an encrypted PKCS#8 PEM file and a
 //!   passphrase file, like the CA key) and [`AuditKey::seal`], which signs the head of the chain
 //!   when records were appended since the last seal.
+//! - [`seal`]: the key files `init` writes, and the server's periodic sealing.
 //! - [`verify`]: walks the whole chain in ID order, page by page, and reports the first broken
 //!   link with its record ID and a [`BreakKind`].
 //!
@@ -21,6 +22,8 @@
 
 mod classify;
 mod key;
+pub mod report;
+pub mod seal;
 mod verify;
 
 pub use key::{public_key_id, seal_message, AuditKey, SEAL_LABEL};
@@ -49,4 +52,10 @@ pub enum AuditError {
     /// OpenSSL failed while signing or encoding.
     #[error("audit key: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),
+    /// A new key file could not be written.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A passphrase for a new key could not be generated.
+    #[error(transparent)]
+    Crypto(#[from] keyward_crypto::CryptoError),
 }

@@ -1,3 +1,5 @@
+//! The CA against OpenSSL: hierarchies, issued certificates and their extensions, checked with `openssl`.
+
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 use std::net::{IpAddr, Ipv4Addr};

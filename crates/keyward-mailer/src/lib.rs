@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod letters;
 pub mod pdf;
 pub mod smtp;
 

@@ -85,3 +85,17 @@ pub enum Pkcs11Error {
         operation: &'static str,
     },
 }
+
+impl Pkcs11Error {
+    /// The process exit code that goes with this error (see the README's table): 4 for a
+    /// wrong or locked PIN, 3 for a module or token that is not there, 2 for an object the
+    /// caller named wrongly, else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Pkcs11Error::WrongPin { .. } | Pkcs11Error::PinLocked { .. } => 4,
+            Pkcs11Error::Module { .. } | Pkcs11Error::TokenNotFound { .. } => 3,
+            Pkcs11Error::Object { .. } => 2,
+            Pkcs11Error::Operation { .. } | Pkcs11Error::Rejected { .. } => 1,
+        }
+    }
+}

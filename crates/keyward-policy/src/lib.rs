@@ -16,6 +16,7 @@ pub mod pin;
 pub mod plan;
 pub mod procedure;
 pub mod qc;
+mod qc_summary;
 pub mod roles;
 pub mod subject;
 pub mod usage;

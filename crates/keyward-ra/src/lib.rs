@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod approvals;
+pub mod batch;
 pub mod client;
 pub mod config;
 pub mod content;

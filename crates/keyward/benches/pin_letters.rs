@@ -20,7 +20,7 @@ use keyward_server::service::Services;
 use keyward_store::{AuditCategory, NewAudit, Officer, Outcome, Store};
 use zeroize::Zeroizing;
 
-const PROCEDURES: &str = include_str!("../src/procedures.toml");
+const PROCEDURES: &str = keyward_admin::init::DEFAULT_PROCEDURES;
 const ROUNDS: usize = 3;
 
 fn median(mut runs: Vec<Duration>) -> Duration {

@@ -6,10 +6,8 @@ mod audit;
 mod batch;
 mod cli;
 mod init;
-mod init_ca;
 mod kra;
 mod officer;
-mod officer_card;
 mod output;
 mod p12;
 mod pin_letters;
@@ -79,13 +77,7 @@ fn exit_code(err: &anyhow::Error) -> i32 {
         return ra.exit_code();
     }
     if let Some(token) = err.downcast_ref::<keyward_pkcs11::Pkcs11Error>() {
-        use keyward_pkcs11::Pkcs11Error as P;
-        return match token {
-            P::WrongPin { .. } | P::PinLocked { .. } => 4,
-            P::Module { .. } | P::TokenNotFound { .. } => 3,
-            P::Object { .. } => EXIT_INPUT,
-            P::Operation { .. } | P::Rejected { .. } => 1,
-        };
+        return token.exit_code();
     }
     if err.downcast_ref::<p12::WrongPin>().is_some() {
         return p12::EXIT_WRONG_PIN;

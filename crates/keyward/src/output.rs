@@ -1,20 +1,11 @@
 //! Output helpers: JSON for scripts, aligned text for people.
 
-use std::fmt;
-
 use serde::Serialize;
 
 /// Bad command-line input that clap cannot check (exit code 2). Names the option at fault.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct InputError(pub String);
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
 
 /// Refuses with an [`InputError`].
 pub fn input_error(message: impl Into<String>) -> anyhow::Error {
@@ -94,4 +85,16 @@ pub fn print_results<T: Serialize>(
         eprintln!("{none}");
     }
     Ok(())
+}
+
+/// An administration error with the exit code it has always had: 2 for input, the token's
+/// (wrong PIN 4) or the configuration's (3) own codes, else 1.
+pub fn admin_error(e: keyward_admin::AdminError) -> anyhow::Error {
+    use keyward_admin::AdminError as A;
+    match e {
+        A::Input(message) => input_error(message),
+        A::Server(e) => anyhow::Error::new(e),
+        A::Token(e) => anyhow::Error::new(e),
+        other => anyhow::Error::new(other),
+    }
 }

@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
-use zeroize::Zeroizing;
 
+use keyward_mailer::letters::pin_letter;
 use keyward_mailer::pdf::{self, Letter};
-use keyward_proto::PinLetterSecret;
 use keyward_ra::pins::PinLetterSearch;
 
 use crate::cli::{PinLettersArgs, PinLettersCommand};
@@ -105,27 +104,6 @@ pub fn check_out(path: &Path, force: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One printed PIN/PUK letter.
-fn letter(secret: &PinLetterSecret, pin_procedure: &str) -> Letter {
-    Letter {
-        title: "PIN/PUK letter".into(),
-        reference: format!("Letter ID {}", secret.letter_id),
-        recipient: Vec::new(),
-        text: vec![
-            format!(
-                "This letter holds the PIN and PUK of the soft token (PKCS#12 file) your registration officer issues to you with letter ID {}.",
-                secret.letter_id
-            ),
-            "The PIN opens the token. Keep the PIN and PUK secret, and keep this letter apart from the token file.".into(),
-            format!("PIN procedure: {pin_procedure}"),
-        ],
-        secrets: vec![
-            ("PIN".into(), Zeroizing::new(secret.pin.clone())),
-            ("PUK".into(), Zeroizing::new(secret.puk.clone())),
-        ],
-    }
-}
-
 async fn create(
     s: &Session,
     count: u32,
@@ -151,7 +129,7 @@ async fn create(
     let letters: Vec<Letter> = created
         .letters
         .iter()
-        .map(|l| letter(l, &procedure))
+        .map(|l| pin_letter(l, &procedure))
         .collect();
     drop(created.letters);
     let bytes = tokio::task::spawn_blocking(move || pdf::render(&letters))

@@ -7,12 +7,12 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
+use keyward_admin::init::{self, FIRST_OFFICER};
 use keyward_ra::issue::{Prepared, TokenOrder};
 use keyward_ra::{ClientConfig, OfficerCredential, RaClient};
 
 use crate::cli::QuickstartArgs;
-use crate::init::{self, FIRST_OFFICER};
-use crate::output::print_json;
+use crate::output::{admin_error, print_json};
 use crate::secrets;
 
 /// Token procedure the quickstart issues.
@@ -26,9 +26,13 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let dir = args.dir;
     let created = !dir.join("cm.conf").exists();
     if created {
-        init::create(&dir, SocketAddr::from((Ipv4Addr::LOCALHOST, 8443))).await?;
+        init::create(&dir, SocketAddr::from((Ipv4Addr::LOCALHOST, 8443)))
+            .await
+            .map_err(admin_error)?;
     }
-    let bound = crate::server::bind(&dir, Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))).await?;
+    let bound = keyward_admin::serve::bind(&dir, Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))))
+        .await
+        .map_err(admin_error)?;
     let addr = bound.addr;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(bound.serve(async {
@@ -126,7 +130,7 @@ async fn issue_one(
         request_id: None,
     };
     let prepared = Prepared::new(&client, &config, order).await?;
-    let pin = secrets::generate(prepared.pin_procedure())?;
+    let pin = keyward_crypto::generate_for(prepared.pin_procedure())?;
     let token = prepared
         .execute(&client, keyward_ra::issue::PinSource::Local(pin.clone()))
         .await?;

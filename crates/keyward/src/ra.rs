@@ -64,7 +64,9 @@ pub async fn run(args: RaArgs) -> anyhow::Result<()> {
             json,
         } => plan(&session, &procedure, key_spec.as_deref(), json).await,
         RaCommand::Issue(issue_args) => issue(&session, *issue_args).await,
-        RaCommand::Batch(batch_args) => crate::batch::run(session, batch_args).await,
+        RaCommand::Batch(batch_args) => {
+            crate::batch::run(session.config, session.client, batch_args).await
+        }
         RaCommand::Certificates {
             id,
             serial,
@@ -118,31 +120,6 @@ pub async fn run(args: RaArgs) -> anyhow::Result<()> {
     }
 }
 
-/// ` QC compliance,type (officer: +limit_value)` for a procedure with QC statements.
-fn qc_summary(c: &keyward_policy::CertificateProcedure) -> String {
-    let fixed: Vec<&str> = c.qc_statements.kinds().iter().map(|k| k.name()).collect();
-    if fixed.is_empty() && c.qc_officer_may_add.is_empty() {
-        return String::new();
-    }
-    let mut text = format!(" QC {}", fixed.join(","));
-    if !c.qc_officer_may_add.is_empty() {
-        let open: Vec<String> = c
-            .qc_officer_may_add
-            .iter()
-            .map(|k| {
-                let must = if c.qc_officer_must_add.contains(k) {
-                    "!"
-                } else {
-                    ""
-                };
-                format!("+{}{must}", k.name())
-            })
-            .collect();
-        text.push_str(&format!(" (officer: {})", open.join(",")));
-    }
-    text
-}
-
 async fn procedures(s: &Session, filter: Option<&str>, json: bool) -> anyhow::Result<()> {
     let list = s.client.procedures(filter).await?;
     if json {
@@ -155,7 +132,7 @@ async fn procedures(s: &Session, filter: Option<&str>, json: bool) -> anyhow::Re
             let mut certs: Vec<String> = t
                 .certificates
                 .iter()
-                .map(|c| format!("{} [{}]{}", c.name, c.key_usage, qc_summary(c)))
+                .map(|c| format!("{} [{}]{}", c.name, c.key_usage, c.qc_summary()))
                 .collect();
             if let Some(ac) = &t.attribute_certificate {
                 certs.push(format!("+ attribute certificate {}", ac.name));
@@ -377,26 +354,17 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
 /// The officer's QC statements: the `--qc-statements` file, then each `--qc-statement`.
 fn officer_qc_statements(
     flags: &[String],
-    file: Option<&std::path::Path>,
+    file: Option<&Path>,
 ) -> anyhow::Result<keyward_policy::QcStatements> {
-    let mut qc = match file {
-        None => keyward_policy::QcStatements::default(),
-        Some(path) => {
-            let text = crate::output::read_small_text(path, "qc-statements")?;
-            toml::from_str(&text).map_err(|e| {
-                input_error(format!(
-                    "--qc-statements {}: {}",
-                    path.display(),
-                    e.message()
-                ))
-            })?
-        }
+    let text = match file {
+        Some(path) => Some((
+            path.display().to_string(),
+            crate::output::read_small_text(path, "qc-statements")?,
+        )),
+        None => None,
     };
-    for flag in flags {
-        qc.add_flag(flag)
-            .map_err(|e| input_error(format!("--qc-statement {flag:?}: {e}")))?;
-    }
-    Ok(qc)
+    let file = text.as_ref().map(|(shown, t)| (shown.as_str(), t.as_str()));
+    keyward_policy::QcStatements::officer(file, flags).map_err(input_error)
 }
 
 async fn approvals(s: &Session, command: ApprovalsCommand) -> anyhow::Result<()> {

@@ -63,11 +63,6 @@ fn pin_from_stdin() -> anyhow::Result<Pin> {
     Ok(Pin::new(line.trim_end_matches(['\r', '\n']).to_string()))
 }
 
-/// Generates a PIN the PIN procedure accepts.
-pub fn generate(rules: &PinProcedure) -> anyhow::Result<Pin> {
-    Ok(keyward_crypto::generate_for(rules)?)
-}
-
 /// The token PIN as the token procedure's PIN procedure says: typed or generated here
 /// (`enter`, `show`), or chosen by the server (`letter`: the letter ID; `email`: the PIN mailer
 /// address), prompted for when interactive and not given.
@@ -103,7 +98,7 @@ pub fn token_pin(
         shown: show.then_some(pin),
     };
     match rules.method {
-        PinMethod::Show => Ok(local(generate(rules)?, true)),
+        PinMethod::Show => Ok(local(keyward_crypto::generate_for(rules)?, true)),
         PinMethod::Enter if pin_stdin => {
             let pin = pin_from_stdin()?;
             check_pin(pin.as_str(), rules).map_err(|e| input_error(e.to_string()))?;
@@ -164,7 +159,7 @@ fn prompt_twice(rules: &PinProcedure) -> anyhow::Result<TokenPin> {
         );
         if first.is_empty() {
             eprintln!("Enter PIN cancelled: a generated PIN will be shown instead.");
-            let pin = generate(rules)?;
+            let pin = keyward_crypto::generate_for(rules)?;
             return Ok(TokenPin {
                 source: PinSource::Local(pin.clone()),
                 shown: Some(pin),

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
-use zeroize::Zeroizing;
 
-use keyward_mailer::pdf::{self, Letter};
+use keyward_mailer::letters::pin_mail_letters;
+use keyward_mailer::pdf;
 use keyward_proto::{PinMailInfo, PinMailSecret};
 use keyward_ra::pins::Delivery;
 
@@ -92,42 +92,13 @@ pub async fn run(args: SecurePrinterArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The printed form of a PIN mail.
-fn letter(m: &PinMailInfo, pin: &str) -> Letter {
-    Letter {
-        title: "PIN letter".into(),
-        reference: format!("PIN mail {}", m.id),
-        recipient: m
-            .recipient
-            .split(';')
-            .map(|line| line.trim().to_string())
-            .filter(|line| !line.is_empty())
-            .collect(),
-        text: vec![
-            format!(
-                "A soft token (PKCS#12 file) has been issued for {} (Certificate ID {}).",
-                m.subject, m.certificate_ids
-            ),
-            "The PIN below opens it. Keep the PIN secret and apart from the token file; destroy this letter once you have opened your token.".into(),
-        ],
-        secrets: vec![("PIN".into(), Zeroizing::new(pin.to_string()))],
-    }
-}
-
 /// Writes the PIN letters to print and returns the PDF path.
 async fn print(
     out_dir: &Path,
     to_print: &[PinMailInfo],
     secrets: &[PinMailSecret],
 ) -> anyhow::Result<std::path::PathBuf> {
-    let mut letters = Vec::with_capacity(to_print.len());
-    for m in to_print {
-        let secret = secrets
-            .iter()
-            .find(|s| s.id == m.id)
-            .with_context(|| format!("the server sent no PIN for PIN mail {}", m.id))?;
-        letters.push(letter(m, &secret.pin));
-    }
+    let letters = pin_mail_letters(to_print, secrets).map_err(anyhow::Error::msg)?;
     let bytes = tokio::task::spawn_blocking(move || pdf::render(&letters))
         .await
         .context("PDF rendering was interrupted")??;

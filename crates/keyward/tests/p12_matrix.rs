@@ -93,7 +93,7 @@ const EXPECTED_SKIPS: &[(&str, &str, &str, &str, &str)] = &[
 ];
 
 /// The shipped procedures.toml (as `keyward init` installs it).
-const PROCEDURES: &str = include_str!("../src/procedures.toml");
+const PROCEDURES: &str = keyward_admin::init::DEFAULT_PROCEDURES;
 
 /// `EC:secp256r1` → `EC secp256r1` (a colon would make NSS read a token name in a nickname).
 fn friendly_name(spec: &str) -> String {

@@ -12,6 +12,7 @@ mod chain;
 mod crypt;
 mod names;
 mod params;
+mod render;
 mod walk;
 
 use std::fmt;
@@ -19,6 +20,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::CryptoError;
+
+pub use render::render;
 
 /// What [`inspect`] found. Serialized (`--json`) with these fields, always present (`null`
 /// when not applicable or not known):

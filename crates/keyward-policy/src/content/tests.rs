@@ -5,7 +5,7 @@ use crate::qc::QcKind;
 use crate::KeySpec;
 
 /// The demo procedures `keyward init` installs.
-const PROCEDURES: &str = include_str!("../../../keyward/src/procedures.toml");
+const PROCEDURES: &str = include_str!("../../../keyward-admin/src/procedures.toml");
 
 const ALICE: &str = "CN=Alice Example,O=Example,C=SE";
 const ANNA: &str = "CN=Anna Svensson,GN=Anna,SN=Svensson,serialNumber=PNOSE-197001010007,C=SE";

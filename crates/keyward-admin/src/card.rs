@@ -1,4 +1,4 @@
-//! `keyward officer enroll-card`: a smart-card officer. The key pair is generated on the token
+//! Smart-card officers (`keyward officer enroll-card`). The key pair is generated on the token
 //! (EC P-256, private key sensitive and not extractable), the CA issues the officer certificate
 //! exactly as for a virtual officer (certificate procedure `officer`), the certificate and the
 //! CA certificates above it are stored on the token, and the officer is registered.
@@ -6,18 +6,16 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use openssl::pkey::PKey;
 use serde::Serialize;
-use serde_json::json;
 
 use keyward_ca::CertificateAuthority;
 use keyward_pkcs11::{EcCurve, Token};
 use keyward_policy::roles::{format_roles, Role};
 use keyward_store::Store;
 
-use crate::officer::{client_conf_for, officer_subject, register_officer, Registration};
-use crate::output::print_json;
+use crate::error::{context, AdminError};
+use crate::officer::{client_conf_for, issue, officer_subject, register_officer, Registration};
 
 /// What `enroll-card` was asked to do.
 pub struct CardEnrollment<'a> {
@@ -75,14 +73,15 @@ pub async fn enroll_card(
     procedures: &keyward_policy::ProcedureSet,
     req: &CardEnrollment<'_>,
     actor: &str,
-) -> anyhow::Result<CardEnrolled> {
+) -> Result<CardEnrolled, AdminError> {
     let (dn, procedure) = officer_subject(store, procedures, req.name).await?;
     let token = Token::open(req.module, req.token_label)?;
     token.login(req.pin)?;
     let (key, spki) = token.generate_ec_key(req.name, EcCurve::P256)?;
     let stored = async {
-        let public = PKey::public_key_from_der(&spki).context("the token's public key")?;
-        let cert = crate::init::issue(ca, &public, &dn, procedure, &[], &[])?;
+        let public = PKey::public_key_from_der(&spki)
+            .map_err(context(|| "the token's public key".to_string()))?;
+        let cert = issue(ca, &public, &dn, procedure, &[], &[])?;
         token.store_certificate(req.name, &key.id, &cert.to_der()?)?;
         for ca_cert in ca.chain() {
             let der = ca_cert.to_der()?;
@@ -127,29 +126,4 @@ pub async fn enroll_card(
         certificate_id,
         client_conf,
     })
-}
-
-/// Prints the result of `enroll-card`.
-pub fn report(enrolled: &CardEnrolled, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(&json!(enrolled));
-    }
-    println!(
-        "Officer {} enrolled on a smart card with roles {}",
-        enrolled.name, enrolled.roles
-    );
-    println!(
-        "  token            {:?} ({})",
-        enrolled.token,
-        enrolled.module.display()
-    );
-    println!(
-        "  key, certificate labelled {:?}, CKA_ID {}",
-        enrolled.key_label, enrolled.key_id
-    );
-    println!("  Certificate ID   {}", enrolled.certificate_id);
-    if let Some(conf) = &enrolled.client_conf {
-        println!("  client config    {}", conf.display());
-    }
-    Ok(())
 }

@@ -6,12 +6,13 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use keyward_crypto::files::write_secret;
 use keyward_proto::IssueRequest;
+
+use super::error::{file_error, BatchError};
 
 pub(super) const STATE_FILE: &str = ".keyward-batch.json";
 pub(super) const PENDING_DIR: &str = ".pending";
@@ -32,20 +33,27 @@ pub(super) struct State {
 
 /// One record of the results CSV. Holds no secret.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct ResultRecord {
-    pub(super) row: usize,
-    pub(super) subject: String,
+pub struct ResultRecord {
+    /// The row number (1 for the first row after the header).
+    pub row: usize,
+    /// The row's subject.
+    pub subject: String,
     /// `issued`, `failed`, or `skipped` (not attempted: the batch stopped first).
-    pub(super) status: String,
+    pub status: String,
     /// Space-separated when the token holds several certificates.
-    pub(super) certificate_ids: String,
-    pub(super) serials: String,
-    pub(super) p12: String,
-    pub(super) certificate_files: String,
+    pub certificate_ids: String,
+    /// The certificates' serial numbers (hex), space-separated.
+    pub serials: String,
+    /// The PKCS#12 written.
+    pub p12: String,
+    /// The certificate files written, space-separated.
+    pub certificate_files: String,
     /// `shown in pins.csv`, `emailed to X`, `posted to X`, `letter N`.
-    pub(super) pin: String,
-    pub(super) request_id: String,
-    pub(super) error: String,
+    pub pin: String,
+    /// The row's request ID.
+    pub request_id: String,
+    /// Why the row failed or was skipped.
+    pub error: String,
 }
 
 /// A line of pins.csv.
@@ -98,24 +106,26 @@ pub(super) struct Journal {
 }
 
 impl Journal {
-    pub(super) fn append_result(&mut self, record: ResultRecord) -> anyhow::Result<()> {
+    pub(super) fn append_result(&mut self, record: ResultRecord) -> Result<(), BatchError> {
         let mut w = csv::WriterBuilder::new()
             .has_headers(false)
             .from_writer(Vec::new());
         w.serialize(&record)?;
-        let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let bytes = w
+            .into_inner()
+            .map_err(|e| BatchError::Other(e.to_string()))?;
         let path = &self.results_path;
         self.results
             .write_all(&bytes)
             .and_then(|()| self.results.sync_data())
-            .with_context(|| format!("writing {}", path.display()))?;
+            .map_err(file_error(|| format!("writing {}", path.display())))?;
         self.records.insert(record.row, record);
         Ok(())
     }
 
-    pub(super) fn append_pin(&mut self, row: usize, line: PinLine) -> anyhow::Result<()> {
+    pub(super) fn append_pin(&mut self, row: usize, line: PinLine) -> Result<(), BatchError> {
         let (Some(path), Some(file)) = (&self.pins_path, self.pins.as_mut()) else {
-            anyhow::bail!("no PIN file for this batch");
+            return Err(BatchError::Other("no PIN file for this batch".into()));
         };
         let mut w = csv::WriterBuilder::new()
             .has_headers(false)
@@ -128,16 +138,16 @@ impl Journal {
         ])?;
         let bytes = w
             .into_inner()
-            .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+            .map_err(|e| BatchError::Other(e.error().to_string()))?;
         file.write_all(&bytes.0)
             .and_then(|()| file.sync_data())
-            .with_context(|| format!("writing {}", path.display()))?;
+            .map_err(file_error(|| format!("writing {}", path.display())))?;
         self.pin_lines.insert(row, line);
         Ok(())
     }
 
     /// Rewrites both files atomically: one record per row, sorted.
-    pub(super) fn compact(&mut self) -> anyhow::Result<()> {
+    pub(super) fn compact(&mut self) -> Result<(), BatchError> {
         write_results(&self.results_path, self.records.values())?;
         self.results = append_to(&self.results_path)?;
         if let Some(path) = &self.pins_path {
@@ -166,21 +176,21 @@ impl Write for SecretBuf {
     }
 }
 
-pub(super) fn placeholder_file() -> anyhow::Result<File> {
+pub(super) fn placeholder_file() -> Result<File, BatchError> {
     Ok(tempfile::tempfile()?)
 }
 
-fn append_to(path: &Path) -> anyhow::Result<File> {
+fn append_to(path: &Path) -> Result<File, BatchError> {
     OpenOptions::new()
         .append(true)
         .open(path)
-        .with_context(|| format!("opening {}", path.display()))
+        .map_err(file_error(|| format!("opening {}", path.display())))
 }
 
 fn write_results<'a>(
     path: &Path,
     records: impl Iterator<Item = &'a ResultRecord>,
-) -> anyhow::Result<()> {
+) -> Result<(), BatchError> {
     // The header by hand, so that it is there before the first record.
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
@@ -200,11 +210,13 @@ fn write_results<'a>(
     for r in records {
         w.serialize(r)?;
     }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    write_secret(path, &bytes).with_context(|| format!("writing {}", path.display()))
+    let bytes = w
+        .into_inner()
+        .map_err(|e| BatchError::Other(e.to_string()))?;
+    write_secret(path, &bytes).map_err(file_error(|| format!("writing {}", path.display())))
 }
 
-fn write_pins(path: &Path, lines: &BTreeMap<usize, PinLine>) -> anyhow::Result<()> {
+fn write_pins(path: &Path, lines: &BTreeMap<usize, PinLine>) -> Result<(), BatchError> {
     let mut w = csv::Writer::from_writer(SecretBuf::default());
     w.write_record(["row", "subject", "p12", "pin"])?;
     for (row, line) in lines {
@@ -217,13 +229,13 @@ fn write_pins(path: &Path, lines: &BTreeMap<usize, PinLine>) -> anyhow::Result<(
     }
     let bytes = w
         .into_inner()
-        .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
-    write_secret(path, &bytes.0).with_context(|| format!("writing {}", path.display()))
+        .map_err(|e| BatchError::Other(e.error().to_string()))?;
+    write_secret(path, &bytes.0).map_err(file_error(|| format!("writing {}", path.display())))
 }
 
 /// The records of an earlier run, the last one of each row. A record torn by a kill (the last
 /// line, half written) is ignored: its row is not recorded, so it is issued or re-sent.
-pub(super) fn load_results(path: &Path) -> anyhow::Result<BTreeMap<usize, ResultRecord>> {
+pub(super) fn load_results(path: &Path) -> Result<BTreeMap<usize, ResultRecord>, BatchError> {
     let mut records = BTreeMap::new();
     if !path.exists() {
         return Ok(records);
@@ -231,7 +243,7 @@ pub(super) fn load_results(path: &Path) -> anyhow::Result<BTreeMap<usize, Result
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+        .map_err(file_error(|| format!("reading {}", path.display())))?;
     for record in reader.deserialize::<ResultRecord>() {
         match record {
             Ok(r) if matches!(r.status.as_str(), "issued" | "failed" | "skipped") && r.row > 0 => {
@@ -243,7 +255,7 @@ pub(super) fn load_results(path: &Path) -> anyhow::Result<BTreeMap<usize, Result
     Ok(records)
 }
 
-pub(super) fn load_pins(path: &Path) -> anyhow::Result<BTreeMap<usize, PinLine>> {
+pub(super) fn load_pins(path: &Path) -> Result<BTreeMap<usize, PinLine>, BatchError> {
     let mut lines = BTreeMap::new();
     if !path.exists() {
         return Ok(lines);
@@ -251,7 +263,7 @@ pub(super) fn load_pins(path: &Path) -> anyhow::Result<BTreeMap<usize, PinLine>>
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+        .map_err(file_error(|| format!("reading {}", path.display())))?;
     for record in reader.records() {
         let Ok(record) = record else { continue };
         if record.len() != 4 {
@@ -272,7 +284,7 @@ pub(super) fn load_pins(path: &Path) -> anyhow::Result<BTreeMap<usize, PinLine>>
     Ok(lines)
 }
 
-pub(super) fn load_pending(dir: &Path) -> anyhow::Result<BTreeMap<usize, PendingFile>> {
+pub(super) fn load_pending(dir: &Path) -> Result<BTreeMap<usize, PendingFile>, BatchError> {
     let mut pending = BTreeMap::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(pending);
@@ -287,10 +299,10 @@ pub(super) fn load_pending(dir: &Path) -> anyhow::Result<BTreeMap<usize, Pending
             continue;
         }
         let bytes = Zeroizing::new(
-            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+            std::fs::read(&path).map_err(file_error(|| format!("reading {}", path.display())))?,
         );
         let file: PendingFile = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is damaged", path.display()))?;
+            .map_err(file_error(|| format!("{} is damaged", path.display())))?;
         pending.insert(file.row, file);
     }
     Ok(pending)

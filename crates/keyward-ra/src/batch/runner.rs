@@ -7,13 +7,14 @@ use openssl::pkey::{PKey, Private};
 use openssl::symm::Cipher;
 use zeroize::Zeroizing;
 
+use crate::issue::{IssuedToken, PendingRequest, PinSource, Prepared, TokenOrder};
+use crate::RaError;
 use keyward_crypto::files::write_secret;
 use keyward_crypto::{CryptoError, Pin};
 use keyward_policy::PinMethod;
 use keyward_proto::IssueRequest;
-use keyward_ra::issue::{IssuedToken, PendingRequest, PinSource, Prepared, TokenOrder};
-use keyward_ra::RaError;
 
+use super::error::BatchError;
 use super::journal::{pending_path, PendingFile, PendingKey, PinLine, ResultRecord, PINS_FILE};
 use super::{lock, random_hex, unix_now, Ctx, Job};
 
@@ -30,21 +31,22 @@ enum Outcome {
 /// Takes rows off the queue until it is empty or the batch stops.
 pub(super) async fn worker(ctx: &Ctx) {
     loop {
-        if ctx.stop.load(Ordering::SeqCst) {
+        if ctx.flags.stop.load(Ordering::SeqCst) {
             return;
         }
         let Some(job) = lock(&ctx.queue).pop_front() else {
             return;
         };
-        ctx.bar
-            .set_message(format!("row {}: {}", job.row.number, job.row.subject));
+        ctx.progress.row_started(&job.row);
         let outcome = ctx.issue_row(&job).await;
-        if let Err(e) = ctx.finish_row(&job, outcome) {
-            ctx.stop.store(true, Ordering::SeqCst);
-            lock(&ctx.fatal).get_or_insert(e);
-            return;
+        match ctx.finish_row(&job, outcome) {
+            Ok(record) => ctx.progress.row_finished(&job.row, &record),
+            Err(e) => {
+                ctx.flags.stop.store(true, Ordering::SeqCst);
+                lock(&ctx.fatal).get_or_insert(e);
+                return;
+            }
         }
-        ctx.bar.inc(1);
     }
 }
 
@@ -274,8 +276,9 @@ impl Ctx {
         }
     }
 
-    /// Records the row (PIN first, then the result, each fsynced), then drops its pending file.
-    fn finish_row(&self, job: &Job, outcome: Outcome) -> anyhow::Result<()> {
+    /// Records the row (PIN first, then the result, each fsynced), then drops its pending file;
+    /// returns the record.
+    fn finish_row(&self, job: &Job, outcome: Outcome) -> Result<ResultRecord, BatchError> {
         let pending = pending_path(&self.pending_dir, job.row.number);
         match outcome {
             Outcome::Issued(token, pin) => {
@@ -301,10 +304,7 @@ impl Ctx {
                     ),
                     (None, None) => String::new(),
                 };
-                let line = format!(
-                    "row {}: issued, Certificate ID {} → {}",
-                    job.row.number, record.certificate_ids, record.p12
-                );
+                let recorded = record.clone();
                 {
                     let mut journal = lock(&self.journal);
                     if let Some(pin) = &pin {
@@ -320,9 +320,7 @@ impl Ctx {
                     journal.append_result(record)?;
                 }
                 let _ = std::fs::remove_file(&pending);
-                if self.lines {
-                    eprintln!("{line}");
-                }
+                Ok(recorded)
             }
             Outcome::Failed {
                 error,
@@ -338,27 +336,19 @@ impl Ctx {
                 }
                 let fatal = is_fatal(&error);
                 let mut record = self.record(job, "failed");
-                record.error = message.clone();
+                record.error = message;
+                let recorded = record.clone();
                 lock(&self.journal).append_result(record)?;
                 if !keep_pending {
                     let _ = std::fs::remove_file(&pending);
                 }
-                let line = format!(
-                    "row {} ({}): failed: {message}",
-                    job.row.number, job.row.subject
-                );
-                if self.lines {
-                    eprintln!("{line}");
-                } else if !self.json {
-                    self.bar.println(line);
-                }
                 if fatal {
-                    self.stop.store(true, Ordering::SeqCst);
-                    lock(&self.fatal).get_or_insert_with(|| anyhow::Error::new(error));
+                    self.flags.stop.store(true, Ordering::SeqCst);
+                    lock(&self.fatal).get_or_insert(BatchError::Ra(error));
                 }
+                Ok(recorded)
             }
         }
-        Ok(())
     }
 }
 

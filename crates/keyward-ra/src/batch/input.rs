@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::output::input_error;
+use super::error::{input_error, BatchError};
 
 const COLUMNS: [&str; 6] = [
     "subject",
@@ -18,17 +18,23 @@ const MAX_FIELD_CHARS: usize = 4096;
 
 /// One data row of the input CSV.
 #[derive(Debug, Clone)]
-pub(super) struct Row {
+pub struct Row {
     /// 1 for the first row after the header.
-    pub(super) number: usize,
+    pub number: usize,
     /// Line in the file (a quoted field may span lines: the line the row starts on).
-    pub(super) line: u64,
-    pub(super) subject: String,
-    pub(super) email: Option<String>,
-    pub(super) key_spec: Option<String>,
-    pub(super) pin_email: Option<String>,
-    pub(super) pin_letter: Option<String>,
-    pub(super) file: Option<String>,
+    pub line: u64,
+    /// Column `subject`.
+    pub subject: String,
+    /// Column `email`.
+    pub email: Option<String>,
+    /// Column `key_spec`.
+    pub key_spec: Option<String>,
+    /// Column `pin_email`.
+    pub pin_email: Option<String>,
+    /// Column `pin_letter`.
+    pub pin_letter: Option<String>,
+    /// Column `file`.
+    pub file: Option<String>,
 }
 
 impl Row {
@@ -38,7 +44,7 @@ impl Row {
 }
 
 /// Reads and checks the CSV's structure: header, known columns, field sizes, a subject per row.
-pub(super) fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
+pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, BatchError> {
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| input_error(format!("--csv {shown}: {e}")))?;
     if !meta.is_file() {

@@ -4,13 +4,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
+use crate::issue::{PinSource, Prepared, TokenOrder};
+use crate::RaError;
 use keyward_policy::{DistinguishedName, KeySpecList, PinMethod, PinProcedure};
 use keyward_proto::ProcedureList;
-use keyward_ra::issue::{PinSource, Prepared, TokenOrder};
-use keyward_ra::RaError;
 
-use crate::output::input_error;
-
+use super::error::{input_error, BatchError};
 use super::input::{shorten, Row};
 use super::journal::{pending_path, PendingFile, ResultRecord, PENDING_DIR};
 
@@ -34,7 +33,7 @@ pub(super) struct CheckInput<'a> {
 /// Checks every row as `ra issue` would (subject rules, e-mail, key spec, PIN columns, output
 /// files) and against what earlier runs recorded; returns each row's file name and request ID,
 /// or one error listing every bad row.
-pub(super) fn check_rows(c: &CheckInput<'_>) -> anyhow::Result<Vec<(Row, String, String)>> {
+pub(super) fn check_rows(c: &CheckInput<'_>) -> Result<Vec<(Row, String, String)>, BatchError> {
     let mut errors: Vec<String> = Vec::new();
     let shown = c.csv.display();
     for &row in c.records.keys().chain(c.pending.keys()) {

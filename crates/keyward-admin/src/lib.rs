@@ -1,0 +1,24 @@
+//! Administration on the CM host, with direct access to the configuration, the database and
+//! the CA (the `keyward init`, `officer`, `kra` and `audit` commands; the server's start-up).
+//!
+//! - [`install`]: cm.conf and the database it names, opened with errors that name the setting
+//!   (never a database password); the audit key and PIN files cm.conf names.
+//! - [`init`]: a new installation, built in a staging directory and renamed into place: the CA
+//!   hierarchy ([`ca`]: keys in encrypted files or on a PKCS#11 token, through `keyward-ca`),
+//!   the TLS certificate, the KRA's archive key, the audit key, cm.conf and client.conf, the
+//!   procedures and a first officer.
+//! - [`officer`] and [`card`]: officers with a virtual-officer PKCS#12 or a smart card.
+//! - [`kra`]: switching cm.conf to an archive key on a PKCS#11 token.
+//! - [`serve`]: the server bound to its address, serving and sealing the audit log.
+
+pub mod audit;
+pub mod ca;
+pub mod card;
+mod error;
+pub mod init;
+pub mod install;
+pub mod kra;
+pub mod officer;
+pub mod serve;
+
+pub use error::AdminError;

@@ -1,0 +1,123 @@
+//! The CM host's start-up: cm.conf, the database, the CA and KRA ([`Services::open`]), the TLS
+//! configuration and the listening socket; then serving, with the audit log sealed every
+//! interval and once more when stopping.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use keyward_audit::seal::{seal_on_shutdown, seal_periodically};
+use keyward_server::{api, tls, ServerError, Services};
+use keyward_store::Store;
+
+use crate::error::{context, AdminError};
+use crate::install::{database_error, load_audit_key, load_config};
+
+/// A server bound to its address, ready to serve.
+pub struct Bound {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    services: Arc<Services>,
+    /// The database, for the audit log's sealer.
+    store: Store,
+    /// The audit key and the seal interval, if cm.conf names an audit key.
+    audit: Option<(Arc<keyward_audit::AuditKey>, std::time::Duration)>,
+}
+
+/// Loads cm.conf from `dir`, opens the database and CA, and binds `listen` (or cm.conf's).
+pub async fn bind(dir: &Path, listen: Option<SocketAddr>) -> Result<Bound, AdminError> {
+    bind_with(dir, listen, None).await
+}
+
+/// As [`bind`], with `database` overriding cm.conf's `database.url`.
+pub async fn bind_with(
+    dir: &Path,
+    listen: Option<SocketAddr>,
+    database: Option<&str>,
+) -> Result<Bound, AdminError> {
+    let config = load_config(dir, database)?;
+    let tls = tls::server_config(&config.tls_certificate, &config.tls_key, &config.ca_root)?;
+    let audit = load_audit_key(&config)?.map(|key| {
+        let every = std::time::Duration::from_secs(config.audit_seal_interval);
+        (Arc::new(key), every)
+    });
+    let (services, store) = Services::open(&config).await.map_err(|e| match e {
+        ServerError::Store(e) => database_error(&config, database.is_some(), e),
+        other => other,
+    })?;
+    let services = Arc::new(services);
+    let addr = listen.unwrap_or(config.listen);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(context(|| "reading the bound address".to_string()))?;
+    Ok(Bound {
+        addr,
+        listener,
+        tls,
+        services,
+        store,
+        audit,
+    })
+}
+
+impl Bound {
+    /// Serves until `shutdown` completes; meanwhile seals the audit log every interval (if
+    /// there is an audit key), and once more when stopping.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
+        let store = self.store.clone();
+        let sealer = self.audit.as_ref().map(|(key, every)| {
+            tokio::spawn(seal_periodically(store.clone(), key.clone(), *every))
+        });
+        let pool_log = self
+            .services
+            .issuance
+            .key_pool()
+            .map(|pool| tokio::spawn(log_key_pool(pool)));
+        api::serve(self.listener, self.tls, self.services, shutdown).await;
+        if let Some(task) = pool_log {
+            task.abort();
+        }
+        if let (Some(sealer), Some((key, _))) = (sealer, &self.audit) {
+            sealer.abort();
+            seal_on_shutdown(&store, key).await;
+        }
+    }
+}
+
+/// Logs the key pool's fill level (cm.conf `kra.key-pool`) once a second while it changes:
+/// counts only, never a key.
+async fn log_key_pool(pool: Arc<keyward_crypto::KeyPool>) {
+    let mut last = None;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let stats = pool.stats();
+        let specs: Vec<String> = stats
+            .specs
+            .iter()
+            .map(|s| format!("{} ready {}/{}", s.spec, s.ready, s.target))
+            .collect();
+        let line = format!(
+            "key pool: {}; taken {}, generated on demand {}, generated in background {}, failures {}",
+            specs.join(", "),
+            stats.taken,
+            stats.generated_on_demand,
+            stats.generated_in_background,
+            stats.failures
+        );
+        if last.as_ref() != Some(&line) {
+            tracing::info!("{line}");
+            last = Some(line);
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The RA client's arguments: `keyward ra …`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::ClientArgs;
+
+/// `keyward ra`.
+#[derive(Debug, Args)]
+pub struct RaArgs {
+    /// Connection.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// RA command.
+    #[command(subcommand)]
+    pub command: RaCommand,
+}
+
+/// RA commands.
+#[derive(Debug, Subcommand)]
+pub enum RaCommand {
+    /// List token procedures.
+    #[command(after_help = "Example:\n  keyward ra procedures --filter signing")]
+    Procedures {
+        /// Only procedures whose name or description contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the key specs offered for RA-generated keys (default marked *).
+    #[command(after_help = "Example:\n  keyward ra key-specs")]
+    KeySpecs {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what issuing a token procedure will do (the "Key Management" field).
+    #[command(
+        after_help = "Example:\n  keyward ra plan --procedure soft-signing --key-spec EC:secp256r1"
+    )]
+    Plan {
+        /// Token procedure.
+        #[arg(long)]
+        procedure: String,
+        /// Key spec for RA-generated keys (default: the list's default).
+        #[arg(long)]
+        key_spec: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a soft token (PKCS#12) and its certificate file; archive or recover keys as the
+    /// token procedure says.
+    #[command(
+        after_help = "Examples:\n  keyward ra issue --procedure soft-dual --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --cert alice.pem\n  keyward ra issue --procedure recover-encryption-new --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice-new.p12\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  keyward ra issue --procedure soft-signing-email --subject 'CN=Alice Example' --p12 alice.p12 --pin-email alice@example.org\n  keyward ra issue --procedure soft-signing-letter --subject 'CN=Alice Example' --p12 alice.p12 --pin-letter 100001\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin --json\n  keyward ra issue --procedure qualified-natural-person --subject 'CN=Anna Svensson,GN=Anna,SN=Svensson,serialNumber=PNOSE-197001010007,C=SE' --p12 anna.p12 --qc-statement limit_value=EUR:10000\n  keyward ra issue --procedure psd2-qseal --subject 'CN=Bank AB,organizationIdentifier=PSDSE-FI-123456,O=Bank AB,C=SE' --p12 seal.p12 --qc-statement 'psd2=PSP_AI+PSP_PI:SE-FI:Finansinspektionen'\n  keyward ra issue --procedure soft-signing-roles --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --ac alice-ac.pem"
+    )]
+    Issue(Box<IssueArgs>),
+    /// Issue one soft token per row of a CSV file, several at once, with a progress bar and a
+    /// results CSV; rerun the same command to resume an interrupted batch (rows recorded as
+    /// issued are skipped, the others re-sent with the same request IDs). Exit codes: 0 all
+    /// issued, 10 some rows failed (see the results), 2 a bad row (nothing issued).
+    #[command(
+        after_help = "CSV columns (header row required): subject (required), email, key_spec, pin_email, pin_letter, file.\nPIN procedure show: the PINs go to DIR/pins.csv (mode 0600) only; email: column pin_email; letter: column pin_letter;\nenter is refused (the officer cannot type one PIN per row).\n\nExamples:\n  keyward ra batch --csv staff.csv --procedure soft-signing-show --out-dir tokens --jobs 4\n  keyward ra batch --csv staff.csv --procedure soft-signing-letter --out-dir tokens --key-spec EC:secp256r1 --json"
+    )]
+    Batch(BatchArgs),
+    /// Search issued certificates.
+    #[command(
+        after_help = "Examples:\n  keyward ra certificates --subject alice\n  keyward ra certificates --serial 4f0a9c --json"
+    )]
+    Certificates {
+        /// Certificate ID (decimal).
+        #[arg(long, conflicts_with_all = ["serial", "subject"])]
+        id: Option<String>,
+        /// Serial number (hex).
+        #[arg(long, conflicts_with = "subject")]
+        serial: Option<String>,
+        /// Text contained in the subject (case-insensitive).
+        #[arg(long)]
+        subject: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attribute certificates held by a certificate; --out saves the newest again (DER, or PEM
+    /// for .pem).
+    #[command(
+        after_help = "Examples:\n  keyward ra attribute-certificates --holder 42\n  keyward ra attribute-certificates --holder 42 --out alice-ac.pem"
+    )]
+    AttributeCertificates {
+        /// Certificate ID (decimal) of the holder certificate.
+        #[arg(long, value_name = "ID")]
+        holder: String,
+        /// Save the newest one to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Overwrite --out if it exists.
+        #[arg(long)]
+        force: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search archived keys (Select Archived Key); the criteria refer to the certificate issued
+    /// when each key was created. Needs the recover-key role.
+    #[command(
+        after_help = "Examples:\n  keyward ra archived-keys --subject 'alice example'\n  keyward ra archived-keys --serial 4f0a9c --json\n  keyward ra issue --procedure recover-encryption-reuse --subject 'CN=Alice Example' --recover-serial 4f0a9c --p12 alice-recovered.p12"
+    )]
+    ArchivedKeys {
+        /// Certificate ID (decimal).
+        #[arg(long)]
+        id: Option<String>,
+        /// Serial number (hex).
+        #[arg(long)]
+        serial: Option<String>,
+        /// Text contained in the subject (case-insensitive).
+        #[arg(long)]
+        subject: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// M-of-N recovery: list, approve or reject approval requests (role recover-key).
+    #[command(
+        after_help = "Examples:\n  keyward ra approvals list\n  keyward ra approvals approve 7\n  keyward ra approvals reject 7"
+    )]
+    Approvals {
+        /// Approval command.
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+    },
+    /// Show the officer the server sees, and its roles.
+    Whoami {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mix extra entropy into key generation (seed: "Initialize Key Generation").
+    #[command(
+        after_help = "Examples:\n  keyward ra init-keygen                       # type random text, then Enter\n  keyward ra init-keygen --from-file /dev/hwrng"
+    )]
+    InitKeygen {
+        /// Read the extra entropy from this file (at most 4 KiB is used) instead of the keyboard.
+        #[arg(long)]
+        from_file: Option<PathBuf>,
+    },
+}
+
+/// `keyward ra approvals`.
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// Open approval requests (with --all: every request), newest first.
+    List {
+        /// Every request, also decided, used and expired ones.
+        #[arg(long)]
+        all: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a recovery requested by another officer.
+    Approve {
+        /// Approval request ID.
+        id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a recovery requested by another officer (one rejection ends the request).
+    Reject {
+        /// Approval request ID.
+        id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `keyward ra issue`.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// Token procedure.
+    #[arg(long)]
+    pub procedure: String,
+    /// Subject DN, most specific first: 'CN=Alice Example,O=Example,C=SE'.
+    #[arg(long)]
+    pub subject: String,
+    /// E-mail address (subjectAltName rfc822Name).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Key spec for RA-generated keys, e.g. RSA:3072 or EC:brainpoolP320r1 (see `ra key-specs`).
+    #[arg(long)]
+    pub key_spec: Option<String>,
+    /// PKCS#12 file to write (mode 0600).
+    #[arg(long)]
+    pub p12: PathBuf,
+    /// Certificate file: DER, or PEM if it ends in .pem (default: the PKCS#12 name with .der).
+    #[arg(long)]
+    pub cert: Option<PathBuf>,
+    /// Recover the archived key of the certificate with this serial (hex); repeatable. Without
+    /// --recover-serial/--recover-id the server searches by the subject entered.
+    #[arg(long, value_name = "HEX")]
+    pub recover_serial: Vec<String>,
+    /// Recover the archived key of the certificate with this Certificate ID; repeatable.
+    #[arg(long, value_name = "ID")]
+    pub recover_id: Vec<String>,
+    /// An approved recovery request (token procedures whose recovery needs approvals).
+    #[arg(long, value_name = "ID")]
+    pub approval: Option<String>,
+    /// Read the token PIN from standard input (one line) instead of prompting.
+    #[arg(long)]
+    pub pin_stdin: bool,
+    /// PIN procedure `letter`: seal the token with the PIN of this PIN/PUK letter ID.
+    #[arg(long, value_name = "ID")]
+    pub pin_letter: Option<String>,
+    /// PIN procedure `email`: the PIN mailer address the server sends the PIN to (prompted
+    /// for when interactive).
+    #[arg(long, value_name = "ADDR", visible_alias = "pin-mailer-address")]
+    pub pin_email: Option<String>,
+    /// A dNSName subjectAltName (repeatable), where the certificate procedure allows them
+    /// (`dns_names = "optional"` or `"required"`).
+    #[arg(long, value_name = "NAME")]
+    pub dns_name: Vec<String>,
+    /// An iPAddress subjectAltName (repeatable), where the certificate procedure allows them.
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Vec<String>,
+    /// Add a QC statement to the certificates (only kinds the certificate procedure opens to
+    /// officers; its own statements cannot be overridden); repeatable: compliance, sscd,
+    /// type=esign|eseal|web, pds=URL@LANG, retention_period=YEARS,
+    /// limit_value=CUR:AMOUNT[:EXP], semantics=natural|legal|eidas-natural|eidas-legal,
+    /// psd2=ROLE+ROLE:NCA_ID:NCA NAME.
+    #[arg(long, value_name = "KIND[=VALUE]")]
+    pub qc_statement: Vec<String>,
+    /// QC statements to add, from a TOML file with the keys of a certificate procedure's
+    /// `qc_statements` table (combined with --qc-statement).
+    #[arg(long, value_name = "FILE")]
+    pub qc_statements: Option<PathBuf>,
+    /// Where to save the attribute certificate, for token procedures that issue one (DER, or
+    /// PEM if it ends in .pem; default: the PKCS#12 name with .ac.der). Never in the PKCS#12.
+    #[arg(long, value_name = "FILE")]
+    pub ac: Option<PathBuf>,
+    /// Overwrite existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `keyward ra batch`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Input CSV: a header row, then one token per row.
+    #[arg(long, value_name = "FILE")]
+    pub csv: PathBuf,
+    /// Token procedure for every row.
+    #[arg(long)]
+    pub procedure: String,
+    /// Directory for the tokens, results.csv, pins.csv and the batch state (created, mode
+    /// 0700); rerun with the same directory to resume.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// Tokens in flight at once (1 to 16).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub jobs: u16,
+    /// Key spec for RA-generated keys of rows without a key_spec column value.
+    #[arg(long)]
+    pub key_spec: Option<String>,
+    /// Keep N keys of the batch's key spec (--key-spec, else the list's default) generated
+    /// ahead by a background thread, in memory only, so that a row does not wait for its RSA
+    /// key (rows with another key_spec generate theirs as usual).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub key_pool: Option<u16>,
+    /// Results CSV (default: DIR/results.csv).
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// JSON summary on stdout (no progress bar; PINs are never printed).
+    #[arg(long)]
+    pub json: bool,
+}
