@@ -1,7 +1,6 @@
 //! The chain and its seals on both engines: an intact log verifies, and every kind of tampering
 //! done with raw SQL is reported at the right record with the right kind.
 
-#[macro_use]
 mod common;
 
 use keyward_audit::{verify, AuditKey, BreakKind};
@@ -10,7 +9,7 @@ use keyward_store::{audit_hash, AuditHashInput, ChainedRecord, GENESIS_HASH};
 use common::chain::{append, broken_at, check, forged, get, insert, key, put, record, with_gap};
 use common::TestDb;
 
-on_both_engines!(
+keyward_testkit::on_both_engines!(async crate::common::fresh =>
     intact_chain_verifies,
     edited_detail_is_detected,
     deleted_record_is_detected,
