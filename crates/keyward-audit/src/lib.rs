@@ -17,12 +17,14 @@
 //! be removed or rewritten without a trace: seal often (the server seals every minute by
 //! default) and keep the audit key away from the database.
 
+mod chain;
 mod classify;
 mod key;
 mod verify;
 
+pub use chain::{BreakKind, BrokenLink};
 pub use key::{public_key_id, seal_message, AuditKey, SEAL_LABEL};
-pub use verify::{verify, BreakKind, BrokenLink, VerifyReport};
+pub use verify::{verify, VerifyReport};
 
 use std::path::PathBuf;
 
