@@ -7,6 +7,7 @@
 //! structures and signed through the same [`Signer`].
 
 mod attribute_cert;
+mod der_extension;
 mod extensions;
 mod hierarchy;
 mod pkcs11;
