@@ -9,7 +9,8 @@
 //!
 //! `cargo bench -p keyward-audit --bench cost [-- --appends N] [--records N]` (defaults
 //! 10,000 and 100,000), on SQLite and on PostgreSQL (`KEYWARD_TEST_PG_URL`, as the tests; set
-//! `KEYWARD_SKIP_PG=1` for SQLite only).
+//! `KEYWARD_SKIP_PG=1` for SQLite only). `cargo test -p keyward-audit --bench cost --
+//! --appends 300 --records 3000` runs it once, small and unoptimised, to see that it works.
 
 use std::time::{Duration, Instant};
 
