@@ -3,7 +3,7 @@
 
 use keyward_store::{ChainedRecord, Store, GENESIS_HASH};
 
-use crate::verify::{intact, link, BreakKind, BrokenLink, Records};
+use crate::chain::{intact, link, BreakKind, BrokenLink, Records};
 use crate::AuditError;
 
 /// Classifies a record whose stored hash does not match its content.

@@ -125,7 +125,7 @@ impl AuditKey {
             .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), passphrase)?)
     }
 
-    /// The public key, PEM (SubjectPublicKeyInfo): what [`crate::verify`] needs.
+    /// The public key, PEM (SubjectPublicKeyInfo): what verification needs.
     pub fn public_key_pem(&self) -> Result<Vec<u8>, AuditError> {
         Ok(self.key.public_key_to_pem()?)
     }

@@ -20,14 +20,16 @@
 
 #![forbid(unsafe_code)]
 
+mod chain;
 mod classify;
 mod key;
 pub mod report;
 pub mod seal;
 mod verify;
 
+pub use chain::{BreakKind, BrokenLink};
 pub use key::{public_key_id, seal_message, AuditKey, SEAL_LABEL};
-pub use verify::{verify, BreakKind, BrokenLink, VerifyReport};
+pub use verify::{verify, VerifyReport};
 
 use std::path::PathBuf;
 

@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-#[macro_use]
 mod common;
 
 use keyward_audit::{verify, AuditKey, BreakKind};
@@ -12,7 +11,7 @@ use keyward_store::{audit_hash, AuditHashInput, ChainedRecord, GENESIS_HASH};
 use common::chain::{append, broken_at, check, forged, get, insert, key, put, record, with_gap};
 use common::TestDb;
 
-on_both_engines!(
+keyward_testkit::on_both_engines!(async crate::common::fresh =>
     intact_chain_verifies,
     edited_detail_is_detected,
     deleted_record_is_detected,

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod attribute_cert;
+mod der_extension;
 mod extensions;
 mod hierarchy;
 mod pkcs11;

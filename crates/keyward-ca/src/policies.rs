@@ -19,7 +19,7 @@ use x509_cert::ext::pkix::{
 
 use keyward_policy::CertificateProcedure;
 
-use crate::extensions::append_der;
+use crate::der_extension::append_der;
 use crate::CaError;
 
 const ID_CE_CERTIFICATE_POLICIES: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.32");

@@ -15,7 +15,7 @@ use x509_cert::ext::pkix::name::GeneralNames;
 
 use keyward_policy::qc::{LimitValue, PdsLocation, Psd2, QcKind, QcStatements, QcType, Semantics};
 
-use crate::extensions::append_der;
+use crate::der_extension::append_der;
 use crate::{der_err, CaError};
 
 const ID_PE_QC_STATEMENTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.3");

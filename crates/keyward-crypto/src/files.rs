@@ -120,7 +120,7 @@ fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> io::Result<PathBuf> {
 /// Test hook, as `keyward_store::crash_point`: with `KEYWARD_TEST_CRASH_AT=mid-write` (read
 /// by debug builds only) the process kills itself with SIGKILL when half of a file is written
 /// to its temporary name, to prove that a killed RA never leaves a partial file under the final
-/// name (`tests/crash.rs`).
+/// name (`tests/e2e/crash.rs`).
 fn crash_point(point: &str) {
     #[cfg(debug_assertions)]
     {

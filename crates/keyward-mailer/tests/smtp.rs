@@ -2,15 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-#[path = "support/smtp_server.rs"]
-mod smtp_server;
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keyward_mailer::smtp::{check_address, Mailer, PinMail, SmtpSecurity, SmtpSettings};
 use keyward_mailer::MailerError;
+use keyward_testkit::smtp::SmtpServer;
 use openssl::asn1::Asn1Time;
 use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
@@ -21,7 +19,6 @@ use openssl::x509::extension::{
     BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
 };
 use openssl::x509::{X509Name, X509};
-use smtp_server::SmtpServer;
 use zeroize::Zeroizing;
 
 const PIN: &str = "7kRmX2pQ9wTz";

@@ -9,9 +9,8 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::certificates::row_limit;
-use crate::certificates::Answered;
-use crate::request_results::{self, RequestKey};
+use crate::request_results::{self, Answered, RequestKey};
+use crate::search::row_limit;
 use crate::types::{AuditCategory, NewAudit, Outcome};
 use crate::{audit, now, Store, StoreError, UsedItem};
 

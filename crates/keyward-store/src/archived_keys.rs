@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::certificates::{certificate, certificate_columns};
+use crate::rows::{certificate, certificate_columns};
 use crate::types::{
     ArchivedKey, ArchivedKeyQuery, AuditCategory, NewArchivedKey, NewAudit, NewCertificate,
     Outcome, StoredCertificate,

@@ -5,7 +5,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::certificates::normalize_serial;
+use crate::search::normalize_serial;
 use crate::types::{
     AuditCategory, NewAttributeCertificate, NewAudit, Outcome, StoredAttributeCertificate,
     StoredCertificate,

@@ -7,28 +7,13 @@
 //! [`lock`] takes a transaction-level advisory lock, which every server node sharing the database
 //! takes before it appends or seals.
 
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::audit_chain::{audit_hash, chained, AuditHashInput, CHAIN_COLUMNS, GENESIS_HASH};
+use crate::audit_chain::{audit_hash, chained, lock, AuditHashInput, CHAIN_COLUMNS, GENESIS_HASH};
 use crate::audit_search::object_keys;
+use crate::rows::{record, RECORD_COLUMNS};
 use crate::types::{AuditRecord, NewAudit};
 use crate::{now, Store, StoreError};
-
-/// The advisory lock key serialising audit appends on PostgreSQL (`keywaudt` in ASCII).
-const PG_AUDIT_LOCK: i64 = 0x6b65_7977_6175_6474;
-
-/// Serialises audit appends until the end of the caller's transaction: an advisory lock on
-/// PostgreSQL; nothing on SQLite, where the write transaction holds the database's write lock.
-pub(crate) async fn lock(conn: &mut AnyConnection) -> Result<(), StoreError> {
-    if conn.backend_name() == "PostgreSQL" {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(PG_AUDIT_LOCK)
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
-}
 
 /// The newest record's hash on `conn`: [`GENESIS_HASH`] for an empty log. Records left without
 /// a hash (appended before the chain existed) are chained first.
@@ -155,30 +140,6 @@ pub(crate) async fn insert(conn: &mut AnyConnection, rec: &NewAudit) -> Result<i
         .await?;
     index_objects(conn, id, rec.object.as_deref(), &rec.detail).await?;
     Ok(id)
-}
-
-pub(crate) const RECORD_COLUMNS: &str = CHAIN_COLUMNS;
-
-pub(crate) fn record(row: &AnyRow) -> Result<AuditRecord, StoreError> {
-    let id: i64 = row.try_get("id")?;
-    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
-        StoreError::Corrupt(format!("audit record {id}: {what}: {e}"))
-    };
-    let category: String = row.try_get("category")?;
-    let outcome: String = row.try_get("outcome")?;
-    let detail: String = row.try_get("detail")?;
-    Ok(AuditRecord {
-        id,
-        at: row.try_get("at")?,
-        category: category.parse().map_err(|e| corrupt("category", &e))?,
-        action: row.try_get("action")?,
-        officer: row.try_get("officer")?,
-        outcome: outcome.parse().map_err(|e| corrupt("outcome", &e))?,
-        object: row.try_get("object")?,
-        detail: serde_json::from_str(&detail).map_err(|e| corrupt("detail", &e))?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
 }
 
 impl Store {

@@ -8,7 +8,22 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::{audit, now, Store, StoreError};
+use crate::{now, Store, StoreError};
+
+/// The advisory lock key serialising audit appends on PostgreSQL (`keywaudt` in ASCII).
+const PG_AUDIT_LOCK: i64 = 0x6b65_7977_6175_6474;
+
+/// Serialises audit appends until the end of the caller's transaction: an advisory lock on
+/// PostgreSQL; nothing on SQLite, where the write transaction holds the database's write lock.
+pub(crate) async fn lock(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_AUDIT_LOCK)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
 
 /// Domain label of record hashes (version 1).
 pub const AUDIT_HASH_LABEL: &str = "keyward-audit-v1";
@@ -280,7 +295,7 @@ impl Store {
             ));
         }
         let mut tx = self.write_tx().await?;
-        audit::lock(&mut tx).await?;
+        lock(&mut tx).await?;
         if last_seal(&mut tx)
             .await?
             .is_some_and(|s| s.upto_id >= new.upto_id)

@@ -7,8 +7,8 @@
 
 use serde_json::Value;
 
-use crate::audit::{record, RECORD_COLUMNS};
-use crate::certificates::normalize_serial;
+use crate::rows::{record, RECORD_COLUMNS};
+use crate::search::normalize_serial;
 use crate::types::{AuditCategory, AuditRecord};
 use crate::{Store, StoreError};
 

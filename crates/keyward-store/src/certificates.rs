@@ -2,21 +2,17 @@
 //! serial number or subject.
 
 use serde_json::{json, Value};
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use crate::approvals::{self, ApprovalUse};
 use crate::pins::PinRecord;
-use crate::request_results::{self, RequestAnswer, RequestKey};
+use crate::request_results::{self, Answered, RequestKey};
+use crate::rows::{certificate, certificate_columns};
+use crate::search::normalize_serial;
 use crate::types::{CertificateQuery, NewAudit, NewCertificate, StoredCertificate};
 use crate::{
     archived_keys, attribute_certs, audit, crash_point, now, pins, ConflictOn, Engine, Store,
     StoreError,
 };
-
-/// What the `respond` callback of [`Store::record_token_answered`] returns: the answer, or why
-/// it could not be built (the transaction is rolled back, [`StoreError::Invalid`]).
-pub type Answered = Result<RequestAnswer, String>;
 
 /// What one token issuance or recovery writes (see [`Store::record_token`] for what each part
 /// becomes).
@@ -35,128 +31,7 @@ pub struct TokenRecord<'a> {
     pub approval: Option<&'a ApprovalUse>,
 }
 
-/// The columns [`certificate`] reads.
-const COLUMNS: [&str; 14] = [
-    "id",
-    "serial_hex",
-    "subject",
-    "issuer",
-    "not_before",
-    "not_after",
-    "der",
-    "certificate_procedure",
-    "token_procedure",
-    "key_origin",
-    "key_usage",
-    "officer",
-    "email",
-    "issued_at",
-];
-
-/// The select list for [`certificate`], each column qualified with `table` if given (`c` gives
-/// `c.id, c.serial_hex, …`); the result columns keep their names, so a join must alias any
-/// other column of the same name.
-pub(crate) fn certificate_columns(table: Option<&str>) -> String {
-    let qualified = COLUMNS.map(|column| match table {
-        Some(table) => format!("{table}.{column}"),
-        None => column.to_string(),
-    });
-    qualified.join(", ")
-}
-
 const KEY_ORIGINS: [&str; 4] = ["local", "server", "archived", "recovered"];
-
-/// The searchable form of a hex serial number: lowercase, no leading zeros, so `00AB`,
-/// `0x00ab` and `00:ab` are all `ab`.
-pub(crate) fn normalize_serial(hex: &str) -> Result<String, StoreError> {
-    let hex = hex.trim();
-    let hex = hex
-        .strip_prefix("0x")
-        .or_else(|| hex.strip_prefix("0X"))
-        .unwrap_or(hex);
-    let digits: String = hex.chars().filter(|&c| c != ':').collect();
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(StoreError::Invalid(
-            "certificate serial: expected hex digits".into(),
-        ));
-    }
-    let trimmed = digits.trim_start_matches('0').to_ascii_lowercase();
-    Ok(if trimmed.is_empty() {
-        "0".into()
-    } else {
-        trimmed
-    })
-}
-
-/// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
-pub(crate) fn contains_pattern(text: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// The FTS5 query (SQLite) that finds, through the trigram index of migration 0008, the
-/// certificates whose lowercased subject may contain `text`: every third trigram of the text and
-/// its last one, all required. That is necessary for the text to occur, not sufficient: the
-/// caller keeps the `LIKE`, which decides (measured on a million rows, reading a third of the
-/// trigrams' lists is about twice as fast as the exact phrase and the `LIKE` costs little).
-/// `None` off SQLite, and for text under three characters, which no trigram can serve (the
-/// `LIKE` alone then decides, by a scan).
-pub(crate) fn subject_fts_query(engine: Engine, text: &str) -> Option<String> {
-    let chars: Vec<char> = text.to_lowercase().chars().collect();
-    if engine != Engine::Sqlite || chars.len() < 3 {
-        return None;
-    }
-    let trigrams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
-    let last = trigrams.len() - 1;
-    let mut picked: Vec<&String> = Vec::new();
-    for (i, trigram) in trigrams.iter().enumerate() {
-        if (i % 3 == 0 || i == last) && !picked.contains(&trigram) {
-            picked.push(trigram);
-        }
-    }
-    let terms: Vec<String> = picked
-        .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect();
-    Some(terms.join(" "))
-}
-
-/// The tables of a subject search through the FTS5 index (SQLite): the index drives, in
-/// Certificate ID order, so that `ORDER BY` and `LIMIT` stop it early; certificates are `c`.
-pub(crate) const SUBJECT_FTS_FROM: &str =
-    "certificates_subject_fts JOIN certificates c ON c.id = certificates_subject_fts.rowid";
-
-/// A search's row limit: 100 unless given, clamped to 1..=1000.
-pub(crate) fn row_limit(limit: Option<i64>) -> i64 {
-    limit.unwrap_or(100).clamp(1, 1000)
-}
-
-/// A certificate from a row holding the [`certificate_columns`].
-pub(crate) fn certificate(row: &AnyRow) -> Result<StoredCertificate, StoreError> {
-    Ok(StoredCertificate {
-        id: row.try_get("id")?,
-        serial_hex: row.try_get("serial_hex")?,
-        subject: row.try_get("subject")?,
-        issuer: row.try_get("issuer")?,
-        not_before: row.try_get("not_before")?,
-        not_after: row.try_get("not_after")?,
-        der: row.try_get("der")?,
-        certificate_procedure: row.try_get("certificate_procedure")?,
-        token_procedure: row.try_get("token_procedure")?,
-        key_origin: row.try_get("key_origin")?,
-        key_usage: row.try_get("key_usage")?,
-        officer: row.try_get("officer")?,
-        email: row.try_get("email")?,
-        issued_at: row.try_get("issued_at")?,
-    })
-}
 
 /// The caller's audit detail with the serial numbers added.
 fn detail_with_serials(detail: &Value, serials: Vec<String>) -> Value {
@@ -248,7 +123,7 @@ impl Store {
     /// [`Store::record_token_with`] for an idempotent request: in the same transaction, first
     /// claims `key` (officer and request ID), then, once the certificates are inserted,
     /// records the answer `respond` builds from them (the response the API sends, see
-    /// [`RequestAnswer`]). A retry is answered from [`Store::request_result`] instead of
+    /// [`RequestAnswer`](crate::RequestAnswer)). A retry is answered from [`Store::request_result`] instead of
     /// issuing again.
     ///
     /// The stored response holds server-generated and recovered keys and server-chosen PINs
@@ -414,54 +289,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn serials() {
-        assert_eq!(normalize_serial("00AbC").unwrap(), "abc");
-        assert_eq!(normalize_serial(" 0x00:ab:CD ").unwrap(), "abcd");
-        assert_eq!(normalize_serial("000").unwrap(), "0");
-        assert!(matches!(normalize_serial(""), Err(StoreError::Invalid(_))));
-        assert!(matches!(
-            normalize_serial("12g"),
-            Err(StoreError::Invalid(_))
-        ));
-    }
-
-    #[test]
-    fn subject_fts_queries() {
-        let q = |text: &str| subject_fts_query(Engine::Sqlite, text);
-        assert_eq!(
-            q("Alice \"Q\" EX").as_deref(),
-            Some("\"ali\" \"ce \" \"\"\"q\"\"\" \" ex\"")
-        );
-        assert_eq!(q("Åb"), None);
-        assert_eq!(q("Åbc").as_deref(), Some("\"åbc\""));
-        assert_eq!(q("abcd").as_deref(), Some("\"abc\" \"bcd\""));
-        assert_eq!(q("aaaaaaa").as_deref(), Some("\"aaa\""));
-        assert_eq!(subject_fts_query(Engine::Postgres, "alice"), None);
-    }
-
-    #[test]
-    fn patterns() {
-        assert_eq!(contains_pattern("50%_A\\"), "%50\\%\\_a\\\\%");
-        assert_eq!(contains_pattern("ÄBC"), "%äbc%");
-    }
-
-    #[test]
-    fn columns() {
-        assert!(certificate_columns(None).starts_with("id, serial_hex, subject, "));
-        assert!(certificate_columns(Some("c")).starts_with("c.id, c.serial_hex, c.subject, "));
-        assert!(certificate_columns(Some("c")).ends_with(", c.email, c.issued_at"));
-    }
-
-    #[test]
-    fn limits() {
-        assert_eq!(row_limit(None), 100);
-        assert_eq!(row_limit(Some(0)), 1);
-        assert_eq!(row_limit(Some(-5)), 1);
-        assert_eq!(row_limit(Some(7)), 7);
-        assert_eq!(row_limit(Some(5000)), 1000);
-    }
 
     #[test]
     fn details() {

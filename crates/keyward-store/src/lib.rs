@@ -26,6 +26,7 @@ mod pin_mail;
 mod pins;
 mod procedures;
 mod request_results;
+mod rows;
 mod search;
 mod types;
 
@@ -42,15 +43,14 @@ pub use audit_chain::{
     GENESIS_HASH,
 };
 pub use audit_search::AuditQuery;
-pub use certificates::{Answered, TokenRecord};
+pub use certificates::TokenRecord;
 pub use crash::{crash_point, CRASH_ENV};
 pub use error::{ConflictOn, StoreError, UsedItem};
 pub use nonces::NonceSight;
-pub use pins::{
-    NewPinLetter, NewPinMail, PinDelivery, PinLetter, PinLetterQuery, PinLetterUse, PinMail,
-    PinMailQuery, PinMailState, PinRecord,
-};
-pub use request_results::{RequestAnswer, RequestKey, RequestResult};
+pub use pin_letters::{NewPinLetter, PinLetter, PinLetterQuery, PinLetterUse};
+pub use pin_mail::{NewPinMail, PinDelivery, PinMail, PinMailQuery, PinMailState};
+pub use pins::PinRecord;
+pub use request_results::{Answered, RequestAnswer, RequestKey, RequestResult};
 pub use types::{
     ArchivedKey, ArchivedKeyQuery, AuditCategory, AuditRecord, CertificateQuery, NewArchivedKey,
     NewAttributeCertificate, NewAudit, NewCertificate, NewOfficer, Officer, Outcome,

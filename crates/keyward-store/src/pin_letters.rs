@@ -4,16 +4,106 @@
 //! The store keeps only the KRA's envelope of the PIN and PUK (`sealed`), as opaque bytes.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
+use serde::Serialize;
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::certificates::row_limit;
-use crate::pins::{NewPinLetter, PinLetter, PinLetterQuery, PinLetterUse};
 use crate::request_results::{self, RequestAnswer, RequestKey};
-use crate::types::{AuditCategory, NewAudit, Outcome};
+use crate::search::row_limit;
+use crate::types::{AuditCategory, NewAudit, Outcome, SealedLen};
 use crate::{audit, now, ConflictOn, Store, StoreError, UsedItem};
+
+/// A PIN/PUK letter to create; the rest (PIN procedure, batch, officer) is common to the batch.
+///
+/// `Debug` shows the length of `sealed`, never its bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPinLetter {
+    /// Letter ID (positive), printed on the letter; the officer types it at issuance.
+    pub letter_id: i64,
+    /// Which KEK wrapped the PIN and PUK.
+    pub kek_id: String,
+    /// The KRA's envelope of the PIN and PUK (must not be empty).
+    pub sealed: Vec<u8>,
+}
+
+impl fmt::Debug for NewPinLetter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewPinLetter")
+            .field("letter_id", &self.letter_id)
+            .field("kek_id", &self.kek_id)
+            .field("sealed", &SealedLen(self.sealed.len()))
+            .finish()
+    }
+}
+
+/// The issuance that used a PIN letter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinLetterUse {
+    /// When, Unix seconds.
+    pub at: i64,
+    /// The issuing officer.
+    pub officer: String,
+    /// The issuance request ID.
+    pub request_id: String,
+    /// The Certificate IDs issued, joined by `,` (empty if none).
+    pub certificate_ids: String,
+}
+
+/// A stored PIN/PUK letter.
+///
+/// `Debug` shows the length of `sealed`, never its bytes; JSON output leaves `sealed` out.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct PinLetter {
+    /// Letter ID.
+    pub letter_id: i64,
+    /// The PIN procedure it was made for (and may only be used with).
+    pub pin_procedure: String,
+    /// The batch it was made in: an ID shared by the letters created together.
+    pub batch: String,
+    /// Which KEK wrapped the PIN and PUK.
+    pub kek_id: String,
+    /// The KRA's envelope of the PIN and PUK (left out of JSON output).
+    #[serde(skip)]
+    pub sealed: Vec<u8>,
+    /// When created, Unix seconds.
+    pub created_at: i64,
+    /// The officer who created it.
+    pub created_by: String,
+    /// The issuance that used it, if used.
+    pub used: Option<PinLetterUse>,
+}
+
+impl fmt::Debug for PinLetter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinLetter")
+            .field("letter_id", &self.letter_id)
+            .field("pin_procedure", &self.pin_procedure)
+            .field("batch", &self.batch)
+            .field("kek_id", &self.kek_id)
+            .field("sealed", &SealedLen(self.sealed.len()))
+            .field("created_at", &self.created_at)
+            .field("created_by", &self.created_by)
+            .field("used", &self.used)
+            .finish()
+    }
+}
+
+/// PIN letter search criteria; those given are ANDed, results come ordered by letter ID,
+/// ascending.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PinLetterQuery {
+    /// Letters with this ID or a higher one.
+    pub first_id: Option<i64>,
+    /// Used (`true`) or unused (`false`) letters only.
+    pub used: Option<bool>,
+    /// Letters of this PIN procedure only.
+    pub pin_procedure: Option<String>,
+    /// At most this many rows: default 100, clamped to 1..=1000.
+    pub limit: Option<i64>,
+}
 
 const COLUMNS: &str = "letter_id, pin_procedure, batch, kek_id, sealed, created_at, created_by, \
      used_at, used_by, used_request, used_certificates";

@@ -5,14 +5,209 @@
 //! `queued` → `delivered`, or → `failed` after too many attempts; an officer may queue a
 //! failed mail again. The store keeps only the KRA's envelope of the PIN, as opaque bytes.
 
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::certificates::row_limit;
-use crate::pins::{NewPinMail, PinMail, PinMailQuery, PinMailState};
-use crate::types::{AuditCategory, NewAudit, Outcome};
+use crate::search::row_limit;
+use crate::types::{AuditCategory, NewAudit, Outcome, SealedLen};
 use crate::{audit, now, ConflictOn, Store, StoreError};
+
+/// How a PIN mail is delivered, stored as `smtp` / `print`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PinDelivery {
+    /// Sent over SMTP; the recipient is an e-mail address.
+    Smtp,
+    /// Printed and posted; the recipient is postal text.
+    Print,
+}
+
+impl PinDelivery {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinDelivery::Smtp => "smtp",
+            PinDelivery::Print => "print",
+        }
+    }
+}
+
+impl fmt::Display for PinDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PinDelivery {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "smtp" => Ok(PinDelivery::Smtp),
+            "print" => Ok(PinDelivery::Print),
+            _ => Err(format!("unknown PIN delivery {s:?}")),
+        }
+    }
+}
+
+/// Where a PIN mail is, stored as `queued` / `delivered` / `failed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PinMailState {
+    /// Waiting for (another) delivery attempt.
+    Queued,
+    /// Delivered; the PIN envelope is deleted.
+    Delivered,
+    /// Given up after too many attempts; an officer may queue it again.
+    Failed,
+}
+
+impl PinMailState {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinMailState::Queued => "queued",
+            PinMailState::Delivered => "delivered",
+            PinMailState::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for PinMailState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PinMailState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "queued" => Ok(PinMailState::Queued),
+            "delivered" => Ok(PinMailState::Delivered),
+            "failed" => Ok(PinMailState::Failed),
+            _ => Err(format!("unknown PIN mail state {s:?}")),
+        }
+    }
+}
+
+/// A PIN mail to queue with an issuance (see [`PinRecord::QueueMail`]); the Certificate IDs
+/// come from the issuance.
+///
+/// `Debug` shows the length of `sealed`, never its bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPinMail {
+    /// The issuance request ID (unique: one PIN mail per request).
+    pub request_id: String,
+    /// E-mail address, or postal text for print.
+    pub recipient: String,
+    /// How it is delivered.
+    pub delivery: PinDelivery,
+    /// The token subject DN, for the letter text.
+    pub subject: String,
+    /// The token procedure.
+    pub token_procedure: String,
+    /// The issuing officer.
+    pub officer: String,
+    /// Which KEK wrapped the PIN.
+    pub kek_id: String,
+    /// The KRA's envelope of the PIN (must not be empty).
+    pub sealed: Vec<u8>,
+}
+
+impl fmt::Debug for NewPinMail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewPinMail")
+            .field("request_id", &self.request_id)
+            .field("recipient", &self.recipient)
+            .field("delivery", &self.delivery)
+            .field("subject", &self.subject)
+            .field("token_procedure", &self.token_procedure)
+            .field("officer", &self.officer)
+            .field("kek_id", &self.kek_id)
+            .field("sealed", &SealedLen(self.sealed.len()))
+            .finish()
+    }
+}
+
+/// A PIN mail in the queue (or delivered, or failed).
+///
+/// `Debug` shows the length of `sealed`, never its bytes; JSON output leaves `sealed` out.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct PinMail {
+    /// Row ID.
+    pub id: i64,
+    /// The issuance request ID.
+    pub request_id: String,
+    /// E-mail address, or postal text for print.
+    pub recipient: String,
+    /// How it is delivered.
+    pub delivery: PinDelivery,
+    /// The token subject DN.
+    pub subject: String,
+    /// The token procedure.
+    pub token_procedure: String,
+    /// The Certificate IDs issued, joined by `,`.
+    pub certificate_ids: String,
+    /// The issuing officer.
+    pub officer: String,
+    /// Which KEK wrapped the PIN.
+    pub kek_id: String,
+    /// The KRA's envelope of the PIN; `None` once delivered (the PIN is deleted). Left out of
+    /// JSON output.
+    #[serde(skip)]
+    pub sealed: Option<Vec<u8>>,
+    /// Where it is.
+    pub state: PinMailState,
+    /// Delivery attempts so far (reset when queued again).
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When queued, Unix seconds.
+    pub queued_at: i64,
+    /// When last attempted.
+    pub last_attempt_at: Option<i64>,
+    /// When delivered.
+    pub delivered_at: Option<i64>,
+}
+
+impl fmt::Debug for PinMail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinMail")
+            .field("id", &self.id)
+            .field("request_id", &self.request_id)
+            .field("recipient", &self.recipient)
+            .field("delivery", &self.delivery)
+            .field("subject", &self.subject)
+            .field("token_procedure", &self.token_procedure)
+            .field("certificate_ids", &self.certificate_ids)
+            .field("officer", &self.officer)
+            .field("kek_id", &self.kek_id)
+            .field("sealed", &self.sealed.as_ref().map(|s| SealedLen(s.len())))
+            .field("state", &self.state)
+            .field("attempts", &self.attempts)
+            .field("last_error", &self.last_error)
+            .field("queued_at", &self.queued_at)
+            .field("last_attempt_at", &self.last_attempt_at)
+            .field("delivered_at", &self.delivered_at)
+            .finish()
+    }
+}
+
+/// PIN mail search criteria; results come newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PinMailQuery {
+    /// In this state only.
+    pub state: Option<PinMailState>,
+    /// At most this many rows: default 100, clamped to 1..=1000.
+    pub limit: Option<i64>,
+}
 
 const COLUMNS: &str = "id, request_id, recipient, delivery, subject, token_procedure, \
      certificate_ids, officer, kek_id, sealed, state, attempts, last_error, queued_at, \

@@ -20,6 +20,10 @@ use sqlx::Row;
 
 use crate::{now, ConflictOn, Store, StoreError};
 
+/// What the `respond` callback of [`Store::record_token_answered`] returns: the answer, or why
+/// it could not be built (the transaction is rolled back, [`StoreError::Invalid`]).
+pub type Answered = Result<RequestAnswer, String>;
+
 /// What [`Store::record_token_answered`] keeps about the request it records: who sent it, its
 /// ID, the endpoint and the SHA-256 of its exact signed body.
 #[derive(Debug, Clone, PartialEq, Eq)]

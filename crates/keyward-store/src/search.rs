@@ -6,10 +6,79 @@
 use sqlx::any::{Any, AnyArguments};
 use sqlx::query::Query;
 
-use crate::certificates::{
-    contains_pattern, normalize_serial, row_limit, subject_fts_query, SUBJECT_FTS_FROM,
-};
 use crate::{Engine, StoreError};
+
+/// The searchable form of a hex serial number: lowercase, no leading zeros, so `00AB`,
+/// `0x00ab` and `00:ab` are all `ab`.
+pub(crate) fn normalize_serial(hex: &str) -> Result<String, StoreError> {
+    let hex = hex.trim();
+    let hex = hex
+        .strip_prefix("0x")
+        .or_else(|| hex.strip_prefix("0X"))
+        .unwrap_or(hex);
+    let digits: String = hex.chars().filter(|&c| c != ':').collect();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(StoreError::Invalid(
+            "certificate serial: expected hex digits".into(),
+        ));
+    }
+    let trimmed = digits.trim_start_matches('0').to_ascii_lowercase();
+    Ok(if trimmed.is_empty() {
+        "0".into()
+    } else {
+        trimmed
+    })
+}
+
+/// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The FTS5 query (SQLite) that finds, through the trigram index of migration 0008, the
+/// certificates whose lowercased subject may contain `text`: every third trigram of the text and
+/// its last one, all required. That is necessary for the text to occur, not sufficient: the
+/// caller keeps the `LIKE`, which decides (measured on a million rows, reading a third of the
+/// trigrams' lists is about twice as fast as the exact phrase and the `LIKE` costs little).
+/// `None` off SQLite, and for text under three characters, which no trigram can serve (the
+/// `LIKE` alone then decides, by a scan).
+pub(crate) fn subject_fts_query(engine: Engine, text: &str) -> Option<String> {
+    let chars: Vec<char> = text.to_lowercase().chars().collect();
+    if engine != Engine::Sqlite || chars.len() < 3 {
+        return None;
+    }
+    let trigrams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+    let last = trigrams.len() - 1;
+    let mut picked: Vec<&String> = Vec::new();
+    for (i, trigram) in trigrams.iter().enumerate() {
+        if (i % 3 == 0 || i == last) && !picked.contains(&trigram) {
+            picked.push(trigram);
+        }
+    }
+    let terms: Vec<String> = picked
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
+    Some(terms.join(" "))
+}
+
+/// The tables of a subject search through the FTS5 index (SQLite): the index drives, in
+/// Certificate ID order, so that `ORDER BY` and `LIMIT` stop it early; certificates are `c`.
+pub(crate) const SUBJECT_FTS_FROM: &str =
+    "certificates_subject_fts JOIN certificates c ON c.id = certificates_subject_fts.rowid";
+
+/// A search's row limit: 100 unless given, clamped to 1..=1000.
+pub(crate) fn row_limit(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(100).clamp(1, 1000)
+}
 
 /// A value to bind.
 enum Value {
@@ -115,5 +184,51 @@ impl Search {
             };
         }
         query
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials() {
+        assert_eq!(normalize_serial("00AbC").unwrap(), "abc");
+        assert_eq!(normalize_serial(" 0x00:ab:CD ").unwrap(), "abcd");
+        assert_eq!(normalize_serial("000").unwrap(), "0");
+        assert!(matches!(normalize_serial(""), Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            normalize_serial("12g"),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn subject_fts_queries() {
+        let q = |text: &str| subject_fts_query(Engine::Sqlite, text);
+        assert_eq!(
+            q("Alice \"Q\" EX").as_deref(),
+            Some("\"ali\" \"ce \" \"\"\"q\"\"\" \" ex\"")
+        );
+        assert_eq!(q("Åb"), None);
+        assert_eq!(q("Åbc").as_deref(), Some("\"åbc\""));
+        assert_eq!(q("abcd").as_deref(), Some("\"abc\" \"bcd\""));
+        assert_eq!(q("aaaaaaa").as_deref(), Some("\"aaa\""));
+        assert_eq!(subject_fts_query(Engine::Postgres, "alice"), None);
+    }
+
+    #[test]
+    fn patterns() {
+        assert_eq!(contains_pattern("50%_A\\"), "%50\\%\\_a\\\\%");
+        assert_eq!(contains_pattern("ÄBC"), "%äbc%");
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(row_limit(None), 100);
+        assert_eq!(row_limit(Some(0)), 1);
+        assert_eq!(row_limit(Some(-5)), 1);
+        assert_eq!(row_limit(Some(7)), 7);
+        assert_eq!(row_limit(Some(5000)), 1000);
     }
 }

@@ -1,15 +1,34 @@
-//! The store tests' harness (included by path) and raw-SQL helpers for tampering.
-#![allow(dead_code)]
+//! A store on a database of its own for each test (the kit's [`fresh_database`]), and
+//! raw-SQL helpers for tampering.
 
 pub mod chain;
 
-#[macro_use]
-#[path = "../../../keyward-store/tests/store/testdb.rs"]
-mod testdb;
+use keyward_store::{Engine, Store};
+use keyward_testkit::{fresh_database, TestDatabase};
 
-pub use testdb::{fresh, TestDb};
+/// A store on a database of its own, removed when dropped.
+pub struct TestDb {
+    /// The store under test.
+    pub store: Store,
+    /// The URL it was opened with (for raw SQL).
+    pub url: String,
+    /// The engine.
+    pub engine: Engine,
+    // Dropped after the store: the database goes once nothing uses it.
+    _db: TestDatabase,
+}
 
-use keyward_store::Engine;
+/// A fresh store on `engine`; `None` when PostgreSQL is skipped on request.
+pub async fn fresh(engine: keyward_testkit::Engine) -> Option<TestDb> {
+    let db = fresh_database(engine).await?;
+    let store = Store::open(&db.url).await.unwrap();
+    Some(TestDb {
+        url: db.url.clone(),
+        engine: store.engine(),
+        store,
+        _db: db,
+    })
+}
 
 impl TestDb {
     /// A connection pool of its own, for raw SQL (the tamperer's).

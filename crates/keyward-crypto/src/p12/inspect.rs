@@ -11,6 +11,7 @@ mod asn1;
 mod chain;
 mod crypt;
 mod names;
+mod oid;
 mod params;
 mod render;
 mod walk;

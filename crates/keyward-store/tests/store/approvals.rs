@@ -4,7 +4,7 @@ use keyward_store::{ApprovalState, ApprovalUse, AuditCategory, NewApproval, Stor
 
 use crate::common::{audit, cert, count, issued, TestDb};
 
-on_both_engines!(
+keyward_testkit::on_both_engines!(async crate::common::fresh =>
     two_of_three_then_used_once,
     one_rejection_rejects,
     expired_requests_refuse

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::common::{audit, by_subject, cert, issued, TestDb};
 
-on_both_engines!(
+keyward_testkit::on_both_engines!(async crate::common::fresh =>
     archive_and_find,
     archiving_is_audited,
     record_token_appends_extra_records,

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::common::TestDb;
 
-on_both_engines!(audit_records_newest_last);
+keyward_testkit::on_both_engines!(async crate::common::fresh =>audit_records_newest_last);
 
 async fn audit_records_newest_last(db: TestDb) {
     let s = &db.store;
@@ -65,7 +65,7 @@ async fn audit_records_newest_last(db: TestDb) {
     }
 }
 
-on_both_engines!(audit_search_filters);
+keyward_testkit::on_both_engines!(async crate::common::fresh =>audit_search_filters);
 
 async fn audit_search_filters(db: TestDb) {
     use keyward_store::{AuditQuery, StoreError};

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::common::{by_serial, by_subject, cert, issued, raw, TestDb};
 
-on_both_engines!(
+keyward_testkit::on_both_engines!(async crate::common::fresh =>
     issuance_and_search,
     subject_search_through_the_trigram_index,
     failed_issuance_rolls_back_everything,

@@ -1,13 +1,35 @@
-//! The per-test database (see `testdb`), and fixtures.
+//! A store on a database of its own for each test (the kit's [`fresh_database`]), and
+//! fixtures.
 
-use keyward_store::{AuditCategory, CertificateQuery, NewAudit, NewCertificate, Outcome};
+use keyward_store::{
+    AuditCategory, CertificateQuery, Engine, NewAudit, NewCertificate, Outcome, Store,
+};
+use keyward_testkit::{fresh_database, TestDatabase};
 use serde_json::json;
 
-#[macro_use]
-#[path = "testdb.rs"]
-mod testdb;
+/// A store on a database of its own, removed when dropped.
+pub struct TestDb {
+    /// The store under test.
+    pub store: Store,
+    /// The URL it was opened with (for raw SQL).
+    pub url: String,
+    /// The engine.
+    pub engine: Engine,
+    // Dropped after the store: the database goes once nothing uses it.
+    _db: TestDatabase,
+}
 
-pub use testdb::{fresh, TestDb};
+/// A fresh store on `engine`; `None` when PostgreSQL is skipped on request.
+pub async fn fresh(engine: keyward_testkit::Engine) -> Option<TestDb> {
+    let db = fresh_database(engine).await?;
+    let store = Store::open(&db.url).await.unwrap();
+    Some(TestDb {
+        url: db.url.clone(),
+        engine: store.engine(),
+        store,
+        _db: db,
+    })
+}
 
 /// An audit record to append.
 pub fn audit(category: AuditCategory, action: &str) -> NewAudit {

@@ -1,10 +1,10 @@
 //! The same store tests on SQLite and PostgreSQL (see `common` for the set-up): each
-//! `async fn name(db: TestDb)` listed in an `on_both_engines!` runs as `name::sqlite` and
-//! `name::postgres`.
+//! `async fn name(db: TestDb)` listed in an
+//! `keyward_testkit::on_both_engines!(async crate::common::fresh => …)` runs as `name::sqlite`
+//! and `name::postgres`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-#[macro_use]
 mod common;
 
 mod approvals;

@@ -2,7 +2,7 @@
 
 use crate::common::TestDb;
 
-on_both_engines!(a_nonce_is_accepted_once, old_nonces_are_forgotten);
+keyward_testkit::on_both_engines!(async crate::common::fresh =>a_nonce_is_accepted_once, old_nonces_are_forgotten);
 
 async fn a_nonce_is_accepted_once(db: TestDb) {
     let s = &db.store;

@@ -5,7 +5,7 @@ use keyward_store::{AuditCategory, ConflictOn, NewOfficer, StoreError};
 
 use crate::common::{audit, TestDb};
 
-on_both_engines!(officers, officer_with_damaged_roles_is_corrupt);
+keyward_testkit::on_both_engines!(async crate::common::fresh =>officers, officer_with_damaged_roles_is_corrupt);
 
 fn officer(name: &str, fingerprint: &str) -> NewOfficer {
     NewOfficer {

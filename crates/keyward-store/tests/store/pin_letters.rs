@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::common::{audit, by_serial, cert, count, issued, TestDb};
 
-on_both_engines!(
+keyward_testkit::on_both_engines!(async crate::common::fresh =>
     create_and_read_back,
     listing_filters,
     conflict_names_lowest_existing_id,

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::common::{audit, cert, count, issued, raw, TestDb};
 
-on_both_engines!(
+keyward_testkit::on_both_engines!(async crate::common::fresh =>
     record_token_queues_mail,
     queued_oldest_first,
     delivered_deletes_the_pin,

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::common::{audit, by_serial, cert, issued, TestDb};
 
-on_both_engines!(migrations_are_idempotent, procedures_round_trip);
+keyward_testkit::on_both_engines!(async crate::common::fresh =>migrations_are_idempotent, procedures_round_trip);
 
 async fn migrations_are_idempotent(db: TestDb) {
     db.store

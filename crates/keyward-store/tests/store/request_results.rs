@@ -10,7 +10,7 @@ use keyward_store::{
 
 use crate::common::{cert, count, issued, TestDb};
 
-on_both_engines!(
+keyward_testkit::on_both_engines!(async crate::common::fresh =>
     the_answer_is_recorded_with_the_certificates,
     a_request_id_issues_once,
     racing_attempts_issue_once,

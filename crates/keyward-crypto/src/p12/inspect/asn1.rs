@@ -11,7 +11,7 @@ use der::{
 };
 use zeroize::Zeroizing;
 
-use super::names::oid;
+use super::oid;
 
 /// Decodes one `T` filling `bytes` under `rules`.
 pub(super) fn decode<'a, T>(bytes: &'a [u8], rules: EncodingRules) -> der::Result<T>

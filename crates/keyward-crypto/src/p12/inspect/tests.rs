@@ -8,7 +8,8 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::{X509Builder, X509NameBuilder, X509};
 
 use super::asn1::{AlgId, DigestInfo, MacData};
-use super::names::{self, decode_bmp, oid};
+use super::names::{self, decode_bmp};
+use super::oid;
 use super::params::{PbeParams, Pbes2Params, Pbkdf2Params, Pbmac1Params};
 use super::*;
 use crate::{build_p12, Pkcs12Profile};

@@ -4,7 +4,7 @@
 use der::asn1::{Any, ObjectIdentifier, OctetString};
 use der::{Decode, Encode};
 
-use super::names::oid;
+use super::oid;
 use super::tests::{ec_key, self_signed};
 use super::*;
 

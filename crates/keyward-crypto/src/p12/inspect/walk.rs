@@ -7,7 +7,8 @@ use openssl::x509::X509;
 use super::asn1::{self, Attribute, BagValue, MacData, Outer, SafeBag, SafeBody};
 use super::chain::{self, CertEntry, KeyEntry};
 use super::crypt::{self, Decrypted, MacCheck, Password};
-use super::names::{self, oid};
+use super::names;
+use super::oid;
 use super::params::{Pbkdf2Params, Pbmac1Params};
 use super::*;
 

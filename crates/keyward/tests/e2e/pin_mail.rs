@@ -1,0 +1,270 @@
+//! PIN mail end to end: the server generates the PIN and queues it; the Secure Printer (an
+//! officer with `manage-pin-letters`) has the server send it to a real SMTP server (Debian's
+//! aiosmtpd, started here) or prints it as a PDF; the PIN taken from the mail or the PDF opens
+//! the PKCS#12; failures are retried and reported; delivered PINs are deleted.
+
+use crate::common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::pins::{assert_nowhere, officer_run, pdf_pin, printer};
+use common::tokens::{p12_arg, p12_contents_with, ALICE};
+use common::{block_on, on_both_engines, run, text, Engine, Installation};
+use keyward_testkit::smtp::SmtpServer;
+use serde_json::Value;
+
+fn smtp_conf(port: u16, max_attempts: u32) -> String {
+    format!(
+        "pin-mailer.smtp-host = 127.0.0.1\n\
+         pin-mailer.smtp-port = {port}\n\
+         pin-mailer.smtp-security = none\n\
+         pin-mailer.from = Keyward PIN mailer <pin-mailer@example.org>\n\
+         pin-mailer.max-attempts = {max_attempts}"
+    )
+}
+
+fn issue_email(inst: &Installation, procedure: &str, address: &str, p12: &str) -> Value {
+    let out = run(
+        inst.ra(&[
+            "issue",
+            "--procedure",
+            procedure,
+            "--subject",
+            ALICE,
+            "--p12",
+            p12,
+            "--pin-email",
+            address,
+            "--json",
+        ]),
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let issued: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(issued.get("pin").is_none(), "a mailed PIN is never shown");
+    issued
+}
+
+/// The PIN in a PIN mail: the line after "The PIN that opens it is:".
+fn pin_in(mail: &str) -> String {
+    let mut lines = mail.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines
+        .by_ref()
+        .find(|l| l.ends_with("The PIN that opens it is:"))
+        .unwrap_or_else(|| panic!("no PIN in mail:\n{mail}"));
+    lines.next().expect("PIN line").to_string()
+}
+
+fn sealed_pins_left(inst: &Installation) -> i64 {
+    block_on(async {
+        let pool = inst.raw().await;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pin_mail WHERE sealed IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n
+    })
+}
+
+on_both_engines!(mailed_and_printed_pins_open_their_tokens);
+
+fn mailed_and_printed_pins_open_their_tokens(engine: Engine) {
+    let smtp = SmtpServer::start();
+    let inst = Installation::with_cm_conf_on(engine, &smtp_conf(smtp.port(), 5));
+    let printer = printer(&inst);
+
+    let mailed = p12_arg(&inst, "alice-mail.p12");
+    let issued = issue_email(&inst, "soft-signing-email", "alice@example.org", &mailed);
+    assert_eq!(issued["pin_delivery"]["recipient"], "alice@example.org");
+    assert_eq!(issued["pin_delivery"]["delivery"], "smtp");
+    let posted = p12_arg(&inst, "alice-post.p12");
+    issue_email(
+        &inst,
+        "soft-signing-post",
+        "Alice Example; Storgatan 1; 111 22 Stockholm",
+        &posted,
+    );
+    assert_eq!(sealed_pins_left(&inst), 2);
+
+    // An officer without manage-pin-letters cannot drain the queue.
+    let admin = (inst.client_conf(), inst.dir.join("officer/admin.pin"));
+    let out = officer_run(
+        "secure-printer",
+        &admin,
+        &["run", "--out-dir", inst.out.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+
+    let out = officer_run(
+        "secure-printer",
+        &printer,
+        &["run", "--out-dir", inst.out.to_str().unwrap(), "--json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sent"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["printed"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["failed"].as_array().unwrap().len(), 0, "{report}");
+
+    let mails = smtp.wait_for(1, Duration::from_secs(10));
+    assert!(mails[0].contains("To: alice@example.org"), "{}", mails[0]);
+    let mail_pin = pin_in(&mails[0]);
+    let (keys, _) = p12_contents_with(Path::new(&mailed), &mail_pin);
+    assert_eq!(keys.len(), 1);
+
+    let pdf = report["pdf"].as_str().unwrap();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(pdf).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let printed_id = report["printed"][0]["id"].as_str().unwrap();
+    let print_pin = pdf_pin(Path::new(pdf), &format!("PIN mail {printed_id}"));
+    let (keys, _) = p12_contents_with(Path::new(&posted), &print_pin);
+    assert_eq!(keys.len(), 1);
+
+    // Delivered: the PINs are gone from the server, and a second run has nothing to do.
+    assert_eq!(sealed_pins_left(&inst), 0);
+    let out = officer_run("secure-printer", &printer, &["queue", "--json"]);
+    let queue: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["state"] == "delivered"),
+        "{queue}"
+    );
+    let out = officer_run(
+        "secure-printer",
+        &printer,
+        &["run", "--out-dir", inst.out.to_str().unwrap(), "--json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(smtp.messages().len(), 1);
+
+    assert_nowhere(&inst, &[mail_pin, print_pin]);
+}
+
+on_both_engines!(failed_deliveries_are_retried_reported_and_requeued);
+
+fn failed_deliveries_are_retried_reported_and_requeued(engine: Engine) {
+    // A port nobody listens on: every send fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let inst = Installation::with_cm_conf_on(engine, &smtp_conf(closed, 2));
+    let printer = printer(&inst);
+    issue_email(
+        &inst,
+        "soft-signing-email",
+        "bob@example.org",
+        &p12_arg(&inst, "bob.p12"),
+    );
+    let drain = || {
+        officer_run(
+            "secure-printer",
+            &printer,
+            &["run", "--out-dir", inst.out.to_str().unwrap()],
+        )
+    };
+
+    let out = drain();
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAILED") && stdout.contains("attempt 1, now queued"),
+        "{stdout}"
+    );
+    let out = drain();
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("attempt 2, now failed"));
+    // Failed: no more attempts, but the PIN is kept for a requeue.
+    let out = drain();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sealed_pins_left(&inst), 1);
+
+    let out = officer_run(
+        "secure-printer",
+        &printer,
+        &["queue", "--state", "failed", "--json"],
+    );
+    let failed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(failed[0]["attempts"], 2);
+    assert!(
+        failed[0]["last_error"].as_str().unwrap().contains("SMTP"),
+        "{failed}"
+    );
+    let id = failed[0]["id"].as_str().unwrap().to_string();
+    let out = officer_run("secure-printer", &printer, &["requeue", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = officer_run("secure-printer", &printer, &["requeue", "999"]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    let out = officer_run(
+        "secure-printer",
+        &printer,
+        &["queue", "--state", "queued", "--json"],
+    );
+    let queued: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(queued[0]["attempts"], 0);
+
+    // Every attempt is in the audit log, without the PIN.
+    let records = block_on(async { inst.store().await.audit_records(100).await.unwrap() });
+    let attempts = records
+        .iter()
+        .filter(|r| r.action == "send-pin-mail" && r.outcome == keyward_store::Outcome::Failure)
+        .count();
+    assert_eq!(attempts, 2);
+}
+
+on_both_engines!(bad_pin_mailer_addresses_are_refused);
+
+fn bad_pin_mailer_addresses_are_refused(engine: Engine) {
+    let inst = Installation::on(engine);
+    for (address, code) in [
+        ("not-an-address", 6),
+        ("alice@example.org\r\nBcc: eve@example.org", 6),
+        ("", 2),
+    ] {
+        let out = run(
+            inst.ra(&[
+                "issue",
+                "--procedure",
+                "soft-signing-email",
+                "--subject",
+                ALICE,
+                "--p12",
+                &p12_arg(&inst, "x.p12"),
+                "--pin-email",
+                address,
+            ]),
+            None,
+        );
+        assert_eq!(out.status.code(), Some(code), "{address:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("pin"),
+            "{}",
+            text(&out)
+        );
+        assert!(!inst.out.join("x.p12").exists());
+    }
+    // --pin-stdin does not apply: the server chooses the PIN.
+    let out = run(
+        inst.ra(&[
+            "issue",
+            "--procedure",
+            "soft-signing-email",
+            "--subject",
+            ALICE,
+            "--p12",
+            &p12_arg(&inst, "x.p12"),
+            "--pin-email",
+            "alice@example.org",
+            "--pin-stdin",
+        ]),
+        Some("Correct-Horse-7\n"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

@@ -1,9 +1,0 @@
-//! Shared test support: checks of Keyward's output with tools Keyward did not write.
-#![allow(dead_code)]
-
-pub mod consumers;
-pub mod der;
-pub mod interop;
-pub mod nss;
-pub mod pkilint;
-pub mod python;
