@@ -12,12 +12,12 @@ use crate::cli::{AuditArgs, AuditCommand};
 use crate::output::{admin_error, print_json, print_results};
 
 /// Exit code of `audit verify` when the log is broken (README, "Exit codes").
-pub const EXIT_BROKEN: i32 = 9;
+pub(crate) const EXIT_BROKEN: i32 = 9;
 
 /// `audit verify` found a broken link (exit code [`EXIT_BROKEN`]).
 #[derive(Debug, thiserror::Error)]
 #[error("the audit log is broken: {0}")]
-pub struct AuditBroken(pub String);
+pub(crate) struct AuditBroken(pub String);
 
 fn row(r: &AuditRecord) -> Vec<String> {
     vec![
@@ -32,7 +32,7 @@ fn row(r: &AuditRecord) -> Vec<String> {
 }
 
 /// `keyward audit`.
-pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<()> {
     let config = load_config(&args.dir, args.database.as_deref())?;
     let overridden = args.database.is_some();
     match args.command {

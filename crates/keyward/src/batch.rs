@@ -16,15 +16,15 @@ use crate::cli::BatchArgs;
 use crate::output::{input_error, print_json};
 
 /// Exit code when the batch ran but some rows failed (README, "Exit codes").
-pub const EXIT_SOME_FAILED: i32 = 10;
+pub(crate) const EXIT_SOME_FAILED: i32 = 10;
 /// Exit code after Ctrl-C: the tokens in flight were finished and recorded.
-pub const EXIT_INTERRUPTED: i32 = 130;
+pub(crate) const EXIT_INTERRUPTED: i32 = 130;
 
 /// The batch ran to its end (or to Ctrl-C) but not every row was issued; the results file says
 /// which. Exit code [`EXIT_SOME_FAILED`] or [`EXIT_INTERRUPTED`].
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
-pub struct BatchIncomplete {
+pub(crate) struct BatchIncomplete {
     /// The exit code.
     pub code: i32,
     message: String,
@@ -88,7 +88,7 @@ impl Progress for Bar {
 }
 
 /// `keyward ra batch`.
-pub async fn run(config: ClientConfig, client: RaClient, args: BatchArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(config: ClientConfig, client: RaClient, args: BatchArgs) -> anyhow::Result<()> {
     let jobs = usize::from(args.jobs);
     let options = BatchOptions {
         csv: args.csv.clone(),

@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand};
 mod admin;
 mod ra;
 
-pub use admin::*;
-pub use ra::*;
+pub(crate) use admin::*;
+pub(crate) use ra::*;
 
 /// Keyward: issue PKCS#12 soft tokens with key archive and recovery.
 #[derive(Debug, Parser)]
@@ -16,7 +16,7 @@ pub use ra::*;
 #[command(
     after_help = "Start here:\n  keyward quickstart                 # everything on an embedded default\n  keyward init && keyward server     # then, in another terminal:\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -24,7 +24,7 @@ pub struct Cli {
 
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create an installation: database, CAs, TLS certificate, procedures and a first officer.
     #[command(
         after_help = "Examples:\n  keyward init --dir ./keyward-data\n  keyward init --dir ./keyward-data --database postgres://keyward@db.example.org:5432/keyward"
@@ -56,7 +56,7 @@ pub enum Command {
 
 /// `keyward p12`.
 #[derive(Debug, Args)]
-pub struct P12Args {
+pub(crate) struct P12Args {
     /// PKCS#12 command.
     #[command(subcommand)]
     pub command: P12Command,
@@ -64,7 +64,7 @@ pub struct P12Args {
 
 /// PKCS#12 commands.
 #[derive(Debug, Subcommand)]
-pub enum P12Command {
+pub(crate) enum P12Command {
     /// Show the structure of a PKCS#12 (DER or BER, from any tool): MAC, safes and their
     /// encryption, bags and attributes; with the PIN also the MAC check, the encrypted bags,
     /// key types (never key material) and the chain. Exit codes: 0 ok, 2 not a PKCS#12 or
@@ -77,7 +77,7 @@ pub enum P12Command {
 
 /// `keyward p12 inspect`.
 #[derive(Debug, Args)]
-pub struct P12InspectArgs {
+pub(crate) struct P12InspectArgs {
     /// The PKCS#12 file.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
@@ -97,7 +97,7 @@ pub struct P12InspectArgs {
 
 /// How an officer client connects: client.conf and the Signature PIN.
 #[derive(Debug, Args)]
-pub struct ClientArgs {
+pub(crate) struct ClientArgs {
     /// client.conf of the officer's client (the RA, the Secure Printer).
     #[arg(
         long,
@@ -113,7 +113,7 @@ pub struct ClientArgs {
 
 /// `keyward pin-letters`.
 #[derive(Debug, Args)]
-pub struct PinLettersArgs {
+pub(crate) struct PinLettersArgs {
     /// Connection.
     #[command(flatten)]
     pub client: ClientArgs,
@@ -124,7 +124,7 @@ pub struct PinLettersArgs {
 
 /// PIN letter commands.
 #[derive(Debug, Subcommand)]
-pub enum PinLettersCommand {
+pub(crate) enum PinLettersCommand {
     /// Create letters FIRST-ID, FIRST-ID+1, … and write them as one PDF for printing.
     #[command(
         after_help = "Examples:\n  keyward pin-letters create --count 100 --first-id 100001 --pin-procedure letter --out letters-100001.pdf\n  keyward pin-letters create --count 10000 --first-id 200001 --pin-procedure letter --out batch.pdf --json"
@@ -175,7 +175,7 @@ pub enum PinLettersCommand {
 
 /// `keyward secure-printer`.
 #[derive(Debug, Args)]
-pub struct SecurePrinterArgs {
+pub(crate) struct SecurePrinterArgs {
     /// Connection.
     #[command(flatten)]
     pub client: ClientArgs,
@@ -186,7 +186,7 @@ pub struct SecurePrinterArgs {
 
 /// Secure Printer commands.
 #[derive(Debug, Subcommand)]
-pub enum SecurePrinterCommand {
+pub(crate) enum SecurePrinterCommand {
     /// Drain the PIN mail queue: the server sends SMTP mail; PIN letters to print are written
     /// as a PDF in --out-dir. Exit code 8 when a delivery failed.
     #[command(
@@ -230,7 +230,7 @@ pub enum SecurePrinterCommand {
 
 /// `keyward quickstart`.
 #[derive(Debug, Args)]
-pub struct QuickstartArgs {
+pub(crate) struct QuickstartArgs {
     /// Installation directory (created if missing).
     #[arg(long, default_value = "keyward-data")]
     pub dir: PathBuf,

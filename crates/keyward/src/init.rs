@@ -22,7 +22,7 @@ fn hsm_ca(args: &InitArgs) -> Option<HsmCa> {
 }
 
 /// `keyward init`.
-pub async fn run(args: InitArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: InitArgs) -> anyhow::Result<()> {
     let hsm = hsm_ca(&args);
     let report = create_with(
         &args.dir,

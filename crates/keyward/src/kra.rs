@@ -10,7 +10,7 @@ use crate::cli::{KraArgs, KraCommand};
 use crate::output::{admin_error, print_json};
 
 /// `keyward kra`.
-pub async fn run(args: KraArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: KraArgs) -> anyhow::Result<()> {
     let cm_conf = args.dir.join("cm.conf");
     let config = load_config(&args.dir, args.database.as_deref())?;
     let overridden = args.database.is_some();

@@ -15,7 +15,7 @@ use crate::cli::{OfficerArgs, OfficerCommand};
 use crate::output::{admin_error, print_json, print_table};
 
 /// `keyward officer`.
-pub async fn run(args: OfficerArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: OfficerArgs) -> anyhow::Result<()> {
     let config = load_config(&args.dir, args.database.as_deref())?;
     let store = open_store(&config, args.database.is_some()).await?;
     match args.command {

@@ -5,16 +5,16 @@ use serde::Serialize;
 /// Bad command-line input that clap cannot check (exit code 2). Names the option at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct InputError(pub String);
+pub(crate) struct InputError(pub String);
 
 /// Refuses with an [`InputError`].
-pub fn input_error(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn input_error(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(InputError(message.into()))
 }
 
 /// Reads a small UTF-8 text file named by option `--field` (at most 64 KiB); every failure is
 /// an input error naming the option.
-pub fn read_small_text(path: &std::path::Path, field: &str) -> anyhow::Result<String> {
+pub(crate) fn read_small_text(path: &std::path::Path, field: &str) -> anyhow::Result<String> {
     use std::io::Read;
     let file = std::fs::File::open(path)
         .map_err(|e| input_error(format!("--{field} {}: {e}", path.display())))?;
@@ -33,13 +33,13 @@ pub fn read_small_text(path: &std::path::Path, field: &str) -> anyhow::Result<St
 }
 
 /// Prints a value as pretty JSON on stdout.
-pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 /// Prints rows as an aligned table with a header.
-pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -69,7 +69,7 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
 
 /// Search results: JSON for scripts, else a table with one row per item and a note on stderr
 /// when nothing matched.
-pub fn print_results<T: Serialize>(
+pub(crate) fn print_results<T: Serialize>(
     items: &[T],
     json: bool,
     header: &[&str],
@@ -89,7 +89,7 @@ pub fn print_results<T: Serialize>(
 
 /// An administration error with the exit code it has always had: 2 for input, the token's
 /// (wrong PIN 4) or the configuration's (3) own codes, else 1.
-pub fn admin_error(e: keyward_admin::AdminError) -> anyhow::Error {
+pub(crate) fn admin_error(e: keyward_admin::AdminError) -> anyhow::Error {
     use keyward_admin::AdminError as A;
     match e {
         A::Input(message) => input_error(message),

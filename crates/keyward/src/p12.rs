@@ -17,19 +17,19 @@ use crate::cli::{P12Args, P12Command, P12InspectArgs};
 use crate::output::{input_error, print_json};
 
 /// Environment variable holding the PKCS#12 PIN for scripts.
-pub const P12_PIN_ENV: &str = "KEYWARD_P12_PIN";
+pub(crate) const P12_PIN_ENV: &str = "KEYWARD_P12_PIN";
 
 /// Exit code for a wrong PIN (README, "Exit codes").
 /// Exit code of a wrong PIN (as for a wrong Signature PIN).
-pub const EXIT_WRONG_PIN: i32 = 4;
+pub(crate) const EXIT_WRONG_PIN: i32 = 4;
 
 /// The PIN given does not open the file (the report was printed).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct WrongPin(pub String);
+pub(crate) struct WrongPin(pub String);
 
 /// Runs a `keyward p12` command.
-pub fn run(args: P12Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: P12Args) -> anyhow::Result<()> {
     match args.command {
         P12Command::Inspect(args) => inspect_command(args),
     }

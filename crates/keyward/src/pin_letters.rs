@@ -16,7 +16,7 @@ use crate::output::{input_error, print_json, print_results};
 use crate::ra::Session;
 
 /// `keyward pin-letters`.
-pub async fn run(args: PinLettersArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: PinLettersArgs) -> anyhow::Result<()> {
     match args.command {
         PinLettersCommand::Create {
             count,
@@ -78,7 +78,7 @@ pub async fn run(args: PinLettersArgs) -> anyhow::Result<()> {
 }
 
 /// Refuses an output file that exists (without --force) or whose directory does not.
-pub fn check_out(path: &Path, force: bool) -> anyhow::Result<()> {
+pub(crate) fn check_out(path: &Path, force: bool) -> anyhow::Result<()> {
     if path.is_dir() {
         return Err(input_error(format!(
             "--out: {} is a directory",

@@ -21,7 +21,7 @@ const PROCEDURE: &str = "soft-signing-show";
 const SUBJECT: &str = "CN=Quickstart User,O=Keyward,C=SE";
 
 /// `keyward quickstart`.
-pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let dir = args.dir;
     let created = !dir.join("cm.conf").exists();

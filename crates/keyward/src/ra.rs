@@ -20,7 +20,7 @@ use crate::output::{input_error, print_json, print_results, print_table};
 use crate::secrets::{signature_pin, token_pin};
 
 /// An RA session: configuration, officer credential, HTTPS client.
-pub struct Session {
+pub(crate) struct Session {
     /// client.conf.
     pub config: ClientConfig,
     /// Connected client.
@@ -29,7 +29,7 @@ pub struct Session {
 
 impl Session {
     /// Opens client.conf and the officer credential, runs the generator health check.
-    pub fn open(config: ClientConfig, pin_file: Option<&Path>) -> anyhow::Result<Session> {
+    pub(crate) fn open(config: ClientConfig, pin_file: Option<&Path>) -> anyhow::Result<Session> {
         keyward_ra::seed::start(&config.path)?;
         let pin = signature_pin(pin_file)?;
         let officer = OfficerCredential::open(&config, pin.as_str())?;
@@ -41,14 +41,14 @@ impl Session {
     }
 
     /// Opens the client.conf and Signature PIN named on the command line.
-    pub fn from_args(args: &ClientArgs) -> anyhow::Result<Session> {
+    pub(crate) fn from_args(args: &ClientArgs) -> anyhow::Result<Session> {
         let config = ClientConfig::load(&args.config)?;
         Session::open(config, args.signature_pin_file.as_deref())
     }
 }
 
 /// `keyward ra`.
-pub async fn run(args: RaArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: RaArgs) -> anyhow::Result<()> {
     if let RaCommand::InitKeygen { from_file } = &args.command {
         return init_keygen(&args.client.config, from_file.as_deref());
     }

@@ -16,16 +16,16 @@ use zeroize::Zeroizing;
 use crate::output::input_error;
 
 /// Environment variable holding the Signature PIN for scripts.
-pub const SIGNATURE_PIN_ENV: &str = "KEYWARD_SIGNATURE_PIN";
+pub(crate) const SIGNATURE_PIN_ENV: &str = "KEYWARD_SIGNATURE_PIN";
 
 /// The officer's Signature PIN: `--signature-pin-file`, else the environment, else a prompt.
-pub fn signature_pin(file: Option<&Path>) -> anyhow::Result<Pin> {
+pub(crate) fn signature_pin(file: Option<&Path>) -> anyhow::Result<Pin> {
     signature_pin_from(file, "--signature-pin-file")
 }
 
 /// The Signature PIN from the file given with `flag`, else [`SIGNATURE_PIN_ENV`], else a
 /// prompt (also the user PIN of a smart card being enrolled).
-pub fn signature_pin_from(file: Option<&Path>, flag: &str) -> anyhow::Result<Pin> {
+pub(crate) fn signature_pin_from(file: Option<&Path>, flag: &str) -> anyhow::Result<Pin> {
     if let Some(path) = file {
         let text = Zeroizing::new(
             std::fs::read_to_string(path).with_context(|| format!("{flag} {}", path.display()))?,
@@ -46,7 +46,7 @@ pub fn signature_pin_from(file: Option<&Path>, flag: &str) -> anyhow::Result<Pin
 }
 
 /// Where the token PIN comes from, and the PIN to show the officer once (generated here).
-pub struct TokenPin {
+pub(crate) struct TokenPin {
     /// For the RA client.
     pub source: PinSource,
     /// Generated here: show it once.
@@ -66,7 +66,7 @@ fn pin_from_stdin() -> anyhow::Result<Pin> {
 /// The token PIN as the token procedure's PIN procedure says: typed or generated here
 /// (`enter`, `show`), or chosen by the server (`letter`: the letter ID; `email`: the PIN mailer
 /// address), prompted for when interactive and not given.
-pub fn token_pin(
+pub(crate) fn token_pin(
     rules: &PinProcedure,
     pin_stdin: bool,
     letter: Option<String>,

@@ -17,15 +17,15 @@ use crate::output::{input_error, print_json, print_results};
 use crate::ra::Session;
 
 /// Exit code of a run in which some PIN mail could not be delivered.
-pub const EXIT_DELIVERY_FAILED: i32 = 8;
+pub(crate) const EXIT_DELIVERY_FAILED: i32 = 8;
 
 /// Some PIN mail was not delivered (it stays queued, or is marked failed).
 #[derive(Debug, thiserror::Error)]
 #[error("{0} PIN mail(s) not delivered: see `keyward secure-printer queue --state failed`")]
-pub struct DeliveryFailed(pub usize);
+pub(crate) struct DeliveryFailed(pub usize);
 
 /// `keyward secure-printer`.
-pub async fn run(args: SecurePrinterArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: SecurePrinterArgs) -> anyhow::Result<()> {
     let session = Session::from_args(&args.client)?;
     match args.command {
         SecurePrinterCommand::Run {

@@ -6,7 +6,7 @@ use crate::cli::ServerArgs;
 use crate::output::admin_error;
 
 /// `keyward server`.
-pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let bound = bind_with(&args.dir, args.listen, args.database.as_deref())
         .await
         .map_err(admin_error)?;

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::TestDb;
 
-pub fn record(i: usize) -> NewAudit {
+pub(crate) fn record(i: usize) -> NewAudit {
     NewAudit {
         category: match i % 3 {
             0 => AuditCategory::CertificatesIssued,
@@ -23,7 +23,7 @@ pub fn record(i: usize) -> NewAudit {
     }
 }
 
-pub async fn append(db: &TestDb, n: usize) -> Vec<i64> {
+pub(crate) async fn append(db: &TestDb, n: usize) -> Vec<i64> {
     let mut ids = Vec::new();
     for i in 0..n {
         ids.push(db.store.append_audit(&record(i)).await.unwrap());
@@ -31,18 +31,18 @@ pub async fn append(db: &TestDb, n: usize) -> Vec<i64> {
     ids
 }
 
-pub fn key() -> (AuditKey, Vec<u8>) {
+pub(crate) fn key() -> (AuditKey, Vec<u8>) {
     let key = AuditKey::generate().unwrap();
     let public = key.public_key_pem().unwrap();
     (key, public)
 }
 
-pub async fn check(db: &TestDb, public: &[u8]) -> VerifyReport {
+pub(crate) async fn check(db: &TestDb, public: &[u8]) -> VerifyReport {
     verify(&db.store, public).await.unwrap()
 }
 
 #[track_caller]
-pub fn broken_at(report: &VerifyReport, kind: BreakKind, id: i64) {
+pub(crate) fn broken_at(report: &VerifyReport, kind: BreakKind, id: i64) {
     let broken = report
         .broken
         .as_ref()
@@ -52,14 +52,14 @@ pub fn broken_at(report: &VerifyReport, kind: BreakKind, id: i64) {
     assert!(broken.message.contains(&id.to_string()), "{report:#?}");
 }
 
-pub async fn get(db: &TestDb, id: i64) -> ChainedRecord {
+pub(crate) async fn get(db: &TestDb, id: i64) -> ChainedRecord {
     let page = db.store.audit_chain_page(id - 1, 1).await.unwrap();
     assert_eq!(page[0].id, id);
     page[0].clone()
 }
 
 /// Overwrites every column but the ID of record `id` with `r`'s.
-pub async fn put(db: &TestDb, id: i64, r: &ChainedRecord) {
+pub(crate) async fn put(db: &TestDb, id: i64, r: &ChainedRecord) {
     let raw = db.raw().await;
     sqlx::query(
         "UPDATE audit SET at = $1, category = $2, action = $3, officer = $4, outcome = $5, \
@@ -82,7 +82,7 @@ pub async fn put(db: &TestDb, id: i64, r: &ChainedRecord) {
 }
 
 /// Inserts `r` with its own ID, by raw SQL.
-pub async fn insert(db: &TestDb, r: &ChainedRecord) {
+pub(crate) async fn insert(db: &TestDb, r: &ChainedRecord) {
     let raw = db.raw().await;
     let sql = format!(
         "INSERT INTO audit (id, at, category, action, officer, outcome, object, detail, \
@@ -107,7 +107,7 @@ pub async fn insert(db: &TestDb, r: &ChainedRecord) {
 }
 
 /// A forged record with ID `id`, chained to `prev_hash`, with a correct hash.
-pub fn forged(id: i64, prev_hash: &str) -> ChainedRecord {
+pub(crate) fn forged(id: i64, prev_hash: &str) -> ChainedRecord {
     let mut r = ChainedRecord {
         id,
         at: 1_800_000_000,
@@ -125,7 +125,7 @@ pub fn forged(id: i64, prev_hash: &str) -> ChainedRecord {
 }
 
 /// Ten records, a gap (an ID used up by a rolled-back append), ten more, sealed: the gap's ID.
-pub async fn with_gap(db: &TestDb, key: &AuditKey) -> i64 {
+pub(crate) async fn with_gap(db: &TestDb, key: &AuditKey) -> i64 {
     let before = append(db, 10).await;
     db.skip_id().await;
     let after = append(db, 10).await;

@@ -1,13 +1,13 @@
 //! A store on a database of its own for each test (the kit's [`fresh_database`]), and
 //! raw-SQL helpers for tampering.
 
-pub mod chain;
+pub(crate) mod chain;
 
 use keyward_store::{Engine, Store};
 use keyward_testkit::{fresh_database, TestDatabase};
 
 /// A store on a database of its own, removed when dropped.
-pub struct TestDb {
+pub(crate) struct TestDb {
     /// The store under test.
     pub store: Store,
     /// The URL it was opened with (for raw SQL).
@@ -19,7 +19,7 @@ pub struct TestDb {
 }
 
 /// A fresh store on `engine`; `None` when PostgreSQL is skipped on request.
-pub async fn fresh(engine: keyward_testkit::Engine) -> Option<TestDb> {
+pub(crate) async fn fresh(engine: keyward_testkit::Engine) -> Option<TestDb> {
     let db = fresh_database(engine).await?;
     let store = Store::open(&db.url).await.unwrap();
     Some(TestDb {
@@ -32,13 +32,13 @@ pub async fn fresh(engine: keyward_testkit::Engine) -> Option<TestDb> {
 
 impl TestDb {
     /// A connection pool of its own, for raw SQL (the tamperer's).
-    pub async fn raw(&self) -> sqlx::AnyPool {
+    pub(crate) async fn raw(&self) -> sqlx::AnyPool {
         sqlx::any::install_default_drivers();
         sqlx::AnyPool::connect(&self.url).await.unwrap()
     }
 
     /// Runs one raw SQL statement.
-    pub async fn sql(&self, sql: &str) {
+    pub(crate) async fn sql(&self, sql: &str) {
         let raw = self.raw().await;
         sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
             .execute(&raw)
@@ -48,7 +48,7 @@ impl TestDb {
     }
 
     /// Uses up one record ID without a record, as a rolled-back append does.
-    pub async fn skip_id(&self) {
+    pub(crate) async fn skip_id(&self) {
         self.sql(match self.engine {
             Engine::Sqlite => "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'audit'",
             Engine::Postgres => "SELECT nextval(pg_get_serial_sequence('audit', 'id'))",
@@ -57,7 +57,7 @@ impl TestDb {
     }
 
     /// `OVERRIDING SYSTEM VALUE` where PostgreSQL needs it to insert an explicit ID.
-    pub fn overriding(&self) -> &'static str {
+    pub(crate) fn overriding(&self) -> &'static str {
         match self.engine {
             Engine::Sqlite => "",
             Engine::Postgres => "OVERRIDING SYSTEM VALUE",
@@ -65,7 +65,7 @@ impl TestDb {
     }
 
     /// A blob literal of `bytes` for raw SQL.
-    pub fn blob(&self, bytes: &[u8]) -> String {
+    pub(crate) fn blob(&self, bytes: &[u8]) -> String {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         match self.engine {
             Engine::Sqlite => format!("X'{hex}'"),

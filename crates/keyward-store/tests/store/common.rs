@@ -8,7 +8,7 @@ use keyward_testkit::{fresh_database, TestDatabase};
 use serde_json::json;
 
 /// A store on a database of its own, removed when dropped.
-pub struct TestDb {
+pub(crate) struct TestDb {
     /// The store under test.
     pub store: Store,
     /// The URL it was opened with (for raw SQL).
@@ -20,7 +20,7 @@ pub struct TestDb {
 }
 
 /// A fresh store on `engine`; `None` when PostgreSQL is skipped on request.
-pub async fn fresh(engine: keyward_testkit::Engine) -> Option<TestDb> {
+pub(crate) async fn fresh(engine: keyward_testkit::Engine) -> Option<TestDb> {
     let db = fresh_database(engine).await?;
     let store = Store::open(&db.url).await.unwrap();
     Some(TestDb {
@@ -32,7 +32,7 @@ pub async fn fresh(engine: keyward_testkit::Engine) -> Option<TestDb> {
 }
 
 /// An audit record to append.
-pub fn audit(category: AuditCategory, action: &str) -> NewAudit {
+pub(crate) fn audit(category: AuditCategory, action: &str) -> NewAudit {
     NewAudit {
         category,
         action: action.into(),
@@ -44,12 +44,12 @@ pub fn audit(category: AuditCategory, action: &str) -> NewAudit {
 }
 
 /// An issuance audit record.
-pub fn issued(action: &str) -> NewAudit {
+pub(crate) fn issued(action: &str) -> NewAudit {
     audit(AuditCategory::CertificatesIssued, action)
 }
 
 /// A certificate to record.
-pub fn cert(serial: &str, subject: &str) -> NewCertificate {
+pub(crate) fn cert(serial: &str, subject: &str) -> NewCertificate {
     NewCertificate {
         serial_hex: serial.into(),
         subject: subject.into(),
@@ -69,7 +69,7 @@ pub fn cert(serial: &str, subject: &str) -> NewCertificate {
 }
 
 /// A search by serial.
-pub fn by_serial(serial: &str) -> CertificateQuery {
+pub(crate) fn by_serial(serial: &str) -> CertificateQuery {
     CertificateQuery {
         serial_hex: Some(serial.into()),
         ..Default::default()
@@ -77,7 +77,7 @@ pub fn by_serial(serial: &str) -> CertificateQuery {
 }
 
 /// A search by subject.
-pub fn by_subject(subject: &str) -> CertificateQuery {
+pub(crate) fn by_subject(subject: &str) -> CertificateQuery {
     CertificateQuery {
         subject: Some(subject.into()),
         ..Default::default()
@@ -85,13 +85,13 @@ pub fn by_subject(subject: &str) -> CertificateQuery {
 }
 
 /// A connection pool of its own on the test database, for raw SQL.
-pub async fn raw(db: &TestDb) -> sqlx::AnyPool {
+pub(crate) async fn raw(db: &TestDb) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::AnyPool::connect(&db.url).await.unwrap()
 }
 
 /// The number of rows of `table`, by raw SQL.
-pub async fn count(db: &TestDb, table: &str) -> i64 {
+pub(crate) async fn count(db: &TestDb, table: &str) -> i64 {
     let raw = raw(db).await;
     let sql = format!("SELECT COUNT(*) FROM {table}");
     let n = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))

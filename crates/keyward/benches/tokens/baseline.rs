@@ -15,13 +15,13 @@ use keyward_server::ServerConfig;
 use crate::PIN;
 
 /// The installation's issuing CA and the `soft-signing` token's certificate procedure.
-pub struct Crypto {
+pub(crate) struct Crypto {
     ca: CertificateAuthority,
     procedure: CertificateProcedure,
 }
 
 impl Crypto {
-    pub fn load(dir: &Path) -> Crypto {
+    pub(crate) fn load(dir: &Path) -> Crypto {
         let config = ServerConfig::load(&dir.join("cm.conf")).expect("cm.conf");
         let ca = keyward_server::service::load_ca(&config).expect("issuing CA");
         let text = std::fs::read_to_string(dir.join("procedures.toml")).expect("procedures.toml");
@@ -35,7 +35,7 @@ impl Crypto {
     }
 
     /// One token's crypto: key, CSR (signed and checked), certificate, sealed PKCS#12.
-    pub fn token(&self, spec: KeySpec, i: usize) -> usize {
+    pub(crate) fn token(&self, spec: KeySpec, i: usize) -> usize {
         let dn =
             DistinguishedName::parse(&format!("CN=Bench User {i},O=Example,C=SE")).expect("DN");
         let key = keyward_crypto::generate_key(spec).expect("key");
@@ -73,7 +73,7 @@ impl Crypto {
 }
 
 /// The OpenSSL command-line pipeline, in a work directory of its own.
-pub struct OpensslPipeline {
+pub(crate) struct OpensslPipeline {
     work: PathBuf,
     ca_cert: PathBuf,
     ca_key: PathBuf,
@@ -101,7 +101,7 @@ impl OpensslPipeline {
     /// Uses the installation's issuing CA; its key is re-encrypted once with OpenSSL's own
     /// defaults (AES-256-CBC, PBKDF2 at 2,048 iterations), as `openssl genpkey -aes256` would
     /// have left it.
-    pub fn new(dir: &Path, work: &Path) -> OpensslPipeline {
+    pub(crate) fn new(dir: &Path, work: &Path) -> OpensslPipeline {
         std::fs::create_dir_all(work).expect("work dir");
         let ca_pass = std::fs::read_to_string(dir.join("ca/ca.pass")).expect("ca.pass");
         let ca_pass = ca_pass.trim_end().to_string();
@@ -147,7 +147,7 @@ impl OpensslPipeline {
     }
 
     /// One token: three commands, files in the work directory.
-    pub fn token(&self, spec: KeySpec, i: usize) {
+    pub(crate) fn token(&self, spec: KeySpec, i: usize) {
         let newkey = match spec {
             KeySpec::Rsa(bits) => format!("rsa:{bits}"),
             KeySpec::Ec(_) => "ec".to_string(),
@@ -230,7 +230,7 @@ impl OpensslPipeline {
 
 impl Crypto {
     /// A real certificate (EC P-256 key, the `signing` procedure) as DER, for the size test.
-    pub fn certificate_der(&self) -> Vec<u8> {
+    pub(crate) fn certificate_der(&self) -> Vec<u8> {
         let dn = DistinguishedName::parse(
             "CN=Anna Svensson,serialNumber=197001010000,O=Example Org 1,C=SE",
         )

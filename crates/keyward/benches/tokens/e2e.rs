@@ -20,7 +20,7 @@ use crate::PIN;
 
 /// What one contender issues.
 #[derive(Clone)]
-pub struct Job {
+pub(crate) struct Job {
     /// Token procedure.
     pub procedure: &'static str,
     /// Key spec for RA-local keys (`None`: the list's default).
@@ -30,7 +30,7 @@ pub struct Job {
 }
 
 /// Issues `tokens` tokens on `jobs` concurrent tasks, token i through node `i % nodes`.
-pub async fn run(
+pub(crate) async fn run(
     name: &str,
     clients: &[(Arc<ClientConfig>, Arc<RaClient>)],
     server_pids: &[u32],
@@ -68,7 +68,7 @@ pub async fn run(
 }
 
 /// One token through the RA library; panics with the RA's error.
-pub async fn issue(
+pub(crate) async fn issue(
     client: &RaClient,
     list: &KeySpecList,
     procedures: &ProcedureList,
@@ -104,7 +104,7 @@ pub async fn issue(
 
 /// The same token through the command line: one `keyward ra issue` process per token (what a
 /// shell loop does: process start, officer PKCS#12, TLS handshake every time).
-pub fn cli(
+pub(crate) fn cli(
     bin: &Path,
     conf: &Path,
     pin_file: &Path,

@@ -14,14 +14,14 @@ use keyward_ra::{ClientConfig, OfficerCredential, RaClient};
 
 /// The release binary: `CARGO_BIN_EXE_keyward` (Cargo builds it with the bench profile for
 /// `cargo bench`), or `KEYWARD_BIN` to measure another build.
-pub fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     std::env::var_os("KEYWARD_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_keyward")))
 }
 
 /// A PostgreSQL database made for the run; dropped (WITH FORCE) on drop.
-pub struct PgDatabase {
+pub(crate) struct PgDatabase {
     admin_url: String,
     name: String,
     /// Its URL.
@@ -30,7 +30,7 @@ pub struct PgDatabase {
 
 impl PgDatabase {
     /// Creates `keyward_bench_<pid>_<tag>` on the server of `admin_url`, or says why it cannot.
-    pub async fn create(admin_url: &str, tag: &str) -> Result<PgDatabase, String> {
+    pub(crate) async fn create(admin_url: &str, tag: &str) -> Result<PgDatabase, String> {
         let mut admin = sqlx::PgConnection::connect(admin_url)
             .await
             .map_err(|e| e.to_string())?;
@@ -85,7 +85,7 @@ impl Drop for PgDatabase {
 }
 
 /// One `keyward server` process.
-pub struct Node {
+pub(crate) struct Node {
     child: Child,
     /// `https://127.0.0.1:PORT`.
     pub url: String,
@@ -95,18 +95,18 @@ pub struct Node {
 
 impl Node {
     /// The process ID.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// The server's log so far.
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
 /// An initialised installation and its running nodes.
-pub struct Install {
+pub(crate) struct Install {
     /// The installation directory.
     pub dir: PathBuf,
     /// Running servers.
@@ -118,7 +118,7 @@ pub struct Install {
 
 impl Install {
     /// `keyward init --dir ROOT/kw [--database URL]`.
-    pub fn init(root: &Path, bin: &Path, pg: Option<PgDatabase>) -> Install {
+    pub(crate) fn init(root: &Path, bin: &Path, pg: Option<PgDatabase>) -> Install {
         let dir = root.join("kw");
         let mut cmd = Command::new(bin);
         cmd.args(["init", "--dir"]).arg(&dir);
@@ -141,7 +141,7 @@ impl Install {
     }
 
     /// Sets (or with `None` removes) `kra.key-pool` in cm.conf; takes effect at the next start.
-    pub fn set_key_pool(&self, value: Option<&str>) {
+    pub(crate) fn set_key_pool(&self, value: Option<&str>) {
         let path = self.dir.join("cm.conf");
         let body = std::fs::read_to_string(&path).expect("cm.conf");
         let mut lines: Vec<String> = body
@@ -156,7 +156,7 @@ impl Install {
     }
 
     /// Starts `count` server nodes (stopping any running ones first).
-    pub fn start(&mut self, count: usize) {
+    pub(crate) fn start(&mut self, count: usize) {
         self.stop();
         for _ in 0..count {
             self.started += 1;
@@ -188,7 +188,7 @@ impl Install {
     }
 
     /// Stops every node (SIGKILL: the bench does not measure shutdown).
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         for mut node in self.nodes.drain(..) {
             let _ = node.child.kill();
             let _ = node.child.wait();
@@ -196,12 +196,12 @@ impl Install {
     }
 
     /// The process IDs of the running nodes.
-    pub fn pids(&self) -> Vec<u32> {
+    pub(crate) fn pids(&self) -> Vec<u32> {
         self.nodes.iter().map(Node::pid).collect()
     }
 
     /// A client.conf for node `n` (client.conf with its server.url).
-    pub fn client_conf(&self, n: usize) -> PathBuf {
+    pub(crate) fn client_conf(&self, n: usize) -> PathBuf {
         let body = std::fs::read_to_string(self.dir.join("client.conf")).expect("client.conf");
         let body: Vec<String> = body
             .lines()
@@ -219,7 +219,7 @@ impl Install {
     }
 
     /// An RA connection (config and HTTPS client) per running node, as the first officer.
-    pub fn clients(&self) -> Vec<(Arc<ClientConfig>, Arc<RaClient>)> {
+    pub(crate) fn clients(&self) -> Vec<(Arc<ClientConfig>, Arc<RaClient>)> {
         let pin = std::fs::read_to_string(self.dir.join("officer/admin.pin")).expect("admin.pin");
         let pin = pin.lines().next().unwrap_or_default().to_string();
         (0..self.nodes.len())
@@ -235,7 +235,7 @@ impl Install {
     /// Waits until every node's log shows its key pool full (`ready N/N` for every spec) and
     /// the nodes' logs account for at least `used` keys handed out (taken or generated on demand),
     /// so that a line written before the last run does not count.
-    pub fn wait_pools_full(&self, timeout: Duration, used: u64) -> bool {
+    pub(crate) fn wait_pools_full(&self, timeout: Duration, used: u64) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
             let lines = self.pool_lines();
@@ -262,7 +262,7 @@ impl Install {
     }
 
     /// The last `key pool:` line of each node's log.
-    pub fn pool_lines(&self) -> Vec<String> {
+    pub(crate) fn pool_lines(&self) -> Vec<String> {
         self.nodes
             .iter()
             .filter_map(|n| {

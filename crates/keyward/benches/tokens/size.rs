@@ -87,7 +87,7 @@ fn serial() -> String {
 type SearchText = fn(&(String, String, String), usize) -> String;
 
 /// A query kind and its latencies.
-pub struct SearchResult {
+pub(crate) struct SearchResult {
     pub engine: &'static str,
     pub query: &'static str,
     pub runs: usize,
@@ -98,7 +98,7 @@ pub struct SearchResult {
 
 /// Loads `rows` certificates with archived keys into the (fresh) store at `url`, then times
 /// searches. `der` is a real certificate, `sealed` a real envelope.
-pub async fn run(
+pub(crate) async fn run(
     engine: &'static str,
     url: &str,
     rows: usize,

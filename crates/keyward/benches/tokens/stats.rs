@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// One contender's run.
 #[derive(Debug, Clone)]
-pub struct Measure {
+pub(crate) struct Measure {
     /// What ran.
     pub name: String,
     /// Concurrent jobs.
@@ -23,7 +23,7 @@ pub struct Measure {
 }
 
 impl Measure {
-    pub fn new(name: &str, jobs: usize, wall: Duration, mut latencies: Vec<Duration>) -> Measure {
+    pub(crate) fn new(name: &str, jobs: usize, wall: Duration, mut latencies: Vec<Duration>) -> Measure {
         latencies.sort();
         Measure {
             name: name.to_string(),
@@ -37,7 +37,7 @@ impl Measure {
 
     /// CPU milliseconds per token: servers, RA (this process), PostgreSQL; and the machine's
     /// busy share.
-    pub fn cpu_text(&self) -> String {
+    pub(crate) fn cpu_text(&self) -> String {
         match self.cpu {
             Some(c) => {
                 let per = |s: f64| s * 1000.0 / self.tokens.max(1) as f64;
@@ -63,30 +63,30 @@ impl Measure {
     }
 
     /// The same, with the CPU used during the run.
-    pub fn with_cpu(mut self, cpu: Cpu) -> Measure {
+    pub(crate) fn with_cpu(mut self, cpu: Cpu) -> Measure {
         self.cpu = Some(cpu);
         self
     }
 
     /// CPU milliseconds per token of every process involved (servers, RA, PostgreSQL).
-    pub fn cpu_per_token(&self) -> Option<f64> {
+    pub(crate) fn cpu_per_token(&self) -> Option<f64> {
         self.cpu
             .map(|c| (c.servers + c.ra + c.postgres) * 1000.0 / self.tokens.max(1) as f64)
     }
 
     /// Tokens per second.
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.tokens as f64 / self.wall.as_secs_f64()
     }
 
     /// Latency at quantile `q` (nearest rank).
-    pub fn quantile(&self, q: f64) -> Duration {
+    pub(crate) fn quantile(&self, q: f64) -> Duration {
         quantile(&self.latencies, q)
     }
 }
 
 /// The nearest-rank quantile of sorted durations.
-pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+pub(crate) fn quantile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -94,12 +94,12 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[rank - 1]
 }
 
-pub fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 /// Runs `work(i)` for i in 0..tokens on `jobs` OS threads; returns wall time and latencies.
-pub fn threads(
+pub(crate) fn threads(
     jobs: usize,
     tokens: usize,
     work: impl Fn(usize) + Sync,
@@ -131,7 +131,7 @@ pub fn threads(
 }
 
 /// Runs `work(i)` for i in 0..tokens as `jobs` concurrent tasks; returns wall time and latencies.
-pub async fn tasks<F, Fut>(jobs: usize, tokens: usize, work: F) -> (Duration, Vec<Duration>)
+pub(crate) async fn tasks<F, Fut>(jobs: usize, tokens: usize, work: F) -> (Duration, Vec<Duration>)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send,
@@ -165,7 +165,7 @@ where
 }
 
 /// CPU seconds (user + system) of process `pid`, from /proc (0 when unreadable).
-pub fn process_cpu(pid: &str) -> f64 {
+pub(crate) fn process_cpu(pid: &str) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0.0;
     };
@@ -184,7 +184,7 @@ pub fn process_cpu(pid: &str) -> f64 {
 
 /// CPU seconds of this process and of its children it has waited for (openssl and
 /// `keyward ra issue` processes).
-pub fn self_and_children_cpu() -> f64 {
+pub(crate) fn self_and_children_cpu() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0.0;
     };
@@ -200,7 +200,7 @@ pub fn self_and_children_cpu() -> f64 {
 }
 
 /// CPU seconds of every process whose command name starts with `prefix` (PostgreSQL backends).
-pub fn processes_cpu(prefix: &str) -> f64 {
+pub(crate) fn processes_cpu(prefix: &str) -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0.0;
     };
@@ -216,7 +216,7 @@ pub fn processes_cpu(prefix: &str) -> f64 {
 }
 
 /// Busy and total CPU seconds of the whole machine, from /proc/stat.
-pub fn machine_cpu() -> (f64, f64) {
+pub(crate) fn machine_cpu() -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
         return (0.0, 0.0);
     };
@@ -233,7 +233,7 @@ pub fn machine_cpu() -> (f64, f64) {
 
 /// Where the CPU went during a run.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Cpu {
+pub(crate) struct Cpu {
     pub servers: f64,
     pub ra: f64,
     pub postgres: f64,
@@ -242,7 +242,7 @@ pub struct Cpu {
 }
 
 impl Cpu {
-    pub fn now(server_pids: &[u32]) -> Cpu {
+    pub(crate) fn now(server_pids: &[u32]) -> Cpu {
         let (busy, total) = machine_cpu();
         Cpu {
             servers: server_pids
@@ -261,7 +261,7 @@ impl Cpu {
         }
     }
 
-    pub fn since(self, before: Cpu) -> Cpu {
+    pub(crate) fn since(self, before: Cpu) -> Cpu {
         Cpu {
             servers: self.servers - before.servers,
             ra: self.ra - before.ra,

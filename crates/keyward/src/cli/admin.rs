@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 /// `keyward init`.
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Installation directory.
     #[arg(long, default_value = "keyward-data")]
     pub dir: PathBuf,
@@ -39,7 +39,7 @@ pub struct InitArgs {
 
 /// `keyward server`.
 #[derive(Debug, Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// Installation directory (its cm.conf is read).
     #[arg(long, default_value = "keyward-data")]
     pub dir: PathBuf,
@@ -54,7 +54,7 @@ pub struct ServerArgs {
 
 /// `keyward officer`.
 #[derive(Debug, Args)]
-pub struct OfficerArgs {
+pub(crate) struct OfficerArgs {
     /// Installation directory (its cm.conf names the database and CA).
     #[arg(long, global = true, default_value = "keyward-data")]
     pub dir: PathBuf,
@@ -68,7 +68,7 @@ pub struct OfficerArgs {
 
 /// Officer administration.
 #[derive(Debug, Subcommand)]
-pub enum OfficerCommand {
+pub(crate) enum OfficerCommand {
     /// Create a virtual officer (PKCS#12 and Signature PIN file under DIR/officer).
     #[command(
         after_help = "Example:\n  keyward officer create alice --roles issue-certificate,recover-key"
@@ -122,7 +122,7 @@ pub enum OfficerCommand {
 
 /// `keyward audit`.
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// Installation directory (its cm.conf names the database and the audit key).
     #[arg(long, global = true, default_value = "keyward-data")]
     pub dir: PathBuf,
@@ -136,7 +136,7 @@ pub struct AuditArgs {
 
 /// Audit log commands.
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Search the audit log, newest first; the criteria given are ANDed.
     #[command(
         after_help = "--object matches the record's object (an officer name, a PIN letter or mail ID, …), each\nCertificate ID of a list such as 12,13 or named in the detail, and — as hex, case, leading\nzeros and ':' ignored — a certificate serial named in the detail.\n\nExamples:\n  keyward audit search --category certificates-issued --since 2025-06-01T00:00:00Z\n  keyward audit search --failed --officer alice --limit 20\n  keyward audit search --object 42             # Certificate ID 42 (and serial 0x42)\n  keyward audit search --object 4f:0a:9c --json"
@@ -193,7 +193,7 @@ pub enum AuditCommand {
 
 /// `keyward kra`.
 #[derive(Debug, Args)]
-pub struct KraArgs {
+pub(crate) struct KraArgs {
     /// Installation directory (its cm.conf names the database).
     #[arg(long, global = true, default_value = "keyward-data")]
     pub dir: PathBuf,
@@ -207,7 +207,7 @@ pub struct KraArgs {
 
 /// KRA commands.
 #[derive(Debug, Subcommand)]
-pub enum KraCommand {
+pub(crate) enum KraCommand {
     /// Generate an AES-256 archive key (KEK) on a PKCS#11 token: sensitive, never extractable;
     /// data keys are sealed with AES-256-GCM on the token. With --configure, cm.conf is switched
     /// to it (refused while the archive holds envelopes sealed under another archive key).

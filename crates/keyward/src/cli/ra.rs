@@ -8,7 +8,7 @@ use super::ClientArgs;
 
 /// `keyward ra`.
 #[derive(Debug, Args)]
-pub struct RaArgs {
+pub(crate) struct RaArgs {
     /// Connection.
     #[command(flatten)]
     pub client: ClientArgs,
@@ -19,7 +19,7 @@ pub struct RaArgs {
 
 /// RA commands.
 #[derive(Debug, Subcommand)]
-pub enum RaCommand {
+pub(crate) enum RaCommand {
     /// List token procedures.
     #[command(after_help = "Example:\n  keyward ra procedures --filter signing")]
     Procedures {
@@ -150,7 +150,7 @@ pub enum RaCommand {
 
 /// `keyward ra approvals`.
 #[derive(Debug, Subcommand)]
-pub enum ApprovalsCommand {
+pub(crate) enum ApprovalsCommand {
     /// Open approval requests (with --all: every request), newest first.
     List {
         /// Every request, also decided, used and expired ones.
@@ -180,7 +180,7 @@ pub enum ApprovalsCommand {
 
 /// `keyward ra issue`.
 #[derive(Debug, Args)]
-pub struct IssueArgs {
+pub(crate) struct IssueArgs {
     /// Token procedure.
     #[arg(long)]
     pub procedure: String,
@@ -251,7 +251,7 @@ pub struct IssueArgs {
 
 /// `keyward ra batch`.
 #[derive(Debug, Args)]
-pub struct BatchArgs {
+pub(crate) struct BatchArgs {
     /// Input CSV: a header row, then one token per row.
     #[arg(long, value_name = "FILE")]
     pub csv: PathBuf,

@@ -12,7 +12,7 @@ use crate::common::{run, text, Installation};
 
 /// A results.csv or pins.csv as maps from column to value, by row number. A record that does
 /// not parse (the last line, torn by a kill) is left out.
-pub fn read_table(path: &Path) -> BTreeMap<usize, HashMap<String, String>> {
+pub(super) fn read_table(path: &Path) -> BTreeMap<usize, HashMap<String, String>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
@@ -37,7 +37,7 @@ pub fn read_table(path: &Path) -> BTreeMap<usize, HashMap<String, String>> {
     rows
 }
 
-pub fn write_csv(path: &Path, header: &str, rows: &[String]) {
+pub(super) fn write_csv(path: &Path, header: &str, rows: &[String]) {
     let mut body = format!("{header}\n");
     for r in rows {
         body.push_str(r);
@@ -46,7 +46,7 @@ pub fn write_csv(path: &Path, header: &str, rows: &[String]) {
     std::fs::write(path, body).expect("write csv");
 }
 
-pub fn mode(path: &Path) -> u32 {
+pub(super) fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .permissions()
@@ -54,7 +54,7 @@ pub fn mode(path: &Path) -> u32 {
         & 0o777
 }
 
-pub fn batch_args<'a>(csv: &'a str, procedure: &'a str, out: &'a str) -> Vec<&'a str> {
+pub(super) fn batch_args<'a>(csv: &'a str, procedure: &'a str, out: &'a str) -> Vec<&'a str> {
     vec![
         "batch",
         "--csv",
@@ -67,7 +67,7 @@ pub fn batch_args<'a>(csv: &'a str, procedure: &'a str, out: &'a str) -> Vec<&'a
 }
 
 /// Certificates on the server whose subject contains `text`, by subject.
-pub fn certificates_by_subject(
+pub(super) fn certificates_by_subject(
     inst: &Installation,
     text_in_subject: &str,
 ) -> HashMap<String, usize> {
@@ -75,7 +75,7 @@ pub fn certificates_by_subject(
 }
 
 /// The answer of a `ra certificates … --json` command, counted by subject.
-pub fn certificates_in(cmd: std::process::Command) -> HashMap<String, usize> {
+pub(super) fn certificates_in(cmd: std::process::Command) -> HashMap<String, usize> {
     let out = run(cmd, None);
     assert!(out.status.success(), "{}", text(&out));
     let found: Value = serde_json::from_slice(&out.stdout).expect("certificates --json");
@@ -90,7 +90,7 @@ pub fn certificates_in(cmd: std::process::Command) -> HashMap<String, usize> {
 
 /// Opens every issued row's PKCS#12 with the `openssl pkcs12` command and the PIN pins.csv
 /// gives for it, and checks key, certificate and the results record against each other.
-pub fn check_tokens(results: &BTreeMap<usize, HashMap<String, String>>, pins: &Path) {
+pub(super) fn check_tokens(results: &BTreeMap<usize, HashMap<String, String>>, pins: &Path) {
     assert_eq!(mode(pins), 0o600, "pins.csv mode");
     let pins = read_table(pins);
     assert_eq!(pins.len(), results.len(), "one PIN per issued row");

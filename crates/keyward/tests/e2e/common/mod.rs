@@ -6,20 +6,20 @@
 //! Here rather than in `keyward-testkit`: it runs `env!("CARGO_BIN_EXE_keyward")`, which Cargo
 //! sets only when it builds this package's own tests.
 
-pub mod pins;
-pub mod signed;
-pub mod softhsm;
-pub mod tokens;
+pub(crate) mod pins;
+pub(crate) mod signed;
+pub(crate) mod softhsm;
+pub(crate) mod tokens;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-pub use keyward_testkit::{block_on, on_both_engines, run, skip_pg, text, Engine};
+pub(crate) use keyward_testkit::{block_on, on_both_engines, run, skip_pg, text, Engine};
 use keyward_testkit::{create_pg_database, pg_dump, PgDatabase};
 
 /// The binary under test.
-pub fn keyward() -> Command {
+pub(crate) fn keyward() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
     cmd.env_remove("KEYWARD_SIGNATURE_PIN")
         .env_remove("KEYWARD_CONFIG");
@@ -27,7 +27,7 @@ pub fn keyward() -> Command {
 }
 
 /// A running installation.
-pub struct Installation {
+pub(crate) struct Installation {
     _tmp: tempfile::TempDir,
     /// The installation directory.
     pub dir: PathBuf,
@@ -48,23 +48,23 @@ pub struct Installation {
 
 impl Installation {
     /// `keyward init`, then `keyward server` on a free port; client.conf is pointed at it.
-    pub fn new() -> Installation {
+    pub(crate) fn new() -> Installation {
         Installation::with_cm_conf("")
     }
 
     /// As [`Installation::new`], on `engine`: on PostgreSQL, a new database of its own
     /// (`keyward init --database URL`), dropped with the installation.
-    pub fn on(engine: Engine) -> Installation {
+    pub(crate) fn on(engine: Engine) -> Installation {
         Installation::with_cm_conf_on(engine, "")
     }
 
     /// As [`Installation::new`], with `extra` lines appended to cm.conf before the server starts.
-    pub fn with_cm_conf(extra: &str) -> Installation {
+    pub(crate) fn with_cm_conf(extra: &str) -> Installation {
         Installation::with_cm_conf_on(Engine::Sqlite, extra)
     }
 
     /// As [`Installation::with_cm_conf`], on `engine`.
-    pub fn with_cm_conf_on(engine: Engine, extra: &str) -> Installation {
+    pub(crate) fn with_cm_conf_on(engine: Engine, extra: &str) -> Installation {
         Installation::with_setup_on(engine, &[], &[], |dir| {
             if !extra.is_empty() {
                 let cm_conf = dir.join("cm.conf");
@@ -77,7 +77,7 @@ impl Installation {
     /// `keyward init INIT_ARGS…` and `keyward server` with `env` set (e.g. `SOFTHSM2_CONF`),
     /// and `before_server` run on the installation directory in between (e.g. to move a key to
     /// an HSM and edit cm.conf).
-    pub fn with_setup(
+    pub(crate) fn with_setup(
         init_args: &[&str],
         env: &[(&str, &Path)],
         before_server: impl FnOnce(&Path),
@@ -86,7 +86,7 @@ impl Installation {
     }
 
     /// As [`Installation::with_setup`], on `engine`.
-    pub fn with_setup_on(
+    pub(crate) fn with_setup_on(
         engine: Engine,
         init_args: &[&str],
         env: &[(&str, &Path)],
@@ -136,12 +136,12 @@ impl Installation {
     }
 
     /// The first officer's client.conf.
-    pub fn client_conf(&self) -> PathBuf {
+    pub(crate) fn client_conf(&self) -> PathBuf {
         self.dir.join("client.conf")
     }
 
     /// `keyward ra --config client.conf --signature-pin-file admin.pin ARGS…`.
-    pub fn ra(&self, args: &[&str]) -> Command {
+    pub(crate) fn ra(&self, args: &[&str]) -> Command {
         self.ra_as(
             &self.client_conf(),
             &self.dir.join("officer/admin.pin"),
@@ -150,7 +150,7 @@ impl Installation {
     }
 
     /// `keyward ra` with another client.conf and Signature PIN file.
-    pub fn ra_as(&self, conf: &Path, pin_file: &Path, args: &[&str]) -> Command {
+    pub(crate) fn ra_as(&self, conf: &Path, pin_file: &Path, args: &[&str]) -> Command {
         let mut cmd = keyward();
         cmd.arg("ra")
             .arg("--config")
@@ -162,7 +162,7 @@ impl Installation {
     }
 
     /// A client.conf for another officer's P12 (same server).
-    pub fn client_conf_for(&self, officer: &str) -> PathBuf {
+    pub(crate) fn client_conf_for(&self, officer: &str) -> PathBuf {
         let body = std::fs::read_to_string(self.client_conf()).expect("client.conf");
         let body = body.replace("officer/admin.p12", &format!("officer/{officer}.p12"));
         let path = self.dir.join(format!("client-{officer}.conf"));
@@ -171,7 +171,7 @@ impl Installation {
     }
 
     /// Opens the installation's database through the store crate.
-    pub async fn store(&self) -> keyward_store::Store {
+    pub(crate) async fn store(&self) -> keyward_store::Store {
         keyward_store::Store::open(&self.database_url)
             .await
             .expect("open store")
@@ -179,7 +179,7 @@ impl Installation {
 
     /// A raw connection pool on the installation's database, for changes behind the server's
     /// back (`$1, $2, …` placeholders work on both engines).
-    pub async fn raw(&self) -> sqlx::AnyPool {
+    pub(crate) async fn raw(&self) -> sqlx::AnyPool {
         sqlx::any::install_default_drivers();
         sqlx::any::AnyPoolOptions::new()
             .max_connections(1)
@@ -192,7 +192,7 @@ impl Installation {
     /// `(name, bytes)`: on SQLite the database file and its WAL as they are on disk; on
     /// PostgreSQL a dump made with SQL — every column of every table of the `public` schema,
     /// `bytea` columns as their raw bytes and every other column as `::text`.
-    pub fn database_image(&self) -> Vec<(String, Vec<u8>)> {
+    pub(crate) fn database_image(&self) -> Vec<(String, Vec<u8>)> {
         match self.engine {
             Engine::Sqlite => ["keyward.db", "keyward.db-wal"]
                 .into_iter()
@@ -209,13 +209,13 @@ impl Installation {
     }
 
     /// The server's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.server_log).unwrap_or_default()
     }
 
     /// Kills the installation's own server (SIGKILL) and waits for it, for tests that run
     /// servers of their own on its directory, database and port (see `tests/e2e/crash.rs`).
-    pub fn stop_server(&mut self) {
+    pub(crate) fn stop_server(&mut self) {
         let _ = self.server.kill();
         let _ = self.server.wait();
     }
@@ -230,7 +230,7 @@ impl Drop for Installation {
 
 /// Starts `keyward server --dir DIR --listen 127.0.0.1:0 ARGS…` with `env`, its stderr (the
 /// log) in `log`, and returns it with its `https://127.0.0.1:PORT` once it listens.
-pub fn start_server(
+pub(crate) fn start_server(
     dir: &Path,
     env: &[(&str, &Path)],
     args: &[&str],
@@ -266,7 +266,7 @@ pub fn start_server(
 }
 
 /// Writes `to`: the client.conf `from` with `server.url` replaced by `url`.
-pub fn point_client_conf(from: &Path, to: &Path, url: &str) {
+pub(crate) fn point_client_conf(from: &Path, to: &Path, url: &str) {
     let body = std::fs::read_to_string(from).expect("client.conf");
     let body: String = body
         .lines()

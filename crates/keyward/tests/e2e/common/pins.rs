@@ -8,13 +8,13 @@ use super::tokens::create_officer;
 use super::{keyward, run, Installation};
 
 /// An officer holding only `manage-pin-letters`: (client.conf, Signature PIN file).
-pub fn printer(inst: &Installation) -> (PathBuf, PathBuf) {
+pub(crate) fn printer(inst: &Installation) -> (PathBuf, PathBuf) {
     create_officer(inst, "printer", "manage-pin-letters")
 }
 
 /// `keyward TOP --config CONF --signature-pin-file PIN ARGS…` (TOP: `pin-letters`,
 /// `secure-printer`).
-pub fn officer_cmd(top: &str, officer: &(PathBuf, PathBuf), args: &[&str]) -> Command {
+pub(crate) fn officer_cmd(top: &str, officer: &(PathBuf, PathBuf), args: &[&str]) -> Command {
     let mut cmd = keyward();
     cmd.arg(top)
         .arg("--config")
@@ -26,12 +26,12 @@ pub fn officer_cmd(top: &str, officer: &(PathBuf, PathBuf), args: &[&str]) -> Co
 }
 
 /// Runs an officer command without stdin.
-pub fn officer_run(top: &str, officer: &(PathBuf, PathBuf), args: &[&str]) -> Output {
+pub(crate) fn officer_run(top: &str, officer: &(PathBuf, PathBuf), args: &[&str]) -> Output {
     run(officer_cmd(top, officer, args), None)
 }
 
 /// Every page of a PDF as `(page text, PIN, PUK)`, read by `pdftotext -layout`.
-pub fn pdf_pages(pdf: &Path) -> Vec<(String, String, Option<String>)> {
+pub(crate) fn pdf_pages(pdf: &Path) -> Vec<(String, String, Option<String>)> {
     let out = Command::new("pdftotext")
         .arg("-layout")
         .arg(pdf)
@@ -60,7 +60,7 @@ pub fn pdf_pages(pdf: &Path) -> Vec<(String, String, Option<String>)> {
 }
 
 /// The PIN of the page that mentions `reference` (e.g. `Letter ID 100002`).
-pub fn pdf_pin(pdf: &Path, reference: &str) -> String {
+pub(crate) fn pdf_pin(pdf: &Path, reference: &str) -> String {
     pdf_pages(pdf)
         .into_iter()
         .find(|(page, _, _)| page.contains(reference))
@@ -70,7 +70,7 @@ pub fn pdf_pin(pdf: &Path, reference: &str) -> String {
 
 /// Panics if any of `secrets` appears in the database (its files, or a PostgreSQL dump: see
 /// [`Installation::database_image`]) or the server log.
-pub fn assert_nowhere(inst: &Installation, secrets: &[String]) {
+pub(crate) fn assert_nowhere(inst: &Installation, secrets: &[String]) {
     let log = std::fs::read(&inst.server_log).expect("read the server log");
     let mut places = vec![(inst.server_log.display().to_string(), log)];
     places.extend(inst.database_image());

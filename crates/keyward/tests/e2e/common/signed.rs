@@ -9,7 +9,7 @@ use super::Installation;
 
 /// The officer of client configuration `conf` (Signature PIN in `pin_file`) and an HTTPS
 /// client with it.
-pub fn officer_client(conf: &Path, pin_file: &Path) -> (Arc<OfficerCredential>, RaClient) {
+pub(crate) fn officer_client(conf: &Path, pin_file: &Path) -> (Arc<OfficerCredential>, RaClient) {
     let config = ClientConfig::load(conf).unwrap();
     let pin = std::fs::read_to_string(pin_file).unwrap();
     let officer = Arc::new(OfficerCredential::open(&config, pin.trim()).unwrap());
@@ -18,12 +18,12 @@ pub fn officer_client(conf: &Path, pin_file: &Path) -> (Arc<OfficerCredential>, 
 }
 
 /// The first officer (`admin`) of `inst`, with a client.
-pub fn admin_client(inst: &Installation) -> (Arc<OfficerCredential>, RaClient) {
+pub(crate) fn admin_client(inst: &Installation) -> (Arc<OfficerCredential>, RaClient) {
     officer_client(&inst.client_conf(), &inst.dir.join("officer/admin.pin"))
 }
 
 /// Seconds since the Unix epoch (a request's timestamp).
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

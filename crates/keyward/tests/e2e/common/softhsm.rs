@@ -8,18 +8,18 @@ use std::process::{Command, Output};
 use super::{keyward, run, text, Installation};
 
 /// Debian's SoftHSM2 module.
-pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+pub(crate) const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 /// The Security Officer PIN of every test token.
-pub const SO_PIN: &str = "so-pin-87654321";
+pub(crate) const SO_PIN: &str = "so-pin-87654321";
 /// The user PIN of the server's HSM tokens.
-pub const HSM_PIN: &str = "hsm-user-2468";
+pub(crate) const HSM_PIN: &str = "hsm-user-2468";
 /// The label of the token holding the archive key.
-pub const KRA_TOKEN: &str = "KRA";
+pub(crate) const KRA_TOKEN: &str = "KRA";
 /// The label of the token holding the issuing CA key.
-pub const CA_TOKEN: &str = "CA";
+pub(crate) const CA_TOKEN: &str = "CA";
 
 /// A SoftHSM2 installation of one test.
-pub struct SoftHsm {
+pub(crate) struct SoftHsm {
     _dir: tempfile::TempDir,
     /// A directory of its own (token directory, PIN files).
     pub dir: PathBuf,
@@ -29,7 +29,7 @@ pub struct SoftHsm {
 
 impl SoftHsm {
     /// A new, empty token directory.
-    pub fn new() -> SoftHsm {
+    pub(crate) fn new() -> SoftHsm {
         assert!(
             Path::new(MODULE).exists(),
             "{MODULE} is missing: apt-get install softhsm2 opensc"
@@ -54,12 +54,12 @@ impl SoftHsm {
     }
 
     /// Points `cmd` at this token directory.
-    pub fn env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+    pub(crate) fn env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
         cmd.env("SOFTHSM2_CONF", &self.conf)
     }
 
     /// `softhsm2-util --init-token --free --label LABEL --pin PIN`.
-    pub fn init_token(&self, label: &str, pin: &str) {
+    pub(crate) fn init_token(&self, label: &str, pin: &str) {
         let mut cmd = Command::new("softhsm2-util");
         cmd.args(["--init-token", "--free", "--label", label])
             .args(["--so-pin", SO_PIN, "--pin", pin]);
@@ -72,7 +72,7 @@ impl SoftHsm {
     }
 
     /// OpenSC's `pkcs11-tool --module MODULE ARGS…` on this token directory.
-    pub fn pkcs11_tool(&self, args: &[&str]) -> Output {
+    pub(crate) fn pkcs11_tool(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new("pkcs11-tool");
         cmd.args(["--module", MODULE]).args(args);
         self.env(&mut cmd).output().expect("run pkcs11-tool")
@@ -81,7 +81,7 @@ impl SoftHsm {
 
 impl SoftHsm {
     /// The file holding [`HSM_PIN`].
-    pub fn hsm_pin_file(&self) -> PathBuf {
+    pub(crate) fn hsm_pin_file(&self) -> PathBuf {
         let path = self.dir.join("hsm.pin");
         std::fs::write(&path, format!("{HSM_PIN}\n")).expect("PIN file");
         path
@@ -89,7 +89,7 @@ impl SoftHsm {
 
     /// An installation whose archive key is an AES key on a fresh token [`KRA_TOKEN`], made by
     /// `keyward kra init-hsm-key --configure` before the server starts.
-    pub fn installation_with_kek(&self) -> Installation {
+    pub(crate) fn installation_with_kek(&self) -> Installation {
         self.init_token(KRA_TOKEN, HSM_PIN);
         let pin_file = self.hsm_pin_file();
         Installation::with_setup(&[], &[("SOFTHSM2_CONF", &self.conf)], |dir| {
@@ -109,7 +109,7 @@ impl SoftHsm {
 
     /// An installation whose issuing CA key was generated on a fresh token [`CA_TOKEN`] by
     /// `keyward init --hsm-module … --hsm-token … --hsm-pin-file …`.
-    pub fn installation_with_ca_key(&self) -> Installation {
+    pub(crate) fn installation_with_ca_key(&self) -> Installation {
         self.init_token(CA_TOKEN, HSM_PIN);
         let pin_file = self.hsm_pin_file();
         let pin_file = pin_file.to_str().expect("UTF-8 path");

@@ -10,18 +10,18 @@ use serde_json::Value;
 
 use super::{keyward, run, text, Installation};
 
-pub const PIN: &str = "Correct-Horse-7";
-pub const ALICE: &str = "CN=Alice Example,O=Example,C=SE";
+pub(crate) const PIN: &str = "Correct-Horse-7";
+pub(crate) const ALICE: &str = "CN=Alice Example,O=Example,C=SE";
 
 /// Every private key and certificate in a PKCS#12 sealed with [`PIN`], read by the
 /// `openssl pkcs12` command.
-pub fn p12_contents(p12: &Path) -> (Vec<PKey<Private>>, Vec<X509>) {
+pub(crate) fn p12_contents(p12: &Path) -> (Vec<PKey<Private>>, Vec<X509>) {
     p12_contents_with(p12, PIN)
 }
 
 /// Every private key and certificate in a PKCS#12 sealed with `pin`, read by the
 /// `openssl pkcs12` command.
-pub fn p12_contents_with(p12: &Path, pin: &str) -> (Vec<PKey<Private>>, Vec<X509>) {
+pub(crate) fn p12_contents_with(p12: &Path, pin: &str) -> (Vec<PKey<Private>>, Vec<X509>) {
     let out = Command::new("openssl")
         .args(["pkcs12", "-nodes", "-passin", "env:KW_PIN", "-in"])
         .arg(p12)
@@ -56,7 +56,7 @@ pub fn p12_contents_with(p12: &Path, pin: &str) -> (Vec<PKey<Private>>, Vec<X509
     (keys, certs)
 }
 
-pub fn serial_of(cert: &X509) -> String {
+pub(crate) fn serial_of(cert: &X509) -> String {
     cert.serial_number()
         .to_bn()
         .unwrap()
@@ -66,7 +66,7 @@ pub fn serial_of(cert: &X509) -> String {
 }
 
 /// Issues a token with `--json` and returns the parsed output; panics with the output on failure.
-pub fn issue(inst: &Installation, conf: Option<(&Path, &Path)>, args: &[&str]) -> Value {
+pub(crate) fn issue(inst: &Installation, conf: Option<(&Path, &Path)>, args: &[&str]) -> Value {
     let mut all = vec!["issue", "--pin-stdin", "--json"];
     all.extend_from_slice(args);
     let cmd = match conf {
@@ -80,16 +80,16 @@ pub fn issue(inst: &Installation, conf: Option<(&Path, &Path)>, args: &[&str]) -
 
 /// Runs `ra issue --pin-stdin ARGS` with [`PIN`] on stdin and returns its output, whatever the
 /// outcome (for refusals).
-pub fn try_issue(inst: &Installation, args: &[&str]) -> std::process::Output {
+pub(crate) fn try_issue(inst: &Installation, args: &[&str]) -> std::process::Output {
     let all = [&["issue", "--pin-stdin"][..], args].concat();
     run(inst.ra(&all), Some(&format!("{PIN}\n")))
 }
 
-pub fn p12_arg(inst: &Installation, name: &str) -> String {
+pub(crate) fn p12_arg(inst: &Installation, name: &str) -> String {
     inst.out.join(name).to_str().unwrap().to_string()
 }
 
-pub fn archive(inst: &Installation, subject: &str, name: &str) -> Value {
+pub(crate) fn archive(inst: &Installation, subject: &str, name: &str) -> Value {
     let p12 = p12_arg(inst, name);
     let json = issue(
         inst,
@@ -111,7 +111,7 @@ pub fn archive(inst: &Installation, subject: &str, name: &str) -> Value {
     json
 }
 
-pub fn create_officer(inst: &Installation, name: &str, roles: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn create_officer(inst: &Installation, name: &str, roles: &str) -> (PathBuf, PathBuf) {
     let mut create = keyward();
     create
         .args(["officer", "create", name, "--roles", roles, "--dir"])

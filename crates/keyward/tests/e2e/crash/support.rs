@@ -14,7 +14,7 @@ use crate::common::{block_on, keyward, run, text, Installation};
 /// Checks the PKCS#12 at `path`: absent, or complete (opens with `openssl pkcs12` and the PIN)
 /// holding exactly the recorded certificates `certs` and a key for each; with the RA's JSON
 /// output, its Certificate IDs are the recorded ones too.
-pub fn check_p12(path: &Path, certs: &[(i64, String)], ra_json: Option<&[u8]>) -> &'static str {
+pub(super) fn check_p12(path: &Path, certs: &[(i64, String)], ra_json: Option<&[u8]>) -> &'static str {
     if !path.exists() {
         assert!(
             ra_json.is_none(),
@@ -55,12 +55,12 @@ pub fn check_p12(path: &Path, certs: &[(i64, String)], ra_json: Option<&[u8]>) -
 }
 
 /// What [`invariants`] counted.
-pub struct Checked {
+pub(super) struct Checked {
     pub issuances: usize,
 }
 
 /// Checks the database after crashes (see the module comment) and `keyward audit verify`.
-pub fn invariants(inst: &Installation) -> Checked {
+pub(super) fn invariants(inst: &Installation) -> Checked {
     let (certs, archived, results, records) = block_on(async {
         let raw = inst.raw().await;
         let certs: BTreeMap<i64, (String, String)> =

@@ -16,22 +16,22 @@ use serde_json::Value;
 
 use crate::common::{keyward, run, text};
 
-pub const PIN: &str = "Correct-Horse-7";
+pub(super) const PIN: &str = "Correct-Horse-7";
 
 /// A root CA and an end-entity certificate it issued, with their keys, as PEM files too.
-pub struct Pki {
+pub(super) struct Pki {
     pub dir: tempfile::TempDir,
     pub root: X509,
     pub ee_key: PKey<Private>,
     pub ee: X509,
 }
 
-pub fn ec_key() -> PKey<Private> {
+pub(super) fn ec_key() -> PKey<Private> {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
     PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
 }
 
-pub fn cert(
+pub(super) fn cert(
     cn: &str,
     key: &PKey<Private>,
     issuer: Option<(&X509, &PKey<Private>)>,
@@ -62,7 +62,7 @@ pub fn cert(
     b.build()
 }
 
-pub fn pki() -> Pki {
+pub(super) fn pki() -> Pki {
     let root_key = ec_key();
     let root = cert("Example Root", &root_key, None, 1);
     let ee_key = ec_key();
@@ -84,11 +84,11 @@ pub fn pki() -> Pki {
 }
 
 impl Pki {
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn own(&self, name: &str, profile: &Pkcs12Profile) -> PathBuf {
+    pub(super) fn own(&self, name: &str, profile: &Pkcs12Profile) -> PathBuf {
         let der = build_p12(
             &self.ee_key,
             &self.ee,
@@ -102,7 +102,7 @@ impl Pki {
     }
 
     /// `openssl pkcs12 -export` of the key, its certificate and the root, plus `extra` flags.
-    pub fn openssl(&self, name: &str, extra: &[&str]) -> PathBuf {
+    pub(super) fn openssl(&self, name: &str, extra: &[&str]) -> PathBuf {
         let out = Command::new("openssl")
             .args([
                 "pkcs12",
@@ -137,7 +137,7 @@ impl Pki {
 }
 
 /// `keyward p12 inspect FILE ARGS…` with `stdin`, never reading the caller's PIN variable.
-pub fn inspect(file: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+pub(super) fn inspect(file: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = keyward();
     cmd.env_remove("KEYWARD_P12_PIN")
         .args(["p12", "inspect"])
@@ -147,7 +147,7 @@ pub fn inspect(file: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 /// The JSON report, with the PIN on stdin or without a PIN; the run must succeed.
-pub fn report(file: &Path, pin: Option<&str>) -> Value {
+pub(super) fn report(file: &Path, pin: Option<&str>) -> Value {
     let out = match pin {
         Some(pin) => inspect(file, &["--json", "--pin-stdin"], Some(&format!("{pin}\n"))),
         None => inspect(file, &["--json"], None),
@@ -156,7 +156,7 @@ pub fn report(file: &Path, pin: Option<&str>) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-pub fn has_tool(tool: &str) -> bool {
+pub(super) fn has_tool(tool: &str) -> bool {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .output();
@@ -168,7 +168,7 @@ pub fn has_tool(tool: &str) -> bool {
 }
 
 /// The key bag (the shrouded key of the data safe) of a report.
-pub fn key_bag(r: &Value) -> &Value {
+pub(super) fn key_bag(r: &Value) -> &Value {
     let safes = r["safes"].as_array().unwrap();
     safes
         .iter()
@@ -177,7 +177,7 @@ pub fn key_bag(r: &Value) -> &Value {
         .unwrap()
 }
 
-pub fn pbes2(e: &Value, cipher: &str, iterations: u64, salt: u64) {
+pub(super) fn pbes2(e: &Value, cipher: &str, iterations: u64, salt: u64) {
     assert_eq!(e["algorithm"], "PBES2", "{e}");
     assert_eq!(
         (e["kdf"].as_str(), e["prf"].as_str()),
@@ -193,7 +193,7 @@ pub fn pbes2(e: &Value, cipher: &str, iterations: u64, salt: u64) {
 }
 
 /// After the PIN: one key, its certificate first, the root second, all linked.
-pub fn check_opened(r: &Value, key_type: &str) {
+pub(super) fn check_opened(r: &Value, key_type: &str) {
     assert_eq!(r["pin"], "accepted", "{r}");
     assert_eq!(r["mac"]["status"], "verified", "{r}");
     let key = &r["keys"][0];
@@ -207,7 +207,7 @@ pub fn check_opened(r: &Value, key_type: &str) {
 
 /// DER → BER: the PFX, its authSafe ContentInfo and [0] with indefinite lengths, the
 /// AuthenticatedSafe OCTET STRING constructed from 512-byte pieces (as Windows writes it).
-pub fn der_to_ber(der: &[u8]) -> Vec<u8> {
+pub(super) fn der_to_ber(der: &[u8]) -> Vec<u8> {
     let header = |at: usize| -> (usize, usize) {
         match der[at + 1] {
             n if n < 0x80 => (2, usize::from(n)),

@@ -12,7 +12,7 @@ use super::interop::{
 
 /// A private key PEM that `Debug` does not show.
 #[derive(Clone)]
-pub struct RedactedPem(pub String);
+pub(crate) struct RedactedPem(pub String);
 
 impl std::fmt::Debug for RedactedPem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -22,7 +22,7 @@ impl std::fmt::Debug for RedactedPem {
 
 /// One bag as `openssl pkcs12 -info -nodes` prints it.
 #[derive(Debug, Clone, Default)]
-pub struct PrintedBag {
+pub(crate) struct PrintedBag {
     /// `subject=` of a certificate bag.
     pub subject: Option<String>,
     /// The key of a key bag.
@@ -37,14 +37,14 @@ pub struct PrintedBag {
 
 impl PrintedBag {
     /// Whether this is a certificate bag.
-    pub fn is_certificate(&self) -> bool {
+    pub(crate) fn is_certificate(&self) -> bool {
         self.subject.is_some()
     }
 }
 
 /// What `openssl pkcs12 -info -nodes` shows of a PKCS#12.
 #[derive(Debug, Clone)]
-pub struct OpensslDump {
+pub(crate) struct OpensslDump {
     /// The algorithm lines (`MAC: ...`, `PKCS7 Encrypted data: ...`, `Shrouded Keybag: ...`),
     /// which OpenSSL prints on stderr.
     pub info: String,
@@ -107,7 +107,7 @@ fn parse_bags(stdout: &[u8]) -> Vec<PrintedBag> {
 
 /// `openssl pkcs12 -info -nodes` (OpenSSL 3's default providers; with `legacy`, `-legacy`
 /// too): verifies the MAC, decrypts every bag and prints them.
-pub fn openssl_dump(p12: &Path, pin: &str, legacy: bool) -> Result<OpensslDump, String> {
+pub(crate) fn openssl_dump(p12: &Path, pin: &str, legacy: bool) -> Result<OpensslDump, String> {
     require_tool("openssl");
     let mut cmd = Command::new("openssl");
     cmd.args(["pkcs12", "-info", "-nodes"]);
@@ -157,7 +157,7 @@ fn openssl_algorithm_lines(profile: &keyward_crypto::Pkcs12Profile) -> Vec<Strin
 /// certificates; the key bag and its certificate bag carry the same friendlyName (`friendly`)
 /// and localKeyID, the CA certificate bags no attributes; `openssl asn1parse -inform DER`
 /// reads the file.
-pub fn openssl_pkcs12_profile(
+pub(crate) fn openssl_pkcs12_profile(
     p12: &Path,
     pin: &str,
     profile: &keyward_crypto::Pkcs12Profile,
@@ -270,7 +270,7 @@ pub fn openssl_pkcs12_profile(
 /// the key bag still encrypted). Checks the profile's MAC, bag encryption and salt sizes, one
 /// PKCS#8 key bag and `1 + chain_len` certificates, friendlyName `friendly` and the same key ID
 /// on the key bag and one certificate bag. certtool takes the password only on argv.
-pub fn gnutls_p12_info(
+pub(crate) fn gnutls_p12_info(
     p12: &Path,
     pin: &str,
     profile: &keyward_crypto::Pkcs12Profile,
@@ -354,7 +354,7 @@ pub fn gnutls_p12_info(
 
 /// Python `cryptography`'s `pkcs12.load_pkcs12`: the key matches the spec, the certificate has
 /// friendly name `friendly`, and there are `cas` additional certificates.
-pub fn python_cryptography_token(
+pub(crate) fn python_cryptography_token(
     p12: &Path,
     pin: &str,
     spec: &str,
@@ -384,7 +384,7 @@ pub fn python_cryptography_token(
 }
 
 /// Python `cryptography`'s version; panics if python3 cannot import it.
-pub fn python_cryptography_version() -> String {
+pub(crate) fn python_cryptography_version() -> String {
     require_tool("python3");
     let out = Command::new("python3")
         .args(["-c", "import cryptography; print(cryptography.__version__)"])
@@ -400,7 +400,7 @@ pub fn python_cryptography_version() -> String {
 }
 
 /// Java 17 `keytool -importkeystore` from a PKCS#12 into a new PKCS#12 keystore (same password).
-pub fn keytool_import_keystore(src: &Path, pin: &str, dest: &Path) -> Result<(), String> {
+pub(crate) fn keytool_import_keystore(src: &Path, pin: &str, dest: &Path) -> Result<(), String> {
     require_tool("keytool");
     let out = run(
         Command::new("keytool")
@@ -436,7 +436,7 @@ pub fn keytool_import_keystore(src: &Path, pin: &str, dest: &Path) -> Result<(),
 }
 
 /// `keytool -list -v` (Java 17) of a PKCS#12 with one entry: the alias as keytool shows it.
-pub fn keytool_alias(p12: &Path, pin: &str) -> Result<String, String> {
+pub(crate) fn keytool_alias(p12: &Path, pin: &str) -> Result<String, String> {
     let text = keytool_list(p12, pin)?;
     let aliases: Vec<&str> = text
         .lines()
@@ -449,7 +449,7 @@ pub fn keytool_alias(p12: &Path, pin: &str) -> Result<String, String> {
 }
 
 /// The first line of a tool's version output (`openssl version`, `java -version`, ...).
-pub fn tool_version(tool: &str, args: &[&str]) -> String {
+pub(crate) fn tool_version(tool: &str, args: &[&str]) -> String {
     let out = Command::new(tool)
         .args(args)
         .output()

@@ -159,7 +159,7 @@ fn walk(tlv: &Tlv<'_>, depth: usize) -> Result<usize, String> {
 /// Checks the visible structure of a PKCS#12 (see the module documentation); returns how many
 /// `pkcs7-data` contents it descended into (the AuthenticatedSafe plus each unencrypted
 /// SafeContents).
-pub fn check_pkcs12(der: &[u8]) -> Result<usize, String> {
+pub(crate) fn check_pkcs12(der: &[u8]) -> Result<usize, String> {
     let top = children(der, 0)?;
     match top.as_slice() {
         [pfx] if pfx.tag == 0x30 => walk(pfx, 0),

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 /// Whether a consumer could check a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Loaded and checked.
     Checked,
     /// The consumer does not support the algorithm; the reason as observed.
@@ -22,7 +22,7 @@ fn on_path(name: &str) -> bool {
 }
 
 /// Panics unless `name` is on PATH.
-pub fn require_tool(name: &str) {
+pub(crate) fn require_tool(name: &str) {
     assert!(
         on_path(name),
         "{name} is not installed: run .ci/run (it installs every test tool)"
@@ -30,7 +30,7 @@ pub fn require_tool(name: &str) {
 }
 
 /// Panics unless `name` is on PATH, naming the Debian package that has it.
-pub fn require_tool_from(name: &str, package: &str) {
+pub(crate) fn require_tool_from(name: &str, package: &str) {
     assert!(
         on_path(name),
         "{name} is not installed (Debian package {package}): run .ci/run (it installs every \
@@ -93,7 +93,7 @@ pub(crate) fn key_markers(spec: &str) -> Result<Vec<String>, String> {
 /// certificate bags use PBES2/PBKDF2/hmacWithSHA256/AES-256-CBC; exactly one private key, of the
 /// spec's type and size or curve; friendlyName and localKeyID on the key bag and the
 /// end-entity certificate bag; `expected_chain_len` CA certificates; DER (no indefinite length).
-pub fn openssl_pkcs12(
+pub(crate) fn openssl_pkcs12(
     p12: &Path,
     pin: &str,
     spec: &str,
@@ -210,7 +210,7 @@ fn pem_of(cert: &Path, dir: &Path) -> Result<PathBuf, String> {
 }
 
 /// `openssl verify -CAfile root -untrusted issuing cert` (the certificate file may be DER or PEM).
-pub fn openssl_verify(cert: &Path, issuing_pem: &Path, root_pem: &Path) -> Result<(), String> {
+pub(crate) fn openssl_verify(cert: &Path, issuing_pem: &Path, root_pem: &Path) -> Result<(), String> {
     require_tool("openssl");
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let pem = pem_of(cert, dir.path())?;
@@ -251,7 +251,7 @@ print(json.dumps({"spec": spec, "friendly_name": name, "cas": len(p.additional_c
 
 /// Python `cryptography`'s `pkcs12.load_pkcs12`: the key matches the spec, the certificate has a
 /// friendly name.
-pub fn python_cryptography(p12: &Path, pin: &str, spec: &str) -> Result<Outcome, String> {
+pub(crate) fn python_cryptography(p12: &Path, pin: &str, spec: &str) -> Result<Outcome, String> {
     require_tool("python3");
     let out = run(
         Command::new("python3").arg("-c").arg(PYTHON_CHECK).arg(p12),
@@ -309,7 +309,7 @@ pub(crate) fn keytool_list(p12: &Path, pin: &str) -> Result<String, String> {
 
 /// Java 17 `keytool -list -v`: one PrivateKeyEntry whose alias is the friendly name, a chain of
 /// 1 + `chain_len` certificates, and the spec's key algorithm and size or curve.
-pub fn keytool(
+pub(crate) fn keytool(
     p12: &Path,
     pin: &str,
     spec: &str,
@@ -349,7 +349,7 @@ pub fn keytool(
 
 /// Java 17 `keytool -list`: exactly one PrivateKeyEntry per expected alias (friendly names,
 /// which keytool lowercases), for tokens that hold several keys.
-pub fn keytool_aliases(p12: &Path, pin: &str, aliases: &[String]) -> Result<(), String> {
+pub(crate) fn keytool_aliases(p12: &Path, pin: &str, aliases: &[String]) -> Result<(), String> {
     let text = keytool_list(p12, pin)?;
     let entries = text.matches("Entry type: PrivateKeyEntry").count();
     if entries != aliases.len() {

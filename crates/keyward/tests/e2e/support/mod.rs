@@ -1,8 +1,8 @@
 //! Shared test support: checks of Keyward's output with tools Keyward did not write.
 
-pub mod consumers;
-pub mod der;
-pub mod interop;
-pub mod nss;
-pub mod pkilint;
-pub mod python;
+pub(crate) mod consumers;
+pub(crate) mod der;
+pub(crate) mod interop;
+pub(crate) mod nss;
+pub(crate) mod pkilint;
+pub(crate) mod python;

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use super::interop::{require_tool_from, Outcome};
 
 /// A fresh NSS database (`sql:` format) in a temporary directory.
-pub struct NssDb {
+pub(crate) struct NssDb {
     dir: tempfile::TempDir,
 }
 
@@ -23,7 +23,7 @@ fn both(out: &Output) -> String {
 
 impl NssDb {
     /// `certutil -N -d sql:DIR --empty-password`. Panics if the tools are missing.
-    pub fn new() -> NssDb {
+    pub(crate) fn new() -> NssDb {
         require_tool_from("certutil", "libnss3-tools");
         require_tool_from("pk12util", "libnss3-tools");
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -61,7 +61,7 @@ impl NssDb {
     /// `pk12util -l FILE`: verifies the MAC, decrypts the certificate safe and lists the bags.
     /// Checks one certificate with a private key (friendlyName = `friendly`), `chain_len` more
     /// certificates and one shrouded key bag with the same friendlyName.
-    pub fn list(
+    pub(crate) fn list(
         &self,
         p12: &Path,
         pin: &str,
@@ -104,7 +104,7 @@ impl NssDb {
     }
 
     /// `pk12util -i FILE`: imports key and certificates (nicknames from the friendlyNames).
-    pub fn import(&self, p12: &Path, pin: &str) -> Result<(), String> {
+    pub(crate) fn import(&self, p12: &Path, pin: &str) -> Result<(), String> {
         let out = self.command("pk12util", &["-i", &p12.display().to_string()], Some(pin));
         let text = both(&out).replace(pin, "<PIN>");
         if out.status.success() && text.contains("PKCS12 IMPORT SUCCESSFUL") {
@@ -115,7 +115,7 @@ impl NssDb {
     }
 
     /// `pk12util -o FILE -n NICKNAME`: exports a key with its certificate chain.
-    pub fn export(&self, nickname: &str, out_file: &Path, pin: &str) -> Result<(), String> {
+    pub(crate) fn export(&self, nickname: &str, out_file: &Path, pin: &str) -> Result<(), String> {
         let out = self.command(
             "pk12util",
             &["-o", &out_file.display().to_string(), "-n", nickname],
@@ -130,7 +130,7 @@ impl NssDb {
     }
 
     /// `certutil -L`: the nicknames of the certificates in the database.
-    pub fn nicknames(&self) -> Result<Vec<String>, String> {
+    pub(crate) fn nicknames(&self) -> Result<Vec<String>, String> {
         let out = self.command("certutil", &["-L"], None);
         if !out.status.success() {
             return Err(format!("certutil -L: {}", both(&out)));

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// The findings of one linter run.
-pub struct Findings {
+pub(crate) struct Findings {
     /// Everything pkilint printed.
     pub report: String,
     /// The error-level finding lines.
@@ -49,17 +49,17 @@ fn run(program: &str, args: &[&str], pem: &Path) -> Findings {
 }
 
 /// `lint_pkix_cert lint FILE`.
-pub fn pkix(pem: &Path) -> Findings {
+pub(crate) fn pkix(pem: &Path) -> Findings {
     run("lint_pkix_cert", &["lint"], pem)
 }
 
 /// `lint_etsi_cert lint -d FILE`: the ETSI certificate type detected from the content.
-pub fn etsi(pem: &Path) -> Findings {
+pub(crate) fn etsi(pem: &Path) -> Findings {
     run("lint_etsi_cert", &["lint", "-d"], pem)
 }
 
 /// Panics with the report unless pkilint finds nothing at error level.
-pub fn assert_clean(what: &str, findings: &Findings) {
+pub(crate) fn assert_clean(what: &str, findings: &Findings) {
     assert!(
         findings.errors.is_empty(),
         "{what}: pkilint error-level findings:\n{}",

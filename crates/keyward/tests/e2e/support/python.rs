@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Runs `python3 -c SCRIPT ARGS…`; panics with its stderr when it fails; returns its stdout.
-pub fn run(script: &str, args: &[&Path]) -> String {
+pub(crate) fn run(script: &str, args: &[&Path]) -> String {
     let out = Command::new("python3")
         .args(["-c", script])
         .args(args)
