@@ -10,8 +10,7 @@ use crate::rows::{certificate, certificate_columns};
 use crate::search::normalize_serial;
 use crate::types::{CertificateQuery, NewAudit, NewCertificate, StoredCertificate};
 use crate::{
-    archived_keys, attribute_certs, audit, crash_point, now, pins, ConflictOn, Store,
-    StoreError,
+    archived_keys, attribute_certs, audit, crash_point, now, pins, ConflictOn, Store, StoreError,
 };
 
 /// What one token issuance or recovery writes (see [`Store::record_token`] for what each part

@@ -88,7 +88,11 @@ impl Progress for Bar {
 }
 
 /// `keyward ra batch`.
-pub(crate) async fn run(config: ClientConfig, client: RaClient, args: BatchArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    config: ClientConfig,
+    client: RaClient,
+    args: BatchArgs,
+) -> anyhow::Result<()> {
     let jobs = usize::from(args.jobs);
     let options = BatchOptions {
         csv: args.csv.clone(),

@@ -23,7 +23,12 @@ pub(crate) struct Measure {
 }
 
 impl Measure {
-    pub(crate) fn new(name: &str, jobs: usize, wall: Duration, mut latencies: Vec<Duration>) -> Measure {
+    pub(crate) fn new(
+        name: &str,
+        jobs: usize,
+        wall: Duration,
+        mut latencies: Vec<Duration>,
+    ) -> Measure {
         latencies.sort();
         Measure {
             name: name.to_string(),

@@ -14,7 +14,11 @@ use crate::common::{block_on, keyward, run, text, Installation};
 /// Checks the PKCS#12 at `path`: absent, or complete (opens with `openssl pkcs12` and the PIN)
 /// holding exactly the recorded certificates `certs` and a key for each; with the RA's JSON
 /// output, its Certificate IDs are the recorded ones too.
-pub(super) fn check_p12(path: &Path, certs: &[(i64, String)], ra_json: Option<&[u8]>) -> &'static str {
+pub(super) fn check_p12(
+    path: &Path,
+    certs: &[(i64, String)],
+    ra_json: Option<&[u8]>,
+) -> &'static str {
     if !path.exists() {
         assert!(
             ra_json.is_none(),

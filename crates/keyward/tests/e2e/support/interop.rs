@@ -210,7 +210,11 @@ fn pem_of(cert: &Path, dir: &Path) -> Result<PathBuf, String> {
 }
 
 /// `openssl verify -CAfile root -untrusted issuing cert` (the certificate file may be DER or PEM).
-pub(crate) fn openssl_verify(cert: &Path, issuing_pem: &Path, root_pem: &Path) -> Result<(), String> {
+pub(crate) fn openssl_verify(
+    cert: &Path,
+    issuing_pem: &Path,
+    root_pem: &Path,
+) -> Result<(), String> {
     require_tool("openssl");
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let pem = pem_of(cert, dir.path())?;
