@@ -60,6 +60,8 @@ pub enum ConflictOn {
     RequestId,
     /// A PIN letter ID: the lowest one that exists already, when known.
     PinLetterId(Option<i64>),
+    /// A version of the procedures: the one loaded meanwhile, when known.
+    ProcedureVersion(Option<i64>),
 }
 
 impl std::fmt::Display for ConflictOn {
@@ -74,6 +76,8 @@ impl std::fmt::Display for ConflictOn {
             ConflictOn::RequestId => "request ID",
             ConflictOn::PinLetterId(Some(id)) => return write!(f, "PIN letter ID {id}"),
             ConflictOn::PinLetterId(None) => "PIN letter ID",
+            ConflictOn::ProcedureVersion(Some(v)) => return write!(f, "procedure version {v}"),
+            ConflictOn::ProcedureVersion(None) => "procedure version",
         };
         f.write_str(field)
     }

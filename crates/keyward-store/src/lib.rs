@@ -24,6 +24,7 @@ mod officers;
 mod pin_letters;
 mod pin_mail;
 mod pins;
+mod procedure_versions;
 mod procedures;
 mod request_results;
 mod rows;
@@ -50,6 +51,7 @@ pub use nonces::NonceSight;
 pub use pin_letters::{NewPinLetter, PinLetter, PinLetterQuery, PinLetterUse};
 pub use pin_mail::{NewPinMail, PinDelivery, PinMail, PinMailQuery, PinMailState};
 pub use pins::PinRecord;
+pub use procedure_versions::{NewProcedureVersion, ProcedureVersion};
 pub use request_results::{Answered, RequestAnswer, RequestKey, RequestResult};
 pub use types::{
     ArchivedKey, ArchivedKeyQuery, AuditCategory, AuditRecord, CertificateQuery, NewArchivedKey,

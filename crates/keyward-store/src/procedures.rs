@@ -3,7 +3,7 @@
 use keyward_policy::ProcedureSet;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use crate::types::NewAudit;
 use crate::{audit, ConflictOn, Store, StoreError};
@@ -18,6 +18,58 @@ fn from_json<T: DeserializeOwned>(kind: &str, name: &str, text: &str) -> Result<
         .map_err(|e| StoreError::Corrupt(format!("{kind} procedure {name:?}: {e}")))
 }
 
+/// Replaces every row of `procedures` by those of `set`, inside the caller's transaction.
+pub(crate) async fn write_procedures(
+    conn: &mut AnyConnection,
+    set: &ProcedureSet,
+) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    for (i, p) in set.certificate.iter().enumerate() {
+        rows.push((
+            "certificate",
+            i,
+            &p.name,
+            to_json("certificate", &p.name, p)?,
+        ));
+    }
+    for (i, p) in set.key.iter().enumerate() {
+        rows.push(("key", i, &p.name, to_json("key", &p.name, p)?));
+    }
+    for (i, p) in set.token.iter().enumerate() {
+        rows.push(("token", i, &p.name, to_json("token", &p.name, p)?));
+    }
+    for (i, p) in set.pin.iter().enumerate() {
+        rows.push(("pin", i, &p.name, to_json("PIN", &p.name, p)?));
+    }
+    for (i, p) in set.p12.iter().enumerate() {
+        rows.push(("p12", i, &p.name, to_json("PKCS#12", &p.name, p)?));
+    }
+    for (i, p) in set.attribute.iter().enumerate() {
+        rows.push((
+            "attribute",
+            i,
+            &p.name,
+            to_json("attribute-certificate", &p.name, p)?,
+        ));
+    }
+    sqlx::query("DELETE FROM procedures")
+        .execute(&mut *conn)
+        .await?;
+    for (kind, position, name, definition) in rows {
+        sqlx::query(
+            "INSERT INTO procedures (kind, name, position, definition) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(kind)
+        .bind(name.as_str())
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(definition)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::unique(ConflictOn::ProcedureName))?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Replaces every procedure with those of `set` and appends `audit`, in one transaction.
     ///
@@ -28,51 +80,8 @@ impl Store {
         set: &ProcedureSet,
         audit: &NewAudit,
     ) -> Result<(), StoreError> {
-        let mut rows = Vec::new();
-        for (i, p) in set.certificate.iter().enumerate() {
-            rows.push((
-                "certificate",
-                i,
-                &p.name,
-                to_json("certificate", &p.name, p)?,
-            ));
-        }
-        for (i, p) in set.key.iter().enumerate() {
-            rows.push(("key", i, &p.name, to_json("key", &p.name, p)?));
-        }
-        for (i, p) in set.token.iter().enumerate() {
-            rows.push(("token", i, &p.name, to_json("token", &p.name, p)?));
-        }
-        for (i, p) in set.pin.iter().enumerate() {
-            rows.push(("pin", i, &p.name, to_json("PIN", &p.name, p)?));
-        }
-        for (i, p) in set.p12.iter().enumerate() {
-            rows.push(("p12", i, &p.name, to_json("PKCS#12", &p.name, p)?));
-        }
-        for (i, p) in set.attribute.iter().enumerate() {
-            rows.push((
-                "attribute",
-                i,
-                &p.name,
-                to_json("attribute-certificate", &p.name, p)?,
-            ));
-        }
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM procedures")
-            .execute(&mut *tx)
-            .await?;
-        for (kind, position, name, definition) in rows {
-            sqlx::query(
-                "INSERT INTO procedures (kind, name, position, definition) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(kind)
-            .bind(name.as_str())
-            .bind(i64::try_from(position).unwrap_or(i64::MAX))
-            .bind(definition)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::unique(ConflictOn::ProcedureName))?;
-        }
+        write_procedures(&mut tx, set).await?;
         audit::insert(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
