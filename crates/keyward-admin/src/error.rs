@@ -52,9 +52,36 @@ pub enum AdminError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A procedures.toml that does not parse or validate: where (line and column 1-based; 0
+    /// when the file could not be read) and what.
+    #[error("{file}:{line}:{column}: {}{message}", located(table, field))]
+    ProcedureFile {
+        /// The file.
+        file: String,
+        /// Line of the fault.
+        line: usize,
+        /// Column of the fault (characters).
+        column: usize,
+        /// The table at fault (`[[certificate-procedure]] signing`), if known.
+        table: Option<String>,
+        /// The key at fault, if known.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
     /// Anything else, as a message.
     #[error("{0}")]
     Other(String),
+}
+
+/// `in TABLE, field KEY: ` for an [`AdminError::ProcedureFile`] message.
+fn located(table: &Option<String>, field: &Option<String>) -> String {
+    match (table, field) {
+        (Some(t), Some(f)) => format!("in {t}, field {f}: "),
+        (Some(t), None) => format!("in {t}: "),
+        (None, Some(f)) => format!("field {f}: "),
+        (None, None) => String::new(),
+    }
 }
 
 /// An [`AdminError::Input`].

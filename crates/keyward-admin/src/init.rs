@@ -204,7 +204,15 @@ async fn build(
         object: None,
         detail: json!({ "source": "procedures.toml" }),
     };
-    store.replace_procedures(&procedures, &admin).await?;
+    // Version 1 of the procedures: `keyward procedures load` makes the next ones.
+    let version = keyward_store::NewProcedureVersion {
+        set: &procedures,
+        source: DEFAULT_PROCEDURES,
+        sha256: &keyward_crypto::sha256_hex(DEFAULT_PROCEDURES.as_bytes()),
+        loaded_by: ACTOR,
+        previous: None,
+    };
+    store.load_procedure_version(&version, &admin).await?;
     let tls_subject = tls_dn.to_string();
     let tls_record = certificate_record(
         ca.certificate(),

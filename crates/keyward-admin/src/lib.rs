@@ -8,6 +8,8 @@
 //!   the TLS certificate, the KRA's archive key, the audit key, cm.conf and client.conf, the
 //!   procedures and a first officer.
 //! - [`officer`] and [`card`]: officers with a virtual-officer PKCS#12 or a smart card.
+//! - [`procedures`]: procedures.toml after `init`: checked, loaded as a new version, compared
+//!   at the server's start.
 //! - [`kra`]: switching cm.conf to an archive key on a PKCS#11 token.
 //! - [`serve`]: the server bound to its address, serving and sealing the audit log.
 
@@ -19,6 +21,7 @@ pub mod init;
 pub mod install;
 pub mod kra;
 pub mod officer;
+pub mod procedures;
 pub mod serve;
 
 pub use error::AdminError;

@@ -49,6 +49,7 @@ pub async fn bind_with(
         ServerError::Store(e) => database_error(&config, database.is_some(), e),
         other => other,
     })?;
+    warn_if_procedures_differ(dir, &store).await;
     let services = Arc::new(services);
     let addr = listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(addr)
@@ -68,6 +69,20 @@ pub async fn bind_with(
         store,
         audit,
     })
+}
+
+/// Logs at WARN when DIR/procedures.toml is not the version in force: edits take effect only
+/// through `keyward procedures load`.
+async fn warn_if_procedures_differ(dir: &Path, store: &Store) {
+    let path = dir.join("procedures.toml");
+    match crate::procedures::differs_from_loaded(store, &path).await {
+        Ok(None) => {}
+        Ok(Some(why)) => tracing::warn!("{}: {why}", path.display()),
+        Err(e) => tracing::warn!(
+            "{}: cannot compare with the procedures in force: {e}",
+            path.display()
+        ),
+    }
 }
 
 impl Bound {
