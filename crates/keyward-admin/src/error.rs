@@ -54,7 +54,7 @@ pub enum AdminError {
     },
     /// A procedures.toml that does not parse or validate: where (line and column 1-based; 0
     /// when the file could not be read) and what.
-    #[error("{file}:{line}:{column}: {}{message}", located(table, field))]
+    #[error("{}", located(file, *line, *column, table, field, message))]
     ProcedureFile {
         /// The file.
         file: String,
@@ -74,14 +74,28 @@ pub enum AdminError {
     Other(String),
 }
 
-/// `in TABLE, field KEY: ` for an [`AdminError::ProcedureFile`] message.
-fn located(table: &Option<String>, field: &Option<String>) -> String {
-    match (table, field) {
+/// `FILE:LINE:COLUMN: in TABLE, field KEY: MESSAGE`, the message of an
+/// [`AdminError::ProcedureFile`] (`FILE: MESSAGE` without a position).
+fn located(
+    file: &str,
+    line: usize,
+    column: usize,
+    table: &Option<String>,
+    field: &Option<String>,
+    message: &str,
+) -> String {
+    let at = if line == 0 {
+        file.to_string()
+    } else {
+        format!("{file}:{line}:{column}")
+    };
+    let what = match (table, field) {
         (Some(t), Some(f)) => format!("in {t}, field {f}: "),
         (Some(t), None) => format!("in {t}: "),
         (None, Some(f)) => format!("field {f}: "),
         (None, None) => String::new(),
-    }
+    };
+    format!("{at}: {what}{message}")
 }
 
 /// An [`AdminError::Input`].

@@ -44,6 +44,8 @@ pub(crate) enum Command {
     Officer(OfficerArgs),
     /// The key archive on the CM host: put its archive key (KEK) on a PKCS#11 token (HSM).
     Kra(KraArgs),
+    /// procedures.toml on the CM host: check it, load it as the next version (audited).
+    Procedures(ProceduresArgs),
     /// The audit log on the CM host: search it, verify its hash chain and seals, seal it now.
     Audit(AuditArgs),
     /// Pre-generate PIN/PUK letters for sealed mailers (role manage-pin-letters).

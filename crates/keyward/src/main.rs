@@ -11,6 +11,7 @@ mod officer;
 mod output;
 mod p12;
 mod pin_letters;
+mod procedures;
 mod quickstart;
 mod ra;
 mod secrets;
@@ -56,6 +57,7 @@ fn main() {
             Command::Ra(args) => ra::run(args).await,
             Command::Officer(args) => officer::run(args).await,
             Command::Kra(args) => kra::run(args).await,
+            Command::Procedures(args) => procedures::run(args).await,
             Command::Audit(args) => audit::run(args).await,
             Command::PinLetters(args) => pin_letters::run(args).await,
             Command::SecurePrinter(args) => secure_printer::run(args).await,

@@ -109,7 +109,7 @@ pub(crate) fn semantic(
     let key = table
         .keys
         .iter()
-        .filter(|(key, _)| key != "name" && names_word(reason, key))
+        .filter(|(key, _)| key != "name" && names_key(reason, key))
         .max_by_key(|(key, _)| key.len());
     if let (Some((key, at)), false) = (key, duplicate) {
         return Some((*at, label, Some(key.clone())));
@@ -136,14 +136,27 @@ pub(crate) fn key_at(text: &str, line: usize) -> Option<(String, Option<String>)
     Some((label, key))
 }
 
+/// Whether `text` names key `key`: as written (`validity_days`), or in words, singular or
+/// plural and in any case (`pin_procedure` in "PIN procedure x does not exist",
+/// `certificate_procedures` in "certificate procedure x …").
+fn names_key(text: &str, key: &str) -> bool {
+    let lower = text.to_lowercase();
+    let words = key.replace(['_', '-'], " ");
+    let singular = words.strip_suffix('s').unwrap_or(&words).to_string();
+    [key.to_string(), words, singular]
+        .iter()
+        .any(|form| names_word(&lower, &form.to_lowercase()))
+}
+
 /// Whether `text` holds `word` delimited by anything but a name character.
 fn names_word(text: &str, word: &str) -> bool {
     let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    text.match_indices(word).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + word.len()..].chars().next();
-        !before.is_some_and(is_name) && !after.is_some_and(is_name)
-    })
+    !word.is_empty()
+        && text.match_indices(word).any(|(i, _)| {
+            let before = text[..i].chars().next_back();
+            let after = text[i + word.len()..].chars().next();
+            !before.is_some_and(is_name) && !after.is_some_and(is_name)
+        })
 }
 
 #[cfg(test)]
@@ -172,9 +185,11 @@ mod tests {
     #[test]
     fn other_reasons_point_at_the_name_and_duplicates_at_the_second() {
         let token = Some("token-procedure");
-        let (at, table, key) = semantic(TEXT, token, "signing", "PIN procedure x does not exist").unwrap();
+        let (at, table, key) = semantic(TEXT, token, "signing", "names nothing").unwrap();
         assert_eq!((at, key.as_deref()), (Position { line: 10, column: 8 }, Some("name")));
         assert_eq!(table, "[[token-procedure]] signing");
+        let (at, _, key) = semantic(TEXT, token, "signing", "PIN procedure x does not exist").unwrap();
+        assert_eq!((at, key.as_deref()), (Position { line: 11, column: 1 }, Some("pin_procedure")));
         let (at, _, _) = semantic(TEXT, None, "signing", "two key procedures have this name").unwrap();
         assert_eq!(at, Position { line: 10, column: 8 }, "the second of the name");
         let (at, _, _) = semantic(TEXT, None, "signing", "subject: bad").unwrap();

@@ -1,4 +1,5 @@
-//! The arguments of the commands on the CM host: `init`, `server`, `officer`, `audit`, `kra`.
+//! The arguments of the commands on the CM host: `init`, `server`, `officer`, `audit`, `kra`,
+//! `procedures`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -230,6 +231,54 @@ pub(crate) enum KraCommand {
         /// Replace kra.archive-key in cm.conf by the new key's kra.pkcs11-* settings.
         #[arg(long)]
         configure: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `keyward procedures`.
+#[derive(Debug, Args)]
+pub(crate) struct ProceduresArgs {
+    /// Installation directory (its procedures.toml is the default FILE; its cm.conf names the
+    /// database).
+    #[arg(long, global = true, default_value = "keyward-data")]
+    pub dir: PathBuf,
+    /// Database URL, overriding database.url of cm.conf.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// Procedures command.
+    #[command(subcommand)]
+    pub command: ProceduresCommand,
+}
+
+/// Procedures commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProceduresCommand {
+    /// Validate a procedures file as `init` and `load` do, without the database. Exit code 2
+    /// with FILE:LINE:COLUMN, the table and the field of the first fault.
+    #[command(
+        after_help = "Examples:\n  keyward procedures check --dir ./keyward-data\n  keyward procedures check new-procedures.toml --json"
+    )]
+    Check {
+        /// The file (default DIR/procedures.toml).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a procedures file and make it the next version in the database, audited with
+    /// what it adds, removes and changes; every server node uses it from its next request.
+    /// Refused (exit code 2) if it lacks certificate procedure `officer`, a token procedure
+    /// of an open recovery approval request or a PIN procedure of unused PIN letters.
+    #[command(
+        after_help = "Examples:\n  keyward procedures load --dir ./keyward-data\n  keyward procedures load new-procedures.toml --json"
+    )]
+    Load {
+        /// The file (default DIR/procedures.toml).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
         /// JSON output.
         #[arg(long)]
         json: bool,
