@@ -17,8 +17,8 @@ use serde_json::json;
 
 use keyward_policy::procedure::ProcedureError;
 use keyward_policy::ProcedureSet;
-use keyward_store::{AuditCategory, ConflictOn, NewAudit, NewProcedureVersion, Outcome, Store};
 use keyward_store::StoreError;
+use keyward_store::{AuditCategory, ConflictOn, NewAudit, NewProcedureVersion, Outcome, Store};
 
 pub use diff::{diff, Changed, Diff};
 
@@ -44,11 +44,17 @@ pub struct ProcedureFile {
 pub fn summary(set: &ProcedureSet) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut push = |kind: &str, name: &str| {
-        out.entry(kind.to_string()).or_default().push(name.to_string())
+        out.entry(kind.to_string())
+            .or_default()
+            .push(name.to_string())
     };
-    set.certificate.iter().for_each(|p| push("certificate-procedure", &p.name));
+    set.certificate
+        .iter()
+        .for_each(|p| push("certificate-procedure", &p.name));
     set.key.iter().for_each(|p| push("key-procedure", &p.name));
-    set.token.iter().for_each(|p| push("token-procedure", &p.name));
+    set.token
+        .iter()
+        .for_each(|p| push("token-procedure", &p.name));
     set.pin.iter().for_each(|p| push("pin-procedure", &p.name));
     set.p12.iter().for_each(|p| push("p12-profile", &p.name));
     set.attribute
@@ -107,7 +113,8 @@ pub fn parse(path: &Path, text: &str) -> Result<ProcedureSet, AdminError> {
             message: e.message().trim().to_string(),
         }
     })?;
-    set.validate().map_err(|e| semantic_fault(&file, text, &set, &e))?;
+    set.validate()
+        .map_err(|e| semantic_fault(&file, text, &set, &e))?;
     Ok(set)
 }
 
@@ -147,16 +154,32 @@ fn kind_of(set: &ProcedureSet, e: &ProcedureError) -> Option<&'static str> {
         .find(|(label, _)| kind.starts_with(label))
         .map(|(_, table)| table);
     }
-    if set.certificate.iter().any(|p| p.name == name && p.validate() == reason) {
+    if set
+        .certificate
+        .iter()
+        .any(|p| p.name == name && p.validate() == reason)
+    {
         return Some("certificate-procedure");
     }
-    if set.attribute.iter().any(|p| p.name == name && p.validate() == reason) {
+    if set
+        .attribute
+        .iter()
+        .any(|p| p.name == name && p.validate() == reason)
+    {
         return Some("attribute-certificate-procedure");
     }
-    if set.pin.iter().any(|p| p.name == name && p.validate() == reason) {
+    if set
+        .pin
+        .iter()
+        .any(|p| p.name == name && p.validate() == reason)
+    {
         return Some("pin-procedure");
     }
-    if set.p12.iter().any(|p| p.name == name && p.validate() == reason) {
+    if set
+        .p12
+        .iter()
+        .any(|p| p.name == name && p.validate() == reason)
+    {
         return Some("p12-profile");
     }
     if set.token.iter().any(|p| p.name == name) && set.resolve(name).err().as_ref() == Some(e) {
@@ -264,12 +287,17 @@ pub async fn differs_from_loaded(store: &Store, path: &Path) -> Result<Option<St
         return Ok(None);
     }
     let current = store.current_procedure_version().await?;
-    let version = current
-        .as_ref()
-        .map_or_else(|| "the procedures in the database".to_string(), |v| format!("version {}", v.version));
+    let version = current.as_ref().map_or_else(
+        || "the procedures in the database".to_string(),
+        |v| format!("version {}", v.version),
+    );
     let file = match read(path) {
         Ok(file) => file,
-        Err(e) => return Ok(Some(format!("it does not load ({e}), so {version} stays in force"))),
+        Err(e) => {
+            return Ok(Some(format!(
+                "it does not load ({e}), so {version} stays in force"
+            )))
+        }
     };
     if current.as_ref().is_some_and(|c| c.sha256 == file.sha256) {
         return Ok(None);

@@ -100,7 +100,9 @@ impl Store {
         .bind(now())
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::unique(ConflictOn::ProcedureVersion(Some(version))))?;
+        .map_err(StoreError::unique(ConflictOn::ProcedureVersion(Some(
+            version,
+        ))))?;
         let mut record = audit.clone();
         if let Some(detail) = record.detail.as_object_mut() {
             detail.insert("version".into(), version.into());

@@ -80,7 +80,11 @@ pub fn diff(old: &ProcedureSet, new: &ProcedureSet) -> Diff {
             Some(_) => {}
         }
     }
-    out.removed = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    out.removed = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
     out
 }
 

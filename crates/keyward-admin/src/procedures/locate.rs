@@ -67,7 +67,11 @@ fn tables(text: &str) -> Vec<Table> {
             continue;
         };
         let key = key.trim();
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+        {
             continue;
         }
         let at = Position { line, column: 1 };
@@ -186,12 +190,39 @@ mod tests {
     fn other_reasons_point_at_the_name_and_duplicates_at_the_second() {
         let token = Some("token-procedure");
         let (at, table, key) = semantic(TEXT, token, "signing", "names nothing").unwrap();
-        assert_eq!((at, key.as_deref()), (Position { line: 10, column: 8 }, Some("name")));
+        assert_eq!(
+            (at, key.as_deref()),
+            (
+                Position {
+                    line: 10,
+                    column: 8
+                },
+                Some("name")
+            )
+        );
         assert_eq!(table, "[[token-procedure]] signing");
-        let (at, _, key) = semantic(TEXT, token, "signing", "PIN procedure x does not exist").unwrap();
-        assert_eq!((at, key.as_deref()), (Position { line: 11, column: 1 }, Some("pin_procedure")));
-        let (at, _, _) = semantic(TEXT, None, "signing", "two key procedures have this name").unwrap();
-        assert_eq!(at, Position { line: 10, column: 8 }, "the second of the name");
+        let (at, _, key) =
+            semantic(TEXT, token, "signing", "PIN procedure x does not exist").unwrap();
+        assert_eq!(
+            (at, key.as_deref()),
+            (
+                Position {
+                    line: 11,
+                    column: 1
+                },
+                Some("pin_procedure")
+            )
+        );
+        let (at, _, _) =
+            semantic(TEXT, None, "signing", "two key procedures have this name").unwrap();
+        assert_eq!(
+            at,
+            Position {
+                line: 10,
+                column: 8
+            },
+            "the second of the name"
+        );
         let (at, _, _) = semantic(TEXT, None, "signing", "subject: bad").unwrap();
         assert_eq!(at, Position { line: 5, column: 1 });
         assert!(semantic(TEXT, None, "nobody", "x").is_none());

@@ -28,6 +28,7 @@ mod p12_matrix;
 mod p12_profiles;
 mod pin_letters;
 mod pin_mail;
+mod procedures_file;
 mod qualified;
 mod quickstart;
 mod refusals;
