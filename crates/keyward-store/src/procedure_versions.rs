@@ -68,8 +68,9 @@ impl Store {
     /// Returns the new version.
     ///
     /// Refused ([`StoreError::Invalid`], naming the procedure and what still needs it) when the
-    /// new set lacks a token procedure named by an open (pending or approved) recovery request,
-    /// or a PIN procedure of unused PIN letters: those could never be used any more.
+    /// new set lacks a token procedure named by an open (pending or approved, not expired)
+    /// recovery request, or a PIN procedure of unused PIN letters: those could never be used
+    /// any more.
     pub async fn load_procedure_version(
         &self,
         new: &NewProcedureVersion<'_>,
@@ -119,9 +120,10 @@ async fn check_references(conn: &mut AnyConnection, set: &ProcedureSet) -> Resul
     let tokens: BTreeSet<&str> = set.token.iter().map(|t| t.name.as_str()).collect();
     let pins: BTreeSet<&str> = set.pin.iter().map(|p| p.name.as_str()).collect();
     let open: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT token_procedure FROM approvals WHERE state IN ('pending', 'approved') \
-         ORDER BY token_procedure",
+        "SELECT DISTINCT token_procedure FROM approvals \
+         WHERE state IN ('pending', 'approved') AND expires_at >= $1 ORDER BY token_procedure",
     )
+    .bind(now())
     .fetch_all(&mut *conn)
     .await?;
     let mut needed = Vec::new();

@@ -3,12 +3,14 @@
 use keyward_policy::{
     KeyAction, KeyProcedure, KeyUsageSet, ProcedureSet, RecoverCertificate, RecoverScope,
 };
-use keyward_store::{AuditCategory, ConflictOn, Engine, Store, StoreError};
+use keyward_store::{
+    AuditCategory, ConflictOn, Engine, NewApproval, NewProcedureVersion, Store, StoreError,
+};
 use serde_json::json;
 
 use crate::common::{audit, by_serial, cert, issued, TestDb};
 
-keyward_testkit::on_both_engines!(async crate::common::fresh =>migrations_are_idempotent, procedures_round_trip);
+keyward_testkit::on_both_engines!(async crate::common::fresh =>migrations_are_idempotent, procedures_round_trip, procedure_versions_are_numbered_audited_and_guarded);
 
 async fn migrations_are_idempotent(db: TestDb) {
     db.store
@@ -150,4 +152,79 @@ async fn procedures_round_trip(db: TestDb) {
     let log = s.audit_records(10).await.unwrap();
     assert_eq!(log.len(), 2, "one audit record per successful replace");
     assert!(log.iter().all(|r| r.action == "load-procedures"));
+}
+
+async fn procedure_versions_are_numbered_audited_and_guarded(db: TestDb) {
+    let s = &db.store;
+    assert_eq!(s.current_procedure_version().await.unwrap(), None);
+    let mut set: ProcedureSet = toml::from_str(PROCEDURES).unwrap();
+    set.key = key_procedures();
+    set.validate().unwrap();
+    let load = move |previous: Option<i64>, set: &ProcedureSet, text: &'static str| {
+        let set = set.clone();
+        async move {
+            let new = NewProcedureVersion {
+                set: &set,
+                source: text,
+                sha256: "00",
+                loaded_by: "keyward-admin",
+                previous,
+            };
+            let mut audit = audit(AuditCategory::Administration, "load-procedures");
+            audit.detail = json!({ "added": ["token-procedure x"] });
+            s.load_procedure_version(&new, &audit).await
+        }
+    };
+    assert_eq!(load(None, &set, "first").await.unwrap(), 1);
+    assert_eq!(load(Some(1), &set, "second").await.unwrap(), 2);
+    let current = s.current_procedure_version().await.unwrap().unwrap();
+    assert_eq!((current.version, current.source.as_str()), (2, "second"));
+    assert_eq!(current.loaded_by, "keyward-admin");
+    let log = s.audit_records(10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(log
+        .iter()
+        .any(|r| r.detail["version"] == 2 && r.detail["added"][0] == "token-procedure x"));
+
+    // A load compared against an older version is refused: another was loaded meanwhile.
+    let err = load(Some(1), &set, "stale").await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StoreError::Conflict(ConflictOn::ProcedureVersion(Some(2)))
+        ),
+        "{err}"
+    );
+
+    // An open approval request names a token procedure: a set without it is refused.
+    let token = set.token[0].name.clone();
+    s.create_approval(
+        &NewApproval {
+            requester: "alice".into(),
+            token_procedure: token.clone(),
+            subject: "CN=A".into(),
+            key_certificate_ids: "1".into(),
+            required: 1,
+            expires_at: i64::MAX / 2,
+        },
+        &audit(AuditCategory::KeysRecovered, "request-approval"),
+    )
+    .await
+    .unwrap();
+    let mut without = set.clone();
+    without.token.retain(|t| t.name != token);
+    let err = load(Some(2), &without, "third").await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(m) if m.contains(&format!("token procedure {token} is named by an open recovery approval request"))),
+        "{err}"
+    );
+    assert_eq!(
+        s.current_procedure_version()
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+    assert_eq!(s.procedures().await.unwrap(), set, "rolled back");
 }
