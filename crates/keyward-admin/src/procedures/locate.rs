@@ -101,7 +101,7 @@ pub(crate) fn semantic(
     let named: Vec<&Table> = all
         .iter()
         .filter(|t| t.name.as_ref().is_some_and(|(n, _)| n == procedure))
-        .filter(|t| kind.map_or(true, |k| t.kind == k))
+        .filter(|t| kind.is_none_or(|k| t.kind == k))
         .collect();
     let duplicate = reason.starts_with("two ");
     let table = if duplicate {
