@@ -313,3 +313,76 @@ pub async fn differs_from_loaded(store: &Store, path: &Path) -> Result<Option<St
         changes.changed.len()
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::DEFAULT_PROCEDURES;
+
+    /// The fault of `text` as (line, column, table, field, message).
+    fn fault(text: &str) -> (usize, usize, Option<String>, Option<String>, String) {
+        match parse(Path::new("p.toml"), text) {
+            Err(AdminError::ProcedureFile {
+                line,
+                column,
+                table,
+                field,
+                message,
+                ..
+            }) => (line, column, table, field, message),
+            other => panic!("wants a fault: {other:?}"),
+        }
+    }
+
+    fn line_of(text: &str, wanted: &str) -> usize {
+        text.lines().position(|l| l == wanted).unwrap() + 1
+    }
+
+    #[test]
+    fn the_default_file_parses() {
+        let set = parse(Path::new("p.toml"), DEFAULT_PROCEDURES).unwrap();
+        assert!(summary(&set)["certificate-procedure"].contains(&"officer".to_string()));
+    }
+
+    #[test]
+    fn a_fault_of_one_kind_is_placed_in_that_kind_of_table() {
+        // `officer` is the name of a certificate and of a token procedure: the broken
+        // reference is the token procedure's.
+        let text = DEFAULT_PROCEDURES.replace(
+            "certificate_procedures = [\"officer\"]\npin_procedure = \"show-16\"",
+            "certificate_procedures = [\"officer\"]\npin_procedure = \"show-17\"",
+        );
+        let (line, column, table, field, message) = fault(&text);
+        let wanted = line_of(&text, "pin_procedure = \"show-17\"");
+        assert_eq!((line, column), (wanted, 1), "{message}");
+        assert_eq!(table.as_deref(), Some("[[token-procedure]] officer"));
+        assert_eq!(field.as_deref(), Some("pin_procedure"));
+        assert!(
+            message.contains("PIN procedure show-17 does not exist"),
+            "{message}"
+        );
+
+        // The certificate procedure's own rule, in the certificate procedure's table.
+        let text = DEFAULT_PROCEDURES.replacen("validity_days = 365", "validity_days = 0", 1);
+        let (line, _, table, field, _) = fault(&text);
+        assert_eq!(line, line_of(&text, "validity_days = 0"));
+        assert_eq!(table.as_deref(), Some("[[certificate-procedure]] officer"));
+        assert_eq!(field.as_deref(), Some("validity_days"));
+    }
+
+    #[test]
+    fn syntax_errors_and_unknown_keys_have_their_position() {
+        let text = DEFAULT_PROCEDURES.replacen("validity_days = 730", "validity_dayz = 730", 1);
+        let (line, column, table, field, message) = fault(&text);
+        assert_eq!((line, column), (line_of(&text, "validity_dayz = 730"), 1));
+        assert_eq!(table.as_deref(), Some("[[certificate-procedure]] signing"));
+        assert_eq!(field.as_deref(), Some("validity_dayz"));
+        assert!(
+            message.contains("unknown field `validity_dayz`"),
+            "{message}"
+        );
+
+        let (line, column, _, _, _) = fault("[[token-procedure]\nname = 1\n");
+        assert_eq!((line, column), (1, 18), "the lone `]`");
+    }
+}
