@@ -32,6 +32,7 @@ pub struct ApprovalInfo {
 
 /// `POST /v1/approvals/vote`: approve or reject a request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApprovalVote {
     /// Random ID chosen by the client.
     pub request_id: String,

@@ -3,7 +3,9 @@
 //! Reads are plain HTTPS GETs authenticated by the officer's TLS client certificate. Every
 //! state-changing request is a POST whose exact body bytes the officer signs: the signature over
 //! [`signed_message`] travels in the [`SIGNATURE_HEADER`] header, made with the key of the same
-//! officer certificate that authenticated the TLS connection.
+//! officer certificate that authenticated the TLS connection. Signed requests are sent as
+//! `application/json` and refuse unknown fields, at the top level as in nested objects: a field
+//! a client adds is never silently dropped.
 
 #![forbid(unsafe_code)]
 
@@ -92,6 +94,7 @@ pub struct WhoAmI {
 
 /// One CSR in an issue request: a key the RA generated for a certificate procedure.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CsrEntry {
     /// The certificate procedure it is for.
     pub certificate_procedure: String,
@@ -104,6 +107,7 @@ pub struct CsrEntry {
 /// same request ID and the same bytes gets the same answer, never a second token; the same
 /// request ID with other bytes is refused (409, field `request_id`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IssueRequest {
     /// Random ID chosen by the RA (retries carry the same ID).
     pub request_id: String,
@@ -310,11 +314,46 @@ pub struct ArchivedKeyInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiError {
     /// Stable machine code: `unauthenticated`, `forbidden`, `bad-signature`, `invalid`,
-    /// `not-found`, `conflict`, `approval-required`, `unsupported`, `internal`.
+    /// `unsupported-media-type` (a POST body not sent as `application/json`), `not-found`,
+    /// `conflict`, `approval-required`, `unsupported`, `internal`.
     pub code: String,
     /// The field at fault, when one is (`subject`, `CN`, `key_spec`, `token_procedure`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// A sentence for the officer.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_requests_refuse_unknown_fields() {
+        let issue = r#"{"request_id":"r","timestamp":1,"nonce":"n","token_procedure":"t",
+            "subject":"CN=a","key_spec":"EC:secp256r1","csrs":[]"#;
+        assert!(serde_json::from_str::<IssueRequest>(&format!("{issue}}}")).is_ok());
+        for extra in [r#","admin":true}"#, r#","csrs2":[]}"#] {
+            let e = serde_json::from_str::<IssueRequest>(&format!("{issue}{extra}")).unwrap_err();
+            assert!(e.to_string().contains("unknown field"), "{e}");
+        }
+        let csr = r#"{"certificate_procedure":"p","csr":"","extra":1}"#;
+        assert!(serde_json::from_str::<CsrEntry>(csr).is_err());
+        let head = r#""request_id":"r","timestamp":1,"nonce":"n""#;
+        let bodies = [
+            format!(r#"{{{head},"pin_procedure":"p","first_id":"1","count":1,"transport_key":"","x":1}}"#),
+            format!(r#"{{{head},"limit":1,"transport_key":"","x":1}}"#),
+            format!(r#"{{{head},"ids":[],"x":1}}"#),
+            format!(r#"{{{head},"approval_id":"1","approve":true,"x":1}}"#),
+        ];
+        assert!(serde_json::from_str::<CreatePinLetters>(&bodies[0]).is_err());
+        assert!(serde_json::from_str::<DeliverPinMail>(&bodies[1]).is_err());
+        assert!(serde_json::from_str::<PinMailIds>(&bodies[2]).is_err());
+        assert!(serde_json::from_str::<ApprovalVote>(&bodies[3]).is_err());
+        let without = |b: &str| b.replace(r#","x":1"#, "");
+        assert!(serde_json::from_str::<CreatePinLetters>(&without(&bodies[0])).is_ok());
+        assert!(serde_json::from_str::<DeliverPinMail>(&without(&bodies[1])).is_ok());
+        assert!(serde_json::from_str::<PinMailIds>(&without(&bodies[2])).is_ok());
+        assert!(serde_json::from_str::<ApprovalVote>(&without(&bodies[3])).is_ok());
+    }
 }

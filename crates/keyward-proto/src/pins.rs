@@ -32,6 +32,7 @@ pub struct PinDeliveryInfo {
 
 /// `POST /v1/pin-letters`: create a batch of PIN/PUK letters (role `manage-pin-letters`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreatePinLetters {
     /// Random ID chosen by the client.
     pub request_id: String,
@@ -121,6 +122,7 @@ pub struct PinLetterInfo {
 /// `manage-pin-letters`). The server sends SMTP mail itself and returns the PINs of mail that
 /// must be printed, sealed to `transport_key`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeliverPinMail {
     /// Random ID chosen by the client.
     pub request_id: String,
@@ -208,6 +210,7 @@ impl std::fmt::Debug for PinMailSecret {
 /// `POST /v1/pin-mail/printed` (the PIN letters of these mails are printed: the server deletes
 /// their PINs) and `POST /v1/pin-mail/requeue` (failed mails go back in the queue).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PinMailIds {
     /// Random ID chosen by the client.
     pub request_id: String,

@@ -27,6 +27,7 @@ use crate::service::{unix_now, Answer, Gate, Refusal, RefusalKind, Services};
 
 mod approvals;
 mod auth;
+mod body;
 mod pins;
 pub use auth::PeerCertificate;
 
@@ -323,8 +324,9 @@ struct Arrived<'a> {
 }
 
 /// The checks of every signed request, in this order: the officer (TLS client certificate,
-/// registered, not revoked), the signature over the exact bytes, the JSON, the timestamp, and
-/// the nonce. Only then is a request ID looked up (by the service, for idempotent endpoints):
+/// registered, not revoked), the signature over the exact bytes, the Content-Type (415 unless
+/// `application/json`), the JSON (no unknown field; a refusal names the field), the timestamp,
+/// and the nonce. Only then is a request ID looked up (by the service, for idempotent endpoints):
 /// a stored answer is never given for bytes the officer did not sign, nor after the freshness
 /// window.
 async fn verify<T: SignedRequest>(
@@ -347,14 +349,18 @@ async fn verify<T: SignedRequest>(
             .await;
         ApiFailure::from(refusal)
     };
-    let request: T = match serde_json::from_slice(body) {
+    if let Err(reason) = body::check_content_type(headers) {
+        let refusal = Refusal::invalid(body::CONTENT_TYPE_FIELD, reason);
+        let mut failure = refuse(refusal, serde_json::json!({ "path": path })).await;
+        failure.status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        failure.body.code = "unsupported-media-type".into();
+        return Err(failure);
+    }
+    let request: T = match body::parse(body) {
         Ok(r) => r,
-        Err(e) => {
-            let refusal = Refusal::invalid("body", format!("not a valid request: {e}"));
-            return Err(refuse(refusal, serde_json::json!({})).await);
-        }
+        Err(refusal) => return Err(refuse(refusal, serde_json::json!({})).await),
     };
-    if (request.timestamp() - unix_now()).abs() > MAX_CLOCK_SKEW_SECS {
+    if !body::is_fresh(request.timestamp(), unix_now()) {
         let refusal = Refusal::invalid(
             "timestamp",
             format!("request time is more than {MAX_CLOCK_SKEW_SECS} s from the server clock"),
