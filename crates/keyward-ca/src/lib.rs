@@ -271,7 +271,9 @@ impl CertificateAuthority {
         b.set_subject_name(&subject).map_err(ossl("subject"))?;
         b.set_pubkey(req.public_key).map_err(ossl("public key"))?;
         let not_before = Asn1Time::from_unix(req.not_before).map_err(ossl("validity"))?;
-        let wanted_end = req.not_before + i64::from(req.procedure.validity_days) * 86_400;
+        let wanted_end = req
+            .not_before
+            .saturating_add(i64::from(req.procedure.validity_days) * 86_400);
         let wanted = Asn1Time::from_unix(wanted_end).map_err(ossl("validity"))?;
         let not_after: &openssl::asn1::Asn1TimeRef = if wanted.as_ref() > self.cert.not_after() {
             self.cert.not_after()

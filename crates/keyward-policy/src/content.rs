@@ -205,3 +205,6 @@ fn shorten(text: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hostile_subjects;

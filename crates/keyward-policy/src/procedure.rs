@@ -65,6 +65,10 @@ pub struct PolicyInfo {
     pub notice: Option<String>,
 }
 
+/// Longest validity a certificate procedure may give, in days (100 years): a certificate must
+/// end in a year X.509 can write, and an end time so far off is a typing error anyway.
+pub const MAX_VALIDITY_DAYS: u32 = 36_525;
+
 /// A certificate profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +88,11 @@ pub struct CertificateProcedure {
     pub extended_key_usage: Vec<String>,
     /// Accepted subject attributes; anything else is refused.
     pub subject: Vec<SubjectRule>,
+    /// The scripts subject values may be written in (`["Latin"]`; Unicode script names or
+    /// ISO 15924 codes), mixed as they may within one value. Empty: any script, but one per
+    /// value, so that a name cannot mix look-alike letters of two scripts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_scripts: Vec<String>,
     /// The e-mail field rule.
     #[serde(default)]
     pub email: EmailRule,
@@ -123,8 +132,20 @@ pub struct CertificateProcedure {
 impl CertificateProcedure {
     /// Checks the procedure's own content: validity, URLs, policy OIDs, QC statements.
     pub fn validate(&self) -> Result<(), String> {
-        if self.validity_days == 0 {
-            return Err("validity_days must be at least 1".into());
+        if !(1..=MAX_VALIDITY_DAYS).contains(&self.validity_days) {
+            return Err(format!(
+                "validity_days must be 1 to {MAX_VALIDITY_DAYS} (100 years)"
+            ));
+        }
+        if let Some(name) = self
+            .subject_scripts
+            .iter()
+            .find(|s| crate::subject::script_named(s).is_none())
+        {
+            return Err(format!(
+                "subject_scripts: {name:?} is not a Unicode script name (Latin, Cyrillic, \
+                 Greek, …) or ISO 15924 code (Latn, …)"
+            ));
         }
         for (field, urls) in [
             ("crl_urls", &self.crl_urls),

@@ -5,6 +5,9 @@ use std::fmt;
 
 use crate::procedure::{CertificateProcedure, EmailRule};
 
+mod text;
+pub use text::{printable, script_named, MAX_COMBINING_MARKS};
+
 /// Longest DN string accepted, in characters.
 pub const MAX_DN_CHARS: usize = 1024;
 
@@ -83,13 +86,11 @@ impl DistinguishedName {
                     format!("unknown attribute {:?}", shorten(name.trim())),
                 )
             })?;
-            let value = unescape(value.trim()).map_err(|r| err(name, r))?;
+            let value = unescape(trim_value(value)).map_err(|r| err(name, r))?;
             if value.is_empty() {
                 return Err(err(name, "is empty"));
             }
-            if value.chars().any(char::is_control) {
-                return Err(err(name, "contains control characters"));
-            }
+            text::check_characters(&value).map_err(|r| err(name, r))?;
             attributes.push((name.to_string(), value));
         }
         if attributes.is_empty() {
@@ -141,6 +142,12 @@ impl DistinguishedName {
                     )
                 })?;
             check_charset(name, value)?;
+            let scripts: Vec<_> = procedure
+                .subject_scripts
+                .iter()
+                .filter_map(|s| script_named(s))
+                .collect();
+            text::check_scripts(value, &scripts).map_err(|r| err(name, r))?;
             let chars = value.chars().count();
             if chars > rule.max_len {
                 return Err(err(
@@ -275,6 +282,21 @@ fn split_unescaped(text: &str, sep: char) -> Result<Vec<String>, SubjectError> {
         }
     }
     Ok(parts)
+}
+
+/// `value` without the spaces around it, except an escaped one (`CN=a\ ` ends with a space):
+/// trimming that space off left a lone backslash.
+fn trim_value(value: &str) -> &str {
+    let start = value.trim_start();
+    let trimmed = start.trim_end();
+    let backslashes = trimmed.chars().rev().take_while(|c| *c == '\\').count();
+    if backslashes % 2 == 0 {
+        return trimmed;
+    }
+    match start[trimmed.len()..].chars().next() {
+        Some(space) => &start[..trimmed.len() + space.len_utf8()],
+        None => trimmed,
+    }
 }
 
 fn unescape(value: &str) -> Result<String, String> {

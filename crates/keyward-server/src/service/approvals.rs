@@ -91,7 +91,7 @@ impl Approvals {
                 subject: req.subject.clone(),
                 key_certificate_ids: keys.clone(),
                 required: i64::from(required),
-                expires_at: unix_now() + i64::from(hours) * 3600,
+                expires_at: unix_now().saturating_add(i64::from(hours) * 3600),
             };
             let audit = NewAudit {
                 category: AuditCategory::KeysRecovered,

@@ -38,7 +38,7 @@ pub(super) fn issue(
         .map_err(Refusal::internal)?;
     // The CA ends the AC with its holder at the latest; the record says the same.
     let holder_end = super::asn1_unix(holder.not_after())?;
-    let wanted_end = now + i64::from(procedure.validity_days) * 86_400;
+    let wanted_end = now.saturating_add(i64::from(procedure.validity_days) * 86_400);
     Ok(Some(NewAttributeCertificate {
         serial_hex: serial_hex(&serial)?,
         procedure: procedure.name.clone(),

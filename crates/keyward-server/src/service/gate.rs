@@ -35,7 +35,7 @@ impl Gate {
         use std::sync::atomic::Ordering;
         let now = unix_now();
         let last = self.answers_pruned_at.load(Ordering::Relaxed);
-        if now - last < 60
+        if now.saturating_sub(last) < 60
             || self
                 .answers_pruned_at
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
