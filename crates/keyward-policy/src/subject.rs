@@ -6,7 +6,7 @@ use std::fmt;
 use crate::procedure::{CertificateProcedure, EmailRule};
 
 mod text;
-pub use text::{printable, script_named, MAX_COMBINING_MARKS};
+pub use text::{is_hidden, printable, script_named, MAX_COMBINING_MARKS};
 
 /// Longest DN string accepted, in characters.
 pub const MAX_DN_CHARS: usize = 1024;

@@ -61,7 +61,11 @@ impl Bar {
 impl Progress for Bar {
     fn row_started(&self, row: &Row) {
         self.bar
-            .set_message(format!("row {}: {}", row.number, row.subject));
+            .set_message(format!(
+                "row {}: {}",
+                row.number,
+                keyward_policy::subject::printable(&row.subject)
+            ));
     }
 
     fn row_finished(&self, row: &Row, record: &ResultRecord) {
@@ -75,7 +79,9 @@ impl Progress for Bar {
         } else {
             let line = format!(
                 "row {} ({}): failed: {}",
-                row.number, row.subject, record.error
+                row.number,
+                keyward_policy::subject::printable(&row.subject),
+                record.error
             );
             if self.lines {
                 eprintln!("{line}");

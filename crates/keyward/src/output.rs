@@ -32,16 +32,50 @@ pub(crate) fn read_small_text(path: &std::path::Path, field: &str) -> anyhow::Re
         .map_err(|_| input_error(format!("--{field} {}: not UTF-8 text", path.display())))
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// Prints a value as pretty JSON on stdout, with every invisible or reordering character
+/// written as a JSON `\uXXXX` escape: the same JSON to a program, and a terminal shows a name
+/// issued with a bidi control as it is stored.
 pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    println!("{}", escape_hidden_json(&serde_json::to_string_pretty(value)?));
     Ok(())
 }
 
-/// Prints rows as an aligned table with a header.
+/// `json` with the characters [`keyward_policy::subject::is_hidden`] finds escaped, but for the
+/// layout's own line breaks (serde already escapes controls inside strings, and other raw
+/// characters only occur inside strings, where an escape means the same).
+fn escape_hidden_json(json: &str) -> std::borrow::Cow<'_, str> {
+    let is_hidden = |c: char| c != '\n' && keyward_policy::subject::is_hidden(c);
+    if !json.chars().any(is_hidden) {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_hidden(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Prints rows as an aligned table with a header; a cell with an invisible or reordering
+/// character shows it escaped (`\u{202E}`), so that no name can hide or reorder the text
+/// around it.
 pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| keyward_policy::subject::printable(cell).into_owned())
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
                 *w = (*w).max(cell.chars().count());
@@ -62,7 +96,7 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
         println!("{}", out.trim_end());
     };
     line(header.to_vec());
-    for row in rows {
+    for row in &rows {
         line(row.iter().map(String::as_str).collect());
     }
 }
@@ -96,5 +130,26 @@ pub(crate) fn admin_error(e: keyward_admin::AdminError) -> anyhow::Error {
         A::Server(e) => anyhow::Error::new(e),
         A::Token(e) => anyhow::Error::new(e),
         other => anyhow::Error::new(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_output_escapes_hidden_characters_and_means_the_same() {
+        let value = serde_json::json!({ "subject": "CN=Eve\u{202E}gnp.exe", "tag": "a\u{E0041}" });
+        let raw = serde_json::to_string_pretty(&value).unwrap();
+        let shown = escape_hidden_json(&raw);
+        assert!(shown.contains("Eve\\u202egnp.exe"), "{shown}");
+        assert!(shown.contains("a\\udb40\\udc41"), "{shown}");
+        assert!(!shown
+            .chars()
+            .any(|c| c != '\n' && keyward_policy::subject::is_hidden(c)));
+        let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(back, value);
+        let plain = serde_json::to_string(&serde_json::json!({ "subject": "CN=Jörg" })).unwrap();
+        assert!(matches!(escape_hidden_json(&plain), std::borrow::Cow::Borrowed(_)));
     }
 }

@@ -307,7 +307,7 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
             "Certificate ID {}  serial {}  {}  ({}, key {}{})",
             c.certificate_id,
             c.serial,
-            c.subject,
+            keyward_policy::subject::printable(&c.subject),
             c.certificate_procedure,
             c.key_origin.name(),
             if c.reused { ", reused certificate" } else { "" }

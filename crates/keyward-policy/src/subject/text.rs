@@ -126,12 +126,17 @@ fn is_one_writing_system(scripts: &[Script]) -> bool {
         .any(|system| scripts.iter().all(|s| system.contains(s)))
 }
 
+/// Whether `c` is invisible, reorders text or is not assigned: a character no name may hold
+/// and no output may print raw (Unicode categories Cc, Cf, Zl, Zp, Co, Cs, Cn).
+pub fn is_hidden(c: char) -> bool {
+    hidden(c.general_category()).is_some()
+}
+
 /// `text` as it may be printed: every character that is invisible, reorders text or is not
 /// assigned (those [`check_characters`] refuses, and any other control) shown as `\u{XXXX}`, so
 /// that a name issued before those checks, or read from elsewhere, cannot hide or reorder
 /// what is printed around it. Text without such characters is returned as it is.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    let is_hidden = |c: char| hidden(c.general_category()).is_some();
     if !text.chars().any(is_hidden) {
         return Cow::Borrowed(text);
     }
