@@ -341,7 +341,9 @@ mod tests {
         assert!(serde_json::from_str::<CsrEntry>(csr).is_err());
         let head = r#""request_id":"r","timestamp":1,"nonce":"n""#;
         let bodies = [
-            format!(r#"{{{head},"pin_procedure":"p","first_id":"1","count":1,"transport_key":"","x":1}}"#),
+            format!(
+                r#"{{{head},"pin_procedure":"p","first_id":"1","count":1,"transport_key":"","x":1}}"#
+            ),
             format!(r#"{{{head},"limit":1,"transport_key":"","x":1}}"#),
             format!(r#"{{{head},"ids":[],"x":1}}"#),
             format!(r#"{{{head},"approval_id":"1","approve":true,"x":1}}"#),

@@ -17,6 +17,9 @@ use crate::config::ClientConfig;
 use crate::error::RaError;
 use crate::officer::{ClientAuth, OfficerCredential};
 
+/// The Content-Type of every request body.
+const JSON: &str = "application/json";
+
 /// A connection to one Keyward server as one officer.
 pub struct RaClient {
     http: reqwest::Client,
@@ -301,7 +304,20 @@ impl RaClient {
         body: Vec<u8>,
         signature: &[u8],
     ) -> Result<T, RaError> {
-        self.post_once(path, body, signature)
+        self.post_with_content_type(path, Some(JSON), body, signature)
+            .await
+    }
+
+    /// [`RaClient::post_with_signature`] with another Content-Type, or none. Only useful to
+    /// prove that the server reads nothing but `application/json` (tests).
+    pub async fn post_with_content_type<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+        signature: &[u8],
+    ) -> Result<T, RaError> {
+        self.post_as(path, content_type, body, signature)
             .await
             .map_err(|f| match f {
                 Failure::Transport { error, .. } | Failure::Answer(error) => error,
@@ -314,25 +330,34 @@ impl RaClient {
         body: Vec<u8>,
         signature: &[u8],
     ) -> Result<T, Failure> {
+        self.post_as(path, Some(JSON), body, signature).await
+    }
+
+    async fn post_as<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+        signature: &[u8],
+    ) -> Result<T, Failure> {
         let transport = |e: reqwest::Error| Failure::Transport {
             sent: !e.is_connect(),
             error: self.transport(describe(&e)),
         };
-        let resp = self
+        let mut request = self
             .http
             .post(format!("{}{path}", self.base))
-            .header(SIGNATURE_HEADER, STANDARD.encode(signature))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                if is_transient(&e) {
-                    transport(e)
-                } else {
-                    Failure::Answer(self.transport(describe(&e)))
-                }
-            })?;
+            .header(SIGNATURE_HEADER, STANDARD.encode(signature));
+        if let Some(content_type) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
+        let resp = request.body(body).send().await.map_err(|e| {
+            if is_transient(&e) {
+                transport(e)
+            } else {
+                Failure::Answer(self.transport(describe(&e)))
+            }
+        })?;
         if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return Err(Failure::Answer(RaError::input(
                 "request",

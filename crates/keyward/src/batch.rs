@@ -60,12 +60,11 @@ impl Bar {
 
 impl Progress for Bar {
     fn row_started(&self, row: &Row) {
-        self.bar
-            .set_message(format!(
-                "row {}: {}",
-                row.number,
-                keyward_policy::subject::printable(&row.subject)
-            ));
+        self.bar.set_message(format!(
+            "row {}: {}",
+            row.number,
+            keyward_policy::subject::printable(&row.subject)
+        ));
     }
 
     fn row_finished(&self, row: &Row, record: &ResultRecord) {

@@ -36,7 +36,10 @@ pub(crate) fn read_small_text(path: &std::path::Path, field: &str) -> anyhow::Re
 /// written as a JSON `\uXXXX` escape: the same JSON to a program, and a terminal shows a name
 /// issued with a bidi control as it is stored.
 pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", escape_hidden_json(&serde_json::to_string_pretty(value)?));
+    println!(
+        "{}",
+        escape_hidden_json(&serde_json::to_string_pretty(value)?)
+    );
     Ok(())
 }
 
@@ -150,6 +153,9 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
         assert_eq!(back, value);
         let plain = serde_json::to_string(&serde_json::json!({ "subject": "CN=Jörg" })).unwrap();
-        assert!(matches!(escape_hidden_json(&plain), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            escape_hidden_json(&plain),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

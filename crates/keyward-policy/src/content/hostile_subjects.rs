@@ -62,7 +62,11 @@ fn deceptive_subjects_are_refused_naming_the_attribute() {
         ("CN=a\u{FDD0}b", "CN", "noncharacter"),
         ("CN=a\u{FFFF}b", "CN", "noncharacter"),
         ("CN=admin\u{E0061}\u{E0062}", "CN", "U+E0061"),
-        ("CN=Z\u{0301}\u{0302}\u{0303}\u{0304}\u{0305}", "CN", "combining marks"),
+        (
+            "CN=Z\u{0301}\u{0302}\u{0303}\u{0304}\u{0305}",
+            "CN",
+            "combining marks",
+        ),
         ("CN=Alice,O=Ex\u{202E}ample", "O", "U+202E"),
         (r"CN=\20\20\20", "CN", "is blank"),
         (r"CN=\ \ \ ", "CN", "is blank"),
@@ -111,7 +115,10 @@ fn the_procedure_names_the_scripts_it_allows() {
     );
     let wrong: ProcedureSet = toml::from_str(&wrong).unwrap();
     let e = wrong.validate().unwrap_err().to_string();
-    assert!(e.contains("subject_scripts") && e.contains("Klingon"), "{e}");
+    assert!(
+        e.contains("subject_scripts") && e.contains("Klingon"),
+        "{e}"
+    );
     let long = PROCEDURES.replacen("validity_days = 730", "validity_days = 4000000000", 1);
     let long: ProcedureSet = toml::from_str(&long).unwrap();
     let e = long.validate().unwrap_err().to_string();

@@ -194,7 +194,11 @@ mod tests {
     #[test]
     fn blank_values_and_stacked_marks_are_refused() {
         for blank in ["   ", " ", "\u{3000}", "\u{00A0}\u{2003}"] {
-            assert_eq!(check_characters(blank).unwrap_err(), "is blank", "{blank:?}");
+            assert_eq!(
+                check_characters(blank).unwrap_err(),
+                "is blank",
+                "{blank:?}"
+            );
         }
         let zalgo = "Z\u{0301}\u{0302}\u{0303}\u{0304}\u{0305}algo";
         assert!(check_characters(zalgo).unwrap_err().contains("more than 4"));
@@ -242,7 +246,10 @@ mod tests {
             assert_eq!(result.is_ok(), ok, "{value:?} with {allowed:?}: {result:?}");
         }
         let reason = check_scripts("\u{0430}dm\u{0456}n", &[]).unwrap_err();
-        assert!(reason.contains("Cyrillic") && reason.contains("Latin"), "{reason}");
+        assert!(
+            reason.contains("Cyrillic") && reason.contains("Latin"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Re
                 _ => "body".to_string(),
             };
             let reason = e.inner().to_string();
-            return Err(Refusal::invalid(&field, format!("not a valid request: {reason}")));
+            return Err(Refusal::invalid(
+                &field,
+                format!("not a valid request: {reason}"),
+            ));
         }
     };
     de.end()
@@ -146,11 +149,17 @@ mod tests {
         let cases = [
             (r#"{"subject":123,"count":1,"csrs":[]}"#, "subject"),
             (r#"{"subject":"a","count":-1,"csrs":[]}"#, "count"),
-            (r#"{"subject":"a","count":1,"csrs":[{"csr":5}]}"#, "csrs[0].csr"),
+            (
+                r#"{"subject":"a","count":1,"csrs":[{"csr":5}]}"#,
+                "csrs[0].csr",
+            ),
             (r#"{"subject":"a","count":1,"csrs":{}}"#, "csrs"),
             (r#"{"subject":"a","count":1}"#, "csrs"),
             (r#"{"subject":"a","count":1,"csrs":[],"x":1}"#, "x"),
-            (r#"{"subject":"a","count":1,"csrs":[{"csr":"c","y":1}]}"#, "csrs[0].y"),
+            (
+                r#"{"subject":"a","count":1,"csrs":[{"csr":"c","y":1}]}"#,
+                "csrs[0].y",
+            ),
             (r#"{"subject":"a","count":1,"csrs":[{}]}"#, "csrs[0].csr"),
             (r#"{"subject":"a","#, "body"),
             (r#"{"subject":"a","count":1,"csrs":[]} {}"#, "body"),

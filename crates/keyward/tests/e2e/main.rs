@@ -15,6 +15,7 @@ mod attribute_certificates;
 mod audit;
 mod batch;
 mod crash;
+mod hostile_requests;
 mod hsm_keys;
 mod interop_selftest;
 mod key_archive;
