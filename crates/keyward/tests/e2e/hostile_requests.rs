@@ -102,8 +102,9 @@ fn timestamps_far_from_the_clock_are_refused_and_audited(engine: Engine) {
             i64::MIN,
             i64::MAX,
             i64::MAX - now,
-            now - 301,
-            now + 301,
+            // Well past the 300 s allowed: the server's clock runs on while the test waits.
+            now - 600,
+            now + 600,
         ];
         for (n, timestamp) in far.into_iter().enumerate() {
             let body = serde_json::to_vec(&token(n, timestamp, "CN=hostile timestamp")).unwrap();
