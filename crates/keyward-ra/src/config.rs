@@ -94,12 +94,7 @@ impl ClientConfig {
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| fail(format!("{key} is not set")))
         };
-        let server_url = get("server.url")?.trim_end_matches('/').to_string();
-        if !server_url.starts_with("https://") {
-            return Err(fail(format!(
-                "server.url: {server_url:?} must start with https://"
-            )));
-        }
+        let server_url = check_server_url(get("server.url")?).map_err(fail)?;
         let ra_key_generation = match settings.get("ra-key-generation") {
             Some(text) => Some(
                 KeySpecList::parse(text).map_err(|e| fail(format!("ra-key-generation: {e}")))?,
@@ -154,6 +149,38 @@ impl ClientConfig {
     }
 }
 
+/// `server.url` parsed as a URL (port in range, no control characters, a host, no user,
+/// query or fragment) so that a bad value is refused here, naming the setting, and not later
+/// by the HTTP client as a "builder error". Returned without a trailing `/`.
+fn check_server_url(text: &str) -> Result<String, String> {
+    let shown: String = text.chars().take(100).collect();
+    if text.chars().any(char::is_control) {
+        return Err(format!(
+            "server.url: {shown:?} contains control characters"
+        ));
+    }
+    let trimmed = text.trim_end_matches('/');
+    if !trimmed.starts_with("https://") {
+        return Err(format!("server.url: {shown:?} must start with https://"));
+    }
+    let url = reqwest::Url::parse(trimmed)
+        .map_err(|e| format!("server.url: {shown:?} is not a URL: {e}"))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("server.url: {shown:?} names no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "server.url: {shown:?} holds a user name or password; the officer is known by the certificate"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "server.url: {shown:?} has a query or fragment; give https://HOST:PORT"
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +221,33 @@ mod tests {
             err.contains("ra-key-generation") && err.contains("allowed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn server_url_is_parsed_and_errors_name_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.conf");
+        let tail = "server.ca = a\nofficer.p12 = b\n";
+        for good in ["https://127.0.0.1:8443/", "https://cm.example:443", "https://[::1]:8443"] {
+            std::fs::write(&path, format!("server.url = {good}\n{tail}")).unwrap();
+            let conf = ClientConfig::load(&path).unwrap();
+            assert_eq!(conf.server_url, good.trim_end_matches('/'));
+        }
+        for bad in [
+            "https://127.0.0.1:99999",
+            "https://127.0.0.1:8443\u{0}x",
+            "https://127.0.0.1:\u{0}8443",
+            "https://",
+            "https://a b:8443",
+            "https://user:pw@127.0.0.1:8443",
+            "https://127.0.0.1:8443?x=1",
+            "ftp://127.0.0.1",
+        ] {
+            std::fs::write(&path, format!("server.url = {bad}\n{tail}")).unwrap();
+            let err = ClientConfig::load(&path).unwrap_err();
+            assert_eq!(err.exit_code(), 3, "{bad:?}");
+            assert!(err.to_string().contains("server.url"), "{bad:?}: {err}");
+        }
     }
 
     #[test]
