@@ -67,6 +67,16 @@ impl Progress for Bar {
         ));
     }
 
+    fn checking(&self, phase: &'static str, done: usize, rows: usize) {
+        if rows == 0 {
+            self.bar.set_message(format!("{phase}: {done}"));
+        } else {
+            self.bar.set_length(rows as u64);
+            self.bar.set_position(done as u64);
+            self.bar.set_message(phase);
+        }
+    }
+
     fn row_finished(&self, row: &Row, record: &ResultRecord) {
         if record.status == "issued" {
             if self.lines {
@@ -108,13 +118,10 @@ pub(crate) async fn run(
         key_pool: args.key_pool.map(usize::from),
         results: args.results.clone(),
     };
-    let batch = Batch::open(client, &config, options)
-        .await
-        .map_err(batch_error)?;
-    let todo = batch.to_issue();
-
+    // One bar for both phases: the checks (every row, before anything is issued), then the
+    // issuance.
     let show_bar = std::io::stderr().is_terminal() && !args.json;
-    let bar = ProgressBar::new(todo as u64);
+    let bar = ProgressBar::new(0);
     if show_bar {
         bar.set_style(
             ProgressStyle::with_template(
@@ -132,6 +139,20 @@ pub(crate) async fn run(
         lines: !show_bar && !args.json,
         json: args.json,
     });
+    let opened = Batch::open(client, &config, options, bar.as_ref()).await;
+    let batch = match opened {
+        Ok(batch) => batch,
+        Err(e) => {
+            bar.bar.finish_and_clear();
+            return Err(batch_error(e));
+        }
+    };
+    let todo = batch.to_issue();
+    bar.bar.set_length(todo as u64);
+    bar.bar.set_position(0);
+    bar.bar.set_message("");
+    bar.bar.reset_elapsed();
+    bar.bar.reset_eta();
     if !args.json {
         let already = batch.already_issued().len();
         let note = if already == 0 {

@@ -10,15 +10,19 @@ use keyward_policy::{DistinguishedName, KeySpecList, PinMethod, PinProcedure};
 use keyward_proto::ProcedureList;
 
 use super::error::{input_error, BatchError};
-use super::input::{shorten, Row};
+use super::input::{shorten, Row, RowReader};
+use super::Progress;
 use super::journal::{pending_path, PendingFile, ResultRecord, PENDING_DIR};
 
 const MAX_FILE_CHARS: usize = 100;
 const MAX_ERRORS_SHOWN: usize = 20;
+/// Rows between two reports to the progress bar.
+const REPORT_EVERY: usize = 1000;
 
 pub(super) struct CheckInput<'a> {
     pub(super) csv: &'a Path,
-    pub(super) rows: &'a [Row],
+    /// Rows in the CSV ([`RowReader::count`]).
+    pub(super) rows: usize,
     pub(super) list: &'a KeySpecList,
     pub(super) procedures: &'a ProcedureList,
     pub(super) procedure: &'a str,
@@ -28,150 +32,155 @@ pub(super) struct CheckInput<'a> {
     pub(super) dir: &'a Path,
     pub(super) records: &'a BTreeMap<usize, ResultRecord>,
     pub(super) pending: &'a BTreeMap<usize, PendingFile>,
+    pub(super) progress: &'a dyn Progress,
+}
+
+/// The row errors: the first [`MAX_ERRORS_SHOWN`] kept for the message, the rest counted (a
+/// CSV of a million bad rows must not hold a million messages).
+#[derive(Default)]
+struct Errors {
+    shown: Vec<String>,
+    total: usize,
+}
+
+impl Errors {
+    fn push(&mut self, error: String) {
+        self.total += 1;
+        if self.shown.len() < MAX_ERRORS_SHOWN {
+            self.shown.push(error);
+        }
+    }
+}
+
+/// The file names taken so far (lower-cased: one name per row whatever the case), and for each
+/// derived base that was taken already, the next suffix to try: deriving a name costs the same
+/// for the thousandth row with the same CN as for the first (the suffixes below are all taken,
+/// since names are only ever added).
+#[derive(Default)]
+pub(super) struct Names {
+    taken: HashSet<String>,
+    next_suffix: HashMap<String, usize>,
+    /// Names tried by [`Names::derive`] (the tests check it stays linear).
+    pub(super) probes: usize,
+}
+
+impl Names {
+    /// Takes `name`; false when another row has it already.
+    pub(super) fn take(&mut self, name: &str) -> bool {
+        self.taken.insert(name.to_lowercase())
+    }
+
+    /// The first of `base`, `base-2`, `base-3` … that no row has taken, now taken.
+    pub(super) fn derive(&mut self, base: String) -> String {
+        let key = base.to_lowercase();
+        self.probes += 1;
+        if self.taken.insert(key.clone()) {
+            return base;
+        }
+        let mut n = self.next_suffix.get(&key).copied().unwrap_or(2);
+        loop {
+            let name = format!("{base}-{n}");
+            n += 1;
+            self.probes += 1;
+            if self.taken.insert(name.to_lowercase()) {
+                self.next_suffix.insert(key, n);
+                return name;
+            }
+        }
+    }
+}
+
+/// A row's file name kept from an earlier run or given in its file column (or why the column
+/// is wrong); `None` when it is to be derived from the CN.
+fn given_name(c: &CheckInput<'_>, row: &Row) -> Option<Result<String, String>> {
+    let kept = c
+        .records
+        .get(&row.number)
+        .and_then(|r| {
+            Path::new(&r.p12)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .or_else(|| c.pending.get(&row.number).map(|p| p.file.clone()));
+    match (kept, &row.file) {
+        (Some(name), _) => Some(Ok(name)),
+        (None, Some(given)) => Some(file_base(given)),
+        (None, None) => None,
+    }
 }
 
 /// Checks every row as `ra issue` would (subject rules, e-mail, key spec, PIN columns, output
 /// files) and against what earlier runs recorded; returns each row's file name and request ID,
-/// or one error listing every bad row.
-pub(super) fn check_rows(c: &CheckInput<'_>) -> Result<Vec<(Row, String, String)>, BatchError> {
-    let mut errors: Vec<String> = Vec::new();
+/// or one error listing the first bad rows and counting the rest.
+///
+/// Two passes over the CSV, each linear: the first takes the names kept from earlier runs and
+/// given in the file column, the second derives the others from the CN (so that a derived name
+/// never takes one a later row gives) and checks each row. Rows are kept only while none is
+/// bad: a refused CSV costs the names, not the rows.
+pub(super) fn check_rows(
+    c: &CheckInput<'_>,
+    rows: &mut RowReader,
+) -> Result<Vec<(Row, String, String)>, BatchError> {
+    let mut errors = Errors::default();
     let shown = c.csv.display();
     for &row in c.records.keys().chain(c.pending.keys()) {
-        if row > c.rows.len() {
+        if row > c.rows {
             errors.push(format!(
                 "row {row}: {} records it, but the CSV has {} rows (resume with the CSV the batch started with)",
                 if c.records.contains_key(&row) { "the results file" } else { "a pending request" },
-                c.rows.len()
+                c.rows
             ));
         }
     }
     // File names: kept from earlier runs and the file column, else derived from the CN.
-    let mut taken: HashSet<String> = HashSet::new();
-    let mut files: Vec<Option<String>> = vec![None; c.rows.len()];
-    for row in c.rows {
-        let kept = c
-            .records
-            .get(&row.number)
-            .and_then(|r| {
-                Path::new(&r.p12)
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-            })
-            .or_else(|| c.pending.get(&row.number).map(|p| p.file.clone()));
-        let name = match (kept, &row.file) {
-            (Some(name), _) => name,
-            (None, Some(given)) => match file_base(given) {
-                Ok(name) => name,
-                Err(reason) => {
-                    errors.push(format!("{}, column file: {reason}", row.at()));
-                    continue;
+    let mut names = Names::default();
+    rows.rewind()?;
+    while let Some(row) = rows.next_row()? {
+        match given_name(c, &row) {
+            Some(Ok(name)) => {
+                if !names.take(&name) {
+                    errors.push(format!(
+                        "{}, column file: {name:?} is used by another row",
+                        row.at()
+                    ));
                 }
-            },
-            (None, None) => continue,
-        };
-        if !taken.insert(name.to_lowercase()) {
-            errors.push(format!(
-                "{}, column file: {name:?} is used by another row",
-                row.at()
-            ));
-        }
-        files[row.number - 1] = Some(name);
-    }
-    for row in c.rows {
-        if files[row.number - 1].is_none() && row.file.is_none() {
-            let base = derived_base(row);
-            let mut name = base.clone();
-            let mut n = 2;
-            while taken.contains(&name.to_lowercase()) {
-                name = format!("{base}-{n}");
-                n += 1;
             }
-            taken.insert(name.to_lowercase());
-            files[row.number - 1] = Some(name);
+            Some(Err(reason)) => errors.push(format!("{}, column file: {reason}", row.at())),
+            None => {}
         }
+        report(c, "checking file names", row.number);
     }
+    c.progress.checking("checking file names", c.rows, c.rows);
 
+    rows.rewind()?;
     let mut letters: HashMap<String, usize> = HashMap::new();
-    let mut out = Vec::with_capacity(c.rows.len());
-    for row in c.rows {
-        let Some(file) = files[row.number - 1].clone() else {
-            continue;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next_row()? {
+        report(c, "checking rows", row.number);
+        let file = match given_name(c, &row) {
+            Some(Ok(name)) => name,
+            Some(Err(_)) => continue,
+            None => names.derive(derived_base(&row)),
         };
         let key_spec = row.key_spec.as_deref().or(c.key_spec);
-        let request_id = request_id(c.batch_id, c.procedure, key_spec, row);
-        if let Some(done) = c.records.get(&row.number) {
-            if done.request_id != request_id {
-                errors.push(format!(
-                    "{}: issued by an earlier run of this batch as request {} ({}), but the row has changed since; restore it, or issue the change in another batch",
-                    row.at(),
-                    done.request_id,
-                    done.subject
-                ));
-            }
-            out.push((row.clone(), file, request_id));
-            continue;
+        let request_id = request_id(c.batch_id, c.procedure, key_spec, &row);
+        let good = check_row(c, &row, &file, &request_id, &mut letters, &mut errors);
+        if good && errors.total == 0 {
+            out.push((row, file, request_id));
+        } else if !out.is_empty() {
+            out = Vec::new();
         }
-        if let Some(p) = c.pending.get(&row.number) {
-            if p.request_id != request_id {
-                errors.push(format!(
-                    "{}: its request {} was sent to the server before an interruption, but the row has changed since; restore it, or delete {} to give that request up",
-                    row.at(),
-                    p.request_id,
-                    pending_path(&c.dir.join(PENDING_DIR), row.number).display()
-                ));
-            }
-        }
-        let source = match pin_columns(row, c.rules) {
-            Ok(s) => s,
-            Err((column, reason)) => {
-                errors.push(format!("{}, column {column}: {reason}", row.at()));
-                continue;
-            }
-        };
-        if let Some(PinSource::Letter(id)) = &source {
-            if let Some(first) = letters.insert(id.clone(), row.number) {
-                errors.push(format!(
-                    "{}, column pin_letter: PIN letter {id} is also given in row {first} (a letter seals one token)",
-                    row.at()
-                ));
-            }
-        }
-        if let Some(source) = &source {
-            if let Err(e) = source.check(c.rules, c.procedure) {
-                errors.push(row_error(row, &e));
-                continue;
-            }
-        }
-        let order = TokenOrder {
-            qc_statements: Default::default(),
-            ac_path: None,
-            alt_names: Default::default(),
-            procedure: c.procedure.to_string(),
-            subject: row.subject.clone(),
-            email: row.email.clone(),
-            key_spec: key_spec.map(str::to_string),
-            p12_path: c.dir.join(format!("{file}.p12")),
-            cert_path: Some(c.dir.join(format!("{file}.pem"))),
-            force: c.pending.contains_key(&row.number),
-            recover: Vec::new(),
-            approval: None,
-            request_id: Some(request_id.clone()),
-        };
-        if let Err(e) = Prepared::offline(c.list, c.procedures, order) {
-            errors.push(row_error(row, &e));
-            continue;
-        }
-        out.push((row.clone(), file, request_id));
     }
-    if errors.is_empty() {
+    c.progress.checking("checking rows", c.rows, c.rows);
+    if errors.total == 0 {
         return Ok(out);
     }
-    let more = errors.len().saturating_sub(MAX_ERRORS_SHOWN);
+    let more = errors.total.saturating_sub(MAX_ERRORS_SHOWN);
     let mut message = format!(
         "--csv {shown}: {} row error(s); nothing was issued:",
-        errors.len()
+        errors.total
     );
-    for e in errors.iter().take(MAX_ERRORS_SHOWN) {
+    for e in &errors.shown {
         message.push_str("\n  ");
         message.push_str(e);
     }
@@ -179,6 +188,87 @@ pub(super) fn check_rows(c: &CheckInput<'_>) -> Result<Vec<(Row, String, String)
         message.push_str(&format!("\n  … and {more} more"));
     }
     Err(input_error(message))
+}
+
+/// Tells the progress bar every [`REPORT_EVERY`] rows.
+fn report(c: &CheckInput<'_>, phase: &'static str, row: usize) {
+    if row % REPORT_EVERY == 0 {
+        c.progress.checking(phase, row, c.rows);
+    }
+}
+
+/// Checks one row (its file name resolved); false when it is left out of the plan. Errors go
+/// to `errors`; `letters` holds the PIN letters of the rows before.
+fn check_row(
+    c: &CheckInput<'_>,
+    row: &Row,
+    file: &str,
+    request_id: &str,
+    letters: &mut HashMap<String, usize>,
+    errors: &mut Errors,
+) -> bool {
+    if let Some(done) = c.records.get(&row.number) {
+        if done.request_id != request_id {
+            errors.push(format!(
+                "{}: issued by an earlier run of this batch as request {} ({}), but the row has changed since; restore it, or issue the change in another batch",
+                row.at(),
+                done.request_id,
+                done.subject
+            ));
+        }
+        return true;
+    }
+    if let Some(p) = c.pending.get(&row.number) {
+        if p.request_id != request_id {
+            errors.push(format!(
+                "{}: its request {} was sent to the server before an interruption, but the row has changed since; restore it, or delete {} to give that request up",
+                row.at(),
+                p.request_id,
+                pending_path(&c.dir.join(PENDING_DIR), row.number).display()
+            ));
+        }
+    }
+    let source = match pin_columns(row, c.rules) {
+        Ok(s) => s,
+        Err((column, reason)) => {
+            errors.push(format!("{}, column {column}: {reason}", row.at()));
+            return false;
+        }
+    };
+    if let Some(PinSource::Letter(id)) = &source {
+        if let Some(first) = letters.insert(id.clone(), row.number) {
+            errors.push(format!(
+                "{}, column pin_letter: PIN letter {id} is also given in row {first} (a letter seals one token)",
+                row.at()
+            ));
+        }
+    }
+    if let Some(source) = &source {
+        if let Err(e) = source.check(c.rules, c.procedure) {
+            errors.push(row_error(row, &e));
+            return false;
+        }
+    }
+    let order = TokenOrder {
+        qc_statements: Default::default(),
+        ac_path: None,
+        alt_names: Default::default(),
+        procedure: c.procedure.to_string(),
+        subject: row.subject.clone(),
+        email: row.email.clone(),
+        key_spec: row.key_spec.clone().or_else(|| c.key_spec.map(str::to_string)),
+        p12_path: c.dir.join(format!("{file}.p12")),
+        cert_path: Some(c.dir.join(format!("{file}.pem"))),
+        force: c.pending.contains_key(&row.number),
+        recover: Vec::new(),
+        approval: None,
+        request_id: Some(request_id.to_string()),
+    };
+    if let Err(e) = Prepared::offline(c.list, c.procedures, order) {
+        errors.push(row_error(row, &e));
+        return false;
+    }
+    true
 }
 
 /// The PIN source a row's columns give, checked against the PIN method.

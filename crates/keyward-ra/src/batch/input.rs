@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::error::{input_error, BatchError};
+use super::Progress;
 
 const COLUMNS: [&str; 6] = [
     "subject",
@@ -43,65 +44,134 @@ impl Row {
     }
 }
 
-/// Reads and checks the CSV's structure: header, known columns, field sizes, a subject per row.
-pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, BatchError> {
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| input_error(format!("--csv {shown}: {e}")))?;
-    if !meta.is_file() {
-        return Err(input_error(format!("--csv {shown}: not a file")));
-    }
-    if meta.len() > MAX_CSV_BYTES {
-        return Err(input_error(format!(
-            "--csv {shown}: larger than {} MiB",
-            MAX_CSV_BYTES >> 20
-        )));
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| input_error(format!("--csv {shown}: {e}")))?;
-    let headers = reader
-        .headers()
-        .map_err(|e| input_error(format!("--csv {shown}: header row: {}", csv_reason(&e))))?
-        .clone();
-    let mut index: HashMap<&'static str, usize> = HashMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        let name = h.to_ascii_lowercase().replace('-', "_");
-        let Some(known) = COLUMNS.iter().find(|c| **c == name) else {
+/// The input CSV, read one row at a time (rows are never all held here): its header checked
+/// by [`RowReader::open`], every row's structure by [`RowReader::count`], and read again from
+/// the first row after [`RowReader::rewind`].
+pub(super) struct RowReader {
+    shown: String,
+    reader: csv::Reader<std::fs::File>,
+    /// The known columns present, in [`COLUMNS`] order, with their index in the file.
+    index: Vec<(&'static str, usize)>,
+    /// Where the first data row starts.
+    start: csv::Position,
+    record: csv::StringRecord,
+    /// Rows read since the start (or the last rewind).
+    number: usize,
+}
+
+impl RowReader {
+    /// Opens the CSV and checks its size and header: known columns, none twice, a subject.
+    pub(super) fn open(path: &Path) -> Result<RowReader, BatchError> {
+        let shown = path.display().to_string();
+        let meta =
+            std::fs::metadata(path).map_err(|e| input_error(format!("--csv {shown}: {e}")))?;
+        if !meta.is_file() {
+            return Err(input_error(format!("--csv {shown}: not a file")));
+        }
+        if meta.len() > MAX_CSV_BYTES {
             return Err(input_error(format!(
-                "--csv {shown}: header row, column {}: unknown column {:?} (the columns are {})",
-                i + 1,
-                shorten(h),
-                COLUMNS.join(", ")
-            )));
-        };
-        if index.insert(known, i).is_some() {
-            return Err(input_error(format!(
-                "--csv {shown}: header row: column {known} appears twice"
+                "--csv {shown}: larger than {} MiB",
+                MAX_CSV_BYTES >> 20
             )));
         }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(|e| input_error(format!("--csv {shown}: {e}")))?;
+        let headers = reader
+            .headers()
+            .map_err(|e| input_error(format!("--csv {shown}: header row: {}", csv_reason(&e))))?
+            .clone();
+        let mut found: HashMap<&'static str, usize> = HashMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            let name = h.to_ascii_lowercase().replace('-', "_");
+            let Some(known) = COLUMNS.iter().find(|c| **c == name) else {
+                return Err(input_error(format!(
+                    "--csv {shown}: header row, column {}: unknown column {:?} (the columns are {})",
+                    i + 1,
+                    shorten(h),
+                    COLUMNS.join(", ")
+                )));
+            };
+            if found.insert(known, i).is_some() {
+                return Err(input_error(format!(
+                    "--csv {shown}: header row: column {known} appears twice"
+                )));
+            }
+        }
+        if !found.contains_key("subject") {
+            return Err(input_error(format!(
+                "--csv {shown}: header row: no subject column (the columns are {}; subject is required)",
+                COLUMNS.join(", ")
+            )));
+        }
+        let index = COLUMNS
+            .iter()
+            .filter_map(|c| found.get(c).map(|&i| (*c, i)))
+            .collect();
+        let start = reader.position().clone();
+        Ok(RowReader {
+            shown,
+            reader,
+            index,
+            start,
+            record: csv::StringRecord::new(),
+            number: 0,
+        })
     }
-    if !index.contains_key("subject") {
-        return Err(input_error(format!(
-            "--csv {shown}: header row: no subject column (the columns are {}; subject is required)",
-            COLUMNS.join(", ")
-        )));
+
+    /// Reads every row once, checking its structure (field count, UTF-8, sizes, control
+    /// characters, a subject), and rewinds: the number of rows, or the first bad row's error.
+    pub(super) fn count(&mut self, progress: &dyn Progress) -> Result<usize, BatchError> {
+        while self.next_row()?.is_some() {
+            if self.number % 1000 == 0 {
+                progress.checking("reading rows", self.number, 0);
+            }
+        }
+        let rows = self.number;
+        if rows == 0 {
+            return Err(input_error(format!(
+                "--csv {}: no rows after the header",
+                self.shown
+            )));
+        }
+        self.rewind()?;
+        Ok(rows)
     }
-    let mut rows = Vec::new();
-    for (n, record) in reader.records().enumerate() {
-        let number = n + 1;
-        let record = record
+
+    /// Back to the first data row.
+    pub(super) fn rewind(&mut self) -> Result<(), BatchError> {
+        self.reader
+            .seek(self.start.clone())
+            .map_err(|e| input_error(format!("--csv {}: {e}", self.shown)))?;
+        self.number = 0;
+        Ok(())
+    }
+
+    /// The next row, checked as [`RowReader::count`] says; `None` after the last.
+    pub(super) fn next_row(&mut self) -> Result<Option<Row>, BatchError> {
+        let number = self.number + 1;
+        let shown = &self.shown;
+        let more = self
+            .reader
+            .read_record(&mut self.record)
             .map_err(|e| input_error(format!("--csv {shown}: row {number}: {}", csv_reason(&e))))?;
+        if !more {
+            return Ok(None);
+        }
+        self.number = number;
+        let record = &self.record;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let at = format!("--csv {shown}: row {number} (line {line})");
-        for (column, &i) in &index {
+        let at = || format!("--csv {shown}: row {number} (line {line})");
+        for &(column, i) in &self.index {
             if record
                 .get(i)
                 .is_some_and(|v| v.chars().count() > MAX_FIELD_CHARS)
             {
                 return Err(input_error(format!(
-                    "{at}, column {column}: longer than {MAX_FIELD_CHARS} characters"
+                    "{}, column {column}: longer than {MAX_FIELD_CHARS} characters",
+                    at()
                 )));
             }
             if record
@@ -109,23 +179,26 @@ pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, BatchError> {
                 .is_some_and(|v| v.chars().any(|c| c.is_control() && c != '\n'))
             {
                 return Err(input_error(format!(
-                    "{at}, column {column}: contains control characters"
+                    "{}, column {column}: contains control characters",
+                    at()
                 )));
             }
         }
         let get = |column: &str| {
-            index
-                .get(column)
-                .and_then(|&i| record.get(i))
+            self.index
+                .iter()
+                .find(|(c, _)| *c == column)
+                .and_then(|&(_, i)| record.get(i))
                 .filter(|v| !v.is_empty())
                 .map(str::to_string)
         };
         let subject = get("subject").ok_or_else(|| {
             input_error(format!(
-                "{at}, column subject: empty (every row needs a subject)"
+                "{}, column subject: empty (every row needs a subject)",
+                at()
             ))
         })?;
-        rows.push(Row {
+        Ok(Some(Row {
             number,
             line,
             subject,
@@ -134,14 +207,8 @@ pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, BatchError> {
             pin_email: get("pin_email"),
             pin_letter: get("pin_letter"),
             file: get("file"),
-        });
+        }))
     }
-    if rows.is_empty() {
-        return Err(input_error(format!(
-            "--csv {shown}: no rows after the header"
-        )));
-    }
-    Ok(rows)
 }
 
 fn csv_reason(e: &csv::Error) -> String {

@@ -76,6 +76,12 @@ pub trait Progress: Send + Sync {
     fn row_started(&self, row: &Row);
     /// `row` is recorded: `record.status` is `issued` or `failed` (with `record.error`).
     fn row_finished(&self, row: &Row, record: &ResultRecord);
+    /// [`Batch::open`] is at row `done` of `rows` in `phase` ("reading rows": `rows` is 0 while
+    /// the rows are counted; "checking file names", "checking rows"). Told every thousand rows
+    /// and at the end of each phase.
+    fn checking(&self, phase: &'static str, done: usize, rows: usize) {
+        let _ = (phase, done, rows);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -213,12 +219,14 @@ impl serde::Serialize for Summary {
 impl Batch {
     /// Reads and checks every row (nothing is issued when one is bad), resumes the batch in
     /// the output directory if there is one, and writes the batch state.
+    /// `progress` is told how far the checks are ([`Progress::checking`]).
     pub async fn open(
         client: RaClient,
         config: &ClientConfig,
         options: BatchOptions,
+        progress: &dyn Progress,
     ) -> Result<Batch, BatchError> {
-        open::open(client, config, options).await
+        open::open(client, config, options, progress).await
     }
 
     /// The batch ID.

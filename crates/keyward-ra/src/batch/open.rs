@@ -15,12 +15,12 @@ use crate::{ClientConfig, RaClient};
 
 use super::check::{check_rows, CheckInput};
 use super::error::{file_error, input_error, BatchError};
-use super::input::read_rows;
+use super::input::RowReader;
 use super::journal::{
     load_pending, load_pins, load_results, pending_path, placeholder_file, Journal, PendingFile,
     PinLine, ResultRecord, State, PENDING_DIR, PINS_FILE, RESULTS_FILE, STATE_FILE,
 };
-use super::{random_hex, unix_now, Batch, BatchOptions, Flags, Job};
+use super::{random_hex, unix_now, Batch, BatchOptions, Flags, Job, Progress};
 
 /// The key specs and the token procedure's rules, from the server.
 struct Resolved {
@@ -55,8 +55,14 @@ pub(super) async fn open(
     client: RaClient,
     config: &ClientConfig,
     options: BatchOptions,
+    progress: &dyn Progress,
 ) -> Result<Batch, BatchError> {
-    let rows = read_rows(&options.csv)?;
+    // The CSV's structure is checked before the server is asked anything; its rows are read
+    // again, one at a time, by the checks.
+    progress.checking("reading rows", 0, 0);
+    let mut reader = RowReader::open(&options.csv)?;
+    let rows = reader.count(progress)?;
+    progress.checking("reading rows", rows, rows);
     let resolved = resolve(&client, config, &options).await?;
     let layout = Layout::prepare(&options, &resolved.rules)?;
     let batch_id = match &layout.previous {
@@ -66,9 +72,10 @@ pub(super) async fn open(
     let mut earlier = Earlier::load(&layout)?;
 
     // Check every row before anything is issued.
-    let prepared = check_rows(&CheckInput {
-        csv: &options.csv,
-        rows: &rows,
+    let prepared = check_rows(
+        &CheckInput {
+            csv: &options.csv,
+            rows,
         list: &resolved.list,
         procedures: &resolved.procedures,
         procedure: &options.procedure,
@@ -78,7 +85,10 @@ pub(super) async fn open(
         dir: &layout.dir,
         records: &earlier.records,
         pending: &earlier.pending,
-    });
+        progress,
+    },
+        &mut reader,
+    );
     let plan = match prepared {
         Ok(plan) => plan,
         Err(e) => {
@@ -126,7 +136,7 @@ pub(super) async fn open(
         journal,
         flags: Arc::new(Flags::default()),
         batch_id,
-        rows: rows.len(),
+        rows,
         already,
         results_path: layout.results_path,
         pins_path: layout.pins_path,

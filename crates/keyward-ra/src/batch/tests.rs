@@ -1,5 +1,8 @@
-use super::check::{derived_base, file_base, request_id};
-use super::input::Row;
+use std::collections::HashSet;
+
+use super::check::{derived_base, file_base, request_id, Names};
+use super::input::{Row, RowReader};
+use super::Progress;
 
 fn row(number: usize, subject: &str) -> Row {
     Row {
@@ -46,4 +49,106 @@ fn request_ids_follow_the_row() {
     assert_ne!(id, request_id("b1", "p", Some("RSA:2048"), &a));
     assert_ne!(id, request_id("b1", "p", None, &row(2, "CN=A")));
     assert_ne!(id, request_id("b1", "p", None, &row(1, "CN=B")));
+}
+
+/// The quadratic resolution the batch had before: kept as the reference the linear one must
+/// agree with, name for name.
+fn derive_as_before(taken: &mut HashSet<String>, base: &str) -> String {
+    let mut name = base.to_string();
+    let mut n = 2;
+    while taken.contains(&name.to_lowercase()) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    taken.insert(name.to_lowercase());
+    name
+}
+
+#[test]
+fn derived_names_resolve_as_before() {
+    // Given names taken first (file column), then bases derived in row order: repeats, names
+    // that look like suffixed ones, case differences, a suffix already given.
+    let given = ["Same-3", "x-2", "ALICE-2", "Ω-2"];
+    let bases = [
+        "Same", "Same", "Same", "Same", "x", "x-2", "x", "Alice", "alice", "ALICE", "Same-2",
+        "Same", "Ω", "ω", "Ω", "x", "x-2-2", "x-2",
+    ];
+    let mut names = Names::default();
+    let mut reference = HashSet::new();
+    for g in given {
+        assert!(names.take(g));
+        assert!(reference.insert(g.to_lowercase()));
+    }
+    assert!(!names.take("same-3"), "names are taken whatever the case");
+    for base in bases {
+        assert_eq!(
+            names.derive(base.to_string()),
+            derive_as_before(&mut reference, base),
+            "{base}"
+        );
+    }
+}
+
+#[test]
+fn many_rows_with_one_name_derive_in_linear_time() {
+    let mut names = Names::default();
+    let mut reference = HashSet::new();
+    for _ in 0..300 {
+        assert_eq!(
+            names.derive("Same".into()),
+            derive_as_before(&mut reference, "Same")
+        );
+    }
+    // 200,000 more rows with the same CN: the quadratic resolution needed 2·10¹⁰ look-ups; the
+    // linear one tries one name per row (and one more for the bare base).
+    let before = names.probes;
+    for _ in 0..200_000 {
+        names.derive("Same".into());
+    }
+    assert_eq!(names.derive("Same".into()), "Same-200301");
+    assert_eq!(names.probes - before, 2 * 200_001);
+}
+
+struct Quiet;
+
+impl Progress for Quiet {
+    fn row_started(&self, _: &Row) {}
+    fn row_finished(&self, _: &Row, _: &super::ResultRecord) {}
+}
+
+#[test]
+fn rows_are_read_one_at_a_time_and_again_after_a_rewind() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    std::fs::write(
+        &csv,
+        "subject,File\n\"CN=A,O=X\",a\n\"CN=B\nC\",\nCN=C,c.p12\n",
+    )
+    .unwrap();
+    let mut reader = RowReader::open(&csv).unwrap();
+    assert_eq!(reader.count(&Quiet).unwrap(), 3);
+    for _ in 0..2 {
+        let a = reader.next_row().unwrap().unwrap();
+        assert_eq!((a.number, a.line, a.subject.as_str()), (1, 2, "CN=A,O=X"));
+        assert_eq!(a.file.as_deref(), Some("a"));
+        let b = reader.next_row().unwrap().unwrap();
+        assert_eq!((b.number, b.line, b.file), (2, 3, None));
+        let c = reader.next_row().unwrap().unwrap();
+        assert_eq!((c.number, c.line), (3, 5));
+        assert!(reader.next_row().unwrap().is_none());
+        reader.rewind().unwrap();
+    }
+
+    std::fs::write(&csv, "subject,email\nCN=A,\n,a@example.com\n").unwrap();
+    let err = RowReader::open(&csv).unwrap().count(&Quiet).unwrap_err();
+    assert!(
+        err.to_string().contains("row 2 (line 3), column subject: empty"),
+        "{err}"
+    );
+    std::fs::write(&csv, "subject\n").unwrap();
+    let err = RowReader::open(&csv).unwrap().count(&Quiet).unwrap_err();
+    assert!(err.to_string().contains("no rows after the header"), "{err}");
+    std::fs::write(&csv, "subject,colour\nCN=A,red\n").unwrap();
+    let err = RowReader::open(&csv).err().unwrap();
+    assert!(err.to_string().contains("unknown column \"colour\""), "{err}");
 }
