@@ -20,8 +20,13 @@ pub use keyward_policy::KeySelection;
 mod approvals;
 pub mod b64;
 mod pins;
+mod reports;
 
 pub use approvals::{ApprovalInfo, ApprovalVote};
+pub use reports::{
+    UndeliveredRecorded, UndeliveredToken, MAX_UNDELIVERED_IDS, MAX_UNDELIVERED_REASON_CHARS,
+    UNDELIVERED_PATH,
+};
 
 pub use pins::{
     CreatePinLetters, DeliverPinMail, PinDeliveryInfo, PinLetterBatch, PinLetterInfo,

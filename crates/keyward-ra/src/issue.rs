@@ -21,7 +21,8 @@ use keyward_proto::{
 use crate::client::RaClient;
 use crate::config::ClientConfig;
 use crate::error::RaError;
-use crate::files::check_output;
+use crate::files::{check_output, check_writable};
+use crate::undelivered::{undelivered, Orphan};
 use crate::util::{random_hex, unix_now};
 
 /// What the officer asked for.
@@ -233,6 +234,17 @@ impl Prepared {
         procedures: &ProcedureList,
         order: TokenOrder,
     ) -> Result<Prepared, RaError> {
+        Prepared::checked(list, procedures, order, true)
+    }
+
+    /// As [`Prepared::offline`]; with `probe`, a file is created and removed in the directory
+    /// of each output file (a batch checks its output directory once, not once per row).
+    pub(crate) fn checked(
+        list: &KeySpecList,
+        procedures: &ProcedureList,
+        order: TokenOrder,
+        probe: bool,
+    ) -> Result<Prepared, RaError> {
         let key_spec = list
             .choose(order.key_spec.as_deref())
             .map_err(|e| RaError::input("key-spec", e.to_string()))?;
@@ -273,6 +285,12 @@ impl Prepared {
         if cert_path == order.p12_path {
             return Err(RaError::input("cert", "must differ from the PKCS#12 path"));
         }
+        if probe {
+            check_writable(&order.p12_path, "p12")?;
+            if cert_path.parent() != order.p12_path.parent() {
+                check_writable(&cert_path, "cert")?;
+            }
+        }
         let ac_path = match (&resolved.attribute_certificate, &order.ac_path) {
             (None, Some(_)) => {
                 return Err(RaError::input(
@@ -289,6 +307,9 @@ impl Prepared {
                     .clone()
                     .unwrap_or_else(|| order.p12_path.with_extension("ac.der"));
                 check_output(&path, "ac", order.force)?;
+                if probe && path.parent() != order.p12_path.parent() {
+                    check_writable(&path, "ac")?;
+                }
                 if path == order.p12_path || path == cert_path {
                     return Err(RaError::input(
                         "ac",
@@ -492,21 +513,34 @@ impl Prepared {
             self.ac_path.clone(),
             self.order.force,
         );
-        let (response, cert_paths, attribute_certificate) =
-            tokio::task::spawn_blocking(move || {
+        // Certificates issued now (not a reused old one): orphans if the token is not written.
+        let orphans: Vec<Orphan> = response
+            .certificates
+            .iter()
+            .filter(|c| !c.reused)
+            .map(|c| Orphan {
+                certificate_id: c.certificate_id.clone(),
+                key_origin: c.key_origin,
+            })
+            .collect();
+        let request_id = request.request_id.clone();
+        let written = tokio::task::spawn_blocking(move || {
                 let token = crate::token::assemble(
                     &response,
                     chain,
                     &request.request_id,
                     &local,
                     transport.as_ref(),
-                )?;
+                )
+                .map_err(Written::Other)?;
                 let cert_paths = crate::token::write(
                     &token, &friendly, &pin, &profile, &p12_path, &cert_path, force,
-                )?;
+                )
+                .map_err(Written::Not)?;
                 let attribute_certificate = match (&response.attribute_certificate, &ac_path) {
                     (Some(ac), Some(path)) => {
-                        crate::token::write_attribute_certificate(path, &ac.der)?;
+                        crate::token::write_attribute_certificate(path, &ac.der)
+                            .map_err(Written::Other)?;
                         Some(crate::content::SavedAttributeCertificate {
                             serial: ac.serial.clone(),
                             procedure: ac.procedure.clone(),
@@ -516,10 +550,17 @@ impl Prepared {
                     }
                     _ => None,
                 };
-                Ok::<_, RaError>((response, cert_paths, attribute_certificate))
+                Ok((response, cert_paths, attribute_certificate))
             })
             .await
-            .map_err(|_| RaError::internal("writing the token was interrupted"))??;
+            .map_err(|_| RaError::internal("writing the token was interrupted"))?;
+        let (response, cert_paths, attribute_certificate) = match written {
+            Ok(done) => done,
+            Err(Written::Not(e @ RaError::Io { .. })) if !orphans.is_empty() => {
+                return Err(undelivered(client, &request_id, &orphans, e).await)
+            }
+            Err(Written::Not(e) | Written::Other(e)) => return Err(e),
+        };
         Ok(IssuedToken {
             token_procedure: self.resolved.token.name.clone(),
             certificates: response
@@ -542,4 +583,11 @@ impl Prepared {
             attribute_certificate,
         })
     }
+}
+
+/// Why writing a token failed: the token's own files (`Not`: the token is not delivered), or
+/// anything else (its answer, the attribute certificate written apart).
+enum Written {
+    Not(RaError),
+    Other(RaError),
 }

@@ -20,6 +20,7 @@ pub mod pins;
 pub mod seed;
 pub mod smart_card;
 pub mod token;
+mod undelivered;
 mod util;
 
 pub use client::RaClient;

@@ -37,6 +37,7 @@ mod queries;
 mod record;
 mod recovery;
 mod refusal;
+mod reports;
 mod token_pin;
 pub use answers::Answer;
 pub use keys::{load_ca, load_kra};

@@ -35,6 +35,13 @@ pub(super) struct CheckInput<'a> {
     pub(super) progress: &'a dyn Progress,
 }
 
+/// A checked row's file name and request ID (the row itself is read again to be issued).
+pub(super) struct Planned {
+    pub(super) number: usize,
+    pub(super) file: String,
+    pub(super) request_id: String,
+}
+
 /// The row errors: the first [`MAX_ERRORS_SHOWN`] kept for the message, the rest counted (a
 /// CSV of a million bad rows must not hold a million messages).
 #[derive(Default)]
@@ -116,11 +123,11 @@ fn given_name(c: &CheckInput<'_>, row: &Row) -> Option<Result<String, String>> {
 /// Two passes over the CSV, each linear: the first takes the names kept from earlier runs and
 /// given in the file column, the second derives the others from the CN (so that a derived name
 /// never takes one a later row gives) and checks each row. Rows are kept only while none is
-/// bad: a refused CSV costs the names, not the rows.
+/// bad, and then only their names and request IDs.
 pub(super) fn check_rows(
     c: &CheckInput<'_>,
     rows: &mut RowReader,
-) -> Result<Vec<(Row, String, String)>, BatchError> {
+) -> Result<Vec<Planned>, BatchError> {
     let mut errors = Errors::default();
     let shown = c.csv.display();
     for &row in c.records.keys().chain(c.pending.keys()) {
@@ -166,7 +173,11 @@ pub(super) fn check_rows(
         let request_id = request_id(c.batch_id, c.procedure, key_spec, &row);
         let good = check_row(c, &row, &file, &request_id, &mut letters, &mut errors);
         if good && errors.total == 0 {
-            out.push((row, file, request_id));
+            out.push(Planned {
+                number: row.number,
+                file,
+                request_id,
+            });
         } else if !out.is_empty() {
             out = Vec::new();
         }
@@ -264,7 +275,8 @@ fn check_row(
         approval: None,
         request_id: Some(request_id.to_string()),
     };
-    if let Err(e) = Prepared::offline(c.list, c.procedures, order) {
+    // The output directory was checked once for the batch (a file created and removed).
+    if let Err(e) = Prepared::checked(c.list, c.procedures, order, false) {
         errors.push(row_error(row, &e));
         return false;
     }

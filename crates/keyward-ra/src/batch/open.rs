@@ -10,10 +10,12 @@ use keyward_crypto::files::write_secret;
 use keyward_policy::{KeySpec, KeySpecList, PinMethod, PinProcedure};
 use keyward_proto::ProcedureList;
 
+use crate::files::check_writable;
 use crate::issue::key_spec_list;
+use crate::RaError;
 use crate::{ClientConfig, RaClient};
 
-use super::check::{check_rows, CheckInput};
+use super::check::{check_rows, request_id, CheckInput, Planned};
 use super::error::{file_error, input_error, BatchError};
 use super::input::RowReader;
 use super::journal::{
@@ -102,19 +104,14 @@ pub(super) async fn open(
     earlier.settle(&layout.pending_dir);
     layout.write_state(&options, &batch_id)?;
     let already: Vec<usize> = earlier.records.keys().copied().collect();
-    let mut queue = VecDeque::new();
-    for (row, file, request_id) in plan {
-        if earlier.records.contains_key(&row.number) {
-            continue;
-        }
-        let left = earlier.pending.remove(&row.number);
-        queue.push_back(Job {
-            row,
-            file,
-            request_id,
-            pending: left,
-        });
-    }
+    let queue = build_queue(
+        &options,
+        &batch_id,
+        &mut reader,
+        plan,
+        &earlier.records,
+        &mut earlier.pending,
+    )?;
     let mut journal = Journal {
         results_path: layout.results_path.clone(),
         results: placeholder_file()?,
@@ -141,6 +138,53 @@ pub(super) async fn open(
         results_path: layout.results_path,
         pins_path: layout.pins_path,
     })
+}
+
+/// The rows to issue, read once more: each as checked (the request ID is computed again, so
+/// that a CSV changed since the checks is refused rather than issued unchecked).
+fn build_queue(
+    options: &BatchOptions,
+    batch_id: &str,
+    reader: &mut RowReader,
+    plan: Vec<Planned>,
+    records: &BTreeMap<usize, ResultRecord>,
+    pending: &mut BTreeMap<usize, PendingFile>,
+) -> Result<VecDeque<Job>, BatchError> {
+    let mut queue = VecDeque::new();
+    let mut plan = plan.into_iter().peekable();
+    reader.rewind()?;
+    while let Some(row) = reader.next_row()? {
+        let Some(planned) = plan.next_if(|p| p.number == row.number) else {
+            continue;
+        };
+        if records.contains_key(&row.number) {
+            continue;
+        }
+        let key_spec = row.key_spec.as_deref().or(options.key_spec.as_deref());
+        if request_id(batch_id, &options.procedure, key_spec, &row)
+            != planned.request_id
+        {
+            return Err(input_error(format!(
+                "--csv {}: {} changed while the batch was being checked; nothing was issued",
+                options.csv.display(),
+                row.at()
+            )));
+        }
+        let left = pending.remove(&row.number);
+        queue.push_back(Job {
+            row,
+            file: planned.file,
+            request_id: planned.request_id,
+            pending: left,
+        });
+    }
+    if plan.next().is_some() {
+        return Err(input_error(format!(
+            "--csv {}: rows went missing while the batch was being checked; nothing was issued",
+            options.csv.display()
+        )));
+    }
+    Ok(queue)
 }
 
 /// The key spec list, the batch's key spec and the token procedure's PIN rules; a batch
@@ -199,6 +243,12 @@ impl Layout {
                 "--out-dir: {} is not a directory",
                 dir.display()
             )));
+        } else {
+            // Once for every row: a file created and removed (the rows' checks skip it).
+            check_writable(&dir.join(STATE_FILE), "out-dir").map_err(|e| match e {
+                RaError::Input { reason, .. } => input_error(format!("--out-dir: {reason}")),
+                other => BatchError::Ra(other),
+            })?;
         }
         let state_path = dir.join(STATE_FILE);
         let pending_dir = dir.join(PENDING_DIR);

@@ -359,7 +359,8 @@ fn is_fatal(e: &RaError) -> bool {
         | RaError::Officer { .. }
         | RaError::WrongSignaturePin(_)
         | RaError::Transport { .. }
-        | RaError::Io { .. } => true,
+        | RaError::Io { .. }
+        | RaError::Undelivered { .. } => true,
         RaError::Refused { status, .. } => *status == 401 || *status == 403,
         RaError::Input { .. } | RaError::Crypto(_) | RaError::Internal(_) => false,
     }

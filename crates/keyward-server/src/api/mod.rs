@@ -29,6 +29,7 @@ mod approvals;
 mod auth;
 mod body;
 mod pins;
+mod reports;
 pub use auth::PeerCertificate;
 
 /// A refusal as the API returns it.
@@ -89,6 +90,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/v1/archived-keys", get(archived_keys))
         .route("/v1/attribute-certificates", get(attribute_certificates))
         .route(TOKENS_PATH, post(issue))
+        .route(keyward_proto::UNDELIVERED_PATH, post(reports::undelivered))
         .route(
             keyward_proto::PIN_LETTERS_PATH,
             get(pins::list_letters).post(pins::create_letters),
