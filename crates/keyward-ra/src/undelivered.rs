@@ -75,19 +75,19 @@ fn advice(orphans: &[Orphan]) -> String {
     let mut parts = Vec::new();
     if !lost.is_empty() {
         parts.push(format!(
-            "the key of Certificate ID {} is lost (it was never archived): have it revoked, then issue a new token",
+            "The key of Certificate ID {} is lost (it was never archived): have it revoked, then issue a new token",
             lost.join(", ")
         ));
     }
     if !archived.is_empty() {
         let args: Vec<String> = archived.iter().map(|id| format!("--recover-id {id}")).collect();
         parts.push(format!(
-            "the key of Certificate ID {} is archived: recover it into a new token with `keyward ra issue … {}` to a writable --p12, or have it revoked",
+            "The key of Certificate ID {} is archived: recover it into a new token with `keyward ra issue … {}` to a writable --p12, or have it revoked",
             archived.join(", "),
             args.join(" ")
         ));
     }
-    parts.join("; ")
+    parts.join(". ")
 }
 
 #[cfg(test)]
@@ -108,7 +108,7 @@ mod tests {
         ];
         let text = advice(&orphans);
         assert!(
-            text.contains("Certificate ID 12 is lost") && text.contains("revoked"),
+            text.contains("The key of Certificate ID 12 is lost") && text.contains("revoked"),
             "{text}"
         );
         assert!(text.contains("--recover-id 13"), "{text}");

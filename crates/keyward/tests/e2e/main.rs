@@ -24,6 +24,7 @@ mod key_pool;
 mod key_specs;
 mod keygen_seed;
 mod lint_all;
+mod output_checks;
 mod p12_inspect;
 mod p12_matrix;
 mod p12_profiles;
