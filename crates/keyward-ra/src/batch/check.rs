@@ -35,11 +35,31 @@ pub(super) struct CheckInput<'a> {
     pub(super) progress: &'a dyn Progress,
 }
 
-/// A checked row's file name and request ID (the row itself is read again to be issued).
+/// A checked row's file name and request ID (the row itself is read again to be issued), kept
+/// small: a million rows are held as these while the last ones are checked.
 pub(super) struct Planned {
     pub(super) number: usize,
-    pub(super) file: String,
-    pub(super) request_id: String,
+    pub(super) file: Box<str>,
+    /// The request ID's 16 bytes (it is their hex).
+    request_id: [u8; 16],
+}
+
+impl Planned {
+    pub(super) fn new(number: usize, file: String, request_id: &str) -> Planned {
+        let mut bytes = [0u8; 16];
+        // A request ID is always 32 hex digits (see [`request_id`]).
+        let _ = hex::decode_to_slice(request_id, &mut bytes);
+        Planned {
+            number,
+            file: file.into_boxed_str(),
+            request_id: bytes,
+        }
+    }
+
+    /// The request ID, hex.
+    pub(super) fn request_id(&self) -> String {
+        hex::encode(self.request_id)
+    }
 }
 
 /// The row errors: the first [`MAX_ERRORS_SHOWN`] kept for the message, the rest counted (a
@@ -173,11 +193,7 @@ pub(super) fn check_rows(
         let request_id = request_id(c.batch_id, c.procedure, key_spec, &row);
         let good = check_row(c, &row, &file, &request_id, &mut letters, &mut errors);
         if good && errors.total == 0 {
-            out.push(Planned {
-                number: row.number,
-                file,
-                request_id,
-            });
+            out.push(Planned::new(row.number, file, &request_id));
         } else if !out.is_empty() {
             out = Vec::new();
         }

@@ -161,9 +161,8 @@ fn build_queue(
             continue;
         }
         let key_spec = row.key_spec.as_deref().or(options.key_spec.as_deref());
-        if request_id(batch_id, &options.procedure, key_spec, &row)
-            != planned.request_id
-        {
+        let request_id = request_id(batch_id, &options.procedure, key_spec, &row);
+        if request_id != planned.request_id() {
             return Err(input_error(format!(
                 "--csv {}: {} changed while the batch was being checked; nothing was issued",
                 options.csv.display(),
@@ -173,8 +172,8 @@ fn build_queue(
         let left = pending.remove(&row.number);
         queue.push_back(Job {
             row,
-            file: planned.file,
-            request_id: planned.request_id,
+            file: planned.file.into(),
+            request_id,
             pending: left,
         });
     }

@@ -1,6 +1,6 @@
 use std::collections::HashSet;
 
-use super::check::{derived_base, file_base, request_id, Names};
+use super::check::{derived_base, file_base, request_id, Names, Planned};
 use super::input::{Row, RowReader};
 use super::Progress;
 
@@ -49,6 +49,9 @@ fn request_ids_follow_the_row() {
     assert_ne!(id, request_id("b1", "p", Some("RSA:2048"), &a));
     assert_ne!(id, request_id("b1", "p", None, &row(2, "CN=A")));
     assert_ne!(id, request_id("b1", "p", None, &row(1, "CN=B")));
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    let planned = Planned::new(1, "a".into(), &id);
+    assert_eq!(planned.request_id(), id, "kept as 16 bytes, given back as hex");
 }
 
 /// The quadratic resolution the batch had before: kept as the reference the linear one must
