@@ -91,8 +91,19 @@ pub(super) async fn open(
     },
         &mut reader,
     );
-    let plan = match prepared {
-        Ok(plan) => plan,
+    // The rows are read once more to be queued: still before the batch state is written.
+    let queued = prepared.and_then(|plan| {
+        build_queue(
+            &options,
+            &batch_id,
+            &mut reader,
+            plan,
+            &earlier.records,
+            &mut earlier.pending,
+        )
+    });
+    let queue = match queued {
+        Ok(queue) => queue,
         Err(e) => {
             if layout.created_dir {
                 let _ = std::fs::remove_dir(&layout.dir);
@@ -104,14 +115,6 @@ pub(super) async fn open(
     earlier.settle(&layout.pending_dir);
     layout.write_state(&options, &batch_id)?;
     let already: Vec<usize> = earlier.records.keys().copied().collect();
-    let queue = build_queue(
-        &options,
-        &batch_id,
-        &mut reader,
-        plan,
-        &earlier.records,
-        &mut earlier.pending,
-    )?;
     let mut journal = Journal {
         results_path: layout.results_path.clone(),
         results: placeholder_file()?,
