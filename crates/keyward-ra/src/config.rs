@@ -155,9 +155,7 @@ impl ClientConfig {
 fn check_server_url(text: &str) -> Result<String, String> {
     let shown: String = text.chars().take(100).collect();
     if text.chars().any(char::is_control) {
-        return Err(format!(
-            "server.url: {shown:?} contains control characters"
-        ));
+        return Err(format!("server.url: {shown:?} contains control characters"));
     }
     let trimmed = text.trim_end_matches('/');
     if !trimmed.starts_with("https://") {
@@ -228,7 +226,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("client.conf");
         let tail = "server.ca = a\nofficer.p12 = b\n";
-        for good in ["https://127.0.0.1:8443/", "https://cm.example:443", "https://[::1]:8443"] {
+        for good in [
+            "https://127.0.0.1:8443/",
+            "https://cm.example:443",
+            "https://[::1]:8443",
+        ] {
             std::fs::write(&path, format!("server.url = {good}\n{tail}")).unwrap();
             let conf = ClientConfig::load(&path).unwrap();
             assert_eq!(conf.server_url, good.trim_end_matches('/'));

@@ -58,29 +58,10 @@ pub enum RaError {
     /// text says which; never a key or PIN).
     #[error("internal error: {0}")]
     Internal(String),
-    /// The server issued the token's certificates but its files could not be written: names
-    /// the Certificate IDs, what to do about them, and whether the server recorded the report
-    /// (exit code 11).
-    #[error(
-        "the server issued Certificate ID(s) {} (request {request_id}), but the token could not be written: {reason}. {advice}. {}",
-        .certificate_ids.join(", "),
-        match .recorded {
-            Ok(id) => format!("The server recorded this in the audit log (audit record {id})."),
-            Err(e) => format!("The report to the server failed too ({e}): tell an administrator."),
-        }
-    )]
-    Undelivered {
-        /// The certificates issued.
-        certificate_ids: Vec<String>,
-        /// The issuance's request ID.
-        request_id: String,
-        /// The write failure (file and OS error).
-        reason: String,
-        /// What the officer can do.
-        advice: String,
-        /// The audit record of the report, or why the report failed.
-        recorded: Result<String, String>,
-    },
+    /// The server issued the token's certificates but its files could not be written (exit
+    /// code 11).
+    #[error("{0}")]
+    Undelivered(Box<Undelivered>),
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -89,6 +70,30 @@ pub enum RaError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+/// A token issued but not written: the Certificate IDs, what to do about them, and whether the
+/// server recorded the report.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the server issued Certificate ID(s) {} (request {request_id}), but the token could not be written: {reason}. {advice}. {}",
+    .certificate_ids.join(", "),
+    match .recorded {
+        Ok(id) => format!("The server recorded this in the audit log (audit record {id})."),
+        Err(e) => format!("The report to the server failed too ({e}): tell an administrator."),
+    }
+)]
+pub struct Undelivered {
+    /// The certificates issued.
+    pub certificate_ids: Vec<String>,
+    /// The issuance's request ID.
+    pub request_id: String,
+    /// The write failure (file and OS error).
+    pub reason: String,
+    /// What the officer can do.
+    pub advice: String,
+    /// The audit record of the report, or why the report failed.
+    pub recorded: Result<String, String>,
 }
 
 impl RaError {
@@ -114,7 +119,7 @@ impl RaError {
             RaError::Refused { status, .. } if *status == 401 || *status == 403 => 5,
             RaError::Refused { .. } => 6,
             RaError::Transport { .. } => 7,
-            RaError::Undelivered { .. } => 11,
+            RaError::Undelivered(_) => 11,
             RaError::Crypto(_) | RaError::Io { .. } | RaError::Internal(_) => 1,
         }
     }

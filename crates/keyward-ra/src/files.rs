@@ -73,13 +73,21 @@ mod tests {
         let ok = dir.path().join("a.p12");
         check_output(&ok, "p12", false).unwrap();
         check_writable(&ok, "p12").unwrap();
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the probe is removed");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the probe is removed"
+        );
         // Unwritable even for root: /proc takes no new files (the check before only asked
         // whether the parent is a directory, and passed).
         let proc = Path::new("/proc/keyward-token.p12");
         check_output(proc, "p12", false).unwrap();
         let err = check_writable(proc, "p12").unwrap_err();
         assert_eq!(err.exit_code(), 2);
-        assert!(err.to_string().starts_with("p12: cannot create files in /proc"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("p12: cannot create files in /proc"),
+            "{err}"
+        );
     }
 }

@@ -525,35 +525,35 @@ impl Prepared {
             .collect();
         let request_id = request.request_id.clone();
         let written = tokio::task::spawn_blocking(move || {
-                let token = crate::token::assemble(
-                    &response,
-                    chain,
-                    &request.request_id,
-                    &local,
-                    transport.as_ref(),
-                )
-                .map_err(Written::Other)?;
-                let cert_paths = crate::token::write(
-                    &token, &friendly, &pin, &profile, &p12_path, &cert_path, force,
-                )
-                .map_err(Written::Not)?;
-                let attribute_certificate = match (&response.attribute_certificate, &ac_path) {
-                    (Some(ac), Some(path)) => {
-                        crate::token::write_attribute_certificate(path, &ac.der)
-                            .map_err(Written::Other)?;
-                        Some(crate::content::SavedAttributeCertificate {
-                            serial: ac.serial.clone(),
-                            procedure: ac.procedure.clone(),
-                            holder_certificate_id: ac.holder_certificate_id.clone(),
-                            path: path.clone(),
-                        })
-                    }
-                    _ => None,
-                };
-                Ok((response, cert_paths, attribute_certificate))
-            })
-            .await
-            .map_err(|_| RaError::internal("writing the token was interrupted"))?;
+            let token = crate::token::assemble(
+                &response,
+                chain,
+                &request.request_id,
+                &local,
+                transport.as_ref(),
+            )
+            .map_err(Written::Other)?;
+            let cert_paths = crate::token::write(
+                &token, &friendly, &pin, &profile, &p12_path, &cert_path, force,
+            )
+            .map_err(Written::Not)?;
+            let attribute_certificate = match (&response.attribute_certificate, &ac_path) {
+                (Some(ac), Some(path)) => {
+                    crate::token::write_attribute_certificate(path, &ac.der)
+                        .map_err(Written::Other)?;
+                    Some(crate::content::SavedAttributeCertificate {
+                        serial: ac.serial.clone(),
+                        procedure: ac.procedure.clone(),
+                        holder_certificate_id: ac.holder_certificate_id.clone(),
+                        path: path.clone(),
+                    })
+                }
+                _ => None,
+            };
+            Ok((response, cert_paths, attribute_certificate))
+        })
+        .await
+        .map_err(|_| RaError::internal("writing the token was interrupted"))?;
         let (response, cert_paths, attribute_certificate) = match written {
             Ok(done) => done,
             Err(Written::Not(e @ RaError::Io { .. })) if !orphans.is_empty() => {

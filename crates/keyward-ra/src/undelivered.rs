@@ -5,7 +5,7 @@
 use keyward_proto::{KeyOrigin, UndeliveredRecorded, UndeliveredToken, UNDELIVERED_PATH};
 
 use crate::client::RaClient;
-use crate::error::RaError;
+use crate::error::{RaError, Undelivered};
 use crate::util::{random_hex, unix_now};
 
 /// One certificate of a token that was not written.
@@ -50,13 +50,13 @@ pub(crate) async fn undelivered(
         Ok(r) => Ok(r.audit_id),
         Err(e) => Err(e.to_string()),
     };
-    RaError::Undelivered {
+    RaError::Undelivered(Box::new(Undelivered {
         certificate_ids: ids,
         request_id: request_id.to_string(),
         reason,
         advice: advice(orphans),
         recorded,
-    }
+    }))
 }
 
 /// What the officer can do about each certificate: one whose key is archived can be recovered
@@ -80,7 +80,10 @@ fn advice(orphans: &[Orphan]) -> String {
         ));
     }
     if !archived.is_empty() {
-        let args: Vec<String> = archived.iter().map(|id| format!("--recover-id {id}")).collect();
+        let args: Vec<String> = archived
+            .iter()
+            .map(|id| format!("--recover-id {id}"))
+            .collect();
         parts.push(format!(
             "The key of Certificate ID {} is archived: recover it into a new token with `keyward ra issue … {}` to a writable --p12, or have it revoked",
             archived.join(", "),
@@ -112,13 +115,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("--recover-id 13"), "{text}");
-        let e = RaError::Undelivered {
+        let e = RaError::Undelivered(Box::new(Undelivered {
             certificate_ids: vec!["12".into(), "13".into()],
             request_id: "r1".into(),
             reason: "a.p12: File too large".into(),
             advice: text,
             recorded: Ok("41".into()),
-        };
+        }));
         assert_eq!(e.exit_code(), 11);
         let shown = e.to_string();
         assert!(shown.contains("Certificate ID(s) 12, 13"), "{shown}");

@@ -11,8 +11,8 @@ use keyward_proto::ProcedureList;
 
 use super::error::{input_error, BatchError};
 use super::input::{shorten, Row, RowReader};
-use super::Progress;
 use super::journal::{pending_path, PendingFile, ResultRecord, PENDING_DIR};
+use super::Progress;
 
 const MAX_FILE_CHARS: usize = 100;
 const MAX_ERRORS_SHOWN: usize = 20;
@@ -164,16 +164,12 @@ pub(super) fn check_rows(
     rows.rewind()?;
     while let Some(row) = rows.next_row()? {
         match given_name(c, &row) {
-            Some(Ok(name)) => {
-                if !names.take(&name) {
-                    errors.push(format!(
-                        "{}, column file: {name:?} is used by another row",
-                        row.at()
-                    ));
-                }
-            }
+            Some(Ok(name)) if !names.take(&name) => errors.push(format!(
+                "{}, column file: {name:?} is used by another row",
+                row.at()
+            )),
+            Some(Ok(_)) | None => {}
             Some(Err(reason)) => errors.push(format!("{}, column file: {reason}", row.at())),
-            None => {}
         }
         report(c, "checking file names", row.number);
     }
@@ -219,7 +215,7 @@ pub(super) fn check_rows(
 
 /// Tells the progress bar every [`REPORT_EVERY`] rows.
 fn report(c: &CheckInput<'_>, phase: &'static str, row: usize) {
-    if row % REPORT_EVERY == 0 {
+    if row.is_multiple_of(REPORT_EVERY) {
         c.progress.checking(phase, row, c.rows);
     }
 }
@@ -283,7 +279,10 @@ fn check_row(
         procedure: c.procedure.to_string(),
         subject: row.subject.clone(),
         email: row.email.clone(),
-        key_spec: row.key_spec.clone().or_else(|| c.key_spec.map(str::to_string)),
+        key_spec: row
+            .key_spec
+            .clone()
+            .or_else(|| c.key_spec.map(str::to_string)),
         p12_path: c.dir.join(format!("{file}.p12")),
         cert_path: Some(c.dir.join(format!("{file}.pem"))),
         force: c.pending.contains_key(&row.number),

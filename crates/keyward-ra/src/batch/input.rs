@@ -125,7 +125,7 @@ impl RowReader {
     /// characters, a subject), and rewinds: the number of rows, or the first bad row's error.
     pub(super) fn count(&mut self, progress: &dyn Progress) -> Result<usize, BatchError> {
         while self.next_row()?.is_some() {
-            if self.number % 1000 == 0 {
+            if self.number.is_multiple_of(1000) {
                 progress.checking("reading rows", self.number, 0);
             }
         }

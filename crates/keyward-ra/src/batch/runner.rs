@@ -360,7 +360,7 @@ fn is_fatal(e: &RaError) -> bool {
         | RaError::WrongSignaturePin(_)
         | RaError::Transport { .. }
         | RaError::Io { .. }
-        | RaError::Undelivered { .. } => true,
+        | RaError::Undelivered(_) => true,
         RaError::Refused { status, .. } => *status == 401 || *status == 403,
         RaError::Input { .. } | RaError::Crypto(_) | RaError::Internal(_) => false,
     }

@@ -51,7 +51,11 @@ fn request_ids_follow_the_row() {
     assert_ne!(id, request_id("b1", "p", None, &row(1, "CN=B")));
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
     let planned = Planned::new(1, "a".into(), &id);
-    assert_eq!(planned.request_id(), id, "kept as 16 bytes, given back as hex");
+    assert_eq!(
+        planned.request_id(),
+        id,
+        "kept as 16 bytes, given back as hex"
+    );
 }
 
 /// The quadratic resolution the batch had before: kept as the reference the linear one must
@@ -145,13 +149,20 @@ fn rows_are_read_one_at_a_time_and_again_after_a_rewind() {
     std::fs::write(&csv, "subject,email\nCN=A,\n,a@example.com\n").unwrap();
     let err = RowReader::open(&csv).unwrap().count(&Quiet).unwrap_err();
     assert!(
-        err.to_string().contains("row 2 (line 3), column subject: empty"),
+        err.to_string()
+            .contains("row 2 (line 3), column subject: empty"),
         "{err}"
     );
     std::fs::write(&csv, "subject\n").unwrap();
     let err = RowReader::open(&csv).unwrap().count(&Quiet).unwrap_err();
-    assert!(err.to_string().contains("no rows after the header"), "{err}");
+    assert!(
+        err.to_string().contains("no rows after the header"),
+        "{err}"
+    );
     std::fs::write(&csv, "subject,colour\nCN=A,red\n").unwrap();
     let err = RowReader::open(&csv).err().unwrap();
-    assert!(err.to_string().contains("unknown column \"colour\""), "{err}");
+    assert!(
+        err.to_string().contains("unknown column \"colour\""),
+        "{err}"
+    );
 }

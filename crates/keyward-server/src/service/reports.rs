@@ -101,8 +101,7 @@ impl Issuance {
         if report.reason.chars().any(char::is_control) {
             return Err(Refusal::invalid("reason", "contains control characters"));
         }
-        if report.certificate_ids.is_empty() || report.certificate_ids.len() > MAX_UNDELIVERED_IDS
-        {
+        if report.certificate_ids.is_empty() || report.certificate_ids.len() > MAX_UNDELIVERED_IDS {
             return Err(Refusal::invalid(
                 "certificate_ids",
                 format!("give 1 to {MAX_UNDELIVERED_IDS} Certificate IDs"),
@@ -117,7 +116,10 @@ impl Issuance {
                 .ok_or_else(|| {
                     Refusal::invalid(
                         "certificate_ids",
-                        format!("{:?} is not a Certificate ID (a decimal number)", shorten(text)),
+                        format!(
+                            "{:?} is not a Certificate ID (a decimal number)",
+                            shorten(text)
+                        ),
                     )
                 })?;
             let found = self

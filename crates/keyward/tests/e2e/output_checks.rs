@@ -109,7 +109,10 @@ fn an_unwritable_output_directory_is_refused_before_anything_is_issued(engine: E
         );
     }
     assert!(!p12.exists());
-    assert_eq!(certificate_ids(&inst, "unwritable output"), Vec::<i64>::new());
+    assert_eq!(
+        certificate_ids(&inst, "unwritable output"),
+        Vec::<i64>::new()
+    );
 
     let csv = inst.out.join("rows.csv");
     std::fs::write(&csv, "subject\n\"CN=unwritable batch,O=Example\"\n").unwrap();
@@ -131,7 +134,10 @@ fn an_unwritable_output_directory_is_refused_before_anything_is_issued(engine: E
         "{}",
         text(&out)
     );
-    assert_eq!(certificate_ids(&inst, "unwritable batch"), Vec::<i64>::new());
+    assert_eq!(
+        certificate_ids(&inst, "unwritable batch"),
+        Vec::<i64>::new()
+    );
 }
 
 on_both_engines!(a_token_not_written_after_issuance_is_named_and_audited);
@@ -198,17 +204,27 @@ fn reports_of_undelivered_tokens_are_checked_and_refusals_audited(engine: Engine
     };
     block_on(async {
         let reason = "x.p12: File too large";
-        let r = admin.report_undelivered("r1", &["999999".into()], reason).await;
+        let r = admin
+            .report_undelivered("r1", &["999999".into()], reason)
+            .await;
         assert_eq!(status(r), (404, Some("certificate_ids".into())));
-        let r = admin.report_undelivered("r1", &["12a".into()], reason).await;
+        let r = admin
+            .report_undelivered("r1", &["12a".into()], reason)
+            .await;
         assert_eq!(status(r), (400, Some("certificate_ids".into())));
         let r = admin.report_undelivered("r1", &[], reason).await;
         assert_eq!(status(r), (400, Some("certificate_ids".into())));
-        let r = admin.report_undelivered("r1", &[id.clone()], "").await;
+        let r = admin
+            .report_undelivered("r1", std::slice::from_ref(&id), "")
+            .await;
         assert_eq!(status(r), (400, Some("reason".into())));
-        let r = other.report_undelivered("r1", &[id.clone()], reason).await;
+        let r = other
+            .report_undelivered("r1", std::slice::from_ref(&id), reason)
+            .await;
         assert_eq!(status(r).0, 403, "another officer's certificate");
-        let r = recoverer.report_undelivered("r1", &[id.clone()], reason).await;
+        let r = recoverer
+            .report_undelivered("r1", std::slice::from_ref(&id), reason)
+            .await;
         assert_eq!(status(r).0, 403, "no issue-certificate role");
         let ok = admin
             .report_undelivered("r1", &[id.clone(), id.clone()], reason)
