@@ -63,12 +63,13 @@ pub enum RaError {
     #[error("{0}")]
     Undelivered(Box<Undelivered>),
     /// A file could not be written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error: in the message, and not also given as the source, so that a chain
+        /// printed whole (`{:#}`) names it once.
+        error: std::io::Error,
     },
 }
 
@@ -128,6 +129,17 @@ impl RaError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_error_names_the_os_error_once() {
+        let e = RaError::Io {
+            path: PathBuf::from("/x/a.p12"),
+            error: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(e.to_string(), "/x/a.p12: permission denied");
+        // `{:#}` (the CLI) appends each source: there is none to repeat it.
+        assert!(std::error::Error::source(&e).is_none());
+    }
 
     #[test]
     fn internal_failures_are_not_input_errors() {

@@ -54,8 +54,8 @@ fn refresh(path: &Path) -> Result<(), RaError> {
     let mut fresh = zeroize::Zeroizing::new([0u8; SEED_BYTES]);
     openssl::rand::rand_bytes(fresh.as_mut_slice())
         .map_err(|_| RaError::internal("the random generator failed"))?;
-    keyward_crypto::files::write_secret(path, fresh.as_slice()).map_err(|source| RaError::Io {
+    keyward_crypto::files::write_secret(path, fresh.as_slice()).map_err(|error| RaError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }

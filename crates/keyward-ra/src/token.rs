@@ -240,7 +240,7 @@ pub fn write(
                 secret: false,
             }),
     );
-    write_together(&files).map_err(|(path, source)| RaError::Io { path, source })?;
+    write_together(&files).map_err(|(path, error)| RaError::Io { path, error })?;
     Ok(cert_paths)
 }
 
@@ -263,8 +263,8 @@ pub fn write_attribute_certificate(path: &Path, der: &[u8]) -> Result<(), RaErro
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RaError> {
-    keyward_crypto::files::write_public(path, bytes).map_err(|source| RaError::Io {
+    keyward_crypto::files::write_public(path, bytes).map_err(|error| RaError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }

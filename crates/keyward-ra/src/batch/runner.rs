@@ -256,9 +256,9 @@ impl Ctx {
         let path = pending_path(&self.pending_dir, file.row);
         let bytes = Zeroizing::new(serde_json::to_vec(file).map_err(|e| RaError::Io {
             path: path.clone(),
-            source: std::io::Error::other(e),
+            error: std::io::Error::other(e),
         })?);
-        write_secret(&path, &bytes).map_err(|source| RaError::Io { path, source })
+        write_secret(&path, &bytes).map_err(|error| RaError::Io { path, error })
     }
 
     pub(super) fn record(&self, job: &Job, status: &str) -> ResultRecord {
