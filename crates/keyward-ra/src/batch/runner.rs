@@ -108,10 +108,17 @@ impl Ctx {
             ),
         };
         let sent = AtomicBool::new(false);
+        // The pending file keeps the request and its keys (PIN procedure show, RA-local keys
+        // only): a rerun can finish a token that was issued but not written.
+        let kept_keys = AtomicBool::new(false);
         let result = prepared
             .execute_with(&self.client, source, |request| {
                 self.write_pending(job, request, shown.as_ref())?;
                 sent.store(true, Ordering::SeqCst);
+                kept_keys.store(
+                    shown.is_some() && request.transport.is_none(),
+                    Ordering::SeqCst,
+                );
                 Ok(())
             })
             .await;
@@ -121,6 +128,11 @@ impl Ctx {
             Err(e @ RaError::Refused { .. }) if job.pending.is_none() => failed(e, false),
             Err(e) => {
                 let sent = sent.load(Ordering::SeqCst);
+                let e = if kept_keys.load(Ordering::SeqCst) {
+                    self.resumable(job, e)
+                } else {
+                    e
+                };
                 failed(e, sent)
             }
         }
@@ -175,7 +187,7 @@ impl Ctx {
                     }
                     refreshed = Some(fresh);
                 }
-                Err(e) => return failed(e),
+                Err(e) => return failed(self.resumable(job, e)),
             }
         }
         failed(RaError::input(
@@ -185,6 +197,21 @@ impl Ctx {
     }
 
     /// Keeps what is needed to finish the row after an interruption, before its request goes.
+    /// A token issued but not written whose pending file keeps the request and its keys: not
+    /// lost, the rerun finishes it from the server's recorded answer.
+    fn resumable(&self, job: &Job, error: RaError) -> RaError {
+        match error {
+            RaError::Undelivered(mut u) => {
+                u.advice = format!(
+                    "Its request and key are kept in {}: once the directory takes the files, rerun the same command within about 10 minutes (while the server keeps its answer) to finish the token; no second certificate is issued",
+                    pending_path(&self.pending_dir, job.row.number).display()
+                );
+                RaError::Undelivered(u)
+            }
+            other => other,
+        }
+    }
+
     fn write_pending(
         &self,
         job: &Job,

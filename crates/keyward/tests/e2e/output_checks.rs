@@ -3,6 +3,8 @@
 //! exits 11 and is recorded in the audit log through the API; a `server.url` that is no URL is
 //! a configuration error naming the setting.
 //!
+//! In a batch the row's pending file keeps the request and key, so the rerun finishes the token.
+//!
 //! The tests run as root, whom directory permissions do not stop, so the failures are made
 //! otherwise: `/proc` takes no new file even from root (the refusal before issuance), and a
 //! file-size limit (`ulimit -f 1`, SIGXFSZ ignored) lets the checks' empty probe file be
@@ -68,13 +70,15 @@ fn audit_of(inst: &Installation, action: &str) -> Vec<keyward_store::AuditRecord
     })
 }
 
-/// `cmd` under a file-size limit of 512 bytes, SIGXFSZ ignored: a write past it fails with
-/// EFBIG instead of killing the process.
-fn with_file_size_limit(cmd: &Command) -> Command {
+/// `cmd` under a file-size limit of `blocks` × 512 bytes (sh's unit), SIGXFSZ ignored: a write
+/// past it fails with EFBIG instead of killing the process.
+fn with_file_size_limit(cmd: &Command, blocks: u32) -> Command {
     let mut limited = Command::new("sh");
     limited
         .arg("-c")
-        .arg("trap '' XFSZ; ulimit -f 1; exec \"$0\" \"$@\"")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\""
+        ))
         .arg(cmd.get_program())
         .args(cmd.get_args());
     limited
@@ -147,7 +151,7 @@ fn a_token_not_written_after_issuance_is_named_and_audited(engine: Engine) {
     let p12 = inst.out.join("full-disk.p12");
     let subject = "CN=full disk,O=Example";
     let cmd = inst.ra(&issue_args(p12.to_str().unwrap(), subject));
-    let out = run(with_file_size_limit(&cmd), PIN);
+    let out = run(with_file_size_limit(&cmd, 1), PIN);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(11), "{all}");
     let ids = certificate_ids(&inst, "full disk");
@@ -180,6 +184,49 @@ fn a_token_not_written_after_issuance_is_named_and_audited(engine: Engine) {
         stderr.contains(&format!("audit record {}", report.id)),
         "{all}"
     );
+}
+
+on_both_engines!(a_batch_token_not_written_is_finished_by_the_rerun);
+
+fn a_batch_token_not_written_is_finished_by_the_rerun(engine: Engine) {
+    let inst = Installation::on(engine);
+    let csv = inst.out.join("rows.csv");
+    std::fs::write(&csv, "subject\n\"CN=batch full disk,O=Example\"\n").unwrap();
+    let out_dir = inst.out.join("tokens");
+    let args = [
+        "batch",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--procedure",
+        "soft-signing-show",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ];
+    // 3.5 KiB: the row's pending file (its request and key, about 3.2 KiB) is written before
+    // the request is sent; the PKCS#12 (about 3.7 KiB, three certificates) is not.
+    let out = run(with_file_size_limit(&inst.ra(&args), 7), None);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(11), "{all}");
+    let ids = certificate_ids(&inst, "batch full disk");
+    assert_eq!(ids.len(), 1, "{all}");
+    let id = ids[0].to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        format!("issued Certificate ID(s) {id} "),
+        "row-1.json".into(),
+        "rerun the same command".into(),
+    ] {
+        assert!(stderr.contains(&needle), "stderr lacks {needle:?}: {all}");
+    }
+    assert!(!stderr.contains("is lost"), "the key is kept: {all}");
+    assert_eq!(audit_of(&inst, "report-undelivered-token").len(), 1);
+
+    // Without the limit the same command finishes the token from the server's answer: the
+    // same certificate, no second one.
+    let out = run(inst.ra(&args), None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(certificate_ids(&inst, "batch full disk"), ids);
+    assert!(out_dir.join("batch_full_disk.p12").exists());
 }
 
 on_both_engines!(reports_of_undelivered_tokens_are_checked_and_refusals_audited);
