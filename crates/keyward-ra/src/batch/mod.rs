@@ -28,6 +28,7 @@ mod check;
 mod error;
 mod input;
 mod journal;
+mod names;
 mod open;
 mod runner;
 #[cfg(test)]

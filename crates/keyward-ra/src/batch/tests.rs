@@ -1,7 +1,8 @@
 use std::collections::HashSet;
 
-use super::check::{derived_base, file_base, request_id, Names, Planned};
+use super::check::{request_id, Planned};
 use super::input::{Row, RowReader};
+use super::names::{derived_base, file_base, Names};
 use super::Progress;
 
 fn row(number: usize, subject: &str) -> Row {
