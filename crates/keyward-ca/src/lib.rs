@@ -283,6 +283,37 @@ impl CertificateAuthority {
         b.set_not_before(&not_before).map_err(ossl("validity"))?;
         b.set_not_after(not_after).map_err(ossl("validity"))?;
         extensions::end_entity(&mut b, &self.cert, req)?;
-        self.signer.sign(b)
+        let cert = self.signer.sign(b)?;
+        // Whatever the signer (a software key or a token), nothing leaves the CA that does not
+        // verify with the key relying parties will use: the CA certificate's.
+        let ca_public = self.cert.public_key().map_err(ossl("CA public key"))?;
+        match cert.verify(&ca_public) {
+            Ok(true) => Ok(cert),
+            _ => Err(CaError::Assembly(
+                "the signed certificate does not verify with the CA certificate's public key \
+                 (is ca.issuing.key the key of ca.issuing.certificate?)"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Checks that the signer holds the key of the CA certificate: compares the public keys,
+    /// then signs a probe and verifies it with the certificate's key. For start-up, so that a
+    /// server whose key and certificate do not match refuses to start.
+    pub fn check_key(&self) -> Result<(), CaError> {
+        let ca_public = self.cert.public_key().map_err(ossl("CA public key"))?;
+        let cert_spki = ca_public.public_key_to_der().map_err(ossl("CA public key"))?;
+        let mismatch = || {
+            CaError::Assembly("the signing key is not the key of the CA certificate".into())
+        };
+        if self.signer.public_key_der()? != cert_spki {
+            return Err(mismatch());
+        }
+        let probe = b"keyward CA key check";
+        let (_, signature) = self.signer.sign_data(probe)?;
+        if !keyward_crypto::verify_message(&ca_public, probe, &signature)? {
+            return Err(mismatch());
+        }
+        Ok(())
     }
 }
