@@ -11,11 +11,14 @@
 //! - [`procedures`]: procedures.toml after `init`: checked, loaded as a new version, compared
 //!   at the server's start.
 //! - [`kra`]: switching cm.conf to an archive key on a PKCS#11 token.
+//! - [`checks`]: the server's start-up checks (key files' modes, keys against their
+//!   certificates and public keys, a writable database), each naming its setting.
 //! - [`serve`]: the server bound to its address, serving and sealing the audit log.
 
 pub mod audit;
 pub mod ca;
 pub mod card;
+pub mod checks;
 mod error;
 pub mod init;
 pub mod install;

@@ -1,4 +1,5 @@
-//! The CM host's start-up: cm.conf, the database, the CA and KRA ([`Services::open`]), the TLS
+//! The CM host's start-up: cm.conf, the CA, the KRA, the audit key and the database, each
+//! checked against the others before anything is served ([`crate::checks`]), the TLS
 //! configuration and the listening socket; then serving, with the audit log sealed every
 //! interval and once more when stopping.
 
@@ -9,11 +10,12 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use keyward_audit::seal::{seal_on_shutdown, seal_periodically};
-use keyward_server::{api, tls, ServerError, Services};
+use keyward_server::{api, service, tls, ServerError, Services};
 use keyward_store::Store;
 
+use crate::checks;
 use crate::error::{context, AdminError};
-use crate::install::{database_error, load_audit_key, load_config};
+use crate::install::{load_audit_key, load_config, open_store};
 
 /// A server bound to its address, ready to serve.
 pub struct Bound {
@@ -40,15 +42,23 @@ pub async fn bind_with(
     database: Option<&str>,
 ) -> Result<Bound, AdminError> {
     let config = load_config(dir, database)?;
+    checks::check_file_modes(&config)?;
+    let audit_key = load_audit_key(&config)?;
+    let ca = service::load_ca(&config)?;
+    checks::check_keys(&checks::LoadedKeys {
+        config: &config,
+        ca: &ca,
+        audit: audit_key.as_ref(),
+    })?;
     let tls = tls::server_config(&config.tls_certificate, &config.tls_key, &config.ca_root)?;
-    let audit = load_audit_key(&config)?.map(|key| {
+    let kra = service::load_kra(&config)?;
+    let store = open_store(&config, database.is_some()).await?;
+    checks::check_database(&config, &store, &kra, audit_key.as_ref()).await?;
+    let services = Services::assemble(&config, store.clone(), ca, kra)?;
+    let audit = audit_key.map(|key| {
         let every = std::time::Duration::from_secs(config.audit_seal_interval);
         (Arc::new(key), every)
     });
-    let (services, store) = Services::open(&config).await.map_err(|e| match e {
-        ServerError::Store(e) => database_error(&config, database.is_some(), e),
-        other => other,
-    })?;
     warn_if_procedures_differ(dir, &store).await;
     let services = Arc::new(services);
     let addr = listen.unwrap_or(config.listen);

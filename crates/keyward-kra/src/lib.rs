@@ -164,6 +164,11 @@ impl Kra {
         self.key_pool.as_ref()
     }
 
+    /// The archive key's ID (as envelopes record it), if there is an archive key.
+    pub fn archive_key_id(&self) -> Option<&str> {
+        self.archive_key.as_deref().map(|k| k.id())
+    }
+
     /// Whether keys can be archived and recovered.
     pub fn can_archive(&self) -> bool {
         self.archive_key.is_some()

@@ -181,14 +181,25 @@ impl Services {
     pub async fn open(config: &ServerConfig) -> Result<(Services, Store), ServerError> {
         let ca = load_ca(config)?;
         let kra = load_kra(config)?;
-        let pin_mailer = load_pin_mailer(config)?;
         let store = Store::open(&config.database_url).await?;
-        let services = Services::new(store.clone(), ca, kra, config.ra_key_generation.clone());
-        let services = match pin_mailer {
+        let services = Services::assemble(config, store.clone(), ca, kra)?;
+        Ok((services, store))
+    }
+
+    /// As [`Services::open`], from a CA, KRA and database loaded (and checked) by the caller:
+    /// adds the PIN mailer cm.conf names.
+    pub fn assemble(
+        config: &ServerConfig,
+        store: Store,
+        ca: CertificateAuthority,
+        kra: Kra,
+    ) -> Result<Services, ServerError> {
+        let pin_mailer = load_pin_mailer(config)?;
+        let services = Services::new(store, ca, kra, config.ra_key_generation.clone());
+        Ok(match pin_mailer {
             Some(mailer) => services.with_pin_mailer(mailer),
             None => services,
-        };
-        Ok((services, store))
+        })
     }
 }
 

@@ -38,6 +38,10 @@ pub enum StoreError {
     /// A stored row that cannot be understood (damaged or written by a newer version).
     #[error("damaged row: {0}")]
     Corrupt(String),
+    /// The database can be read but not written (a read-only file or URL, a read-only
+    /// PostgreSQL database or user); the text is the engine's.
+    #[error("the database is read-only (every issuance would fail): {0}")]
+    ReadOnly(String),
 }
 
 /// Which unique value a [`StoreError::Conflict`] is about. Shown as the field (`request ID`)

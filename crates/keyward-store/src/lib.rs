@@ -19,6 +19,7 @@ mod audit_search;
 mod certificates;
 mod crash;
 mod error;
+mod files;
 mod nonces;
 mod officers;
 mod pin_letters;
@@ -165,6 +166,9 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (engine, url) = parse_url(url)?;
+        if engine == Engine::Sqlite {
+            files::create_sqlite_file(&url)?;
+        }
         let opened = |e: sqlx::Error| match &e {
             // invalid_catalog_name: the URL names a database the server does not have.
             sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
@@ -221,6 +225,44 @@ impl Store {
                     .await?
             }
         }
+        Ok(())
+    }
+
+    /// Checks that the database takes writes: a write (of no row) in a transaction that is
+    /// rolled back. Both engines refuse it on a read-only database before looking for rows, so
+    /// a server can refuse to start instead of failing every issuance.
+    /// [`StoreError::ReadOnly`] when it is read-only.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let read_only = |e: sqlx::Error| match &e {
+            // PostgreSQL read_only_sql_transaction; SQLite SQLITE_READONLY (8) and its
+            // extended codes (8 + n * 256).
+            sqlx::Error::Database(db)
+                if db.code().as_deref() == Some("25006")
+                    || db
+                        .code()
+                        .and_then(|c| c.parse::<i32>().ok())
+                        .is_some_and(|c| c & 0xff == 8) =>
+            {
+                StoreError::ReadOnly(db.message().to_string())
+            }
+            _ => StoreError::Database(e),
+        };
+        let mut tx = match self.engine {
+            Engine::Sqlite => WriteTx {
+                _turn: self.writer_turn().await,
+                tx: self
+                    .pool
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(read_only)?,
+            },
+            Engine::Postgres => self.write_tx().await?,
+        };
+        sqlx::query("UPDATE audit_seals SET upto_id = upto_id WHERE id < 0")
+            .execute(&mut *tx)
+            .await
+            .map_err(read_only)?;
+        tx.rollback().await?;
         Ok(())
     }
 
