@@ -133,7 +133,9 @@ async fn build(
     let database_url = database.unwrap_or("sqlite://keyward.db");
     let store = open_database(dir, database_url).await?;
     for sub in ["ca", "tls", "officer", "kra", "audit"] {
-        std::fs::create_dir_all(dir.join(sub))?;
+        // 0700 whatever the umask (protect_tree below sets it again, explicitly).
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(dir.join(sub))?;
     }
     let builtin = || "built-in procedures.toml".to_string();
     let procedures: ProcedureSet = toml::from_str(DEFAULT_PROCEDURES).map_err(context(builtin))?;
@@ -244,6 +246,8 @@ async fn build(
     };
     enroll_virtual(dir, &ca, &store, &procedures, &first).await?;
     store.close().await;
+    // Every directory 0700 and every file 0600 (keyward.db included), whatever the umask.
+    crate::install::protect_tree(dir).map_err(context(|| format!("protecting {}", dir.display())))?;
     Ok(())
 }
 

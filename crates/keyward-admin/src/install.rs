@@ -59,6 +59,25 @@ pub fn load_audit_key(config: &ServerConfig) -> Result<Option<AuditKey>, ServerE
     })
 }
 
+/// Sets every directory under `dir` (and `dir`) to mode 0700 and every file to 0600,
+/// explicitly, whatever the umask: an installation holds CA, KRA, audit and officer keys, and
+/// even its certificates and settings are nobody else's business.
+pub fn protect_tree(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |m| std::fs::Permissions::from_mode(m);
+    std::fs::set_permissions(dir, mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            protect_tree(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::set_permissions(entry.path(), mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 /// Reads the first line of a PIN file; errors name `flag` and the file.
 pub fn read_pin_file(path: &Path, flag: &str) -> Result<Zeroizing<String>, AdminError> {
     let text = Zeroizing::new(

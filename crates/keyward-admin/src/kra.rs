@@ -70,7 +70,8 @@ fn switched_cm_conf(body: &str, hsm: &[String]) -> String {
 fn switch_cm_conf(cm_conf: &Path, hsm: &[String]) -> Result<(), AdminError> {
     let body = std::fs::read_to_string(cm_conf)
         .map_err(context(|| format!("reading {}", cm_conf.display())))?;
-    keyward_crypto::files::write_public(cm_conf, switched_cm_conf(&body, hsm).as_bytes())
+    // 0600 as `keyward init` leaves every file of the installation.
+    keyward_crypto::files::write_secret(cm_conf, switched_cm_conf(&body, hsm).as_bytes())
         .map_err(context(|| format!("writing {}", cm_conf.display())))
 }
 

@@ -36,5 +36,6 @@ mod quickstart;
 mod refusals;
 mod retries;
 mod smart_card;
+mod startup_checks;
 mod two_nodes;
 mod uniqueness;
