@@ -58,7 +58,11 @@ pub(crate) fn secret_files(config: &ServerConfig) -> Vec<(&'static str, PathBuf)
         files.push(("audit.key", key.clone()));
         files.push(("audit.key-passphrase-file", pass.clone()));
     }
-    if let Some(file) = config.pin_mailer.as_ref().and_then(|p| p.password_file.clone()) {
+    if let Some(file) = config
+        .pin_mailer
+        .as_ref()
+        .and_then(|p| p.password_file.clone())
+    {
         files.push(("pin-mailer.smtp-password-file", file));
     }
     files
@@ -157,9 +161,8 @@ const KEY_CHECKS: &[KeyCheck] = &[
 /// Runs every key check; the first that fails refuses to start, naming its setting.
 pub fn check_keys(loaded: &LoadedKeys<'_>) -> Result<(), ServerError> {
     for check in KEY_CHECKS {
-        (check.check)(loaded).map_err(|reason| {
-            refuse(loaded.config, (check.setting)(loaded.config), reason)
-        })?;
+        (check.check)(loaded)
+            .map_err(|reason| refuse(loaded.config, (check.setting)(loaded.config), reason))?;
     }
     Ok(())
 }

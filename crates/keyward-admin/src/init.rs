@@ -247,7 +247,8 @@ async fn build(
     enroll_virtual(dir, &ca, &store, &procedures, &first).await?;
     store.close().await;
     // Every directory 0700 and every file 0600 (keyward.db included), whatever the umask.
-    crate::install::protect_tree(dir).map_err(context(|| format!("protecting {}", dir.display())))?;
+    crate::install::protect_tree(dir)
+        .map_err(context(|| format!("protecting {}", dir.display())))?;
     Ok(())
 }
 

@@ -302,10 +302,11 @@ impl CertificateAuthority {
     /// server whose key and certificate do not match refuses to start.
     pub fn check_key(&self) -> Result<(), CaError> {
         let ca_public = self.cert.public_key().map_err(ossl("CA public key"))?;
-        let cert_spki = ca_public.public_key_to_der().map_err(ossl("CA public key"))?;
-        let mismatch = || {
-            CaError::Assembly("the signing key is not the key of the CA certificate".into())
-        };
+        let cert_spki = ca_public
+            .public_key_to_der()
+            .map_err(ossl("CA public key"))?;
+        let mismatch =
+            || CaError::Assembly("the signing key is not the key of the CA certificate".into());
         if self.signer.public_key_der()? != cert_spki {
             return Err(mismatch());
         }

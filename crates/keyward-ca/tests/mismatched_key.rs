@@ -74,7 +74,8 @@ fn a_signing_key_that_is_not_the_certificates_key_is_found_before_any_signature(
     let h = hierarchy();
     let err = authority(&h, &h.root_key).check_key().unwrap_err();
     assert!(
-        err.to_string().contains("not the key of the CA certificate"),
+        err.to_string()
+            .contains("not the key of the CA certificate"),
         "{err}"
     );
     authority(&h, &h.issuing_key).check_key().unwrap();

@@ -26,7 +26,8 @@ fn init(dir: &Path, umask: Option<&str>) {
         }
         None => keyward(),
     };
-    cmd.args(["init", "--listen", "127.0.0.1:0", "--dir"]).arg(dir);
+    cmd.args(["init", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(dir);
     let out = run(cmd, None);
     assert!(out.status.success(), "keyward init: {}", text(&out));
 }
@@ -101,7 +102,11 @@ fn openssl_key(path: &Path) {
         .arg(path)
         .output()
         .expect("openssl genpkey");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     chmod(path, 0o600);
 }
 
@@ -127,7 +132,10 @@ fn keys_that_do_not_match_their_certificates_refuse_to_start() {
         (
             "ca.root",
             "tls/server.pem",
-            &["ca.issuing.certificate", "not signed by the root CA of ca.root"],
+            &[
+                "ca.issuing.certificate",
+                "not signed by the root CA of ca.root",
+            ],
         ),
         ("tls.key", "tls/other.key", &["tls.key", "not the key of"]),
         (
@@ -172,7 +180,13 @@ fn init_under_umask_000_leaves_every_directory_0700_and_every_file_0600() {
     }
     let _ = server.kill();
     let _ = server.wait();
-    for name in ["keyward.db", "keyward.db-wal", "keyward.db-shm", "cm.conf", "root.pem"] {
+    for name in [
+        "keyward.db",
+        "keyward.db-wal",
+        "keyward.db-shm",
+        "cm.conf",
+        "root.pem",
+    ] {
         assert!(seen.iter().any(|s| s == name), "{name} checked: {seen:?}");
     }
 }
@@ -183,8 +197,16 @@ fn key_files_or_directories_others_may_write_refuse_to_start() {
     let dir = tmp.path().join("kw");
     init(&dir, None);
     let cases: &[(&str, u32, &[&str])] = &[
-        ("ca/issuing.key.pem", 0o620, &["ca.issuing.key", "writable by group"]),
-        ("tls/server.key", 0o602, &["tls.key", "writable by group or others"]),
+        (
+            "ca/issuing.key.pem",
+            0o620,
+            &["ca.issuing.key", "writable by group"],
+        ),
+        (
+            "tls/server.key",
+            0o602,
+            &["tls.key", "writable by group or others"],
+        ),
         ("audit/audit.pass", 0o660, &["audit.key-passphrase-file"]),
         ("kra", 0o757, &["kra.archive-key", "the directory"]),
         ("ca", 0o770, &["ca.issuing.key", "the directory"]),
@@ -239,7 +261,11 @@ fn seals_and_envelopes_made_with_other_keys_refuse_to_start(engine: Engine) {
     let public = dir.join("audit/audit-key.pub.pem");
     let kept = std::fs::read(&public).unwrap();
     std::fs::copy(other.join("audit/audit-key.pub.pem"), &public).unwrap();
-    let body = set(dir, "audit.key", other.join("audit/audit-key.pem").to_str().unwrap());
+    let body = set(
+        dir,
+        "audit.key",
+        other.join("audit/audit-key.pem").to_str().unwrap(),
+    );
     set(
         dir,
         "audit.key-passphrase-file",
