@@ -125,7 +125,7 @@ pub struct LoadedKeys<'a> {
     pub config: &'a ServerConfig,
     /// The issuing CA, with its signer.
     pub ca: &'a CertificateAuthority,
-    /// The audit key, if cm.conf names one.
+    /// The audit key, if cm.conf names one (already checked against its public key file).
     pub audit: Option<&'a AuditKey>,
 }
 
@@ -152,11 +152,9 @@ const KEY_CHECKS: &[KeyCheck] = &[
         setting: |_| "tls.key",
         check: tls_key_matches,
     },
-    KeyCheck {
-        setting: |_| "audit.key",
-        check: audit_key_matches,
-    },
 ];
+// `audit.key` against `audit-key.pub.pem` is checked where the key is loaded
+// (`install::load_audit_key`), for every command that uses it.
 
 /// Runs every key check; the first that fails refuses to start, naming its setting.
 pub fn check_keys(loaded: &LoadedKeys<'_>) -> Result<(), ServerError> {
@@ -249,19 +247,23 @@ fn audit_public_files(config: &ServerConfig, key: &Path) -> Vec<PathBuf> {
     files.into_iter().filter(|f| f.exists()).collect()
 }
 
-/// `audit.key` is the key of `audit-key.pub.pem`, the file seals are verified with.
-fn audit_key_matches(loaded: &LoadedKeys<'_>) -> Result<(), String> {
-    let (Some(audit), Some((key, _))) = (loaded.audit, &loaded.config.audit_key) else {
-        return Ok(());
-    };
-    for file in audit_public_files(loaded.config, key) {
+/// `key` (from `key_file`, cm.conf's `audit.key`) is the key of every `audit-key.pub.pem` of
+/// [`audit_public_files`], the file seals are verified with. Run by
+/// [`crate::install::load_audit_key`], so the server, `audit seal` and `audit verify` all
+/// refuse a wrong key.
+pub(crate) fn audit_key_matches_public_files(
+    config: &ServerConfig,
+    key_file: &Path,
+    key: &AuditKey,
+) -> Result<(), String> {
+    for file in audit_public_files(config, key_file) {
         let id = keyward_audit::public_key_id(&read(&file)?)
             .map_err(|e| format!("{}: {e}", file.display()))?;
-        if id != audit.key_id() {
+        if id != key.key_id() {
             return Err(format!(
                 "{} (key {}) is not the key of {} (key {id}): seals would not verify with it",
-                key.display(),
-                audit.key_id(),
+                key_file.display(),
+                key.key_id(),
                 file.display()
             ));
         }

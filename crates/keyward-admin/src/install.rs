@@ -42,8 +42,26 @@ pub async fn open_store(config: &ServerConfig, overridden: bool) -> Result<Store
         .map_err(|e| database_error(config, overridden, e))
 }
 
-/// The audit key named by cm.conf, if any; errors name the file (exit code 3).
+/// The audit key named by cm.conf, if any; errors name the file (exit code 3). A key that is
+/// not the key of the installation's `audit-key.pub.pem` is refused naming `audit.key`: seals
+/// made with it would not verify, and `audit verify` with it would trust them.
 pub fn load_audit_key(config: &ServerConfig) -> Result<Option<AuditKey>, ServerError> {
+    let Some((key_file, _)) = &config.audit_key else {
+        return Ok(None);
+    };
+    let key = read_audit_key(config)?;
+    if let Some(key) = &key {
+        crate::checks::audit_key_matches_public_files(config, key_file, key).map_err(|reason| {
+            ServerError::Config {
+                path: config.path.clone(),
+                reason: format!("audit.key: {reason}"),
+            }
+        })?;
+    }
+    Ok(key)
+}
+
+fn read_audit_key(config: &ServerConfig) -> Result<Option<AuditKey>, ServerError> {
     let Some((key, pass)) = &config.audit_key else {
         return Ok(None);
     };

@@ -287,3 +287,25 @@ fn seals_and_envelopes_made_with_other_keys_refuse_to_start(engine: Engine) {
     );
     refuses_to_start(dir, &["kra.archive-key", "sealed under archive key"]);
 }
+
+/// The case: with `audit.key = tls/server.key`, `audit verify` (with cm.conf's key)
+/// said intact and `audit seal` sealed with the wrong key. Both refuse it now, naming the
+/// setting, as the server does.
+#[test]
+fn audit_commands_refuse_an_audit_key_that_is_not_the_public_key_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("kw");
+    init(&dir, None);
+    set(&dir, "audit.key", "tls/server.key");
+    for command in ["verify", "seal"] {
+        let mut cmd = keyward();
+        cmd.args(["audit", command, "--dir"]).arg(&dir);
+        let out = run(cmd, None);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(3), "audit {command}: {all}");
+        assert!(
+            all.contains("audit.key") && all.contains("audit-key.pub.pem"),
+            "audit {command}: {all}"
+        );
+    }
+}
