@@ -273,13 +273,15 @@ pub(crate) fn audit_key_matches_public_files(
 
 /// The database checks: it takes writes (`database.url`); the newest seal was made with the
 /// audit key (`audit.key`); envelopes in it were sealed under the archive key (`kra.*`).
+/// `overridden`: `database.url` came from `--database`.
 pub async fn check_database(
     config: &ServerConfig,
+    overridden: bool,
     store: &Store,
     kra: &Kra,
     audit: Option<&AuditKey>,
 ) -> Result<(), ServerError> {
-    let db = |e: StoreError| refuse(config, "database.url", e);
+    let db = |e: StoreError| crate::install::database_error(config, overridden, e);
     store.check_writable().await.map_err(db)?;
     if let (Some(audit), Some(seal)) = (audit, store.last_audit_seal().await.map_err(db)?) {
         if seal.key_id != audit.key_id() {

@@ -39,8 +39,9 @@ pub enum StoreError {
     #[error("damaged row: {0}")]
     Corrupt(String),
     /// The database can be read but not written (a read-only file or URL, a read-only
-    /// PostgreSQL database or user); the text is the engine's.
-    #[error("the database is read-only (every issuance would fail): {0}")]
+    /// PostgreSQL database or transaction, a user without write privileges); the text is the
+    /// engine's.
+    #[error("the database cannot be written (every issuance would fail): {0}")]
     ReadOnly(String),
 }
 

@@ -234,10 +234,10 @@ impl Store {
     /// [`StoreError::ReadOnly`] when it is read-only.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
         let read_only = |e: sqlx::Error| match &e {
-            // PostgreSQL read_only_sql_transaction; SQLite SQLITE_READONLY (8) and its
-            // extended codes (8 + n * 256).
+            // PostgreSQL read_only_sql_transaction and insufficient_privilege; SQLite
+            // SQLITE_READONLY (8) and its extended codes (8 + n * 256).
             sqlx::Error::Database(db)
-                if db.code().as_deref() == Some("25006")
+                if matches!(db.code().as_deref(), Some("25006" | "42501"))
                     || db
                         .code()
                         .and_then(|c| c.parse::<i32>().ok())

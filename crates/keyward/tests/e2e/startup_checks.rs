@@ -35,9 +35,14 @@ fn init(dir: &Path, umask: Option<&str>) {
 /// Runs `keyward server` on `dir` and expects it to refuse to start: exit 3 within 60 s, its
 /// stderr naming every needle. A server that starts is killed and fails the test.
 fn refuses_to_start(dir: &Path, needles: &[&str]) {
-    let mut server = keyward()
-        .args(["server", "--listen", "127.0.0.1:0", "--dir"])
-        .arg(dir)
+    let mut cmd = keyward();
+    cmd.args(["server", "--listen", "127.0.0.1:0", "--dir"]).arg(dir);
+    refuses(cmd, needles);
+}
+
+/// As [`refuses_to_start`], for the server command `cmd`.
+fn refuses(mut cmd: Command, needles: &[&str]) {
+    let mut server = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -228,22 +233,101 @@ fn a_read_only_database_refuses_to_start(engine: Engine) {
     match engine {
         Engine::Sqlite => {
             set(&inst.dir, "database.url", "sqlite://keyward.db?mode=ro");
+            refuses_to_start(&inst.dir, &["database.url", "cannot be written"]);
         }
-        Engine::Postgres => common::block_on(async {
-            let pool = inst.raw().await;
-            let name: String = sqlx::query_scalar("SELECT current_database()::text")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            let sql = format!("ALTER DATABASE {name} SET default_transaction_read_only = on");
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-        }),
+        Engine::Postgres => {
+            // A user who may read every table but write none: the migrations (all applied)
+            // and the start-up reads pass, and only a write tells.
+            let reader = PgReader::create(&inst);
+            let mut server = keyward();
+            server
+                .args(["server", "--listen", "127.0.0.1:0", "--database", &reader.url])
+                .arg("--dir")
+                .arg(&inst.dir);
+            refuses(server, &["database.url", "from --database", "cannot be written"]);
+            // A read-only database (a hot standby would answer the same).
+            common::block_on(async {
+                let pool = inst.raw().await;
+                let name: String = sqlx::query_scalar("SELECT current_database()::text")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                let sql = format!("ALTER DATABASE {name} SET default_transaction_read_only = on");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+            });
+            refuses_to_start(&inst.dir, &["database.url", "read-only"]);
+        }
     }
-    refuses_to_start(&inst.dir, &["database.url", "read-only"]);
+}
+
+/// A PostgreSQL role that may read every table of the installation's database and write none,
+/// dropped with this.
+struct PgReader {
+    admin_url: String,
+    role: String,
+    url: String,
+}
+
+impl PgReader {
+    fn create(inst: &Installation) -> PgReader {
+        let role = format!(
+            "kw_reader_{}",
+            inst.database_url.rsplit('_').next().unwrap_or("x")
+        );
+        let admin_url = inst.database_url.clone();
+        let url = admin_url.replacen("postgres@", &format!("{role}@"), 1);
+        assert_ne!(url, admin_url, "the test database URL names user postgres");
+        common::block_on(async {
+            let pool = inst.raw().await;
+            for sql in [
+                format!("CREATE ROLE {role} LOGIN"),
+                format!("GRANT USAGE, CREATE ON SCHEMA public TO {role}"),
+                format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"),
+            ] {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            pool.close().await;
+        });
+        PgReader {
+            admin_url,
+            role,
+            url,
+        }
+    }
+}
+
+impl Drop for PgReader {
+    fn drop(&mut self) {
+        let (url, role) = (self.admin_url.clone(), self.role.clone());
+        // On a thread of its own: Drop may run inside a runtime.
+        let _ = std::thread::spawn(move || {
+            common::block_on(async move {
+                sqlx::any::install_default_drivers();
+                let Ok(pool) = sqlx::any::AnyPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&url)
+                    .await
+                else {
+                    return;
+                };
+                for sql in [
+                    format!("DROP OWNED BY {role}"),
+                    format!("DROP ROLE IF EXISTS {role}"),
+                ] {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                }
+                pool.close().await;
+            })
+        })
+        .join();
+    }
 }
 
 on_both_engines!(seals_and_envelopes_made_with_other_keys_refuse_to_start);
