@@ -245,6 +245,7 @@ fn a_read_only_database_refuses_to_start(engine: Engine) {
                 .arg("--dir")
                 .arg(&inst.dir);
             refuses(server, &["database.url", "from --database", "cannot be written"]);
+            drop(reader); // before the database turns read-only, which would refuse DROP OWNED
             // A read-only database (a hot standby would answer the same).
             common::block_on(async {
                 let pool = inst.raw().await;
