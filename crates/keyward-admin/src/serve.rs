@@ -53,7 +53,14 @@ pub async fn bind_with(
     let tls = tls::server_config(&config.tls_certificate, &config.tls_key, &config.ca_root)?;
     let kra = service::load_kra(&config)?;
     let store = open_store(&config, database.is_some()).await?;
-    checks::check_database(&config, database.is_some(), &store, &kra, audit_key.as_ref()).await?;
+    checks::check_database(
+        &config,
+        database.is_some(),
+        &store,
+        &kra,
+        audit_key.as_ref(),
+    )
+    .await?;
     let services = Services::assemble(&config, store.clone(), ca, kra)?;
     let audit = audit_key.map(|key| {
         let every = std::time::Duration::from_secs(config.audit_seal_interval);

@@ -36,7 +36,8 @@ fn init(dir: &Path, umask: Option<&str>) {
 /// stderr naming every needle. A server that starts is killed and fails the test.
 fn refuses_to_start(dir: &Path, needles: &[&str]) {
     let mut cmd = keyward();
-    cmd.args(["server", "--listen", "127.0.0.1:0", "--dir"]).arg(dir);
+    cmd.args(["server", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(dir);
     refuses(cmd, needles);
 }
 
@@ -241,12 +242,21 @@ fn a_read_only_database_refuses_to_start(engine: Engine) {
             let reader = PgReader::create(&inst);
             let mut server = keyward();
             server
-                .args(["server", "--listen", "127.0.0.1:0", "--database", &reader.url])
+                .args([
+                    "server",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--database",
+                    &reader.url,
+                ])
                 .arg("--dir")
                 .arg(&inst.dir);
-            refuses(server, &["database.url", "from --database", "cannot be written"]);
+            refuses(
+                server,
+                &["database.url", "from --database", "cannot be written"],
+            );
             drop(reader); // before the database turns read-only, which would refuse DROP OWNED
-            // A read-only database (a hot standby would answer the same).
+                          // A read-only database (a hot standby would answer the same).
             common::block_on(async {
                 let pool = inst.raw().await;
                 let name: String = sqlx::query_scalar("SELECT current_database()::text")
