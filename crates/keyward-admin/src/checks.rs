@@ -27,7 +27,7 @@ fn refuse(config: &ServerConfig, setting: &str, reason: impl std::fmt::Display) 
 }
 
 /// The files holding keys or their passphrases and PINs, with the setting that names each.
-pub(crate) fn secret_files(config: &ServerConfig) -> Vec<(&'static str, PathBuf)> {
+fn secret_files(config: &ServerConfig) -> Vec<(&'static str, PathBuf)> {
     let mut files = vec![("tls.key", config.tls_key.clone())];
     match &config.ca_issuing_key {
         CaKeySetting::File {
@@ -125,8 +125,6 @@ pub struct LoadedKeys<'a> {
     pub config: &'a ServerConfig,
     /// The issuing CA, with its signer.
     pub ca: &'a CertificateAuthority,
-    /// The audit key, if cm.conf names one (already checked against its public key file).
-    pub audit: Option<&'a AuditKey>,
 }
 
 /// One start-up check: the setting it blames and the check.

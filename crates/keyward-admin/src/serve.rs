@@ -48,7 +48,6 @@ pub async fn bind_with(
     checks::check_keys(&checks::LoadedKeys {
         config: &config,
         ca: &ca,
-        audit: audit_key.as_ref(),
     })?;
     let tls = tls::server_config(&config.tls_certificate, &config.tls_key, &config.ca_root)?;
     let kra = service::load_kra(&config)?;
