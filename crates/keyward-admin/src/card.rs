@@ -81,7 +81,7 @@ pub async fn enroll_card(
     let stored = async {
         let public = PKey::public_key_from_der(&spki)
             .map_err(context(|| "the token's public key".to_string()))?;
-        let cert = issue(ca, &public, &dn, procedure, &[], &[])?;
+        let cert = issue(ca, &public, &dn, &procedure, &[], &[])?;
         token.store_certificate(req.name, &key.id, &cert.to_der()?)?;
         for ca_cert in ca.chain() {
             let der = ca_cert.to_der()?;

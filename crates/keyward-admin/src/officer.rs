@@ -15,7 +15,9 @@ use keyward_ca::{CertificateAuthority, IssueRequest};
 use keyward_crypto::files::write_secret;
 use keyward_policy::keyspec::Curve;
 use keyward_policy::roles::{format_roles, parse_roles, Role};
-use keyward_policy::{CertificateProcedure, DistinguishedName, KeySpec, ProcedureSet};
+use keyward_policy::{
+    CertificateProcedure, DistinguishedName, KeySpec, ProcedureSet, OFFICER_TLS_EKU,
+};
 use keyward_proto::KeyOrigin;
 use keyward_server::service::{certificate_record, RecordContext};
 use keyward_store::{AuditCategory, NewAudit, NewOfficer, Outcome, Store};
@@ -77,13 +79,15 @@ fn check_name(name: &str) -> Result<(), AdminError> {
     }
 }
 
-/// The validated subject (`CN=NAME,O=Keyward`) and the certificate procedure `officer` for a
-/// new officer NAME; refused if NAME is malformed or taken.
-pub async fn officer_subject<'p>(
+/// The validated subject (`CN=NAME,O=Keyward`) and the certificate procedure for a new
+/// officer NAME: procedure `officer` with clientAuth and the officers' TLS marker
+/// [`OFFICER_TLS_EKU`] added, the only certificates the API accepts at the handshake (procedures
+/// cannot list the marker: keyward-policy refuses it). Refused if NAME is malformed or taken.
+pub async fn officer_subject(
     store: &Store,
-    procedures: &'p ProcedureSet,
+    procedures: &ProcedureSet,
     name: &str,
-) -> Result<(DistinguishedName, &'p CertificateProcedure), AdminError> {
+) -> Result<(DistinguishedName, CertificateProcedure), AdminError> {
     check_name(name)?;
     if store.officer_by_name(name).await?.is_some() {
         return Err(input_error(format!("NAME: an officer named {name} exists")));
@@ -97,7 +101,19 @@ pub async fn officer_subject<'p>(
         })?;
     let dn = DistinguishedName::parse(&format!("CN={name},O=Keyward"))?;
     dn.validate(procedure, None)?;
-    Ok((dn, procedure))
+    Ok((dn, officer_procedure(procedure)))
+}
+
+/// `procedure` with the extended key usages every officer TLS certificate needs: clientAuth
+/// (rustls's client verifier asks for it) and the officers' marker.
+pub fn officer_procedure(procedure: &CertificateProcedure) -> CertificateProcedure {
+    let mut officer = procedure.clone();
+    for usage in ["clientAuth", OFFICER_TLS_EKU] {
+        if !officer.extended_key_usage.iter().any(|u| u == usage) {
+            officer.extended_key_usage.push(usage.to_string());
+        }
+    }
+    officer
 }
 
 /// An officer about to be registered: its new certificate, subject, name, roles, and where its
@@ -208,7 +224,7 @@ pub async fn enroll_virtual(
     }
     let (dn, procedure) = officer_subject(store, procedures, name).await?;
     let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1))?;
-    let cert = issue(ca, &key, &dn, procedure, &[], &[])?;
+    let cert = issue(ca, &key, &dn, &procedure, &[], &[])?;
     let pin = keyward_crypto::generate_pin(16, keyward_policy::pin::PIN_ALPHABET)?;
     let p12 = keyward_crypto::build_p12(
         &key,

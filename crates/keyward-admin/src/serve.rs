@@ -28,6 +28,8 @@ pub struct Bound {
     store: Store,
     /// The audit key and the seal interval, if cm.conf names an audit key.
     audit: Option<(Arc<keyward_audit::AuditKey>, std::time::Duration)>,
+    /// cm.conf's connection limits, and the listener's counters.
+    connections: api::Connections,
 }
 
 /// Loads cm.conf from `dir`, opens the database and CA, and binds `listen` (or cm.conf's).
@@ -78,6 +80,7 @@ pub async fn bind_with(
         .local_addr()
         .map_err(context(|| "reading the bound address".to_string()))?;
     Ok(Bound {
+        connections: api::Connections::new(config.limits),
         addr,
         listener,
         tls,
@@ -102,6 +105,11 @@ async fn warn_if_procedures_differ(dir: &Path, store: &Store) {
 }
 
 impl Bound {
+    /// The listener's connection counters (refusals by cause, open connections).
+    pub fn connection_stats(&self) -> Arc<api::ConnectionStats> {
+        self.connections.stats.clone()
+    }
+
     /// Serves until `shutdown` completes; meanwhile seals the audit log every interval (if
     /// there is an audit key), and once more when stopping.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
@@ -114,7 +122,14 @@ impl Bound {
             .issuance
             .key_pool()
             .map(|pool| tokio::spawn(log_key_pool(pool)));
-        api::serve(self.listener, self.tls, self.services, shutdown).await;
+        api::serve(
+            self.listener,
+            self.tls,
+            self.services,
+            self.connections,
+            shutdown,
+        )
+        .await;
         if let Some(task) = pool_log {
             task.abort();
         }

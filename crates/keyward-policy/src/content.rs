@@ -116,6 +116,18 @@ pub fn check_content(
         )
     };
     for p in &procedures {
+        // Checked again here, not only when procedures are loaded: a token must never carry
+        // the officers' TLS marker, whatever the database holds.
+        if p.marks_officers() {
+            return Err(in_procedure(
+                p,
+                "procedure",
+                format!(
+                    "{} is reserved for officer certificates",
+                    crate::OFFICER_TLS_EKU
+                ),
+            ));
+        }
         subject
             .validate(p, fields.email)
             .map_err(|e| in_procedure(p, &e.field, e.reason))?;

@@ -147,6 +147,12 @@ impl CertificateProcedure {
                  Greek, …) or ISO 15924 code (Latn, …)"
             ));
         }
+        if self.marks_officers() {
+            return Err(format!(
+                "extended_key_usage: {OFFICER_TLS_EKU} marks Keyward officers' TLS certificates; \
+                 Keyward writes it itself when it enrolls an officer, never through a procedure"
+            ));
+        }
         for (field, urls) in [
             ("crl_urls", &self.crl_urls),
             ("ocsp_urls", &self.ocsp_urls),
@@ -200,10 +206,48 @@ impl CertificateProcedure {
         Ok(())
     }
 
+    /// Whether the procedure lists the officer marker [`OFFICER_TLS_EKU`] (however its arcs
+    /// are written: `2.25.0…` names the same OID for OpenSSL).
+    pub fn marks_officers(&self) -> bool {
+        self.extended_key_usage
+            .iter()
+            .any(|usage| same_oid(usage, OFFICER_TLS_EKU))
+    }
+
     /// Whether an officer may add QC statements to certificates of this procedure.
     pub fn takes_officer_qc(&self) -> bool {
         !self.qc_officer_may_add.is_empty()
     }
+}
+
+/// The extended key usage that marks a Keyward officer's TLS client certificate: the API
+/// accepts at the TLS layer only client certificates that carry it (besides clientAuth), so
+/// holders of end-user certificates, which carry clientAuth too, are refused at the handshake.
+///
+/// An EKU rather than a certificate policy: it states what the key may be used for (logging in
+/// to Keyward's API as an officer), which is what the TLS layer asks, and path validation does
+/// not narrow it the way policy processing narrows policies along the chain. The OID is under
+/// `2.25` (ITU-T X.667 / RFC 4122 section 6: an OID made from a UUID, here
+/// f6ef452e-cf35-4811-8427-e97ba5a54790, belongs to whoever generated the UUID and needs no
+/// registration), the one arc Keyward owns without an IANA enterprise number.
+pub const OFFICER_TLS_EKU: &str = "2.25.328232449107165066593936364209183213456";
+
+/// Whether two dotted OIDs are the same (arcs compared without leading zeros).
+fn same_oid(a: &str, b: &str) -> bool {
+    let arcs = |s: &str| -> Vec<String> {
+        s.trim()
+            .split('.')
+            .map(|arc| {
+                let t = arc.trim_start_matches('0');
+                if t.is_empty() {
+                    "0".to_string()
+                } else {
+                    t.to_string()
+                }
+            })
+            .collect()
+    };
+    arcs(a) == arcs(b)
 }
 
 /// An OID written with dots: at least two arcs of digits.
@@ -630,4 +674,32 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_officer_marker_is_found_however_written() {
+        let mut p = CertificateProcedure {
+            name: "p".into(),
+            validity_days: 1,
+            extended_key_usage: vec!["clientAuth".into()],
+            ..Default::default()
+        };
+        assert!(!p.marks_officers());
+        assert!(p.validate().is_ok());
+        for written in [
+            OFFICER_TLS_EKU.to_string(),
+            OFFICER_TLS_EKU.replace("2.25.", "02.0025."),
+            format!(" {OFFICER_TLS_EKU}"),
+        ] {
+            p.extended_key_usage = vec!["clientAuth".into(), written.clone()];
+            assert!(p.marks_officers(), "{written}");
+            assert!(p.validate().unwrap_err().contains("extended_key_usage"));
+        }
+        p.extended_key_usage = vec![format!("{OFFICER_TLS_EKU}1")];
+        assert!(!p.marks_officers());
+    }
 }

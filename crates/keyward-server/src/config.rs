@@ -10,7 +10,9 @@ use keyward_policy::keyspec::{KeySpecList, DEFAULT_RA_KEY_GENERATION};
 use crate::error::ServerError;
 
 mod keys;
+mod limits;
 pub use keys::{ArchiveKeySetting, CaKeySetting, Pkcs11Key};
+pub use limits::ConnectionLimits;
 
 /// The server settings, with paths resolved against the configuration file's directory.
 #[derive(Debug, Clone)]
@@ -52,6 +54,8 @@ pub struct ServerConfig {
     pub audit_key: Option<(PathBuf, PathBuf)>,
     /// `audit.seal-interval`: seconds between seals (default 60, 1 to 86400).
     pub audit_seal_interval: u64,
+    /// `server.header-timeout`, `-body-timeout`, `-idle-timeout`, `-max-connections`.
+    pub limits: ConnectionLimits,
 }
 
 /// The PIN mailer's settings.
@@ -104,12 +108,13 @@ impl ServerConfig {
         let settings = Settings::parse(&text).map_err(|e| fail(e.to_string()))?;
         if let Some(unknown) = settings
             .keys()
-            .find(|k| !KNOWN.contains(k) && !keys::KNOWN.contains(k))
+            .find(|k| !KNOWN.contains(k) && !keys::KNOWN.contains(k) && !limits::KNOWN.contains(k))
         {
             return Err(fail(format!(
-                "unknown setting {unknown}; known: {}, {}",
+                "unknown setting {unknown}; known: {}, {}, {}",
                 KNOWN.join(", "),
-                keys::KNOWN.join(", ")
+                keys::KNOWN.join(", "),
+                limits::KNOWN.join(", ")
             )));
         }
         let base = path.parent().unwrap_or(Path::new("."));
@@ -135,6 +140,7 @@ impl ServerConfig {
         let ca_issuing_key = keys::ca_key(&settings, base).map_err(fail)?;
         let pin_mailer = pin_mailer(&settings, base).map_err(fail)?;
         let (audit_key, audit_seal_interval) = audit(&settings, base).map_err(fail)?;
+        let limits = limits::connection_limits(&settings).map_err(fail)?;
         Ok(ServerConfig {
             path: path.to_path_buf(),
             listen,
@@ -151,6 +157,7 @@ impl ServerConfig {
             pin_mailer,
             audit_key,
             audit_seal_interval,
+            limits,
         })
     }
 }

@@ -406,3 +406,24 @@ fn the_officers_statements_are_merged_into_each_procedure() {
     }
     assert!(!qc.has(QcKind::RetentionPeriod));
 }
+
+#[test]
+fn no_token_carries_the_officers_tls_marker() {
+    let mut set = procedures();
+    let signing = set
+        .certificate
+        .iter_mut()
+        .find(|c| c.name == "signing")
+        .unwrap();
+    signing
+        .extended_key_usage
+        .push(crate::OFFICER_TLS_EKU.replace("2.25.", "2.025."));
+    let err = set.validate().unwrap_err().to_string();
+    assert!(err.contains("extended_key_usage"), "{err}");
+    // Even when a set that bypassed validation (a database edited by hand) reaches the check.
+    let err = case("marker", "soft-signing", ALICE)
+        .run(&set)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reserved for officer certificates"), "{err}");
+}

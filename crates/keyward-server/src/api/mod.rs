@@ -1,9 +1,7 @@
 //! The HTTPS API: TLS with client certificates, officer lookup, request signatures, JSON.
 //! No policy here: decisions are the service's.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
@@ -11,12 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use keyward_proto::{
     ApiError, IssueRequest, WhoAmI, MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECS, TOKENS_PATH,
@@ -28,9 +21,14 @@ use crate::service::{unix_now, Answer, Gate, Refusal, RefusalKind, Services};
 mod approvals;
 mod auth;
 mod body;
+mod body_limit;
 mod pins;
 mod reports;
+mod serve;
+mod stats;
 pub use auth::PeerCertificate;
+pub use serve::{serve, Connections};
+pub use stats::ConnectionStats;
 
 /// A refusal as the API returns it.
 #[derive(Debug)]
@@ -105,6 +103,12 @@ pub fn router(services: Arc<Services>) -> Router {
             ApiFailure::new(StatusCode::NOT_FOUND, "not-found", None, "no such endpoint")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost: bodies are read whole, within the limit and the body timeout, before
+        // any handler (413 and 408 as JSON on both protocols; 413 audited).
+        .layer(axum::middleware::from_fn_with_state(
+            services.clone(),
+            body_limit::read_whole,
+        ))
         .with_state(services)
 }
 
@@ -466,55 +470,5 @@ fn answered<T: serde::Serialize>(answer: Answer<T>) -> Response {
             json,
         )
             .into_response(),
-    }
-}
-
-/// Serves the API on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    tls: rustls::ServerConfig,
-    services: Arc<Services>,
-    shutdown: impl Future<Output = ()>,
-) {
-    let acceptor = TlsAcceptor::from(Arc::new(tls));
-    let app = router(services);
-    tokio::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (tcp, remote) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::info!("TLS handshake with {remote} refused: {e}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::info!("TLS handshake with {remote} timed out");
-                        return;
-                    }
-                };
-            let peer = PeerCertificate::from_connection(tls.get_ref().1);
-            let service = TowerToHyperService::new(app.layer(Extension(peer)));
-            if let Err(e) = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), service)
-                .await
-            {
-                tracing::debug!("connection with {remote} ended: {e}");
-            }
-        });
     }
 }

@@ -14,6 +14,7 @@ mod approvals;
 mod attribute_certificates;
 mod audit;
 mod batch;
+mod connections;
 mod crash;
 mod hostile_requests;
 mod hsm_keys;
