@@ -320,7 +320,8 @@ pub struct ArchivedKeyInfo {
 pub struct ApiError {
     /// Stable machine code: `unauthenticated`, `forbidden`, `bad-signature`, `invalid`,
     /// `unsupported-media-type` (a POST body not sent as `application/json`), `not-found`,
-    /// `conflict`, `approval-required`, `unsupported`, `internal`.
+    /// `conflict`, `approval-required`, `unsupported`, `internal`, `too-large` (413: a body over
+    /// [`MAX_BODY_BYTES`]), `timeout` (408: a body not sent within the server's body timeout).
     pub code: String,
     /// The field at fault, when one is (`subject`, `CN`, `key_spec`, `token_procedure`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,8 +9,9 @@ use keyward_policy::config::Settings;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// `server.header-timeout` (seconds, default 10): the TLS handshake, and then each
-    /// request's headers, must arrive within this time (on HTTP/1.1 this includes the wait for
-    /// the next request on a kept-alive connection).
+    /// HTTP/1.1 request's headers, must arrive within this time (this includes the wait for the
+    /// next request on a kept-alive connection). HTTP/2 headers that never complete leave the
+    /// connection without a request in progress: the idle timeout closes it.
     pub header_timeout: Duration,
     /// `server.body-timeout` (seconds, default 30): a request's whole body must arrive within
     /// this time once its headers have; otherwise 408 and the connection is closed.
