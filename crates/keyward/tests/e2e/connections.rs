@@ -77,6 +77,16 @@ fn connect(
     who: &Identity,
     alpn: &str,
 ) -> Result<SslStream<TcpStream>, String> {
+    connect_to(inst, &address(inst), who, alpn)
+}
+
+/// [`connect`] to another server of the installation, at `addr`.
+fn connect_to(
+    inst: &Installation,
+    addr: &str,
+    who: &Identity,
+    alpn: &str,
+) -> Result<SslStream<TcpStream>, String> {
     let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
     b.set_ca_file(inst.dir.join("ca/root.pem")).unwrap();
     b.set_verify(SslVerifyMode::PEER);
@@ -89,7 +99,7 @@ fn connect(
     protos.extend_from_slice(alpn.as_bytes());
     b.set_alpn_protos(&protos).unwrap();
     let connector = b.build();
-    let tcp = TcpStream::connect(address(inst)).map_err(|e| e.to_string())?;
+    let tcp = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     let mut config = connector.configure().unwrap();
     config.set_verify_hostname(false);
     config.connect("127.0.0.1", tcp).map_err(|e| e.to_string())
@@ -354,4 +364,71 @@ fn token_holders_are_refused_at_the_handshake_and_413_is_json_and_audited(engine
         assert_eq!(r.officer.as_deref(), Some("admin"));
         assert_eq!(r.detail["path"], "/v1/tokens");
     }
+}
+
+/// With its file descriptors used up, the server pauses between failed accepts and logs them
+/// once per interval with a count (it logged every one, 20 a second, before), and it serves
+/// again once connections are gone.
+#[test]
+fn failed_accepts_back_off_and_are_logged_once_per_interval() {
+    // The default cap (1024): connections over a small one would be closed, never run out.
+    let mut inst = Installation::new();
+    inst.stop_server();
+    let log_path = inst.out.join("emfile.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut server = Command::new("bash")
+        .arg("-c")
+        .arg(r#"ulimit -n 64 && exec "$0" server --listen 127.0.0.1:0 --dir "$1""#)
+        .arg(env!("CARGO_BIN_EXE_keyward"))
+        .arg(&inst.dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut banner,
+    )
+    .unwrap();
+    let addr = banner
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://"))
+        .unwrap_or_else(|| panic!("server did not start: {banner}"))
+        .to_string();
+    // 100 plain TCP connections: the kernel completes them, the server runs out of descriptors
+    // accepting them and keeps failing to accept the rest for as long as they are open.
+    let flood: Vec<TcpStream> = (0..100)
+        .filter_map(|_| TcpStream::connect(&addr).ok())
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    drop(flood);
+    let admin = Identity::admin(&inst);
+    let start = Instant::now();
+    let served = loop {
+        let attempt = connect_to(&inst, &addr, &admin, "http/1.1").and_then(|mut t| {
+            t.write_all(b"GET /v1/whoami HTTP/1.1\r\nHost: x\r\n\r\n")
+                .map_err(|e| e.to_string())?;
+            let mut buf = [0u8; 12];
+            t.read_exact(&mut buf).map_err(|e| e.to_string())?;
+            Ok(buf)
+        });
+        match attempt {
+            Ok(buf) => break buf,
+            Err(e) if start.elapsed() > Duration::from_secs(10) => {
+                let _ = server.kill();
+                panic!("not served after the flood: {e}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(&served, b"HTTP/1.1 200");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let lines = log.lines().filter(|l| l.contains("accept failed")).count();
+    assert!(
+        (1..=2).contains(&lines),
+        "{lines} lines about failed accepts in about 3 s: {log}"
+    );
 }
