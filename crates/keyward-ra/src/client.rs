@@ -116,6 +116,9 @@ impl RaClient {
             .use_preconfigured_tls(tls)
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
+            // Below the server's default header timeout (10 s), which also closes idle
+            // keep-alive connections: reusing one the server is closing would fail the request.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| conf_err(format!("http client: {e}")))?;
         Ok(RaClient {
