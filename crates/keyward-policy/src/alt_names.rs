@@ -14,6 +14,7 @@ pub const MAX_ALT_NAMES: usize = 16;
 /// DNS names and IP addresses for the subjectAltName extension.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AltNames {
     /// dNSName entries, as typed (checked and lower-cased by [`AltNames::checked`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -19,6 +19,7 @@ use crate::subject::DistinguishedName;
 /// One archived key picked by the officer, by the certificate issued when it was created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeySelection {
     /// By Certificate ID (decimal string).
     CertificateId(String),

@@ -20,6 +20,7 @@ pub const MAX_QC_ITEMS: usize = 8;
 /// QcType (EN 319 412-5 4.2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum QcType {
     /// id-etsi-qct-esign: electronic signatures of a natural person.
     Esign,
@@ -44,6 +45,7 @@ impl QcType {
 /// language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PdsLocation {
     /// An https URL (IA5String).
     pub url: String,
@@ -54,6 +56,7 @@ pub struct PdsLocation {
 /// QcLimitValue (RFC 3739 3.2.6.1): the transaction value limit, `amount × 10^exponent`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimitValue {
     /// ISO 4217 alphabetic code (three capital letters) or numeric code (digits).
     pub currency: String,
@@ -68,6 +71,7 @@ pub struct LimitValue {
 /// id-qcs-pkixQCSyntax-v2 statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Semantics {
     /// id-etsi-qcs-semanticsId-Natural: serialNumber is a natural person's identifier.
     Natural,
@@ -93,6 +97,7 @@ impl Semantics {
 
 /// A PSD2 role of the payment service provider (TS 119 495 5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Psd2Role {
     /// Account servicing.
     #[serde(rename = "PSP_AS")]
@@ -144,6 +149,7 @@ impl Psd2Role {
 /// The PSD2 statement (TS 119 495 5.1): the PSP's roles and its competent authority.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Psd2 {
     /// Roles of the PSP, at least one.
     pub roles: Vec<Psd2Role>,
@@ -212,6 +218,7 @@ impl fmt::Display for QcKind {
 /// A set of QC statements; an absent or empty field is a statement not made.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QcStatements {
     /// QcCompliance: issued as a qualified certificate under EU law.
     #[serde(default, skip_serializing_if = "is_false")]

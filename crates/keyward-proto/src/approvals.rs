@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /v1/approvals?all=`: one approval request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovalInfo {
     /// Approval ID (decimal).
     pub id: String,
@@ -33,6 +34,7 @@ pub struct ApprovalInfo {
 /// `POST /v1/approvals/vote`: approve or reject a request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovalVote {
     /// Random ID chosen by the client.
     pub request_id: String,

@@ -16,6 +16,7 @@ pub const PIN_MAIL_PRINT_CONTEXT: &str = "pin-mail-print";
 
 /// Where the PIN of an issued token went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinDeliveryInfo {
     /// PIN procedure method: `email` or `letter`.
     pub method: String,
@@ -33,6 +34,7 @@ pub struct PinDeliveryInfo {
 /// `POST /v1/pin-letters`: create a batch of PIN/PUK letters (role `manage-pin-letters`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatePinLetters {
     /// Random ID chosen by the client.
     pub request_id: String,
@@ -48,11 +50,13 @@ pub struct CreatePinLetters {
     pub count: u32,
     /// The client's one-time P-256 transport key (SubjectPublicKeyInfo DER).
     #[serde(with = "b64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, content_encoding = "base64"))]
     pub transport_key: Vec<u8>,
 }
 
 /// Response to [`CreatePinLetters`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinLetterBatch {
     /// The request ID it answers.
     pub request_id: String,
@@ -96,6 +100,7 @@ impl std::fmt::Debug for PinLetterSecret {
 
 /// `GET /v1/pin-letters?first=&used=&procedure=&limit=`: one letter, without its secrets.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinLetterInfo {
     /// Letter ID.
     pub letter_id: String,
@@ -123,6 +128,7 @@ pub struct PinLetterInfo {
 /// must be printed, sealed to `transport_key`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliverPinMail {
     /// Random ID chosen by the client.
     pub request_id: String,
@@ -134,11 +140,13 @@ pub struct DeliverPinMail {
     pub limit: u32,
     /// The Secure Printer's one-time P-256 transport key (SubjectPublicKeyInfo DER).
     #[serde(with = "b64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, content_encoding = "base64"))]
     pub transport_key: Vec<u8>,
 }
 
 /// One queued PIN mail, without its PIN.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinMailInfo {
     /// Queue ID (decimal).
     pub id: String,
@@ -170,6 +178,7 @@ pub struct PinMailInfo {
 
 /// Response to [`DeliverPinMail`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinMailDelivery {
     /// The request ID it answers.
     pub request_id: String,
@@ -211,6 +220,7 @@ impl std::fmt::Debug for PinMailSecret {
 /// their PINs) and `POST /v1/pin-mail/requeue` (failed mails go back in the queue).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinMailIds {
     /// Random ID chosen by the client.
     pub request_id: String,

@@ -7,17 +7,23 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-use keyward_proto::{ApprovalVote, APPROVAL_VOTE_PATH};
+use keyward_proto::{ApiError, ApprovalVote, APPROVAL_VOTE_PATH};
 use keyward_store::AuditCategory;
 
 use super::{answered, auth, signed_idempotent, ApiFailure, PeerCertificate, Shared};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    /// Every request, not only the pending ones.
     #[serde(default)]
     all: bool,
 }
 
+#[utoipa::path(get, path = "/v1/approvals", tag = "approvals", params(ListQuery),
+    responses(
+        (status = 200, description = "Approval requests", body = Vec<keyward_proto::ApprovalInfo>),
+        (status = 403, description = "`forbidden`: the officer lacks role `recover-key`", body = ApiError)))]
 pub(super) async fn list(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -27,6 +33,12 @@ pub(super) async fn list(
     Ok(Json(s.approvals.approvals(&officer, q.all).await?).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/approvals/vote", tag = "approvals", request_body = ApprovalVote,
+    responses(
+        (status = 200, description = "The approval request after the vote", body = keyward_proto::ApprovalInfo),
+        (status = 403, description = "`forbidden`: the officer lacks role `recover-key`", body = ApiError),
+        (status = 404, description = "`not-found` (field `approval`)", body = ApiError),
+        (status = 409, description = "`conflict`: a replay, a request ID reused with other bytes, a request no longer pending, or a second vote", body = ApiError)))]
 pub(super) async fn vote(
     State(s): Shared,
     peer: Extension<PeerCertificate>,

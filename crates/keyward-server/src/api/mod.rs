@@ -4,16 +4,13 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
 
-use keyward_proto::{
-    ApiError, IssueRequest, WhoAmI, MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECS, TOKENS_PATH,
-};
+use keyward_proto::{ApiError, IssueRequest, WhoAmI, MAX_CLOCK_SKEW_SECS, TOKENS_PATH};
 use keyward_store::{ArchivedKeyQuery, AuditCategory, CertificateQuery, NonceSight, RequestKey};
 
 use crate::service::{unix_now, Answer, Gate, Refusal, RefusalKind, Services};
@@ -22,11 +19,14 @@ mod approvals;
 mod auth;
 mod body;
 mod body_limit;
+mod openapi;
 mod pins;
 mod reports;
+mod routes;
 mod serve;
 mod stats;
 pub use auth::PeerCertificate;
+pub use routes::router;
 pub use serve::{serve, Connections};
 pub use stats::ConnectionStats;
 
@@ -78,40 +78,8 @@ impl IntoResponse for ApiFailure {
 
 type Shared = State<Arc<Services>>;
 
-/// The API's routes.
-pub fn router(services: Arc<Services>) -> Router {
-    Router::new()
-        .route("/v1/config", get(config))
-        .route("/v1/whoami", get(whoami))
-        .route("/v1/procedures", get(procedures))
-        .route("/v1/certificates", get(certificates))
-        .route("/v1/archived-keys", get(archived_keys))
-        .route("/v1/attribute-certificates", get(attribute_certificates))
-        .route(TOKENS_PATH, post(issue))
-        .route(keyward_proto::UNDELIVERED_PATH, post(reports::undelivered))
-        .route(
-            keyward_proto::PIN_LETTERS_PATH,
-            get(pins::list_letters).post(pins::create_letters),
-        )
-        .route("/v1/approvals", get(approvals::list))
-        .route(keyward_proto::APPROVAL_VOTE_PATH, post(approvals::vote))
-        .route("/v1/pin-mail", get(pins::list_mail))
-        .route("/v1/pin-mail/deliver", post(pins::deliver))
-        .route("/v1/pin-mail/printed", post(pins::printed))
-        .route("/v1/pin-mail/requeue", post(pins::requeue))
-        .fallback(|| async {
-            ApiFailure::new(StatusCode::NOT_FOUND, "not-found", None, "no such endpoint")
-        })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // Outermost: bodies are read whole, within the limit and the body timeout, before
-        // any handler (413 and 408 as JSON on both protocols; 413 audited).
-        .layer(axum::middleware::from_fn_with_state(
-            services.clone(),
-            body_limit::read_whole,
-        ))
-        .with_state(services)
-}
-
+#[utoipa::path(get, path = "/v1/config", tag = "officer",
+    responses((status = 200, description = "What the server tells the RA", body = keyward_proto::RaConfig)))]
 async fn config(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -120,6 +88,8 @@ async fn config(
     Ok(Json(s.queries.ra_config()).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/whoami", tag = "officer",
+    responses((status = 200, description = "The authenticated officer", body = WhoAmI)))]
 async fn whoami(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -132,11 +102,15 @@ async fn whoami(
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ProcedureQuery {
+    /// Only token procedures whose name contains this (case-insensitive).
     filter: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/procedures", tag = "officer", params(ProcedureQuery),
+    responses((status = 200, description = "Token procedures with everything they name", body = keyward_proto::ProcedureList)))]
 async fn procedures(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -146,13 +120,21 @@ async fn procedures(
     Ok(Json(s.queries.procedures(q.filter.as_deref()).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CertQuery {
+    /// Certificate ID (decimal).
     id: Option<String>,
+    /// Serial number (hex).
     serial: Option<String>,
+    /// Text the subject contains (at most 1024 characters).
     subject: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/certificates", tag = "search", params(CertQuery),
+    responses(
+        (status = 200, description = "Certificates found", body = Vec<keyward_proto::CertificateInfo>),
+        (status = 400, description = "`invalid`: a malformed criterion (field named)", body = ApiError)))]
 async fn certificates(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -203,6 +185,11 @@ fn search_criteria(q: CertQuery) -> Result<Criteria, ApiFailure> {
     })
 }
 
+#[utoipa::path(get, path = "/v1/archived-keys", tag = "search", params(CertQuery),
+    responses(
+        (status = 200, description = "Archived keys found", body = Vec<keyward_proto::ArchivedKeyInfo>),
+        (status = 400, description = "`invalid`: a malformed criterion (field named)", body = ApiError),
+        (status = 403, description = "`forbidden`: the officer may not search archived keys", body = ApiError)))]
 async fn archived_keys(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -219,12 +206,18 @@ async fn archived_keys(
     Ok(Json(s.queries.archived_keys(&officer, &query).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HolderQuery {
+    /// The holder's Certificate ID (decimal).
     holder: String,
 }
 
 /// The attribute certificates held by a certificate (`?holder=CERTIFICATE-ID`).
+#[utoipa::path(get, path = "/v1/attribute-certificates", tag = "search", params(HolderQuery),
+    responses(
+        (status = 200, description = "Attribute certificates of the holder", body = Vec<keyward_proto::IssuedAttributeCertificate>),
+        (status = 400, description = "`invalid` (field `holder`): not a Certificate ID", body = ApiError)))]
 async fn attribute_certificates(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -440,6 +433,15 @@ async fn replay(
     }
 }
 
+/// Issues one soft token (idempotent: a resend of the same signed bytes gets the first answer).
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens",
+    request_body = IssueRequest,
+    responses(
+        (status = 200, description = "The token's certificates, keys sealed to the transport key", body = keyward_proto::IssueResponse),
+        (status = 403, description = "`forbidden`: the officer may not issue with this token procedure", body = ApiError),
+        (status = 404, description = "`not-found`: a procedure, letter, approval or archived key named does not exist", body = ApiError),
+        (status = 409, description = "`conflict` (a replay, a request ID reused with other bytes, a letter used) or `approval-required`", body = ApiError),
+        (status = 501, description = "`unsupported`: the token plan needs what this server cannot do", body = ApiError)))]
 async fn issue(
     State(s): Shared,
     peer: Extension<PeerCertificate>,

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-use keyward_proto::{CreatePinLetters, DeliverPinMail, PinMailIds, PIN_LETTERS_PATH};
+use keyward_proto::{ApiError, CreatePinLetters, DeliverPinMail, PinMailIds, PIN_LETTERS_PATH};
 use keyward_store::{AuditCategory, PinLetterQuery, PinMailQuery, PinMailState};
 
 use super::{answered, auth, signed, signed_idempotent, ApiFailure, PeerCertificate, Shared};
@@ -15,14 +15,24 @@ use crate::service::Refusal;
 
 const CATEGORY: AuditCategory = AuditCategory::PinDistribution;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LetterQuery {
+    /// The first letter ID listed (decimal).
     first: Option<String>,
+    /// Only used (`true`) or unused (`false`) letters.
     used: Option<bool>,
+    /// Only letters of this PIN procedure.
     procedure: Option<String>,
+    /// Most letters listed.
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/pin-letters", tag = "pin-letters", params(LetterQuery),
+    responses(
+        (status = 200, description = "PIN/PUK letters, without their secrets", body = Vec<keyward_proto::PinLetterInfo>),
+        (status = 400, description = "`invalid`: a malformed criterion (field named)", body = ApiError),
+        (status = 403, description = "`forbidden`: the officer lacks role `manage-pin-letters`", body = ApiError)))]
 pub(super) async fn list_letters(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -47,12 +57,20 @@ pub(super) async fn list_letters(
     Ok(Json(s.pins.pin_letters(&officer, &query).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct MailQuery {
+    /// `queued`, `delivered` or `failed`.
     state: Option<String>,
+    /// Most mails listed.
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/pin-mail", tag = "pin-mail", params(MailQuery),
+    responses(
+        (status = 200, description = "Queued PIN mail, without PINs", body = Vec<keyward_proto::PinMailInfo>),
+        (status = 400, description = "`invalid` (field `state`)", body = ApiError),
+        (status = 403, description = "`forbidden`: the officer lacks role `manage-pin-letters`", body = ApiError)))]
 pub(super) async fn list_mail(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -75,7 +93,8 @@ pub(super) async fn list_mail(
 
 /// A signed POST handler: verify, parse, audit refusals under `action`, call the service.
 macro_rules! signed_post {
-    ($name:ident, $request:ty, $path:literal, $action:literal, $method:ident) => {
+    ($(#[$attr:meta])* $name:ident, $request:ty, $path:literal, $action:literal, $method:ident) => {
+        $(#[$attr])*
         pub(super) async fn $name(
             State(s): Shared,
             peer: Extension<PeerCertificate>,
@@ -92,6 +111,13 @@ macro_rules! signed_post {
 
 /// PIN letter creation is idempotent: a retry of the very same signed request gets the
 /// recorded answer of its first attempt (see [`crate::service::PinDesk::create_pin_letters_request`]).
+#[utoipa::path(post, path = "/v1/pin-letters", tag = "pin-letters", request_body = CreatePinLetters,
+    responses(
+        (status = 200, description = "The batch; PINs and PUKs sealed to the transport key", body = keyward_proto::PinLetterBatch),
+        (status = 403, description = "`forbidden`: the officer lacks role `manage-pin-letters`", body = ApiError),
+        (status = 404, description = "`not-found` (field `pin_procedure`)", body = ApiError),
+        (status = 409, description = "`conflict`: a replay, a request ID reused with other bytes, or letter IDs that exist already", body = ApiError),
+        (status = 501, description = "`unsupported`: the PIN procedure is not of method `letter`", body = ApiError)))]
 pub(super) async fn create_letters(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
@@ -116,6 +142,10 @@ pub(super) async fn create_letters(
 }
 
 signed_post!(
+    #[utoipa::path(post, path = "/v1/pin-mail/deliver", tag = "pin-mail", request_body = DeliverPinMail,
+        responses(
+            (status = 200, description = "Mail sent, failed, and to print (PINs sealed to the transport key)", body = keyward_proto::PinMailDelivery),
+            (status = 403, description = "`forbidden`: the officer lacks role `manage-pin-letters`", body = ApiError)))]
     deliver,
     DeliverPinMail,
     "/v1/pin-mail/deliver",
@@ -123,6 +153,11 @@ signed_post!(
     deliver_pin_mail
 );
 signed_post!(
+    #[utoipa::path(post, path = "/v1/pin-mail/printed", tag = "pin-mail", request_body = PinMailIds,
+        responses(
+            (status = 200, description = "The mails whose PINs were deleted", body = Vec<keyward_proto::PinMailInfo>),
+            (status = 403, description = "`forbidden`: the officer lacks role `manage-pin-letters`", body = ApiError),
+            (status = 404, description = "`not-found` (field `ids`): no such queued mail to print", body = ApiError)))]
     printed,
     PinMailIds,
     "/v1/pin-mail/printed",
@@ -130,6 +165,11 @@ signed_post!(
     pin_mail_printed
 );
 signed_post!(
+    #[utoipa::path(post, path = "/v1/pin-mail/requeue", tag = "pin-mail", request_body = PinMailIds,
+        responses(
+            (status = 200, description = "The IDs queued again", body = Vec<String>),
+            (status = 403, description = "`forbidden`: the officer lacks role `manage-pin-letters`", body = ApiError),
+            (status = 404, description = "`not-found` (field `ids`): no such failed mail", body = ApiError)))]
     requeue,
     PinMailIds,
     "/v1/pin-mail/requeue",

@@ -1,0 +1,286 @@
+//! The API's OpenAPI 3.1 description, generated from the handlers' `#[utoipa::path]` attributes
+//! and the wire types of keyward-proto; served at [`OPENAPI_PATH`] and committed as
+//! `docs/openapi.json` (a test keeps the two equal).
+//!
+//! The refusals of the checks every request goes through (officer authentication; for POSTs
+//! the signature, Content-Type, body and nonce checks of `verify`) are added here to every
+//! operation, once, as the code raises them once; a handler lists only its own.
+
+use std::sync::LazyLock;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use keyward_proto::{ApiError, MAX_BODY_BYTES, SIGNATURE_HEADER};
+
+use super::{auth, ApiFailure, PeerCertificate, Shared};
+
+/// Where the description is served.
+pub(super) const OPENAPI_PATH: &str = "/v1/openapi.json";
+
+/// Name of the mutual-TLS security scheme (every request).
+const TLS_SCHEME: &str = "officer_certificate";
+/// Name of the signature-header security scheme (every POST, with [`TLS_SCHEME`]).
+const SIGNATURE_SCHEME: &str = "officer_signature";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Keyward API",
+        description = "The CM host's HTTPS API for the RA client and the Secure Printer. \
+            Officers only: every request is made over TLS with the officer's client certificate; \
+            every POST also carries the officer's signature over its exact body (see the \
+            `officer_signature` security scheme). Refusals are `ApiError`s unless a response says otherwise."
+    ),
+    paths(
+        super::config,
+        super::whoami,
+        super::procedures,
+        super::certificates,
+        super::archived_keys,
+        super::attribute_certificates,
+        super::issue,
+        super::pins::list_letters,
+        super::pins::create_letters,
+        super::pins::list_mail,
+        super::pins::deliver,
+        super::pins::printed,
+        super::pins::requeue,
+        super::approvals::list,
+        super::approvals::vote,
+        openapi_json,
+    ),
+    modifiers(&SharedChecks)
+)]
+struct ApiDoc;
+
+/// The description as JSON, made once.
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .map(|text| text + "\n")
+        .unwrap_or_else(|e| format!("{{\"error\":\"OpenAPI description: {e}\"}}\n"))
+});
+
+/// The description as served and committed (pretty JSON, one trailing newline).
+pub(super) fn document() -> &'static str {
+    &DOCUMENT
+}
+
+/// The description as a structure (for tests that read its paths).
+#[cfg(test)]
+pub(super) fn description() -> Document {
+    ApiDoc::openapi()
+}
+
+/// `GET /v1/openapi.json`, for officers like every other request: the contract is no secret
+/// (it is `docs/openapi.json`), but the API answers nobody it does not know.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "contract",
+    responses((status = 200, description = "This OpenAPI 3.1 description", content_type = "application/json", body = serde_json::Value))
+)]
+pub(super) async fn openapi_json(
+    State(s): Shared,
+    peer: Extension<PeerCertificate>,
+) -> Result<Response, ApiFailure> {
+    auth::officer(&s.gate, &peer).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        document(),
+    )
+        .into_response())
+}
+
+/// Adds the security schemes and the refusals of the shared checks to every operation.
+struct SharedChecks;
+
+impl Modify for SharedChecks {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.schemas.insert(
+            "ApiError".into(),
+            <ApiError as utoipa::PartialSchema>::schema(),
+        );
+        components.add_security_scheme(
+            TLS_SCHEME,
+            SecurityScheme::MutualTls {
+                description: Some(
+                    "TLS client certificate of a registered, unrevoked officer (looked up by \
+                     the SHA-256 of its DER)."
+                        .into(),
+                ),
+                extensions: None,
+            },
+        );
+        components.add_security_scheme(
+            SIGNATURE_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                SIGNATURE_HEADER.to_string(),
+                format!(
+                    "Base64 signature, with the key of the TLS client certificate, over the \
+                     bytes \"keyward-request-v1\\n\" + request path + \"\\n\" + exact body. \
+                     Bodies are JSON with request_id, timestamp (within {} s of the server \
+                     clock) and a nonce used once.",
+                    keyward_proto::MAX_CLOCK_SKEW_SECS
+                ),
+            ))),
+        );
+        for item in doc.paths.paths.values_mut() {
+            if let Some(op) = item.get.as_mut() {
+                op.security = Some(vec![SecurityRequirement::new::<_, [&str; 0], &str>(
+                    TLS_SCHEME,
+                    [],
+                )]);
+                add_refusals(op, READ_REFUSALS);
+            }
+            if let Some(op) = item.post.as_mut() {
+                op.security = Some(vec![SecurityRequirement::new::<_, [&str; 0], &str>(
+                    TLS_SCHEME,
+                    [],
+                )
+                .add::<_, [&str; 0], &str>(SIGNATURE_SCHEME, [])]);
+                add_refusals(op, SIGNED_REFUSALS);
+            }
+        }
+    }
+}
+
+/// Refusals of every request (a role refusal, 403, is listed by the handlers that check one): (status, description, whether the body is an `ApiError`).
+const READ_REFUSALS: &[(u16, &str, bool)] = &[
+    (
+        401,
+        "`unauthenticated`: no client certificate, or not a registered, unrevoked officer",
+        true,
+    ),
+    (
+        500,
+        "`internal`: the server failed (details are in its log, not here)",
+        true,
+    ),
+];
+
+/// Refusals of every signed POST, besides [`READ_REFUSALS`].
+const SIGNED_REFUSALS: &[(u16, &str, bool)] = &[
+    (401, "`unauthenticated`, or `bad-signature` (field `signature`): no, a malformed or a wrong officer signature", true),
+    (403, "`forbidden`: the officer lacks the role this needs", true),
+    (400, "`invalid`: a body that is not JSON of this request (field named), a stale timestamp, a malformed nonce", true),
+    (409, "`conflict` (field `nonce`): a replayed request", true),
+    (413, "The body is larger than the server reads (plain text, not an ApiError)", false),
+    (415, "`unsupported-media-type` (field `Content-Type`): the body is not sent as application/json", true),
+    (500, "`internal`: the server failed (details are in its log, not here)", true),
+];
+
+/// Adds each refusal the handler did not describe itself.
+fn add_refusals(op: &mut utoipa::openapi::path::Operation, refusals: &[(u16, &str, bool)]) {
+    for &(status, text, is_api_error) in refusals {
+        let text = if status == 413 {
+            format!("{text}; at most {MAX_BODY_BYTES} bytes")
+        } else {
+            text.to_string()
+        };
+        let mut response = ResponseBuilder::new().description(text);
+        if is_api_error {
+            response = response.content(
+                "application/json",
+                Content::new(Some(RefOr::Ref(Ref::from_schema_name("ApiError")))),
+            );
+        }
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| RefOr::T(response.build()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where the description is committed.
+    const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+
+    /// docs/openapi.json is the description the code generates. After an API change,
+    /// regenerate it with `UPDATE_OPENAPI=1 cargo test -p keyward-server openapi` and commit it.
+    #[test]
+    fn committed_description_is_current() {
+        if std::env::var_os("UPDATE_OPENAPI").is_some_and(|v| v == "1") {
+            std::fs::write(COMMITTED, document()).unwrap();
+        }
+        let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+        assert!(
+            committed == document(),
+            "docs/openapi.json differs from the API the code describes; regenerate it with \
+             `UPDATE_OPENAPI=1 cargo test -p keyward-server openapi` and commit it"
+        );
+    }
+
+    #[test]
+    fn description_is_openapi_3_1_with_both_security_schemes() {
+        let doc: serde_json::Value = serde_json::from_str(document()).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes[TLS_SCHEME]["type"], "mutualTLS");
+        assert_eq!(schemes[SIGNATURE_SCHEME]["type"], "apiKey");
+        assert_eq!(schemes[SIGNATURE_SCHEME]["in"], "header");
+        assert_eq!(schemes[SIGNATURE_SCHEME]["name"], SIGNATURE_HEADER);
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let needs: Vec<&str> = op["security"][0]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                let expected = match method.as_str() {
+                    "post" => vec![TLS_SCHEME, SIGNATURE_SCHEME],
+                    _ => vec![TLS_SCHEME],
+                };
+                assert_eq!(needs, expected, "{method} {path}");
+                let responses = op["responses"].as_object().unwrap();
+                for status in ["200", "401", "500"] {
+                    assert!(responses.contains_key(status), "{method} {path}: {status}");
+                }
+                if method == "post" {
+                    for status in ["400", "403", "409", "413", "415"] {
+                        assert!(responses.contains_key(status), "{method} {path}: {status}");
+                    }
+                    let body = &op["requestBody"]["content"]["application/json"]["schema"];
+                    assert!(body["$ref"].is_string(), "{method} {path}: request body");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn signed_request_schemas_refuse_unknown_fields_and_carry_bytes_as_base64() {
+        let doc: serde_json::Value = serde_json::from_str(document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        for name in [
+            "IssueRequest",
+            "CreatePinLetters",
+            "DeliverPinMail",
+            "PinMailIds",
+            "ApprovalVote",
+        ] {
+            assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
+            let required = schemas[name]["required"].as_array().unwrap();
+            for field in ["request_id", "timestamp", "nonce"] {
+                assert!(required.iter().any(|r| r == field), "{name}.{field}");
+            }
+        }
+        assert_eq!(
+            schemas["CsrEntry"]["properties"]["csr"]["contentEncoding"],
+            "base64"
+        );
+        let required = schemas["IssueRequest"]["required"].as_array().unwrap();
+        assert!(!required
+            .iter()
+            .any(|r| r == "transport_key" || r == "email"));
+    }
+}
