@@ -210,6 +210,11 @@ impl RaClient {
         self.get("/v1/config", &[]).await
     }
 
+    /// The server's OpenAPI description of its API (`GET /v1/openapi.json`).
+    pub async fn openapi(&self) -> Result<serde_json::Value, RaError> {
+        self.get("/v1/openapi.json", &[]).await
+    }
+
     /// Who the server thinks we are.
     pub async fn whoami(&self) -> Result<WhoAmI, RaError> {
         self.get("/v1/whoami", &[]).await

@@ -10,6 +10,7 @@ mod common;
 mod support;
 
 mod alt_names;
+mod api_contract;
 mod approvals;
 mod attribute_certificates;
 mod audit;
