@@ -283,4 +283,50 @@ mod tests {
             .iter()
             .any(|r| r == "transport_key" || r == "email"));
     }
+
+    /// Runs the independent validator (PyPI `openapi-spec-validator`, installed by .ci/run) on
+    /// `document`; its verdict and output.
+    fn independent_verdict(document: &str) -> (bool, String) {
+        use std::io::Write;
+        let script = "import json, sys\n\
+            from openapi_spec_validator import validate\n\
+            validate(json.load(sys.stdin))\n";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs (with openapi-spec-validator: see .ci/run)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(document.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !stderr.contains("ModuleNotFoundError"),
+            "install the validator: python3 -m pip install openapi-spec-validator\n{stderr}"
+        );
+        (out.status.success(), stderr)
+    }
+
+    #[test]
+    fn an_independent_validator_accepts_the_description() {
+        let (valid, output) = independent_verdict(document());
+        assert!(
+            valid,
+            "openapi-spec-validator refuses the description:\n{output}"
+        );
+        // The validator does refuse an invalid document (a parameter without `in`).
+        let mut broken: serde_json::Value = serde_json::from_str(document()).unwrap();
+        broken["paths"]["/v1/procedures"]["get"]["parameters"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("in");
+        let (valid, _) = independent_verdict(&broken.to_string());
+        assert!(!valid, "the validator accepted a parameter without `in`");
+    }
 }
