@@ -15,6 +15,7 @@ pub const MAX_UNDELIVERED_REASON_CHARS: usize = 2048;
 /// written (role `issue-certificate`; only the officer who issued them may report them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UndeliveredToken {
     /// Random ID chosen by the client (of this report).
     pub request_id: String,
@@ -32,6 +33,7 @@ pub struct UndeliveredToken {
 
 /// Response to [`UndeliveredToken`]: the audit record that holds the report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UndeliveredRecorded {
     /// The audit record's ID (decimal).
     pub audit_id: String,

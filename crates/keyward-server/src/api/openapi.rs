@@ -44,6 +44,7 @@ const SIGNATURE_SCHEME: &str = "officer_signature";
         super::archived_keys,
         super::attribute_certificates,
         super::issue,
+        super::reports::undelivered,
         super::pins::list_letters,
         super::pins::create_letters,
         super::pins::list_mail,

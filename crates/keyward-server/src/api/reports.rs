@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
-use keyward_proto::{UndeliveredToken, UNDELIVERED_PATH};
+use keyward_proto::{ApiError, UndeliveredToken, UNDELIVERED_PATH};
 use keyward_store::AuditCategory;
 
 use super::{signed, ApiFailure, PeerCertificate, Shared, SignedRequest};
@@ -25,6 +25,11 @@ impl SignedRequest for UndeliveredToken {
 }
 
 /// A report is not idempotent: each is its own audit record, so a replay is refused.
+#[utoipa::path(post, path = "/v1/tokens/undelivered", tag = "tokens", request_body = UndeliveredToken,
+    responses(
+        (status = 200, description = "The audit record that holds the report", body = keyward_proto::UndeliveredRecorded),
+        (status = 403, description = "`forbidden`: the officer lacks role `issue-certificate`, or did not issue these certificates", body = ApiError),
+        (status = 404, description = "`not-found`: no such certificate", body = ApiError)))]
 pub(super) async fn undelivered(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
