@@ -210,6 +210,16 @@ impl RaClient {
         self.get("/v1/config", &[]).await
     }
 
+    /// `GET path` with the query parameters as given, the answer as JSON: for tools and tests
+    /// that reach an endpoint this client has no method for.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<serde_json::Value, RaError> {
+        self.get(path, query).await
+    }
+
     /// The server's OpenAPI description of its API (`GET /v1/openapi.json`).
     pub async fn openapi(&self) -> Result<serde_json::Value, RaError> {
         self.get("/v1/openapi.json", &[]).await

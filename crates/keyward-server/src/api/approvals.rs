@@ -1,7 +1,7 @@
 //! Approval requests of M-of-N recoveries (role `recover-key`, checked by the service).
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use keyward_proto::{ApiError, ApprovalVote, APPROVAL_VOTE_PATH};
 use keyward_store::AuditCategory;
 
-use super::{answered, auth, signed_idempotent, ApiFailure, PeerCertificate, Shared};
+use super::{answered, auth, signed_idempotent, ApiFailure, Params, PeerCertificate, Shared};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -27,7 +27,7 @@ pub(super) struct ListQuery {
 pub(super) async fn list(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Response, ApiFailure> {
     let officer = auth::officer(&s.gate, &peer).await?;
     Ok(Json(s.approvals.approvals(&officer, q.all).await?).into_response())

@@ -73,7 +73,7 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Re
 
 /// The field a JSON error is about: its path, completed by the field a missing-field error
 /// names (serde reports it at the enclosing object; an unknown field's path already ends with it).
-fn field_of(path: &str, message: &str) -> String {
+pub(super) fn field_of(path: &str, message: &str) -> String {
     let missing = message
         .strip_prefix("missing field `")
         .and_then(|rest| rest.split_once('`'))

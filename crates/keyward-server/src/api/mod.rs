@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -21,11 +21,13 @@ mod body;
 mod body_limit;
 mod openapi;
 mod pins;
+mod query;
 mod reports;
 mod routes;
 mod serve;
 mod stats;
 pub use auth::PeerCertificate;
+use query::Params;
 pub use routes::router;
 pub use serve::{serve, Connections};
 pub use stats::ConnectionStats;
@@ -114,7 +116,7 @@ struct ProcedureQuery {
 async fn procedures(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
-    Query(q): Query<ProcedureQuery>,
+    Params(q): Params<ProcedureQuery>,
 ) -> Result<Response, ApiFailure> {
     auth::officer(&s.gate, &peer).await?;
     Ok(Json(s.queries.procedures(q.filter.as_deref()).await?).into_response())
@@ -138,7 +140,7 @@ struct CertQuery {
 async fn certificates(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
-    Query(q): Query<CertQuery>,
+    Params(q): Params<CertQuery>,
 ) -> Result<Response, ApiFailure> {
     auth::officer(&s.gate, &peer).await?;
     let c = search_criteria(q)?;
@@ -193,7 +195,7 @@ fn search_criteria(q: CertQuery) -> Result<Criteria, ApiFailure> {
 async fn archived_keys(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
-    Query(q): Query<CertQuery>,
+    Params(q): Params<CertQuery>,
 ) -> Result<Response, ApiFailure> {
     let officer = auth::officer(&s.gate, &peer).await?;
     let c = search_criteria(q)?;
@@ -221,7 +223,7 @@ struct HolderQuery {
 async fn attribute_certificates(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
-    Query(q): Query<HolderQuery>,
+    Params(q): Params<HolderQuery>,
 ) -> Result<Response, ApiFailure> {
     auth::officer(&s.gate, &peer).await?;
     let holder = q.holder.parse::<i64>().map_err(|_| {

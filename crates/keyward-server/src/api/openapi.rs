@@ -138,6 +138,9 @@ impl Modify for SharedChecks {
                     TLS_SCHEME,
                     [],
                 )]);
+                if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    add_refusals(op, QUERY_REFUSALS);
+                }
                 add_refusals(op, READ_REFUSALS);
             }
             if let Some(op) = item.post.as_mut() {
@@ -165,6 +168,13 @@ const READ_REFUSALS: &[(u16, &str, bool)] = &[
         true,
     ),
 ];
+
+/// Refusals of every GET that takes parameters, when the handler does not describe its own.
+const QUERY_REFUSALS: &[(u16, &str, bool)] = &[(
+    400,
+    "`invalid`: a query parameter of the wrong type, or a required one missing (field named)",
+    true,
+)];
 
 /// Refusals of every signed POST, besides [`READ_REFUSALS`].
 const SIGNED_REFUSALS: &[(u16, &str, bool)] = &[

@@ -1,7 +1,7 @@
 //! PIN letters and the PIN mail queue (role `manage-pin-letters`, checked by the service).
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -10,7 +10,9 @@ use serde::Deserialize;
 use keyward_proto::{ApiError, CreatePinLetters, DeliverPinMail, PinMailIds, PIN_LETTERS_PATH};
 use keyward_store::{AuditCategory, PinLetterQuery, PinMailQuery, PinMailState};
 
-use super::{answered, auth, signed, signed_idempotent, ApiFailure, PeerCertificate, Shared};
+use super::{
+    answered, auth, signed, signed_idempotent, ApiFailure, Params, PeerCertificate, Shared,
+};
 use crate::service::Refusal;
 
 const CATEGORY: AuditCategory = AuditCategory::PinDistribution;
@@ -36,7 +38,7 @@ pub(super) struct LetterQuery {
 pub(super) async fn list_letters(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
-    Query(q): Query<LetterQuery>,
+    Params(q): Params<LetterQuery>,
 ) -> Result<Response, ApiFailure> {
     let officer = auth::officer(&s.gate, &peer).await?;
     let first_id = match q.first {
@@ -74,7 +76,7 @@ pub(super) struct MailQuery {
 pub(super) async fn list_mail(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
-    Query(q): Query<MailQuery>,
+    Params(q): Params<MailQuery>,
 ) -> Result<Response, ApiFailure> {
     let officer = auth::officer(&s.gate, &peer).await?;
     let state = match q.state {

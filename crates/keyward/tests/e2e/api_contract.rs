@@ -7,7 +7,10 @@ use common::signed::{admin_client, officer_client};
 use common::{block_on, keyward, on_both_engines, run, text, Engine, Installation};
 use keyward_ra::RaError;
 
-on_both_engines!(the_served_description_is_the_committed_one_for_officers_only);
+on_both_engines!(
+    the_served_description_is_the_committed_one_for_officers_only,
+    malformed_query_parameters_are_refused_as_api_errors_naming_them
+);
 
 /// docs/openapi.json, parsed.
 fn committed() -> serde_json::Value {
@@ -57,6 +60,36 @@ fn the_served_description_is_the_committed_one_for_officers_only(engine: Engine)
                 assert_eq!((status, error.code.as_str()), (401, "unauthenticated"));
             }
             other => panic!("a revoked officer read the description: {other:?}"),
+        }
+    });
+}
+
+/// A GET whose query has a parameter of the wrong type, or lacks a required one, is refused
+/// as the contract says: 400, an `ApiError` of code `invalid` naming the parameter (axum's
+/// `Query` answered plain text that named nothing).
+fn malformed_query_parameters_are_refused_as_api_errors_naming_them(engine: Engine) {
+    let inst = Installation::on(engine);
+    block_on(async {
+        let (_, admin) = admin_client(&inst);
+        let cases: [(&str, &[(&str, &str)], &str); 4] = [
+            ("/v1/pin-letters", &[("used", "maybe")], "used"),
+            ("/v1/pin-mail", &[("limit", "ten")], "limit"),
+            ("/v1/attribute-certificates", &[], "holder"),
+            ("/v1/approvals", &[("all", "yes please")], "all"),
+        ];
+        for (path, query, field) in cases {
+            let query: Vec<(&str, String)> =
+                query.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            match admin.get_json(path, &query).await {
+                Err(RaError::Refused { status, error }) => {
+                    assert_eq!(
+                        (status, error.code.as_str(), error.field.as_deref()),
+                        (400, "invalid", Some(field)),
+                        "{path}: {error:?}"
+                    );
+                }
+                other => panic!("{path}: expected a refusal, got {other:?}"),
+            }
         }
     });
 }
