@@ -71,15 +71,18 @@ fn malformed_query_parameters_are_refused_as_api_errors_naming_them(engine: Engi
     let inst = Installation::on(engine);
     block_on(async {
         let (_, admin) = admin_client(&inst);
-        let cases: [(&str, &[(&str, &str)], &str); 4] = [
-            ("/v1/pin-letters", &[("used", "maybe")], "used"),
-            ("/v1/pin-mail", &[("limit", "ten")], "limit"),
-            ("/v1/attribute-certificates", &[], "holder"),
-            ("/v1/approvals", &[("all", "yes please")], "all"),
+        // (path, query parameter and its value, the field named); `holder` is required.
+        let cases = [
+            ("/v1/pin-letters", Some(("used", "maybe")), "used"),
+            ("/v1/pin-mail", Some(("limit", "ten")), "limit"),
+            ("/v1/attribute-certificates", None, "holder"),
+            ("/v1/approvals", Some(("all", "yes please")), "all"),
         ];
-        for (path, query, field) in cases {
-            let query: Vec<(&str, String)> =
-                query.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        for (path, parameter, field) in cases {
+            let query: Vec<(&str, String)> = parameter
+                .map(|(name, value)| (name, value.to_string()))
+                .into_iter()
+                .collect();
             match admin.get_json(path, &query).await {
                 Err(RaError::Refused { status, error }) => {
                     assert_eq!(
