@@ -155,53 +155,49 @@ impl Modify for SharedChecks {
     }
 }
 
-/// Refusals of every request (a role refusal, 403, is listed by the handlers that check one): (status, description, whether the body is an `ApiError`).
-const READ_REFUSALS: &[(u16, &str, bool)] = &[
+/// Refusals of every request, as (status, description), each an `ApiError` (a role refusal,
+/// 403, is listed by the handlers that check one).
+const READ_REFUSALS: &[(u16, &str)] = &[
     (
         401,
         "`unauthenticated`: no client certificate, or not a registered, unrevoked officer",
-        true,
     ),
     (
         500,
         "`internal`: the server failed (details are in its log, not here)",
-        true,
     ),
 ];
 
 /// Refusals of every GET that takes parameters, when the handler does not describe its own.
-const QUERY_REFUSALS: &[(u16, &str, bool)] = &[(
+const QUERY_REFUSALS: &[(u16, &str)] = &[(
     400,
     "`invalid`: a query parameter of the wrong type, or a required one missing (field named)",
-    true,
 )];
 
-/// Refusals of every signed POST, besides [`READ_REFUSALS`].
-const SIGNED_REFUSALS: &[(u16, &str, bool)] = &[
-    (401, "`unauthenticated`, or `bad-signature` (field `signature`): no, a malformed or a wrong officer signature", true),
-    (403, "`forbidden`: the officer lacks the role this needs", true),
-    (400, "`invalid`: a body that is not JSON of this request (field named), a stale timestamp, a malformed nonce", true),
-    (409, "`conflict` (field `nonce`): a replayed request", true),
-    (413, "The body is larger than the server reads (plain text, not an ApiError)", false),
-    (415, "`unsupported-media-type` (field `Content-Type`): the body is not sent as application/json", true),
-    (500, "`internal`: the server failed (details are in its log, not here)", true),
+/// Refusals of every signed POST (those of [`READ_REFUSALS`] included).
+const SIGNED_REFUSALS: &[(u16, &str)] = &[
+    (401, "`unauthenticated`, or `bad-signature` (field `signature`): no, a malformed or a wrong officer signature"),
+    (403, "`forbidden`: the officer lacks the role this needs"),
+    (400, "`invalid`: a body that is not JSON of this request (field named), a stale timestamp, a malformed nonce"),
+    (409, "`conflict` (field `nonce`): a replayed request"),
+    (408, "`timeout` (field `body`): the body did not arrive within the server's body timeout"),
+    (413, "`too-large` (field `body`, audited): the body is larger than the server reads"),
+    (415, "`unsupported-media-type` (field `Content-Type`): the body is not sent as application/json"),
+    (500, "`internal`: the server failed (details are in its log, not here)"),
 ];
 
 /// Adds each refusal the handler did not describe itself.
-fn add_refusals(op: &mut utoipa::openapi::path::Operation, refusals: &[(u16, &str, bool)]) {
-    for &(status, text, is_api_error) in refusals {
+fn add_refusals(op: &mut utoipa::openapi::path::Operation, refusals: &[(u16, &str)]) {
+    for &(status, text) in refusals {
         let text = if status == 413 {
-            format!("{text}; at most {MAX_BODY_BYTES} bytes")
+            format!("{text}: at most {MAX_BODY_BYTES} bytes")
         } else {
             text.to_string()
         };
-        let mut response = ResponseBuilder::new().description(text);
-        if is_api_error {
-            response = response.content(
-                "application/json",
-                Content::new(Some(RefOr::Ref(Ref::from_schema_name("ApiError")))),
-            );
-        }
+        let response = ResponseBuilder::new().description(text).content(
+            "application/json",
+            Content::new(Some(RefOr::Ref(Ref::from_schema_name("ApiError")))),
+        );
         op.responses
             .responses
             .entry(status.to_string())
@@ -258,7 +254,7 @@ mod tests {
                     assert!(responses.contains_key(status), "{method} {path}: {status}");
                 }
                 if method == "post" {
-                    for status in ["400", "403", "409", "413", "415"] {
+                    for status in ["400", "403", "408", "409", "413", "415"] {
                         assert!(responses.contains_key(status), "{method} {path}: {status}");
                     }
                     let body = &op["requestBody"]["content"]["application/json"]["schema"];
