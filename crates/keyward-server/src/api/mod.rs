@@ -11,7 +11,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 
 use keyward_proto::{ApiError, IssueRequest, WhoAmI, MAX_CLOCK_SKEW_SECS, TOKENS_PATH};
-use keyward_store::{ArchivedKeyQuery, AuditCategory, CertificateQuery, NonceSight, RequestKey};
+use keyward_store::{AuditCategory, NonceSight, RequestKey};
 
 use crate::service::{unix_now, Answer, Gate, Refusal, RefusalKind, Services};
 
@@ -24,6 +24,7 @@ mod pins;
 mod query;
 mod reports;
 mod routes;
+mod search;
 mod serve;
 mod stats;
 pub use auth::PeerCertificate;
@@ -120,119 +121,6 @@ async fn procedures(
 ) -> Result<Response, ApiFailure> {
     auth::officer(&s.gate, &peer).await?;
     Ok(Json(s.queries.procedures(q.filter.as_deref()).await?).into_response())
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-struct CertQuery {
-    /// Certificate ID (decimal).
-    id: Option<String>,
-    /// Serial number (hex).
-    serial: Option<String>,
-    /// Text the subject contains (at most 1024 characters).
-    subject: Option<String>,
-}
-
-#[utoipa::path(get, path = "/v1/certificates", tag = "search", params(CertQuery),
-    responses(
-        (status = 200, description = "Certificates found", body = Vec<keyward_proto::CertificateInfo>),
-        (status = 400, description = "`invalid`: a malformed criterion (field named)", body = ApiError)))]
-async fn certificates(
-    State(s): Shared,
-    peer: Extension<PeerCertificate>,
-    Params(q): Params<CertQuery>,
-) -> Result<Response, ApiFailure> {
-    auth::officer(&s.gate, &peer).await?;
-    let c = search_criteria(q)?;
-    let query = CertificateQuery {
-        id: c.id,
-        serial_hex: c.serial,
-        subject: c.subject,
-        limit: None,
-    };
-    Ok(Json(s.queries.certificates(&query).await?).into_response())
-}
-
-/// Checked search criteria shared by certificate and archived-key searches.
-struct Criteria {
-    id: Option<i64>,
-    serial: Option<String>,
-    subject: Option<String>,
-}
-
-/// Reads the shared search criteria: a decimal Certificate ID, a hex serial, a subject text.
-fn search_criteria(q: CertQuery) -> Result<Criteria, ApiFailure> {
-    let id = match q.id {
-        Some(text) => Some(text.parse::<i64>().map_err(|_| {
-            ApiFailure::from(Refusal::invalid(
-                "id",
-                "a Certificate ID is a decimal number",
-            ))
-        })?),
-        None => None,
-    };
-    if let Some(serial) = &q.serial {
-        if serial.is_empty() || serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_hexdigit())
-        {
-            return Err(Refusal::invalid("serial", "a serial number is given in hex").into());
-        }
-    }
-    if q.subject.as_ref().is_some_and(|s| s.chars().count() > 1024) {
-        return Err(Refusal::invalid("subject", "longer than 1024 characters").into());
-    }
-    Ok(Criteria {
-        id,
-        serial: q.serial,
-        subject: q.subject,
-    })
-}
-
-#[utoipa::path(get, path = "/v1/archived-keys", tag = "search", params(CertQuery),
-    responses(
-        (status = 200, description = "Archived keys found", body = Vec<keyward_proto::ArchivedKeyInfo>),
-        (status = 400, description = "`invalid`: a malformed criterion (field named)", body = ApiError),
-        (status = 403, description = "`forbidden`: the officer may not search archived keys", body = ApiError)))]
-async fn archived_keys(
-    State(s): Shared,
-    peer: Extension<PeerCertificate>,
-    Params(q): Params<CertQuery>,
-) -> Result<Response, ApiFailure> {
-    let officer = auth::officer(&s.gate, &peer).await?;
-    let c = search_criteria(q)?;
-    let query = ArchivedKeyQuery {
-        certificate_id: c.id,
-        serial_hex: c.serial,
-        subject: c.subject,
-        ..Default::default()
-    };
-    Ok(Json(s.queries.archived_keys(&officer, &query).await?).into_response())
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-struct HolderQuery {
-    /// The holder's Certificate ID (decimal).
-    holder: String,
-}
-
-/// The attribute certificates held by a certificate (`?holder=CERTIFICATE-ID`).
-#[utoipa::path(get, path = "/v1/attribute-certificates", tag = "search", params(HolderQuery),
-    responses(
-        (status = 200, description = "Attribute certificates of the holder", body = Vec<keyward_proto::IssuedAttributeCertificate>),
-        (status = 400, description = "`invalid` (field `holder`): not a Certificate ID", body = ApiError)))]
-async fn attribute_certificates(
-    State(s): Shared,
-    peer: Extension<PeerCertificate>,
-    Params(q): Params<HolderQuery>,
-) -> Result<Response, ApiFailure> {
-    auth::officer(&s.gate, &peer).await?;
-    let holder = q.holder.parse::<i64>().map_err(|_| {
-        ApiFailure::from(Refusal::invalid(
-            "holder",
-            "a Certificate ID is a decimal number",
-        ))
-    })?;
-    Ok(Json(s.queries.attribute_certificates(holder).await?).into_response())
 }
 
 /// A signed POST body: what every state-changing request carries.
