@@ -71,16 +71,22 @@ const KNOWN: &[&str] = &[
 impl ClientConfig {
     /// Reads and checks client.conf.
     pub fn load(path: &Path) -> Result<ClientConfig, RaError> {
+        let text = std::fs::read_to_string(path).map_err(|e| RaError::Config {
+            path: path.to_path_buf(),
+            reason: format!("{e} (run `keyward init` first, or pass --config FILE)"),
+        })?;
+        ClientConfig::from_text(path, &text)
+    }
+
+    /// Checks the text of client.conf as [`ClientConfig::load`] does, without reading any
+    /// file: `path` names the file in errors and is the base of its relative paths (for the
+    /// fuzzer).
+    pub fn from_text(path: &Path, text: &str) -> Result<ClientConfig, RaError> {
         let fail = |reason: String| RaError::Config {
             path: path.to_path_buf(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            fail(format!(
-                "{e} (run `keyward init` first, or pass --config FILE)"
-            ))
-        })?;
-        let settings = Settings::parse(&text).map_err(|e| fail(e.to_string()))?;
+        let settings = Settings::parse(text).map_err(|e| fail(e.to_string()))?;
         if let Some(unknown) = settings.keys().find(|k| !KNOWN.contains(k)) {
             return Err(fail(format!(
                 "unknown setting {unknown}; known: {}",

@@ -100,12 +100,21 @@ const KNOWN: &[&str] = &[
 impl ServerConfig {
     /// Reads and checks cm.conf.
     pub fn load(path: &Path) -> Result<ServerConfig, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ServerError::Config {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        ServerConfig::from_text(path, &text)
+    }
+
+    /// Checks the text of cm.conf as [`ServerConfig::load`] does, without reading any file:
+    /// `path` names the file in errors and is the base of its relative paths (for the fuzzer).
+    pub fn from_text(path: &Path, text: &str) -> Result<ServerConfig, ServerError> {
         let fail = |reason: String| ServerError::Config {
             path: path.to_path_buf(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let settings = Settings::parse(&text).map_err(|e| fail(e.to_string()))?;
+        let settings = Settings::parse(text).map_err(|e| fail(e.to_string()))?;
         if let Some(unknown) = settings
             .keys()
             .find(|k| !KNOWN.contains(k) && !keys::KNOWN.contains(k) && !limits::KNOWN.contains(k))

@@ -47,9 +47,9 @@ impl Row {
 /// The input CSV, read one row at a time (rows are never all held here): its header checked
 /// by [`RowReader::open`], every row's structure by [`RowReader::count`], and read again from
 /// the first row after [`RowReader::rewind`].
-pub(super) struct RowReader {
+pub(super) struct RowReader<R = std::fs::File> {
     shown: String,
-    reader: csv::Reader<std::fs::File>,
+    reader: csv::Reader<R>,
     /// The known columns present, in [`COLUMNS`] order, with their index in the file.
     index: Vec<(&'static str, usize)>,
     /// Where the first data row starts.
@@ -74,11 +74,19 @@ impl RowReader {
                 MAX_CSV_BYTES >> 20
             )));
         }
+        let file =
+            std::fs::File::open(path).map_err(|e| input_error(format!("--csv {shown}: {e}")))?;
+        RowReader::from_reader(shown, file)
+    }
+}
+
+impl<R: std::io::Read + std::io::Seek> RowReader<R> {
+    /// Checks the header of the CSV in `input` (`shown` names it in errors).
+    pub(super) fn from_reader(shown: String, input: R) -> Result<RowReader<R>, BatchError> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| input_error(format!("--csv {shown}: {e}")))?;
+            .from_reader(input);
         let headers = reader
             .headers()
             .map_err(|e| input_error(format!("--csv {shown}: header row: {}", csv_reason(&e))))?
@@ -209,6 +217,24 @@ impl RowReader {
             file: get("file"),
         }))
     }
+}
+
+/// Checks a whole CSV held in memory as `keyward ra batch` does (header, columns, field sizes,
+/// control characters, a subject per row: [`RowReader::count`], then every row read again),
+/// naming it `shown` in errors. For the fuzzer; `ra batch` streams the file instead.
+pub fn parse_rows(shown: &str, csv: &[u8]) -> Result<Vec<Row>, BatchError> {
+    struct Silent;
+    impl Progress for Silent {
+        fn row_started(&self, _: &Row) {}
+        fn row_finished(&self, _: &Row, _: &super::ResultRecord) {}
+    }
+    let mut reader = RowReader::from_reader(shown.to_string(), std::io::Cursor::new(csv))?;
+    let count = reader.count(&Silent)?;
+    let mut rows = Vec::with_capacity(count);
+    while let Some(row) = reader.next_row()? {
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 fn csv_reason(e: &csv::Error) -> String {

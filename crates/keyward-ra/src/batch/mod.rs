@@ -46,7 +46,7 @@ use keyward_proto::ProcedureList;
 use crate::{ClientConfig, RaClient};
 
 pub use error::BatchError;
-pub use input::Row;
+pub use input::{parse_rows, Row};
 pub use journal::ResultRecord;
 
 use journal::{Journal, PendingFile};

@@ -105,7 +105,7 @@ pub(super) async fn verify_signature(
     path: &str,
     body: &[u8],
 ) -> Result<(), ApiFailure> {
-    let verdict = check(peer, headers, path, body);
+    let verdict = check_signature(peer, headers, path, body);
     if let Err(reason) = verdict {
         let refusal = Refusal::invalid("signature", reason);
         gate.audit_refusal(
@@ -126,7 +126,10 @@ pub(super) async fn verify_signature(
     Ok(())
 }
 
-fn check(
+/// Checks the [`SIGNATURE_HEADER`] of a POST to `path` with `body` against the peer
+/// certificate's key; the reason when it does not verify. No audit: [`verify_signature`] (the
+/// server's path) records refusals; this is its pure part, public for the fuzzer.
+pub fn check_signature(
     peer: &PeerCertificate,
     headers: &HeaderMap,
     path: &str,

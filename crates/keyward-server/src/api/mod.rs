@@ -27,7 +27,7 @@ mod routes;
 mod search;
 mod serve;
 mod stats;
-pub use auth::PeerCertificate;
+pub use auth::{check_signature, PeerCertificate};
 use query::Params;
 pub use routes::router;
 pub use serve::{serve, Connections};
