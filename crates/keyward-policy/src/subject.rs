@@ -326,10 +326,18 @@ fn unescape(value: &str) -> Result<String, String> {
 
 fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
     for (i, c) in value.chars().enumerate() {
-        let edge =
-            (i == 0 && (c == ' ' || c == '#')) || (i + 1 == value.chars().count() && c == ' ');
-        if edge || ",+\"\\<>;=".contains(c) {
+        // Whitespace at either end as `\XX` bytes: parse trims the value before unescaping,
+        // so `\ ` at the end would lose its space and leave a lone backslash.
+        if (i == 0 || i == last) && c.is_whitespace() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("\\{b:02X}"));
+            }
+            continue;
+        }
+        if (i == 0 && c == '#') || ",+\"\\<>;=".contains(c) {
             out.push('\\');
         }
         out.push(c);
@@ -387,6 +395,17 @@ mod tests {
         assert!(dn
             .validate(&procedure(), Some("john.smith@example.com"))
             .is_ok());
+    }
+
+    #[test]
+    fn printed_dn_parses_back_with_edge_spaces() {
+        // Found by the `subject` fuzz target: a value ending in a space (typed as `\20`) was
+        // printed as `\ `, which parse trims to a lone backslash and refuses.
+        for typed in [r"CN=a\20", r"CN=\20a\20,O=x", r"CN=\E3\80\80x", r"CN=x\C2\A0"] {
+            let dn = DistinguishedName::parse(typed).unwrap();
+            let again = DistinguishedName::parse(&dn.to_string());
+            assert_eq!(again.as_ref(), Ok(&dn), "{typed} printed as {dn}");
+        }
     }
 
     #[test]
