@@ -27,7 +27,7 @@ mod routes;
 mod search;
 mod serve;
 mod stats;
-pub use auth::{check_signature, PeerCertificate};
+pub use auth::{check_signature, Peer, PeerCertificate};
 use query::Params;
 pub use routes::router;
 pub use serve::{serve, Connections};
