@@ -399,9 +399,14 @@ mod tests {
 
     #[test]
     fn printed_dn_parses_back_with_edge_spaces() {
-        // Found by the `subject` fuzz target: a value ending in a space (typed as `\20`) was
-        // printed as `\ `, which parse trims to a lone backslash and refuses.
-        for typed in [r"CN=a\20", r"CN=\20a\20,O=x", r"CN=\E3\80\80x", r"CN=x\C2\A0"] {
+        // The `subject` fuzz target's round trip: a value ending in a space (typed as `\20`)
+        // was printed as `\ `, which parse trims to a lone backslash and refuses.
+        for typed in [
+            r"CN=a\20",
+            r"CN=\20a\20,O=x",
+            r"CN=\E3\80\80x",
+            r"CN=x\C2\A0",
+        ] {
             let dn = DistinguishedName::parse(typed).unwrap();
             let again = DistinguishedName::parse(&dn.to_string());
             assert_eq!(again.as_ref(), Ok(&dn), "{typed} printed as {dn}");
