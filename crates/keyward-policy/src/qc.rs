@@ -325,7 +325,10 @@ impl QcStatements {
         if let Some(limit) = &self.limit_value {
             let c = &limit.currency;
             let alpha = c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase());
-            let numeric = (1..=3).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit());
+            // ISO 4217 numeric codes run from 1 to 999 (the CA encodes nothing else).
+            let numeric = (1..=3).contains(&c.len())
+                && c.bytes().all(|b| b.is_ascii_digit())
+                && c.parse::<u16>().is_ok_and(|n| n >= 1);
             if !alpha && !numeric {
                 return Err(qc_err(
                     "limit_value.currency",

@@ -190,3 +190,21 @@ psd2 = { roles = ["PSP_AS", "PSP_PI"], nca_name = "Finansinspektionen", nca_id =
     assert_eq!(back, qc);
     assert!(toml::from_str::<QcStatements>("qualified = true").is_err());
 }
+
+#[test]
+fn numeric_currency_zero_is_refused() {
+    // Found by the `qc_flags` fuzz target: `limit_value=00:2` passed validate, then the CA
+    // refused to encode it (ISO 4217 numeric codes are 1 to 999).
+    for currency in ["0", "00", "000"] {
+        let mut qc = QcStatements::default();
+        qc.add_flag(&format!("limit_value={currency}:2")).unwrap();
+        let err = qc.validate().unwrap_err();
+        assert_eq!(
+            err.field, "qc_statements.limit_value.currency",
+            "{currency}"
+        );
+    }
+    let mut qc = QcStatements::default();
+    qc.add_flag("limit_value=978:2").unwrap();
+    assert!(qc.validate().is_ok());
+}
