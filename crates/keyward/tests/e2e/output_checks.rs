@@ -19,7 +19,7 @@ use common::signed::{admin_client, officer_client};
 use common::tokens::create_officer;
 use common::{block_on, keyward, on_both_engines, run, text, Engine, Installation};
 use keyward_ra::RaError;
-use keyward_store::{AuditQuery, CertificateQuery, Outcome};
+use keyward_store::{AuditQuery, Outcome};
 
 const PIN: Option<&str> = Some("Correct-Horse-7\n");
 
@@ -40,18 +40,7 @@ fn issue_args<'a>(p12: &'a str, subject: &'a str) -> Vec<&'a str> {
 
 /// Certificate IDs of the certificates whose subject contains `text`.
 fn certificate_ids(inst: &Installation, text: &str) -> Vec<i64> {
-    block_on(async {
-        let store = inst.store().await;
-        let found = store
-            .find_certificates(&CertificateQuery {
-                subject: Some(text.into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        store.close().await;
-        found.iter().map(|c| c.id).collect()
-    })
+    block_on(inst.certificate_ids(text))
 }
 
 /// The audit records of `action`, newest first.

@@ -177,6 +177,20 @@ impl Installation {
             .expect("open store")
     }
 
+    /// The Certificate IDs of the certificates whose subject contains `text`.
+    pub(crate) async fn certificate_ids(&self, text: &str) -> Vec<i64> {
+        let store = self.store().await;
+        let found = store
+            .find_certificates(&keyward_store::CertificateQuery {
+                subject: Some(text.into()),
+                ..Default::default()
+            })
+            .await
+            .expect("search certificates");
+        store.close().await;
+        found.iter().map(|c| c.id).collect()
+    }
+
     /// A raw connection pool on the installation's database, for changes behind the server's
     /// back (`$1, $2, …` placeholders work on both engines).
     pub(crate) async fn raw(&self) -> sqlx::AnyPool {
