@@ -277,6 +277,11 @@ fn cm_conf(listen: SocketAddr, database_url: &str, ca_key_conf: &str) -> String 
          database.url = {database_url}\n\
          tls.certificate = tls/server.pem\n\
          tls.key = tls/server.key\n\
+         # Limits against slow, idle or too many clients (seconds; the defaults shown):\n\
+         # server.header-timeout = 10\n\
+         # server.body-timeout = 30\n\
+         # server.idle-timeout = 60\n\
+         # server.max-connections = 1024     (keep it below the open-file limit, ulimit -n)\n\
          ca.root = ca/root.pem\n\
          ca.issuing.certificate = ca/issuing.pem\n\
          {ca_key_conf}\
