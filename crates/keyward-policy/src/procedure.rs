@@ -1,16 +1,16 @@
 //! Procedures are data: certificate, key and token procedures, as the administrator writes them
 //! in `procedures.toml` and as the store keeps them.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::attribute::AttributeCertificateProcedure;
 use crate::keyspec::KeySpec;
-use crate::p12::{FriendlyName, P12Profile, P12Scheme};
+use crate::p12::{FriendlyName, P12Profile};
 use crate::pin::PinProcedure;
 use crate::qc::{QcKind, QcStatements};
 use crate::usage::KeyUsageSet;
+
+mod set;
 
 /// One subject attribute a certificate procedure accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -463,217 +463,6 @@ impl ResolvedToken {
             .map(|k| (k.approvals, k.approval_hours))
             .max()
     }
-}
-
-impl ProcedureSet {
-    /// Checks names are unique and every reference resolves.
-    pub fn validate(&self) -> Result<(), ProcedureError> {
-        let mut seen = BTreeMap::new();
-        let names = self
-            .certificate
-            .iter()
-            .map(|p| ("certificate", &p.name))
-            .chain(self.key.iter().map(|p| ("key", &p.name)))
-            .chain(self.token.iter().map(|p| ("token", &p.name)))
-            .chain(self.pin.iter().map(|p| ("PIN", &p.name)))
-            .chain(self.p12.iter().map(|p| ("PKCS#12 profile", &p.name)))
-            .chain(
-                self.attribute
-                    .iter()
-                    .map(|p| ("attribute-certificate", &p.name)),
-            );
-        for (kind, name) in names {
-            if !valid_name(name) {
-                return Err(ProcedureError {
-                    procedure: name.clone(),
-                    reason: "names use letters, digits, '-' and '_' (at most 64)".into(),
-                });
-            }
-            if seen.insert((kind, name.clone()), ()).is_some() {
-                return Err(ProcedureError {
-                    procedure: name.clone(),
-                    reason: format!("two {kind} procedures have this name"),
-                });
-            }
-        }
-        for cert in &self.certificate {
-            cert.validate().map_err(|reason| ProcedureError {
-                procedure: cert.name.clone(),
-                reason,
-            })?;
-        }
-        for ac in &self.attribute {
-            ac.validate().map_err(|reason| ProcedureError {
-                procedure: ac.name.clone(),
-                reason,
-            })?;
-        }
-        for pin in &self.pin {
-            pin.validate().map_err(|reason| ProcedureError {
-                procedure: pin.name.clone(),
-                reason,
-            })?;
-        }
-        for key in &self.key {
-            let recover = matches!(key.action, KeyAction::Recover { .. });
-            if key.approvals > 0 && !recover {
-                return Err(ProcedureError {
-                    procedure: key.name.clone(),
-                    reason: "approvals only apply to recover key procedures".into(),
-                });
-            }
-            if key.approvals > MAX_APPROVALS || !(1..=720).contains(&key.approval_hours) {
-                return Err(ProcedureError {
-                    procedure: key.name.clone(),
-                    reason: format!(
-                        "approvals must be at most {MAX_APPROVALS}, approval_hours 1 to 720"
-                    ),
-                });
-            }
-        }
-        for profile in &self.p12 {
-            profile.validate().map_err(|reason| ProcedureError {
-                procedure: profile.name.clone(),
-                reason,
-            })?;
-        }
-        for token in &self.token {
-            self.resolve(&token.name)?;
-        }
-        Ok(())
-    }
-
-    /// Looks up a token procedure and everything it names.
-    pub fn resolve(&self, token_name: &str) -> Result<ResolvedToken, ProcedureError> {
-        let token = self
-            .token
-            .iter()
-            .find(|t| t.name == token_name)
-            .ok_or_else(|| ProcedureError {
-                procedure: token_name.into(),
-                reason: "no such token procedure".into(),
-            })?;
-        let cert = |name: &str| {
-            self.certificate
-                .iter()
-                .find(|c| c.name == name)
-                .cloned()
-                .ok_or_else(|| ProcedureError {
-                    procedure: token.name.clone(),
-                    reason: format!("certificate procedure {name} does not exist"),
-                })
-        };
-        let certificates = token
-            .certificate_procedures
-            .iter()
-            .map(|n| cert(n))
-            .collect::<Result<Vec<_>, _>>()?;
-        let keys = token
-            .key_procedures
-            .iter()
-            .map(|n| {
-                self.key
-                    .iter()
-                    .find(|k| &k.name == n)
-                    .cloned()
-                    .ok_or_else(|| ProcedureError {
-                        procedure: token.name.clone(),
-                        reason: format!("key procedure {n} does not exist"),
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let pin = self
-            .pin_procedure(&token.pin_procedure)
-            .cloned()
-            .ok_or_else(|| ProcedureError {
-                procedure: token.name.clone(),
-                reason: format!("PIN procedure {} does not exist", token.pin_procedure),
-            })?;
-        let p12 = self
-            .p12_profile(&token.p12_profile)
-            .ok_or_else(|| ProcedureError {
-                procedure: token.name.clone(),
-                reason: format!(
-                    "PKCS#12 profile {} does not exist (built in: modern, legacy)",
-                    token.p12_profile
-                ),
-            })?;
-        let mut recovery_certificates = Vec::new();
-        for key in &keys {
-            if let KeyAction::Recover {
-                certificate:
-                    RecoverCertificate::New {
-                        certificate_procedure,
-                    },
-                ..
-            } = &key.action
-            {
-                recovery_certificates.push(cert(certificate_procedure)?);
-            }
-        }
-        let attribute_certificate = match &token.attribute_certificate {
-            None => None,
-            Some(name) => {
-                let ac = self
-                    .attribute
-                    .iter()
-                    .find(|a| &a.name == name)
-                    .cloned()
-                    .ok_or_else(|| ProcedureError {
-                        procedure: token.name.clone(),
-                        reason: format!("attribute-certificate procedure {name} does not exist"),
-                    })?;
-                if certificates.is_empty() {
-                    return Err(ProcedureError {
-                        procedure: token.name.clone(),
-                        reason: "an attribute certificate needs a certificate procedure to bind to"
-                            .into(),
-                    });
-                }
-                Some(ac)
-            }
-        };
-        if certificates.is_empty() && keys.is_empty() {
-            return Err(ProcedureError {
-                procedure: token.name.clone(),
-                reason: "names no certificate or key procedure".into(),
-            });
-        }
-        Ok(ResolvedToken {
-            token: token.clone(),
-            certificates,
-            keys,
-            pin,
-            p12,
-            recovery_certificates,
-            attribute_certificate,
-        })
-    }
-
-    /// Looks up a PKCS#12 profile by name: a defined one, else the built-in `modern` or
-    /// `legacy`.
-    pub fn p12_profile(&self, name: &str) -> Option<P12Profile> {
-        if let Some(p) = self.p12.iter().find(|p| p.name == name) {
-            return Some(p.clone());
-        }
-        [P12Scheme::Modern, P12Scheme::Legacy]
-            .into_iter()
-            .find(|s| s.name() == name)
-            .map(P12Profile::builtin)
-    }
-
-    /// Looks up a PIN procedure by name.
-    pub fn pin_procedure(&self, name: &str) -> Option<&PinProcedure> {
-        self.pin.iter().find(|p| p.name == name)
-    }
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[cfg(test)]
