@@ -17,6 +17,7 @@ pub mod plan;
 pub mod procedure;
 pub mod qc;
 mod qc_summary;
+pub mod revocation;
 pub mod roles;
 pub mod subject;
 pub mod usage;
@@ -33,6 +34,7 @@ pub use procedure::{
     RecoverScope, SubjectRule, TokenProcedure, OFFICER_TLS_EKU,
 };
 pub use qc::{QcError, QcKind, QcStatements};
+pub use revocation::RevocationReason;
 pub use roles::Role;
 pub use subject::{DistinguishedName, SubjectError};
 pub use usage::{KeyUsage, KeyUsageSet};
