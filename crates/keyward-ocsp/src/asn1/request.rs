@@ -31,7 +31,11 @@ pub struct OcspRequest {
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct TbsRequest {
     /// Kept as a plain integer so that a wrong version is reported as such, not as bad DER.
-    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", default = "Default::default")]
+    #[asn1(
+        context_specific = "0",
+        tag_mode = "EXPLICIT",
+        default = "Default::default"
+    )]
     pub version: u8,
     /// Who asks (ignored).
     #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]

@@ -90,7 +90,11 @@ pub struct BasicOcspResponse {
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct ResponseData {
     /// Always v1 (0), hence never encoded.
-    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", default = "Default::default")]
+    #[asn1(
+        context_specific = "0",
+        tag_mode = "EXPLICIT",
+        default = "Default::default"
+    )]
     pub version: u8,
     /// Names the signing key.
     pub responder_id: ResponderId,
