@@ -24,6 +24,7 @@ mod respond;
 mod response;
 mod status;
 
+pub use asn1::ResponseStatus;
 pub use cache::{http_date, CacheFacts, CacheSettings, ResponseCache};
 pub use error::OcspError;
 pub use get::{decode_get_path, MAX_GET_SEGMENT_CHARS};
