@@ -153,3 +153,45 @@ impl IssuerSet {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_algorithms_are_told_apart_by_oid_and_parameters() {
+        for alg in HashAlg::ALL {
+            assert_eq!(HashAlg::from_algorithm(&alg.algorithm()), Some(alg));
+            let bare = AlgorithmIdentifier {
+                oid: alg.oid(),
+                parameters: None,
+            };
+            assert_eq!(HashAlg::from_algorithm(&bare), Some(alg));
+            let odd = AlgorithmIdentifier {
+                oid: alg.oid(),
+                parameters: Some(der::asn1::Any::from(
+                    der::asn1::BitString::from_bytes(&[1]).unwrap(),
+                )),
+            };
+            assert_eq!(HashAlg::from_algorithm(&odd), None);
+        }
+        let md5 = AlgorithmIdentifier {
+            oid: ObjectIdentifier::new_unwrap("1.2.840.113549.2.5"),
+            parameters: None,
+        };
+        assert_eq!(HashAlg::from_algorithm(&md5), None);
+        // Digest lengths, from the algorithms themselves.
+        let lens: Vec<usize> = HashAlg::ALL
+            .iter()
+            .map(|a| a.digest(b"x").unwrap().len())
+            .collect();
+        assert_eq!(lens, [20, 32, 48, 64]);
+    }
+
+    #[test]
+    fn a_certificate_that_does_not_parse_is_named() {
+        let err = IssuerSet::new(&[vec![0x30, 0x00]]).unwrap_err();
+        assert!(err.to_string().contains("issuer certificate"), "{err}");
+        assert!(IssuerSet::new(&[]).unwrap().is_empty());
+    }
+}

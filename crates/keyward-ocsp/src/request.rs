@@ -261,3 +261,15 @@ impl ParsedRequest {
             .map_err(|e| OcspError::responder("request", e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_print_as_the_store_keeps_them() {
+        assert_eq!(Serial::from_der_bytes(&[0x00, 0x80, 0x01]).hex(), "8001");
+        assert_eq!(Serial::from_der_bytes(&[0x0a, 0xbc]).hex(), "abc");
+        assert_eq!(Serial::from_der_bytes(&[0x00]).hex(), "0");
+    }
+}

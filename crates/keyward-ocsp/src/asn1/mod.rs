@@ -31,3 +31,6 @@ pub const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("
 
 /// The only OCSP version there is: `Version ::= INTEGER { v1(0) }`.
 pub const V1: u8 = 0;
+
+#[cfg(test)]
+mod tests;

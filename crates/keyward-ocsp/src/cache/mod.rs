@@ -257,3 +257,6 @@ impl ResponseCache {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests;
