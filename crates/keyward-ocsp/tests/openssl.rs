@@ -1,6 +1,8 @@
 //! Requests made by `openssl ocsp` parse; the responses built for them verify with
 //! `openssl ocsp` (offline: -reqin/-respin) and pass pkilint's `lint_ocsp_response`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 mod common;
 
 use std::process::Command;
@@ -43,6 +45,15 @@ async fn answer(ctx: &Context<'_, MapSource>, pki: &Pki, req: &[u8], name: &str)
     reply
 }
 
+/// (name, certificates, `openssl ocsp` options, CertID hash, nonce sent).
+type Case = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    HashAlg,
+    bool,
+);
+
 #[tokio::test]
 async fn openssl_requests_parse_and_our_responses_verify_with_openssl() {
     let pki = Pki::new();
@@ -56,7 +67,7 @@ async fn openssl_requests_parse_and_our_responses_verify_with_openssl() {
         cache: None,
         limits: Limits::default(),
     };
-    let cases: [(&str, &[&str], &[&str], HashAlg, bool); 4] = [
+    let cases: [Case; 4] = [
         ("nonce", &["good"], &[], HashAlg::Sha1, true),
         (
             "no-nonce",
