@@ -254,7 +254,9 @@ fn critical_unknown(
 }
 
 impl ParsedRequest {
-    /// The request re-encoded (DER); equal to the bytes parsed, as the parse was strict DER.
+    /// The request re-encoded (DER): the bytes parsed for a DER request. (`der` also accepts an
+    /// explicitly encoded DEFAULT, such as `critical FALSE`, which re-encodes without it; the
+    /// parse of the re-encoding equals this one either way.)
     pub fn to_der(&self) -> Result<Vec<u8>, OcspError> {
         self.request
             .to_der()

@@ -121,6 +121,16 @@ impl Responder {
         &self.key_hash
     }
 
+    /// When the delegated certificate expires (renewal is due well before: RFC 6960 §4.2.2.2.1
+    /// wants responder certificates short-lived).
+    pub fn certificate_not_after(&self) -> SystemTime {
+        self.cert
+            .tbs_certificate()
+            .validity()
+            .not_after
+            .to_system_time()
+    }
+
     /// The validity settings.
     pub fn settings(&self) -> ResponseSettings {
         self.settings

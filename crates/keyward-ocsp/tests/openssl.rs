@@ -39,8 +39,13 @@ pub fn pkilint_clean(pki: &Pki, file: &str) {
     );
 }
 
+/// Compiles only for a `Send` future: the HTTP layer (axum) needs one.
+fn send<F: std::future::Future + Send>(f: F) -> F {
+    f
+}
+
 async fn answer(ctx: &Context<'_, MapSource>, pki: &Pki, req: &[u8], name: &str) -> Reply {
-    let reply = ctx.respond(req, SystemTime::now()).await;
+    let reply = send(ctx.respond(req, SystemTime::now())).await;
     std::fs::write(pki.path(name), &reply.der).unwrap();
     reply
 }
@@ -58,6 +63,9 @@ type Case = (
 async fn openssl_requests_parse_and_our_responses_verify_with_openssl() {
     let pki = Pki::new();
     let responder = responder(&pki);
+    let not_after = responder.certificate_not_after();
+    let days_29 = SystemTime::now() + Duration::from_secs(29 * 86_400);
+    assert!(not_after > days_29 && not_after < days_29 + Duration::from_secs(2 * 86_400));
     let issuers = IssuerSet::new(&pki.issuers()).unwrap();
     let source = MapSource::for_pki();
     let ctx = Context {
@@ -152,6 +160,18 @@ async fn openssl_requests_parse_and_our_responses_verify_with_openssl() {
         }
         pkilint_clean(&pki, &resp_file);
     }
+
+    // A signed request (openssl -signer): accepted, the signature ignored.
+    let signer = pki.path("requestor.pem").display().to_string();
+    let key = pki.path("requestor.key").display().to_string();
+    let opts = ["-signer", signer.as_str(), "-signkey", key.as_str()];
+    let req = pki.openssl_request("signed.req", "ca", &["good"], &opts);
+    let parsed = parse_request(&req, &Limits::default()).unwrap();
+    assert!(parsed.signed && parsed.entries.len() == 1);
+    assert_eq!(parsed.to_der().unwrap(), req);
+    answer(&ctx, &pki, &req, "signed.resp").await;
+    let (ok, text) = pki.openssl_check("signed.req", "signed.resp", "ca", &["good"], &[]);
+    assert!(ok && text.contains("good.pem: good"), "{text}");
 
     // A certificate of a CA that is not ours: `unknown`, and the source is not asked.
     let asked = source.asked.load(std::sync::atomic::Ordering::SeqCst);

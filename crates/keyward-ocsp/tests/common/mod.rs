@@ -175,6 +175,19 @@ impl Pki {
         ] {
             std::fs::write(pki.path(&format!("{name}.pem")), cert.to_pem().unwrap()).unwrap();
         }
+        // A requestor identity for signed requests (any certificate and key will do).
+        let requestor_key = ec_key();
+        let requestor = certificate(
+            "requestor",
+            &requestor_key,
+            0x4001,
+            Kind::EndEntity,
+            Some((&pki.ca, &pki.ca_key)),
+            None,
+        );
+        std::fs::write(pki.path("requestor.pem"), requestor.to_pem().unwrap()).unwrap();
+        let key_pem = requestor_key.private_key_to_pem_pkcs8().unwrap();
+        std::fs::write(pki.path("requestor.key"), key_pem).unwrap();
         pki
     }
 
