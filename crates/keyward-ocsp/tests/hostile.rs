@@ -345,3 +345,25 @@ fn mutated_requests_never_panic() {
         "some changes (serial, hash bytes, nonce) still parse"
     );
 }
+
+/// The fuzz target's seeds (made by `openssl ocsp -reqout`, two as GET paths) are requests that
+/// parse, so that fuzzing starts from inside the parser, not at its first refusal.
+#[test]
+fn the_fuzz_seeds_are_accepted_requests() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ocsp_request");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let der = match path.extension().and_then(|e| e.to_str()) {
+            Some("txt") => decode_get_path(std::str::from_utf8(&bytes).unwrap()).unwrap(),
+            _ => bytes,
+        };
+        let parsed = parse_request(&der, &Limits::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(parsed.to_der().unwrap(), der);
+        seen += 1;
+    }
+    assert!(seen >= 5, "{seen} seeds in {}", dir.display());
+}
