@@ -4,11 +4,13 @@
 //! a software key ([`SoftwareSigner`]) or a key on a PKCS#11 token ([`Pkcs11Signer`]), without
 //! the callers changing. Extensions OpenSSL has no builder for (policies with qualifiers, CRL
 //! and AIA URLs, QC statements) and RFC 5755 attribute certificates are encoded with typed `der`
-//! structures and signed through the same [`Signer`].
+//! structures and signed through the same [`Signer`], and so are full and delta CRLs
+//! ([`CrlWriter`]).
 
 #![forbid(unsafe_code)]
 
 mod attribute_cert;
+mod crl;
 mod der_extension;
 mod extensions;
 mod hierarchy;
@@ -32,6 +34,7 @@ use keyward_policy::qc::QcStatements;
 use keyward_policy::{CertificateProcedure, DistinguishedName};
 
 pub use attribute_cert::AttributeCertificateRequest;
+pub use crl::{CrlEntry, CrlParams, CrlWriter};
 use hierarchy::decrypt_key_pem;
 pub use hierarchy::{
     create_hierarchy, create_hierarchy_with_issuing_key, encrypt_key_pem, ExternalHierarchy,
