@@ -4,9 +4,9 @@
 use der::asn1::{ContextSpecific, Ia5String, ObjectIdentifier, OctetString, Uint};
 use der::{Encode, TagMode, TagNumber};
 use openssl::x509::X509Ref;
-use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
+use x509_cert::ext::pkix::crl::dp::{DistributionPoint, IssuingDistributionPoint};
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
-use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BaseCrlNumber, CrlNumber};
+use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BaseCrlNumber, CrlNumber, FreshestCrl};
 use x509_cert::ext::Extension;
 
 use super::{crl_err, CrlParams};
@@ -14,6 +14,7 @@ use crate::CaError;
 
 const ID_CE_AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 const ID_CE_CRL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.20");
+const ID_CE_FRESHEST_CRL: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.46");
 const ID_CE_DELTA_CRL_INDICATOR: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.27");
 // Spelled out: x509-cert 0.3.0 gives IssuingDistributionPoint the OID of subjectInfoAccess.
 const ID_CE_ISSUING_DISTRIBUTION_POINT: ObjectIdentifier =
@@ -31,6 +32,14 @@ fn extension(
         critical,
         extn_value: OctetString::new(der).map_err(|e| crl_err(what, e.to_string()))?,
     })
+}
+
+/// `[0] fullName { uniformResourceIdentifier url }`; `what` names the field in errors.
+fn full_name(url: &str, what: &str) -> Result<DistributionPointName, CaError> {
+    let uri = Ia5String::new(url).map_err(|e| crl_err(what, e.to_string()))?;
+    Ok(DistributionPointName::FullName(vec![
+        GeneralName::UniformResourceIdentifier(uri),
+    ]))
 }
 
 fn number(n: u64, what: &str) -> Result<Uint, CaError> {
@@ -75,11 +84,8 @@ pub(super) fn crl_extensions(ca: &X509Ref, params: &CrlParams) -> Result<Vec<u8>
         )?);
     }
     if let Some(url) = &params.idp_url {
-        let uri = Ia5String::new(url).map_err(|e| crl_err("idp_url", e.to_string()))?;
         let idp = IssuingDistributionPoint {
-            distribution_point: Some(DistributionPointName::FullName(vec![
-                GeneralName::UniformResourceIdentifier(uri),
-            ])),
+            distribution_point: Some(full_name(url, "idp_url")?),
             only_contains_user_certs: false,
             only_contains_ca_certs: false,
             only_some_reasons: None,
@@ -91,6 +97,19 @@ pub(super) fn crl_extensions(ca: &X509Ref, params: &CrlParams) -> Result<Vec<u8>
             true,
             &idp,
             "idp_url",
+        )?);
+    }
+    if let Some(url) = &params.freshest_url {
+        let freshest = FreshestCrl(vec![DistributionPoint {
+            distribution_point: Some(full_name(url, "freshest_url")?),
+            reasons: None,
+            crl_issuer: None,
+        }]);
+        extensions.push(extension(
+            ID_CE_FRESHEST_CRL,
+            false,
+            &freshest,
+            "freshest_url",
         )?);
     }
     ContextSpecific {

@@ -84,6 +84,10 @@ pub struct CrlParams {
     /// OpenSSL match them byte for byte), and certificates should name it in their
     /// cRLDistributionPoints (OpenSSL only uses a CRL with an IDP for such certificates).
     pub idp_url: Option<String>,
+    /// For a full CRL, where its delta CRLs are served: written as freshestCRL (RFC 5280
+    /// §5.2.6). Relying parties look for deltas only when it is there (OpenSSL's `-use_deltas`
+    /// ignores a delta otherwise). Refused in a delta CRL, which must not carry it.
+    pub freshest_url: Option<String>,
 }
 
 impl CrlParams {

@@ -30,6 +30,9 @@ fn params(number: u64, delta_of: Option<u64>) -> CrlParams {
         next_update: 1_780_086_400,
         delta_of,
         idp_url: Some("http://127.0.0.1:8080/crl/issuing.crl".into()),
+        freshest_url: delta_of
+            .is_none()
+            .then(|| "http://127.0.0.1:8080/crl/issuing-delta.crl".into()),
     }
 }
 
@@ -92,6 +95,7 @@ fn a_full_crl_lists_its_entries_in_push_order_with_the_crl_extensions() {
             ("2.5.29.35".to_string(), false),
             ("2.5.29.20".to_string(), false),
             ("2.5.29.28".to_string(), true),
+            ("2.5.29.46".to_string(), false),
         ]
     );
     let number = &tbs.crl_extensions.as_ref().unwrap()[1];
@@ -118,6 +122,7 @@ fn an_empty_crl_has_no_revoked_certificates_field() {
     let ca = ca();
     let mut p = params(1, None);
     p.idp_url = None;
+    p.freshest_url = None;
     let der = CrlWriter::begin(&ca, &p).unwrap().finish().unwrap();
     let crl = decode(&ca, &der);
     assert!(crl.tbs_cert_list.revoked_certificates.is_none());
@@ -171,6 +176,13 @@ fn bad_parameters_and_entries_are_refused_by_name() {
     p.idp_url = Some("http://exämple.com/crl".into());
     let err = CrlWriter::begin(&ca, &p).unwrap_err().to_string();
     assert!(err.starts_with("idp_url:"), "{err}");
+    let mut p = params(6, Some(5));
+    p.freshest_url = Some("http://127.0.0.1:8080/crl/delta.crl".into());
+    let err = CrlWriter::begin(&ca, &p).unwrap_err().to_string();
+    assert!(
+        err.starts_with("freshest_url:") && err.contains("delta"),
+        "{err}"
+    );
 
     let mut w = CrlWriter::begin(&ca, &params(5, None)).unwrap();
     w.push(&revoked(1, None)).unwrap();

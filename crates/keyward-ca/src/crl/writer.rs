@@ -73,8 +73,9 @@ impl fmt::Debug for CrlWriter<'_> {
 impl<'a> CrlWriter<'a> {
     /// Starts a CRL of `ca` (version 2, its issuer the CA's subject, signed with the algorithm
     /// the CA's signer uses) as `params` say. Refuses, naming the field, a `next_update` not
-    /// after `this_update`, a `delta_of` not below `number`, an `idp_url` that is empty or not
-    /// IA5, times before 1970, and a CA certificate without subjectKeyIdentifier.
+    /// after `this_update`, a `delta_of` not below `number`, URLs that are empty or not IA5, a
+    /// `freshest_url` in a delta, times before 1970, and a CA certificate without
+    /// subjectKeyIdentifier.
     pub fn begin(ca: &'a CertificateAuthority, params: &CrlParams) -> Result<Self, CaError> {
         if params.next_update <= params.this_update {
             return Err(crl_err("next_update", "must be after this_update"));
@@ -92,6 +93,15 @@ impl<'a> CrlWriter<'a> {
         }
         if params.idp_url.as_deref().is_some_and(str::is_empty) {
             return Err(crl_err("idp_url", "empty URL"));
+        }
+        if params.freshest_url.as_deref().is_some_and(str::is_empty) {
+            return Err(crl_err("freshest_url", "empty URL"));
+        }
+        if params.is_delta() && params.freshest_url.is_some() {
+            return Err(crl_err(
+                "freshest_url",
+                "a delta CRL must not carry freshestCRL (RFC 5280 §5.2.6)",
+            ));
         }
         let ca_public = ca.cert.public_key().map_err(ossl("CA public key"))?;
         // The TBS names its signature algorithm before it is signed: the one the signer uses
