@@ -8,7 +8,7 @@
 //! checks the signature with the CA certificate's public key before the CRL is returned.
 //!
 //! ```text
-//! let mut crl = CrlWriter::begin(&ca, &params)?;
+//! let mut crl = ca.crl_writer(&params)?; // or CrlWriter::begin(&ca, &params)
 //! for row in rows { crl.push(&CrlEntry { .. })?; }
 //! let der = crl.finish()?;
 //! ```
@@ -22,7 +22,7 @@ use keyward_policy::RevocationReason;
 
 pub use writer::CrlWriter;
 
-use crate::CaError;
+use crate::{CaError, CertificateAuthority};
 
 /// One revoked certificate as the CRL lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +94,13 @@ impl CrlParams {
     /// Whether this is a delta CRL.
     pub fn is_delta(&self) -> bool {
         self.delta_of.is_some()
+    }
+}
+
+impl CertificateAuthority {
+    /// Starts a CRL of this CA: [`CrlWriter::begin`].
+    pub fn crl_writer(&self, params: &CrlParams) -> Result<CrlWriter<'_>, CaError> {
+        CrlWriter::begin(self, params)
     }
 }
 

@@ -105,7 +105,7 @@ fn a_full_crl_lists_its_entries_in_push_order_with_the_crl_extensions() {
 #[test]
 fn a_delta_carries_its_base_number_critically_and_may_remove_a_hold() {
     let ca = ca();
-    let mut w = CrlWriter::begin(&ca, &params(9, Some(7))).unwrap();
+    let mut w = ca.crl_writer(&params(9, Some(7))).unwrap();
     let mut released = revoked(3, Some(RevocationReason::CertificateHold));
     released.remove_from_crl = true;
     w.push(&released).unwrap();
@@ -141,7 +141,7 @@ fn large_crls_use_long_form_lengths_and_dates_past_2049_are_generalized() {
             serial: i.wrapping_add(1).to_be_bytes().to_vec(),
             revoked_at: 2_590_000_000,
             reason: Some(RevocationReason::Superseded),
-            invalidity_date: (i % 10 == 0).then_some(2_589_000_000),
+            invalidity_date: i.is_multiple_of(10).then_some(2_589_000_000),
             remove_from_crl: false,
         })
         .unwrap();
