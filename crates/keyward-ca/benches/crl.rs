@@ -9,6 +9,9 @@
 //!
 //! - `writer`: `CrlWriter` (software P-384 CA key: ECDSA-SHA384), rows pushed as generated;
 //! - `writer-rsa`: the same with an RSA-2048 CA key (sha256WithRSAEncryption);
+//! - `writer-hsm-p384`, `writer-hsm-rsa`: the same with the CA key on SoftHSM2 (`Pkcs11Signer`;
+//!   skipped without softhsm2-util): P-384 generated on the token (hashed here, `CKM_ECDSA`),
+//!   RSA-2048 imported (`CKM_SHA256_RSA_PKCS`: the token hashes the whole TBSCertList);
 //! - `der-whole`: the same entries as x509-cert `RevokedCert`s in a `Vec`, one `TbsCertList`
 //!   DER-encoded, *not signed* (the non-streaming way, and its memory);
 //! - `openssl`: rust-openssl's `X509CrlBuilder` (OpenSSL's `X509_CRL`), signed with the same
@@ -24,7 +27,7 @@ use der::asn1::{GeneralizedTime, OctetString, UtcTime};
 use der::{DateTime, Encode};
 use keyward_ca::{
     create_hierarchy, create_hierarchy_with_issuing_key, CertificateAuthority, CrlEntry, CrlParams,
-    CrlWriter, SoftwareSigner,
+    CrlWriter, Pkcs11Signer, SoftwareSigner,
 };
 use keyward_policy::{DistinguishedName, KeySpec, RevocationReason};
 use openssl::pkey::{PKey, Private};
@@ -196,6 +199,71 @@ fn vm_hwm_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// The CA with its key on a fresh SoftHSM2 token in `dir`: P-384 generated there, or RSA-2048
+/// imported.
+fn hsm_ca(dir: &std::path::Path, rsa: bool) -> CertificateAuthority {
+    let conf = dir.join("softhsm2.conf");
+    std::fs::create_dir_all(dir.join("tokens")).unwrap();
+    let tokens = dir.join("tokens");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let pin = "bench-pin";
+    let ok = Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "B",
+            "--so-pin",
+            "so-bench",
+            "--pin",
+            pin,
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "softhsm2-util --init-token");
+    let module = std::path::Path::new("/usr/lib/softhsm/libsofthsm2.so");
+    let root = DistinguishedName::parse("CN=Bench Root,O=Keyward").unwrap();
+    let issuing = DistinguishedName::parse("CN=Bench Issuing HSM,O=Keyward,C=SE").unwrap();
+    let (signer, public) = if rsa {
+        let key = keyward_crypto::generate_key(KeySpec::Rsa(2048)).unwrap();
+        let pem = dir.join("rsa.pem");
+        std::fs::write(&pem, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        let ok = Command::new("softhsm2-util")
+            .args([
+                "--import",
+                pem.to_str().unwrap(),
+                "--token",
+                "B",
+                "--label",
+                "ca",
+            ])
+            .args(["--id", "01", "--pin", pin])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "softhsm2-util --import");
+        let public = PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap();
+        let signer = Pkcs11Signer::open(module, "B", "ca", pin, &public).unwrap();
+        (signer, public)
+    } else {
+        Pkcs11Signer::generate(module, "B", "ca", pin, keyward_pkcs11::EcCurve::P384).unwrap()
+    };
+    let h = create_hierarchy_with_issuing_key(&root, &issuing, &public).unwrap();
+    let cert = h.issuing_cert;
+    CertificateAuthority::new(cert.clone(), vec![cert], Box::new(signer))
+}
+
 /// Runs contender `name` in this process; prints `RESULT name seconds bytes hwm_kib`.
 fn child(name: &str, entries: u64, rounds: usize) {
     let p384 = KeySpec::Ec(keyward_policy::keyspec::Curve::Secp384r1);
@@ -205,12 +273,21 @@ fn child(name: &str, entries: u64, rounds: usize) {
         p384
     };
     let (ca, key) = ca(spec);
+    let dir = tempfile::tempdir().unwrap();
+    let hsm = match name {
+        "writer-hsm-p384" => Some(hsm_ca(dir.path(), false)),
+        "writer-hsm-rsa" => Some(hsm_ca(dir.path(), true)),
+        _ => None,
+    };
     let mut times = Vec::new();
     let mut bytes = 0;
     for _ in 0..rounds {
         let start = Instant::now();
         bytes = match name {
             "writer" | "writer-rsa" => writer(&ca, entries, &params(7, None)),
+            "writer-hsm-p384" | "writer-hsm-rsa" => {
+                writer(hsm.as_ref().unwrap(), entries, &params(7, None))
+            }
             "delta" => writer(&ca, entries, &params(8, Some(7))),
             "der-whole" => der_whole(&ca, entries),
             "openssl" => openssl_crl(&ca, &key, entries),
@@ -248,6 +325,8 @@ fn main() {
     let runs = [
         ("writer", entries, rounds),
         ("writer-rsa", entries, rounds),
+        ("writer-hsm-p384", entries, rounds),
+        ("writer-hsm-rsa", entries, rounds),
         ("der-whole", entries, rounds),
         ("openssl", entries, rounds),
         ("delta", delta, 21),
