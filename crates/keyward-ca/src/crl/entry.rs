@@ -92,7 +92,7 @@ pub(super) fn encode(entry: &CrlEntry, delta: bool, out: &mut Vec<u8>) -> Result
             format!("longer than RFC 5280's 20 octets once encoded ({e})"),
         )
     })?;
-    let revocation_date = rfc5280_time(entry.revoked_at, &field(entry, "revoked_at"))?;
+    let revocation_date = rfc5280_time(entry.revoked_at, || field(entry, "revoked_at"))?;
 
     let mut extensions = Vec::new();
     if let Some(reason) = reason_code(entry, delta)? {
@@ -103,7 +103,7 @@ pub(super) fn encode(entry: &CrlEntry, delta: bool, out: &mut Vec<u8>) -> Result
     }
     match entry.invalidity_date {
         Some(date) if !entry.remove_from_crl => {
-            let value = generalized_time(date, &field(entry, "invalidity_date"))?
+            let value = generalized_time(date, || field(entry, "invalidity_date"))?
                 .to_der()
                 .map_err(|e| crl_err("invalidityDate", e.to_string()))?;
             extensions.push(extension(ID_CE_INVALIDITY_DATE, value, "invalidityDate")?);

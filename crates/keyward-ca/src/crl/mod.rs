@@ -7,9 +7,20 @@
 //! CRL). [`CrlWriter::finish`] wraps the entries into the TBSCertList in place, signs it and
 //! checks the signature with the CA certificate's public key before the CRL is returned.
 //!
+//! The server streams the store's rows (`keyward_store::RevokedEntry`) into it:
+//!
 //! ```text
-//! let mut crl = ca.crl_writer(&params)?; // or CrlWriter::begin(&ca, &params)
-//! for row in rows { crl.push(&CrlEntry { .. })?; }
+//! let mut crl = ca.crl_writer(&CrlParams { number, this_update, next_update,
+//!                                          delta_of, idp_url, freshest_url })?;
+//! while let Some(row) = rows.try_next().await? {
+//!     crl.push(&CrlEntry {
+//!         serial: CrlEntry::serial_from_hex(&row.serial_hex)?,
+//!         revoked_at: row.revoked_at,
+//!         reason: Some(row.reason),
+//!         invalidity_date: row.invalidity_date,
+//!         remove_from_crl: row.released_at.is_some(), // delta CRLs only
+//!     })?;
+//! }
 //! let der = crl.finish()?;
 //! ```
 

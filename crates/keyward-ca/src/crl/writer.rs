@@ -123,10 +123,10 @@ impl<'a> CrlWriter<'a> {
         1u8.encode_to_vec(&mut buf).map_err(enc)?;
         buf.extend_from_slice(&algorithm);
         buf.extend_from_slice(&issuer);
-        rfc5280_time(params.this_update, "this_update")?
+        rfc5280_time(params.this_update, || "this_update".into())?
             .encode_to_vec(&mut buf)
             .map_err(enc)?;
-        rfc5280_time(params.next_update, "next_update")?
+        rfc5280_time(params.next_update, || "next_update".into())?
             .encode_to_vec(&mut buf)
             .map_err(enc)?;
         let head_end = buf.len();
