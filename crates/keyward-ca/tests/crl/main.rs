@@ -1,5 +1,6 @@
 //! Full and delta CRLs checked with tools we did not write: `openssl crl` (text and signature),
-//! `openssl verify -crl_check` (with `-use_deltas` for full + delta), GnuTLS `certtool`
+//! `openssl verify -crl_check` (`-use_deltas` for full + delta, `-crl_check_all` with the root's
+//! CRL), GnuTLS `certtool`
 //! (`--crl-info`, `--verify-crl`, `--verify --load-crl`) and pkilint's `lint_crl`; with software
 //! RSA and P-384 CA keys and with RSA, P-256 and P-384 keys on SoftHSM2.
 
@@ -143,6 +144,42 @@ fn full_and_delta(pki: &Pki, lint: bool) {
         let (ok, out) = pki.verify(valid, &both, &deltas);
         assert!(ok, "{out}");
     }
+    // -crl_check_all: the root's CRL about the issuing CA as well; then the root revokes the
+    // issuing CA (cACompromise) and nothing below it verifies.
+    let (_, root_crl) = pki.root_crl("root-crl", &[]);
+    let all = [root_crl.as_path(), full_pem.as_path(), delta_pem.as_path()];
+    let check_all = ["-crl_check_all", "-use_deltas"];
+    let (ok, out) = pki.verify(&superseded_pem, &all, &check_all);
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+    for valid in [&held_pem, &good_pem] {
+        let (ok, out) = pki.verify(valid, &all, &check_all);
+        assert!(ok, "{out}");
+    }
+    let issuing_serial = pki
+        .ca
+        .certificate()
+        .serial_number()
+        .to_bn()
+        .unwrap()
+        .to_vec();
+    let ca_compromise = entry(&issuing_serial, RevocationReason::CaCompromise, t);
+    let (_, root_revoking) = pki.root_crl("root-revoking", &[ca_compromise]);
+    let all = [
+        root_revoking.as_path(),
+        full_pem.as_path(),
+        delta_pem.as_path(),
+    ];
+    let (ok, out) = pki.verify(&good_pem, &all, &check_all);
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+    // Without freshestCRL in the full CRL, OpenSSL does not look for a delta: the server must
+    // set `freshest_url` for deltas to count.
+    let mut no_freshest = params(43, None);
+    no_freshest.freshest_url = None;
+    let (_, plain_pem) = pki.crl("full-no-freshest", &no_freshest, &full_entries);
+    let (_, delta_of_plain) = pki.crl("delta-of-plain", &params(44, Some(43)), &delta_entries);
+    let pair = [plain_pem.as_path(), delta_of_plain.as_path()];
+    let (ok, out) = pki.verify(&superseded_pem, &pair, &deltas);
+    assert!(ok, "the delta was used without freshestCRL: {out}");
 
     // GnuTLS reads and verifies them, and finds the revoked certificate revoked.
     let info = run(

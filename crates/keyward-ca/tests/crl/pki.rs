@@ -21,10 +21,12 @@ pub(crate) fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// A CA hierarchy on disk: root.pem, issuing.pem, chain.pem (both), and the issuing CA.
+/// A CA hierarchy on disk: root.pem, issuing.pem, chain.pem (both), the issuing CA, and the
+/// root CA (software key) for the CRLs about the issuing CA.
 pub(crate) struct Pki {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) ca: CertificateAuthority,
+    pub(crate) root: CertificateAuthority,
 }
 
 /// A hierarchy whose issuing CA key is `public`, signed by `signer`.
@@ -41,12 +43,17 @@ pub(crate) fn pki_with(public: &PKey<Public>, signer: Box<dyn Signer>, name: &st
     std::fs::write(dir.path().join("root.pem"), &root).unwrap();
     std::fs::write(dir.path().join("issuing.pem"), &issuing).unwrap();
     std::fs::write(dir.path().join("chain.pem"), [issuing, root].concat()).unwrap();
+    let root = CertificateAuthority::new(
+        h.root_cert.clone(),
+        vec![h.root_cert.clone()],
+        Box::new(SoftwareSigner::new(h.root_key)),
+    );
     let ca = CertificateAuthority::new(
         h.issuing_cert.clone(),
         vec![h.issuing_cert, h.root_cert],
         signer,
     );
-    Pki { dir, ca }
+    Pki { dir, ca, root }
 }
 
 /// A software CA key of `spec`.
@@ -104,7 +111,26 @@ impl Pki {
         params: &CrlParams,
         entries: &[CrlEntry],
     ) -> (PathBuf, PathBuf) {
-        let mut writer = CrlWriter::begin(&self.ca, params).unwrap();
+        self.write_crl(&self.ca, name, params, entries)
+    }
+
+    /// The root's CRL (number 1, no IDP: the issuing CA certificate names no CRL) of `entries`,
+    /// as `name.der` and `name.pem`.
+    pub(crate) fn root_crl(&self, name: &str, entries: &[CrlEntry]) -> (PathBuf, PathBuf) {
+        let mut p = params(1, None);
+        p.idp_url = None;
+        p.freshest_url = None;
+        self.write_crl(&self.root, name, &p, entries)
+    }
+
+    fn write_crl(
+        &self,
+        ca: &CertificateAuthority,
+        name: &str,
+        params: &CrlParams,
+        entries: &[CrlEntry],
+    ) -> (PathBuf, PathBuf) {
+        let mut writer = ca.crl_writer(params).unwrap();
         for entry in entries {
             writer.push(entry).unwrap();
         }
