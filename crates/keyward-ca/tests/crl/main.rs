@@ -1,8 +1,7 @@
 //! Full and delta CRLs checked with tools we did not write: `openssl crl` (text and signature),
 //! `openssl verify -crl_check` (`-use_deltas` for full + delta, `-crl_check_all` with the root's
-//! CRL), GnuTLS `certtool`
-//! (`--crl-info`, `--verify-crl`, `--verify --load-crl`) and pkilint's `lint_crl`; with software
-//! RSA and P-384 CA keys and with RSA, P-256 and P-384 keys on SoftHSM2.
+//! CRL), GnuTLS `certtool` (`--crl-info`, `--verify-crl`, `--verify --load-crl`) and pkilint's
+//! `lint_crl`; with software RSA and P-384 CA keys and with RSA, P-256 and P-384 keys on SoftHSM2.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
