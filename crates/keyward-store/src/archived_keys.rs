@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{certificate, certificate_columns};
+use crate::rows::certificate_columns;
 use crate::types::{
     ArchivedKey, ArchivedKeyQuery, AuditCategory, NewArchivedKey, NewAudit, NewCertificate,
     Outcome, StoredCertificate,
@@ -89,7 +89,7 @@ pub(crate) fn audit_record(cert: &StoredCertificate, key: &NewArchivedKey) -> Ne
 fn archived_key(row: &AnyRow) -> Result<ArchivedKey, StoreError> {
     Ok(ArchivedKey {
         id: row.try_get("archived_key_id")?,
-        certificate: certificate(row)?,
+        certificate: crate::revocations::certificate_with_status(row)?,
         key_procedure: row.try_get("key_procedure")?,
         key_spec: row.try_get("key_spec")?,
         key_usage: row.try_get("archived_key_usage")?,
@@ -118,6 +118,7 @@ impl Store {
                 id: q.certificate_id,
                 serial_hex: q.serial_hex.as_deref(),
                 subject: q.subject.as_deref(),
+                status: q.status,
             },
         )?;
         if let Some(subject) = &q.subject_exact {

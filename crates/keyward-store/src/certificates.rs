@@ -277,11 +277,14 @@ impl Store {
                 id: q.id,
                 serial_hex: q.serial_hex.as_deref(),
                 subject: q.subject.as_deref(),
+                status: q.status,
             },
         )?
         .query(false, q.limit);
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(certificate).collect()
+        rows.iter()
+            .map(crate::revocations::certificate_with_status)
+            .collect()
     }
 }
 

@@ -35,6 +35,30 @@ pub enum StoreError {
     /// An argument the store cannot accept; the text names the field and the reason.
     #[error("invalid {0}")]
     Invalid(String),
+    /// No certificate has this Certificate ID.
+    #[error("certificate_id: no certificate {0}")]
+    UnknownCertificate(i64),
+    /// The certificate is revoked already (a hold may still be made final, see
+    /// [`Store::revoke`](crate::Store::revoke)).
+    #[error(
+        "certificate {certificate_id} is revoked already ({reason}, at Unix time {revoked_at})"
+    )]
+    AlreadyRevoked {
+        /// The certificate.
+        certificate_id: i64,
+        /// The reason it was revoked with.
+        reason: keyward_policy::RevocationReason,
+        /// When, Unix seconds.
+        revoked_at: i64,
+    },
+    /// An unhold of a certificate that is not on hold.
+    #[error("certificate {certificate_id} is not on hold")]
+    NotOnHold {
+        /// The certificate.
+        certificate_id: i64,
+        /// Its revocation in force, if it is revoked for good.
+        revocation: Option<crate::Revocation>,
+    },
     /// A stored row that cannot be understood (damaged or written by a newer version).
     #[error("damaged row: {0}")]
     Corrupt(String),

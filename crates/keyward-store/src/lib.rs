@@ -1,5 +1,5 @@
 //! The store component: certificates, archived keys, officers, procedures, PIN distribution
-//! (PIN letters and the PIN mail queue) and the audit log.
+//! (PIN letters and the PIN mail queue), revocation state (for CRLs and OCSP) and the audit log.
 //!
 //! One code path over two engines through `sqlx::any`: a SQLite file by default (nothing to
 //! install) and PostgreSQL when several server nodes share one database. Each engine has its
@@ -28,6 +28,8 @@ mod pins;
 mod procedure_versions;
 mod procedures;
 mod request_results;
+mod revocation_types;
+mod revocations;
 mod rows;
 mod search;
 mod types;
@@ -54,6 +56,10 @@ pub use pin_mail::{NewPinMail, PinDelivery, PinMail, PinMailQuery, PinMailState}
 pub use pins::PinRecord;
 pub use procedure_versions::{NewProcedureVersion, ProcedureVersion};
 pub use request_results::{Answered, RequestAnswer, RequestKey, RequestResult};
+pub use revocations::{
+    CertificateStatus, CrlNumber, NewRevocation, Revocation, RevokedEntry, SerialStatus,
+    StatusFilter, Unhold,
+};
 pub use types::{
     ArchivedKey, ArchivedKeyQuery, AuditCategory, AuditRecord, CertificateQuery, NewArchivedKey,
     NewAttributeCertificate, NewAudit, NewCertificate, NewOfficer, Officer, Outcome,

@@ -54,6 +54,7 @@ pub(crate) fn certificate(row: &AnyRow) -> Result<StoredCertificate, StoreError>
         officer: row.try_get("officer")?,
         email: row.try_get("email")?,
         issued_at: row.try_get("issued_at")?,
+        revocation: None,
     })
 }
 

@@ -102,11 +102,14 @@ pub(crate) struct CertificateCriteria<'a> {
     pub(crate) serial_hex: Option<&'a str>,
     /// Case-insensitive substring of the subject.
     pub(crate) subject: Option<&'a str>,
+    /// Status now (the search joins `revocations r`).
+    pub(crate) status: Option<crate::StatusFilter>,
 }
 
 impl Search {
-    /// `SELECT columns FROM certificates c [join]` with the shared criteria; `join` is added
-    /// after the certificate table (or the trigram index joined to it).
+    /// `SELECT columns, revocation columns FROM certificates c [join] LEFT JOIN revocations r`
+    /// with the shared criteria; `join` is added after the certificate table (or the trigram
+    /// index joined to it). Rows map with `revocations::certificate_with_status`.
     pub(crate) fn certificates(
         engine: Engine,
         columns: &str,
@@ -121,7 +124,11 @@ impl Search {
             "certificates c"
         };
         let mut search = Search {
-            sql: format!("SELECT {columns} FROM {from} {join} WHERE 1 = 1"),
+            sql: format!(
+                "SELECT {columns}, {} FROM {from} {join} {} WHERE 1 = 1",
+                crate::revocations::REVOCATION_COLUMNS,
+                crate::revocations::REVOCATION_JOIN
+            ),
             values: Vec::new(),
             fts: fts.is_some(),
             subject: criteria.subject.is_some(),
@@ -140,6 +147,12 @@ impl Search {
                 "c.subject_lower LIKE {} ESCAPE '\\'",
                 Value::Text(contains_pattern(subject)),
             );
+        }
+        if let Some(status) = criteria.status {
+            match crate::revocations::status_condition(status) {
+                (condition, true) => search.and(condition, Value::Int(crate::now())),
+                (condition, false) => search.sql += &format!(" AND {condition}"),
+            }
         }
         Ok(search)
     }

@@ -145,6 +145,16 @@ pub struct StoredCertificate {
     pub email: Option<String>,
     /// When recorded, Unix seconds.
     pub issued_at: i64,
+    /// Its revocation row, if it has one (searches fill it in; a certificate just recorded has
+    /// none). See [`StoredCertificate::status`].
+    pub revocation: Option<crate::Revocation>,
+}
+
+impl StoredCertificate {
+    /// Valid, revoked, on hold or expired, at `now` (Unix seconds).
+    pub fn status(&self, now: i64) -> crate::CertificateStatus {
+        crate::CertificateStatus::of(self.not_after, self.revocation.as_ref(), now)
+    }
 }
 
 /// Certificate search criteria; those given are ANDed, results come ordered by Certificate ID.
@@ -156,6 +166,8 @@ pub struct CertificateQuery {
     pub serial_hex: Option<String>,
     /// Case-insensitive substring of the subject.
     pub subject: Option<String>,
+    /// Only certificates with this status now.
+    pub status: Option<crate::StatusFilter>,
     /// At most this many rows: default 100, clamped to 1..=1000.
     pub limit: Option<i64>,
 }
@@ -253,6 +265,8 @@ pub struct ArchivedKeyQuery {
     pub subject_exact: Option<String>,
     /// Key usage definition, exact text.
     pub key_usage: Option<String>,
+    /// Only keys whose certificate has this status now.
+    pub status: Option<crate::StatusFilter>,
     /// At most this many rows: default 100, clamped to 1..=1000.
     pub limit: Option<i64>,
 }

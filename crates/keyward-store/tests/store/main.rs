@@ -17,3 +17,4 @@ mod pin_letters;
 mod pin_mail;
 mod procedures;
 mod request_results;
+mod revocations;
