@@ -236,9 +236,14 @@ async fn build(
         ..admin
     };
     store.record_issuance(&[tls_record], &tls_audit).await?;
-    let roles = [Role::IssueCertificate, Role::RecoverKey, Role::Admin]
-        .into_iter()
-        .collect();
+    let roles = [
+        Role::IssueCertificate,
+        Role::RecoverKey,
+        Role::RevokeCertificate,
+        Role::Admin,
+    ]
+    .into_iter()
+    .collect();
     let first = VirtualOfficer {
         name: FIRST_OFFICER,
         roles: &roles,

@@ -20,16 +20,19 @@ pub enum Role {
     Auditor,
     /// Create PIN/PUK letters and run the Secure Printer (PIN mail delivery).
     ManagePinLetters,
+    /// Revoke certificates, put them on hold and release holds.
+    RevokeCertificate,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::IssueCertificate,
         Role::RecoverKey,
         Role::Admin,
         Role::Auditor,
         Role::ManagePinLetters,
+        Role::RevokeCertificate,
     ];
 
     /// The name used on the command line, in the database and in messages.
@@ -40,6 +43,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Auditor => "auditor",
             Role::ManagePinLetters => "manage-pin-letters",
+            Role::RevokeCertificate => "revoke-certificate",
         }
     }
 }
@@ -87,6 +91,13 @@ mod tests {
     fn parse_and_format() {
         let roles = parse_roles("recover-key, issue-certificate,,admin").unwrap();
         assert_eq!(format_roles(&roles), "issue-certificate,recover-key,admin");
-        assert!(parse_roles("root").unwrap_err().contains("known roles"));
+        let err = parse_roles("root").unwrap_err();
+        assert!(
+            err.contains("known roles") && err.contains("revoke-certificate"),
+            "{err}"
+        );
+        let revoker = parse_roles("revoke-certificate").unwrap();
+        assert!(revoker.contains(&Role::RevokeCertificate));
+        assert_eq!(format_roles(&revoker), "revoke-certificate");
     }
 }

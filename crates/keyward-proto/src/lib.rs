@@ -21,11 +21,15 @@ mod approvals;
 pub mod b64;
 mod pins;
 mod reports;
+mod revocations;
 
 pub use approvals::{ApprovalInfo, ApprovalVote};
 pub use reports::{
     UndeliveredRecorded, UndeliveredToken, MAX_UNDELIVERED_IDS, MAX_UNDELIVERED_REASON_CHARS,
     UNDELIVERED_PATH,
+};
+pub use revocations::{
+    RevocationInfo, RevokeRequest, StatusInfo, UnholdRequest, REVOKE_PATH, STATUSES, UNHOLD_PATH,
 };
 
 pub use pins::{
@@ -58,7 +62,14 @@ pub const APPROVAL_VOTE_PATH: &str = "/v1/approvals/vote";
 /// therefore resend such a request after any transport failure; any other request only when it
 /// was certainly not sent (the connection could not be made).
 pub fn is_idempotent(path: &str) -> bool {
-    [TOKENS_PATH, PIN_LETTERS_PATH, APPROVAL_VOTE_PATH].contains(&path)
+    [
+        TOKENS_PATH,
+        PIN_LETTERS_PATH,
+        APPROVAL_VOTE_PATH,
+        REVOKE_PATH,
+        UNHOLD_PATH,
+    ]
+    .contains(&path)
 }
 
 /// The bytes an officer signs for a POST to `path` with `body`: a domain-separation label, the
@@ -284,7 +295,7 @@ pub struct IssuedAttributeCertificate {
     pub der: Vec<u8>,
 }
 
-/// `GET /v1/certificates?id=&serial=&subject=`.
+/// `GET /v1/certificates?id=&serial=&subject=&status=`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CertificateInfo {
@@ -312,9 +323,12 @@ pub struct CertificateInfo {
     pub officer: String,
     /// Time of issue, RFC 3339.
     pub issued_at: String,
+    /// Its status now: valid, revoked, on hold or expired.
+    #[serde(flatten)]
+    pub status: StatusInfo,
 }
 
-/// `GET /v1/archived-keys?id=&serial=&subject=`: one archived key, described by the
+/// `GET /v1/archived-keys?id=&serial=&subject=&status=`: one archived key, described by the
 /// certificate issued when it was created.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -335,6 +349,9 @@ pub struct ArchivedKeyInfo {
     pub archived_at: String,
     /// The certificate's validity end, RFC 3339.
     pub not_after: String,
+    /// The certificate's status now: valid, revoked, on hold or expired.
+    #[serde(flatten)]
+    pub status: StatusInfo,
 }
 
 /// Every error the API returns.

@@ -38,6 +38,7 @@ mod record;
 mod recovery;
 mod refusal;
 mod reports;
+mod revoke;
 mod token_pin;
 pub use answers::Answer;
 pub use keys::{load_ca, load_kra};
@@ -60,6 +61,9 @@ pub struct Services {
     pub pins: PinDesk,
     /// Approval requests of M-of-N recoveries and officers' votes: the database.
     pub approvals: Approvals,
+    /// Revoking certificates and releasing holds: the database, and the CA certificates
+    /// (public) so that officers cannot revoke those.
+    pub revocations: Revocations,
     /// Read-only look-ups (procedures, certificates, archived keys): the database.
     pub queries: Queries,
     /// The API's own records (officers, nonces, refused requests): the database.
@@ -97,6 +101,15 @@ struct TokenPins {
 #[derive(Clone)]
 pub struct Approvals {
     store: Store,
+}
+
+/// Revokes certificates, puts them on hold and releases holds: no key, only the database and
+/// the serials and names of the CA's own certificates.
+pub struct Revocations {
+    store: Store,
+    /// (serial as lowercase hex without leading zeros, subject) of the issuing CA's
+    /// certificate and its chain.
+    ca_certificates: Vec<(String, String)>,
 }
 
 /// Read-only look-ups for officers: procedures, certificates, attribute certificates and
@@ -137,6 +150,10 @@ impl Services {
             .map(|l| l.default_spec())
             .unwrap_or(KeySpec::Rsa(2048));
         let kra = Arc::new(kra);
+        let ca_certificates = std::iter::once(ca.certificate())
+            .chain(ca.chain())
+            .filter_map(|c| revoke::ca_entry(c))
+            .collect();
         let approvals = Approvals {
             store: store.clone(),
         };
@@ -158,6 +175,10 @@ impl Services {
                 pin_mailer: None,
             },
             approvals,
+            revocations: Revocations {
+                store: store.clone(),
+                ca_certificates,
+            },
             queries: Queries {
                 store: store.clone(),
                 ra_key_generation,

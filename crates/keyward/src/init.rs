@@ -44,7 +44,7 @@ pub(crate) async fn run(args: InitArgs) -> anyhow::Result<()> {
         report.token_procedures.join(", ")
     );
     println!(
-        "  first officer         {} (roles issue-certificate, recover-key, admin)",
+        "  first officer         {} (roles issue-certificate, recover-key, admin, revoke-certificate)",
         FIRST_OFFICER
     );
     println!("    virtual officer     {}", report.officer_p12.display());

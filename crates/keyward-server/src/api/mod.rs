@@ -23,6 +23,7 @@ mod openapi;
 mod pins;
 mod query;
 mod reports;
+mod revoke;
 mod routes;
 mod search;
 mod serve;
@@ -150,7 +151,9 @@ signed_request!(
     keyward_proto::CreatePinLetters,
     keyward_proto::DeliverPinMail,
     keyward_proto::PinMailIds,
-    keyward_proto::ApprovalVote
+    keyward_proto::ApprovalVote,
+    keyward_proto::RevokeRequest,
+    keyward_proto::UnholdRequest
 );
 
 /// Authenticates the officer, verifies the signature over the body, parses it and checks its

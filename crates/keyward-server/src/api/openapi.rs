@@ -45,6 +45,8 @@ const SIGNATURE_SCHEME: &str = "officer_signature";
         super::search::attribute_certificates,
         super::issue,
         super::reports::undelivered,
+        super::revoke::revoke,
+        super::revoke::unhold,
         super::pins::list_letters,
         super::pins::create_letters,
         super::pins::list_mail,

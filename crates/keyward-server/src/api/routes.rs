@@ -10,10 +10,11 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use keyward_proto::{
-    APPROVAL_VOTE_PATH, MAX_BODY_BYTES, PIN_LETTERS_PATH, TOKENS_PATH, UNDELIVERED_PATH,
+    APPROVAL_VOTE_PATH, MAX_BODY_BYTES, PIN_LETTERS_PATH, REVOKE_PATH, TOKENS_PATH,
+    UNDELIVERED_PATH, UNHOLD_PATH,
 };
 
-use super::{approvals, body_limit, openapi, pins, reports, ApiFailure};
+use super::{approvals, body_limit, openapi, pins, reports, revoke, ApiFailure};
 use crate::service::Services;
 
 /// The methods the API uses.
@@ -78,6 +79,8 @@ pub(super) fn table() -> Vec<Route> {
         ),
         route(Post, TOKENS_PATH, super::issue),
         route(Post, UNDELIVERED_PATH, reports::undelivered),
+        route(Post, REVOKE_PATH, revoke::revoke),
+        route(Post, UNHOLD_PATH, revoke::unhold),
         route(Get, PIN_LETTERS_PATH, pins::list_letters),
         route(Post, PIN_LETTERS_PATH, pins::create_letters),
         route(Get, "/v1/approvals", approvals::list),

@@ -6,7 +6,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 
 use keyward_proto::ApiError;
-use keyward_store::{ArchivedKeyQuery, CertificateQuery};
+use keyward_store::{ArchivedKeyQuery, CertificateQuery, StatusFilter};
 
 use super::{auth, ApiFailure, Params, PeerCertificate, Shared};
 use crate::service::Refusal;
@@ -20,6 +20,8 @@ pub(super) struct CertQuery {
     serial: Option<String>,
     /// Text the subject contains (at most 1024 characters).
     subject: Option<String>,
+    /// Only certificates with this status now: `valid`, `revoked`, `on-hold` or `expired`.
+    status: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/certificates", tag = "search", params(CertQuery),
@@ -37,6 +39,7 @@ pub(super) async fn certificates(
         id: c.id,
         serial_hex: c.serial,
         subject: c.subject,
+        status: c.status,
         limit: None,
     };
     Ok(Json(s.queries.certificates(&query).await?).into_response())
@@ -47,9 +50,11 @@ struct Criteria {
     id: Option<i64>,
     serial: Option<String>,
     subject: Option<String>,
+    status: Option<StatusFilter>,
 }
 
-/// Reads the shared search criteria: a decimal Certificate ID, a hex serial, a subject text.
+/// Reads the shared search criteria: a decimal Certificate ID, a hex serial, a subject text, a
+/// status.
 fn search_criteria(q: CertQuery) -> Result<Criteria, ApiFailure> {
     let id = match q.id {
         Some(text) => Some(text.parse::<i64>().map_err(|_| {
@@ -69,10 +74,18 @@ fn search_criteria(q: CertQuery) -> Result<Criteria, ApiFailure> {
     if q.subject.as_ref().is_some_and(|s| s.chars().count() > 1024) {
         return Err(Refusal::invalid("subject", "longer than 1024 characters").into());
     }
+    let status = match q.status.as_deref() {
+        Some(text) => Some(
+            text.parse::<StatusFilter>()
+                .map_err(|e| ApiFailure::from(Refusal::invalid("status", e)))?,
+        ),
+        None => None,
+    };
     Ok(Criteria {
         id,
         serial: q.serial,
         subject: q.subject,
+        status,
     })
 }
 
@@ -92,6 +105,7 @@ pub(super) async fn archived_keys(
         certificate_id: c.id,
         serial_hex: c.serial,
         subject: c.subject,
+        status: c.status,
         ..Default::default()
     };
     Ok(Json(s.queries.archived_keys(&officer, &query).await?).into_response())

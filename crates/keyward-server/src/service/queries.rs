@@ -4,7 +4,8 @@
 use keyward_proto::{ArchivedKeyInfo, CertificateInfo, ProcedureList, RaConfig};
 use keyward_store::{ArchivedKeyQuery, AuditCategory, CertificateQuery, Officer};
 
-use super::{require_role, rfc3339, Queries, Refusal};
+use super::revoke::status_info;
+use super::{require_role, rfc3339, unix_now, Queries, Refusal};
 
 impl Queries {
     /// What the RA needs to know from cm.conf.
@@ -43,9 +44,11 @@ impl Queries {
             .find_certificates(query)
             .await
             .map_err(Refusal::internal)?;
+        let now = unix_now();
         Ok(found
             .into_iter()
             .map(|c| CertificateInfo {
+                status: status_info(&c, now),
                 certificate_id: c.id.to_string(),
                 serial: c.serial_hex,
                 subject: c.subject,
@@ -103,9 +106,11 @@ impl Queries {
             .find_archived_keys(query)
             .await
             .map_err(Refusal::internal)?;
+        let now = unix_now();
         Ok(found
             .into_iter()
             .map(|k| ArchivedKeyInfo {
+                status: status_info(&k.certificate, now),
                 certificate_id: k.certificate.id.to_string(),
                 serial: k.certificate.serial_hex,
                 subject: k.certificate.subject,

@@ -77,7 +77,8 @@ pub(crate) enum OfficerCommand {
     Create {
         /// Officer name (letters, digits, '.', '_', '-').
         name: String,
-        /// Comma-separated roles: issue-certificate, recover-key, admin, auditor.
+        /// Comma-separated roles: issue-certificate, recover-key, revoke-certificate, admin,
+        /// auditor, manage-pin-letters.
         #[arg(long)]
         roles: String,
         /// JSON output.
@@ -103,7 +104,8 @@ pub(crate) enum OfficerCommand {
     EnrollCard {
         /// Officer name; also the label of its key and certificate on the token.
         name: String,
-        /// Comma-separated roles: issue-certificate, recover-key, admin, auditor.
+        /// Comma-separated roles: issue-certificate, recover-key, revoke-certificate, admin,
+        /// auditor, manage-pin-letters.
         #[arg(long)]
         roles: String,
         /// The PKCS#11 module (shared library) of the card reader or HSM.
