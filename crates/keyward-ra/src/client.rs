@@ -52,6 +52,8 @@ pub struct CertificateSearch {
     pub serial: Option<String>,
     /// Subject substring.
     pub subject: Option<String>,
+    /// Status now: `valid`, `revoked`, `on-hold` or `expired` (the server checks the name).
+    pub status: Option<String>,
 }
 
 impl CertificateSearch {
@@ -60,6 +62,7 @@ impl CertificateSearch {
             ("id", &self.id),
             ("serial", &self.serial),
             ("subject", &self.subject),
+            ("status", &self.status),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k, v)))

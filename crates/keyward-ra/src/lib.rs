@@ -17,6 +17,7 @@ mod files;
 pub mod issue;
 pub mod officer;
 pub mod pins;
+pub mod revoke;
 pub mod seed;
 pub mod smart_card;
 pub mod token;

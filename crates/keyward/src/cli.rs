@@ -6,9 +6,11 @@ use clap::{Args, Parser, Subcommand};
 
 mod admin;
 mod ra;
+mod ra_revoke;
 
 pub(crate) use admin::*;
 pub(crate) use ra::*;
+pub(crate) use ra_revoke::*;
 
 /// Keyward: issue PKCS#12 soft tokens with key archive and recovery.
 #[derive(Debug, Parser)]

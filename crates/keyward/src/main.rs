@@ -14,6 +14,7 @@ mod pin_letters;
 mod procedures;
 mod quickstart;
 mod ra;
+mod revoke;
 mod secrets;
 mod secure_printer;
 mod server;

@@ -71,6 +71,7 @@ pub(crate) async fn run(args: RaArgs) -> anyhow::Result<()> {
             id,
             serial,
             subject,
+            status,
             json,
         } => {
             certificates(
@@ -79,6 +80,7 @@ pub(crate) async fn run(args: RaArgs) -> anyhow::Result<()> {
                     id,
                     serial,
                     subject,
+                    status,
                 },
                 json,
             )
@@ -94,6 +96,7 @@ pub(crate) async fn run(args: RaArgs) -> anyhow::Result<()> {
             id,
             serial,
             subject,
+            status,
             json,
         } => {
             archived_keys(
@@ -102,6 +105,7 @@ pub(crate) async fn run(args: RaArgs) -> anyhow::Result<()> {
                     id,
                     serial,
                     subject,
+                    status,
                 },
                 json,
             )
@@ -117,6 +121,8 @@ pub(crate) async fn run(args: RaArgs) -> anyhow::Result<()> {
         }
         RaCommand::InitKeygen { .. } => Ok(()),
         RaCommand::Approvals { command } => approvals(&session, command).await,
+        RaCommand::Revoke(args) => crate::revoke::revoke(&session, args).await,
+        RaCommand::Unhold(args) => crate::revoke::unhold(&session, args).await,
     }
 }
 
@@ -417,8 +423,12 @@ async fn approvals(s: &Session, command: ApprovalsCommand) -> anyhow::Result<()>
 }
 
 fn search_given(search: &CertificateSearch) -> anyhow::Result<()> {
-    if search.id.is_none() && search.serial.is_none() && search.subject.is_none() {
-        return Err(input_error("give --id, --serial or --subject"));
+    if search.id.is_none()
+        && search.serial.is_none()
+        && search.subject.is_none()
+        && search.status.is_none()
+    {
+        return Err(input_error("give --id, --serial, --subject or --status"));
     }
     Ok(())
 }
@@ -436,6 +446,7 @@ async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> any
             "PROCEDURE",
             "KEY",
             "NOT AFTER",
+            "STATUS",
         ],
         |c| {
             vec![
@@ -445,6 +456,7 @@ async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> any
                 c.certificate_procedure.clone(),
                 c.key_origin.clone(),
                 c.not_after.clone(),
+                c.status.describe(),
             ]
         },
         "no certificate matches",
@@ -516,6 +528,7 @@ async fn archived_keys(s: &Session, search: CertificateSearch, json: bool) -> an
             "KEY USAGE",
             "KEY SPEC",
             "ARCHIVED AT",
+            "STATUS",
         ],
         |k| {
             vec![
@@ -525,6 +538,7 @@ async fn archived_keys(s: &Session, search: CertificateSearch, json: bool) -> an
                 k.key_usage.clone(),
                 k.key_spec.clone(),
                 k.archived_at.clone(),
+                k.status.describe(),
             ]
         },
         "no archived key matches",

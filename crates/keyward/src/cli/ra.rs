@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::ClientArgs;
+use super::{ClientArgs, RevokeArgs, UnholdArgs};
 
 /// `keyward ra`.
 #[derive(Debug, Args)]
@@ -68,7 +68,7 @@ pub(crate) enum RaCommand {
     Batch(BatchArgs),
     /// Search issued certificates.
     #[command(
-        after_help = "Examples:\n  keyward ra certificates --subject alice\n  keyward ra certificates --serial 4f0a9c --json"
+        after_help = "Examples:\n  keyward ra certificates --subject alice\n  keyward ra certificates --serial 4f0a9c --json\n  keyward ra certificates --subject alice --status revoked\n  keyward ra certificates --status on-hold"
     )]
     Certificates {
         /// Certificate ID (decimal).
@@ -80,6 +80,9 @@ pub(crate) enum RaCommand {
         /// Text contained in the subject (case-insensitive).
         #[arg(long)]
         subject: Option<String>,
+        /// Only certificates with this status now.
+        #[arg(long, value_parser = keyward_proto::STATUSES)]
+        status: Option<String>,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -106,7 +109,7 @@ pub(crate) enum RaCommand {
     /// Search archived keys (Select Archived Key); the criteria refer to the certificate issued
     /// when each key was created. Needs the recover-key role.
     #[command(
-        after_help = "Examples:\n  keyward ra archived-keys --subject 'alice example'\n  keyward ra archived-keys --serial 4f0a9c --json\n  keyward ra issue --procedure recover-encryption-reuse --subject 'CN=Alice Example' --recover-serial 4f0a9c --p12 alice-recovered.p12"
+        after_help = "Examples:\n  keyward ra archived-keys --subject 'alice example'\n  keyward ra archived-keys --serial 4f0a9c --json\n  keyward ra archived-keys --subject 'alice example' --status revoked\n  keyward ra issue --procedure recover-encryption-reuse --subject 'CN=Alice Example' --recover-serial 4f0a9c --p12 alice-recovered.p12"
     )]
     ArchivedKeys {
         /// Certificate ID (decimal).
@@ -118,10 +121,26 @@ pub(crate) enum RaCommand {
         /// Text contained in the subject (case-insensitive).
         #[arg(long)]
         subject: Option<String>,
+        /// Only keys whose certificate has this status now.
+        #[arg(long, value_parser = keyward_proto::STATUSES)]
+        status: Option<String>,
         /// JSON output.
         #[arg(long)]
         json: bool,
     },
+    /// Revoke a certificate, or put it on hold with --reason certificateHold (role
+    /// revoke-certificate). Refusals: exit 5 without the role, 6 when the server refuses (unknown
+    /// or already revoked certificate, a CA certificate), 2 for bad options.
+    #[command(
+        after_help = "Examples:\n  keyward ra revoke --id 42 --reason keyCompromise --invalidity-date 2026-11-30\n  keyward ra revoke --serial 4f0a9c --reason superseded\n  keyward ra revoke --id 42 --reason certificateHold          # on hold; release with `ra unhold`\n  keyward ra revoke --id 42 --reason cessationOfOperation --json"
+    )]
+    Revoke(RevokeArgs),
+    /// Release a certificate on hold (certificateHold): valid again, and removeFromCRL in the
+    /// next delta CRL (role revoke-certificate).
+    #[command(
+        after_help = "Examples:\n  keyward ra unhold --id 42\n  keyward ra unhold --serial 4f0a9c --json"
+    )]
+    Unhold(UnholdArgs),
     /// M-of-N recovery: list, approve or reject approval requests (role recover-key).
     #[command(
         after_help = "Examples:\n  keyward ra approvals list\n  keyward ra approvals approve 7\n  keyward ra approvals reject 7"

@@ -37,6 +37,7 @@ mod qualified;
 mod quickstart;
 mod refusals;
 mod retries;
+mod revocation;
 mod smart_card;
 mod startup_checks;
 mod two_nodes;
