@@ -54,11 +54,13 @@ pub(super) enum Output {
         key_usage: String,
         origin: KeyOrigin,
         sealed: Option<SealedKey>,
-        archive: Option<NewArchivedKey>,
+        archive: Option<Box<NewArchivedKey>>,
         recovered_from: Option<RecoveredFrom>,
     },
     Reused {
-        key: ArchivedKey,
+        /// Boxed: an archived key with its certificate row (and its revocation) is the
+        /// largest output by far.
+        key: Box<ArchivedKey>,
         sealed: SealedKey,
         key_procedure: String,
     },
@@ -157,13 +159,13 @@ pub(super) fn produce(
                 for (i, procedure) in procedures.iter().enumerate() {
                     // The archived-key row belongs to the first certificate of the key.
                     let row = match (&archive, &key.envelope, i) {
-                        (Some(key_procedure), Some(env), 0) => Some(NewArchivedKey {
+                        (Some(key_procedure), Some(env), 0) => Some(Box::new(NewArchivedKey {
                             key_procedure: key_procedure.clone(),
                             key_spec: spec.to_string(),
                             key_usage: key_usage.clone(),
                             kek_id: env.kek_id.clone(),
                             sealed: env.sealed.clone(),
-                        }),
+                        })),
                         _ => None,
                     };
                     out.push(Output::New {
@@ -230,7 +232,7 @@ pub(super) fn produce(
                             }),
                         },
                         None => Output::Reused {
-                            key,
+                            key: Box::new(key),
                             sealed,
                             key_procedure: key_procedure.clone(),
                         },

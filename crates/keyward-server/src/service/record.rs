@@ -109,7 +109,7 @@ impl Issuance {
                         email: req.email.as_deref(),
                     };
                     let mut row = certificate_record(self.ca.certificate(), cert, &context)?;
-                    row.archived_key = archive.clone();
+                    row.archived_key = archive.as_deref().cloned();
                     new_certs.push(row);
                     recoveries.extend(recovered_from.clone());
                 }

@@ -411,10 +411,7 @@ fn revoke_hold_unhold_refuse_and_audit(engine: Engine) {
         assert_eq!(count("revoke-certificate", Outcome::Failure, None), 9);
         assert_eq!(count("unhold-certificate", Outcome::Failure, None), 2);
         let status = store
-            .certificate_status(
-                &revoked[0]["issuer"].as_str().unwrap().to_string(),
-                &bob_serial,
-            )
+            .certificate_status(revoked[0]["issuer"].as_str().unwrap(), &bob_serial)
             .await
             .unwrap()
             .unwrap();
