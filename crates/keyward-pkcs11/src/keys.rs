@@ -259,8 +259,9 @@ impl Token {
     }
 
     /// Signs `message` with `key` over `digest`: for EC keys the digest is computed here and
-    /// `CKM_ECDSA` signs it on the token (the result is a DER ECDSA-Sig-Value); RSA keys sign
-    /// with `CKM_SHA*_RSA_PKCS` (PKCS#1 v1.5).
+    /// `CKM_ECDSA` signs it on the token (the result is a DER ECDSA-Sig-Value); for RSA keys
+    /// the digest is computed here too and `CKM_RSA_PKCS` signs its DigestInfo (PKCS#1 v1.5,
+    /// the same signature `CKM_SHA*_RSA_PKCS` makes).
     pub fn sign(
         &self,
         key: &PrivateKey,
@@ -284,16 +285,37 @@ impl Token {
                 })
             }
             KeyKind::Rsa(_) => {
-                let mechanism = match digest {
-                    Digest::Sha256 => Mechanism::Sha256RsaPkcs,
-                    Digest::Sha384 => Mechanism::Sha384RsaPkcs,
-                    Digest::Sha512 => Mechanism::Sha512RsaPkcs,
-                };
+                // Hashed here and signed as a DigestInfo with CKM_RSA_PKCS, like ECDSA: a CRL
+                // of a million entries is ~50 MB, which CKM_SHA*_RSA_PKCS would send (and the
+                // module copy) in one C_Sign, and network HSMs limit message sizes.
+                let hash = openssl::hash::hash(digest.openssl(), message)
+                    .map_err(|_| self.object_err("hashing failed".into()))?;
+                let mut info = digest_info_prefix(digest).to_vec();
+                info.extend_from_slice(&hash);
                 self.session()
-                    .sign(&mechanism, key.handle, message)
+                    .sign(&Mechanism::RsaPkcs, key.handle, &info)
                     .map_err(self.op_err("RSA signature"))
             }
         }
+    }
+}
+
+/// The DER DigestInfo before the hash value (RFC 8017 §9.2, note 1): SEQUENCE { AlgorithmIdentifier
+/// { hash OID, NULL }, OCTET STRING of the hash length }.
+fn digest_info_prefix(digest: Digest) -> &'static [u8] {
+    match digest {
+        Digest::Sha256 => &[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ],
+        Digest::Sha384 => &[
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x02, 0x05, 0x00, 0x04, 0x30,
+        ],
+        Digest::Sha512 => &[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x03, 0x05, 0x00, 0x04, 0x40,
+        ],
     }
 }
 

@@ -18,7 +18,7 @@ const SO_PIN: &str = "so-pin-12345678";
 
 /// Every token the tests use. SoftHSM2 reads its token directory when the module is
 /// initialised, so all of them are created before the first test loads the module.
-const LABELS: &[&str] = &["wrong-pin", "ec-sign", "certs", "kek"];
+const LABELS: &[&str] = &["wrong-pin", "ec-sign", "rsa-sign", "certs", "kek"];
 
 /// Creates this process's token directory and tokens once, then opens `label` (not logged in).
 fn token(label: &str) -> Token {
@@ -122,6 +122,50 @@ fn ec_keys_generated_on_the_token_sign_verifiably_and_stay_there() {
     }
     let missing = token.private_key("nothing").unwrap_err();
     assert!(missing.to_string().contains("\"nothing\""), "{missing}");
+}
+
+#[test]
+fn rsa_keys_sign_long_messages_as_pkcs1_v15_for_every_digest() {
+    let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+    let key = PKey::from_rsa(rsa).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("rsa.p8.pem");
+    std::fs::write(&pem, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let _ = token("rsa-sign"); // the token directory exists before softhsm2-util writes to it
+    let out = Command::new("softhsm2-util")
+        .args(["--import"])
+        .arg(&pem)
+        .args([
+            "--token", "rsa-sign", "--label", "rsa", "--id", "0a", "--pin", PIN,
+        ])
+        .output()
+        .expect("run softhsm2-util");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The module reads its objects when a session opens: open the token after the import.
+    let token = token("rsa-sign");
+    token.login(PIN).unwrap();
+    let found = token.private_key("rsa").unwrap();
+    assert!(matches!(found.kind, KeyKind::Rsa(_)), "{:?}", found.kind);
+    // 4 MB: a long CRL's TBS is signed from its hash, never sent to the token whole.
+    let message = vec![0x5a_u8; 4 << 20];
+    for (digest, md) in [
+        (Digest::Sha256, MessageDigest::sha256()),
+        (Digest::Sha384, MessageDigest::sha384()),
+        (Digest::Sha512, MessageDigest::sha512()),
+    ] {
+        let signature = token.sign(&found, digest, &message).unwrap();
+        let mut verifier = Verifier::new(md, &key).unwrap();
+        verifier.update(&message).unwrap();
+        assert!(verifier.verify(&signature).unwrap(), "{digest:?}");
+        // And not a signature over other bytes.
+        let mut other = Verifier::new(md, &key).unwrap();
+        other.update(b"other bytes").unwrap();
+        assert!(!other.verify(&signature).unwrap(), "{digest:?}");
+    }
 }
 
 #[test]
