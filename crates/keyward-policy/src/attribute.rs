@@ -10,6 +10,7 @@ pub const MAX_AC_ATTRIBUTES: usize = 16;
 /// `procedures.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttributeCertificateProcedure {
     /// Unique name.
     pub name: String,

@@ -181,6 +181,25 @@ impl<'de> serde::Deserialize<'de> for KeySpec {
     }
 }
 
+/// On the wire a key spec is its text (see the `Serialize` impl), so its schema is a string
+/// that is one of the specs Keyward generates: exactly what `Deserialize` accepts.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for KeySpec {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A key spec in the `ra-key-generation` syntax (`RSA:2048`, `EC:secp256r1`, …).",
+            ))
+            .enum_values(Some(KeySpec::supported().iter().map(|s| s.to_string())))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for KeySpec {}
+
 /// A configured list of key specs with one default (the `*` in `RSA:2048*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySpecList {

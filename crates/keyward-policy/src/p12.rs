@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The algorithms of a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum P12Scheme {
     /// PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC) for key and certificate bags, HMAC-SHA-256 MAC.
     Modern,
@@ -28,6 +29,7 @@ impl P12Scheme {
 /// A named PKCS#12 profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct P12Profile {
     /// Unique name, referred to by token procedures' `p12_profile`.
     pub name: String,
@@ -81,6 +83,7 @@ impl P12Profile {
 /// How the friendlyName of a token's key and certificate bags is made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FriendlyName {
     /// The subject's CN (the whole subject if it has none).
     #[default]

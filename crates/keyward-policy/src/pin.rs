@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// How the token's PIN reaches its holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PinMethod {
     /// Typed by the officer at the RA; cancelling falls back to `show`.
     Enter,
@@ -38,6 +39,7 @@ impl PinMethod {
 /// How the Secure Printer delivers a PIN mail (PIN procedure `email`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MailDelivery {
     /// Sent over SMTP to the PIN mailer address.
     #[default]
@@ -59,6 +61,7 @@ impl MailDelivery {
 /// A named PIN procedure: the method and the PIN rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinProcedure {
     /// Unique name (`pin-letters-create --pin-procedure NAME` refers to it).
     pub name: String,

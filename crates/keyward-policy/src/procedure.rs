@@ -15,6 +15,7 @@ mod set;
 /// One subject attribute a certificate procedure accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubjectRule {
     /// Short name: `CN`, `O`, `OU`, `C`, `L`, `ST`, `serialNumber`, `GN`, `SN`, …
     pub attribute: String,
@@ -37,6 +38,7 @@ fn default_max_len() -> usize {
 /// addresses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EmailRule {
     /// Refused if given.
     #[default]
@@ -54,6 +56,7 @@ fn is_forbidden(rule: &EmailRule) -> bool {
 /// One certificatePolicies entry (RFC 5280 4.2.1.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyInfo {
     /// The policy's OID, dotted (`0.4.0.194112.1.0` for QCP-n).
     pub oid: String,
@@ -72,6 +75,7 @@ pub const MAX_VALIDITY_DAYS: u32 = 36_525;
 /// A certificate profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CertificateProcedure {
     /// Unique name.
     pub name: String,
@@ -277,6 +281,7 @@ fn check_uri(url: &str) -> Result<(), String> {
 /// `last`: only the key of the user's last certificate; `all`: every archived key of the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RecoverScope {
     /// The key of the last issued certificate.
     Last,
@@ -287,6 +292,7 @@ pub enum RecoverScope {
 /// The certificate delivered with a recovered key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RecoverCertificate {
     /// Issue a new certificate through this certificate procedure.
     New {
@@ -300,6 +306,7 @@ pub enum RecoverCertificate {
 /// What a key procedure asks of the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyAction {
     /// The server generates the key with this spec, archives it, and it is certified through the
     /// token's certificate procedure of the same key usage.
@@ -319,6 +326,7 @@ pub enum KeyAction {
 /// A key procedure: archive or recover, for one key usage definition. (No `deny_unknown_fields`:
 /// serde does not support it together with `flatten`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyProcedure {
     /// Unique name.
     pub name: String,
@@ -350,6 +358,7 @@ pub const MAX_APPROVALS: u32 = 16;
 /// Which CA certificates go into the PKCS#12 next to the end-entity certificate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ChainRule {
     /// Issuing CA and root.
     #[default]
@@ -361,6 +370,7 @@ pub enum ChainRule {
 /// What one soft token holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenProcedure {
     /// Unique name.
     pub name: String,
@@ -434,6 +444,7 @@ pub struct ProcedureError {
 
 /// One token procedure with the certificate and key procedures it names, resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolvedToken {
     /// The token procedure.
     pub token: TokenProcedure,
@@ -466,29 +477,4 @@ impl ResolvedToken {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_officer_marker_is_found_however_written() {
-        let mut p = CertificateProcedure {
-            name: "p".into(),
-            validity_days: 1,
-            extended_key_usage: vec!["clientAuth".into()],
-            ..Default::default()
-        };
-        assert!(!p.marks_officers());
-        assert!(p.validate().is_ok());
-        for written in [
-            OFFICER_TLS_EKU.to_string(),
-            OFFICER_TLS_EKU.replace("2.25.", "02.0025."),
-            format!(" {OFFICER_TLS_EKU}"),
-        ] {
-            p.extended_key_usage = vec!["clientAuth".into(), written.clone()];
-            assert!(p.marks_officers(), "{written}");
-            assert!(p.validate().unwrap_err().contains("extended_key_usage"));
-        }
-        p.extended_key_usage = vec![format!("{OFFICER_TLS_EKU}1")];
-        assert!(!p.marks_officers());
-    }
-}
+mod tests;

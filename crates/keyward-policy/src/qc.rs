@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::subject::DistinguishedName;
+use check::{check_nca_id, check_text, check_url};
 
 /// Longest URL, NCA name or NCA ID accepted (TS 119 495 bounds names and IDs at 256).
 pub const MAX_QC_TEXT: usize = 256;
@@ -162,6 +163,7 @@ pub struct Psd2 {
 /// A kind of QC statement: what a procedure lists as officer-addable or required.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum QcKind {
     /// QcCompliance.
     Compliance,
@@ -444,55 +446,7 @@ impl QcStatements {
     }
 }
 
-fn check_url(url: &str) -> Result<(), String> {
-    check_text(url)?;
-    if !url.is_ascii()
-        || url
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return Err(format!("{url:?}: an URL is ASCII without spaces"));
-    }
-    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 10 {
-        return Err(format!("{url:?} is not an http(s) URL"));
-    }
-    Ok(())
-}
-
-fn check_text(text: &str) -> Result<(), String> {
-    if text.trim().is_empty() {
-        return Err("empty".into());
-    }
-    if text.chars().count() > MAX_QC_TEXT {
-        return Err(format!("longer than {MAX_QC_TEXT} characters"));
-    }
-    if text.chars().any(char::is_control) {
-        return Err("contains control characters".into());
-    }
-    Ok(())
-}
-
-fn check_nca_id(id: &str) -> Result<(), String> {
-    let ok = match id.split_once('-') {
-        Some((cc, nca)) => {
-            cc.len() == 2
-                && cc.bytes().all(|b| b.is_ascii_uppercase())
-                && (2..=8).contains(&nca.len())
-                && nca
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        }
-        None => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{id:?} is not CC-XXXX (country code, '-', 2 to 8 capital letters or digits)"
-        ))
-    }
-}
-
+mod check;
 mod flag;
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::str::FromStr;
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyUsage {
     /// digitalSignature
     DigitalSignature,
@@ -85,6 +86,7 @@ impl FromStr for KeyUsage {
     serde::Deserialize,
 )]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyUsageSet(pub BTreeSet<KeyUsage>);
 
 impl KeyUsageSet {

@@ -99,7 +99,6 @@ pub struct RaConfig {
 pub struct ProcedureList {
     /// Token procedures, by name (each as the procedures configuration resolves it: the token
     /// procedure with its certificate, key, PIN and PKCS#12 procedures).
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub token_procedures: Vec<ResolvedToken>,
 }
 

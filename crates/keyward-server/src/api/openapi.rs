@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -86,7 +87,7 @@ pub(super) fn description() -> Document {
     get,
     path = "/v1/openapi.json",
     tag = "contract",
-    responses((status = 200, description = "This OpenAPI 3.1 description", content_type = "application/json", body = serde_json::Value))
+    responses((status = 200, description = "This OpenAPI 3.1 description", content_type = "application/json", body = OpenApiDocument))
 )]
 pub(super) async fn openapi_json(
     State(s): Shared,
@@ -99,6 +100,41 @@ pub(super) async fn openapi_json(
     )
         .into_response())
 }
+
+/// The schema of the answer of [`openapi_json`]: an OpenAPI 3.1 document. Its full schema is
+/// the OpenAPI Specification's own (too large to repeat here, and the validator of
+/// `an_independent_validator_accepts_the_description` checks against it); this names the
+/// version and the members every such document has.
+struct OpenApiDocument;
+
+impl utoipa::PartialSchema for OpenApiDocument {
+    fn schema() -> RefOr<Schema> {
+        let object = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(description))
+        };
+        object("An OpenAPI 3.1 document: this API's description")
+            .property(
+                "openapi",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^3\.1\.[0-9]+$")),
+            )
+            .property("info", object("Title, description and version of the API"))
+            .property("paths", object("The operations, by path and method"))
+            .property(
+                "components",
+                object("Schemas of the bodies and the security schemes"),
+            )
+            .required("openapi")
+            .required("info")
+            .required("paths")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for OpenApiDocument {}
 
 /// Adds the security schemes and the refusals of the shared checks to every operation.
 struct SharedChecks;
@@ -291,6 +327,114 @@ mod tests {
         assert!(!required
             .iter()
             .any(|r| r == "transport_key" || r == "email"));
+    }
+
+    /// The schema problems of `schema` (at `at`) and of the schemas inside it: one with no type
+    /// at all (`{}`, what an untyped `serde_json::Value` gives), or an object whose members
+    /// are not described. `opaque` names the schemas allowed to be bare objects.
+    fn untyped(at: &str, schema: &serde_json::Value, opaque: &[&str], found: &mut Vec<String>) {
+        let Some(object) = schema.as_object() else {
+            return found.push(format!("{at}: not a schema object"));
+        };
+        let typed = ["type", "$ref", "oneOf", "allOf", "anyOf", "enum", "const"]
+            .iter()
+            .any(|k| object.contains_key(*k));
+        if !typed {
+            found.push(format!("{at}: no type"));
+        }
+        let bare = object.get("type").is_some_and(|t| t == "object")
+            && !object.contains_key("properties")
+            && !object.contains_key("additionalProperties");
+        if bare && !opaque.iter().any(|o| at.starts_with(o)) {
+            found.push(format!("{at}: an object without members"));
+        }
+        for (name, inner) in object
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .into_iter()
+            .flatten()
+        {
+            untyped(&format!("{at}.{name}"), inner, opaque, found);
+        }
+        for key in ["oneOf", "allOf", "anyOf"] {
+            for (i, inner) in object
+                .get(key)
+                .and_then(|p| p.as_array())
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                untyped(&format!("{at}.{key}[{i}]"), inner, opaque, found);
+            }
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(inner) = object.get(key).filter(|i| i.is_object()) {
+                untyped(&format!("{at}.{key}"), inner, opaque, found);
+            }
+        }
+    }
+
+    /// Every body, parameter and component has a schema that says what it holds: no
+    /// `serde_json::Value` or `Vec<Object>` left (the procedures' types were such once). The
+    /// one exception is the members of the OpenAPI document itself, whose schema is the
+    /// OpenAPI Specification's.
+    #[test]
+    fn every_schema_is_typed() {
+        let doc: serde_json::Value = serde_json::from_str(document()).unwrap();
+        let opaque = ["OpenApiDocument."];
+        let mut found = Vec::new();
+        for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+            untyped(name, schema, &opaque, &mut found);
+        }
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let at = format!("{method} {path}");
+                for parameter in op["parameters"].as_array().into_iter().flatten() {
+                    let name = parameter["name"].as_str().unwrap_or("?");
+                    untyped(
+                        &format!("{at} ?{name}"),
+                        &parameter["schema"],
+                        &opaque,
+                        &mut found,
+                    );
+                }
+                for (media, content) in op["requestBody"]["content"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                {
+                    untyped(
+                        &format!("{at} body {media}"),
+                        &content["schema"],
+                        &opaque,
+                        &mut found,
+                    );
+                }
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    for (media, content) in response["content"].as_object().into_iter().flatten() {
+                        untyped(
+                            &format!("{at} {status} {media}"),
+                            &content["schema"],
+                            &opaque,
+                            &mut found,
+                        );
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "untyped schemas:\n{}", found.join("\n"));
+        // The check does see what it is for: an untyped member and a bare object.
+        let mut probe = Vec::new();
+        untyped(
+            "probe",
+            &serde_json::json!({"type": "object", "properties": {"v": {}, "o": {"type": "object"}}}),
+            &opaque,
+            &mut probe,
+        );
+        assert_eq!(
+            probe,
+            ["probe.o: an object without members", "probe.v: no type"]
+        );
     }
 
     /// Runs the independent validator (PyPI `openapi-spec-validator`, installed by .ci/run) on
