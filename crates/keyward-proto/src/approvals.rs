@@ -36,11 +36,13 @@ pub struct ApprovalInfo {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovalVote {
-    /// Random ID chosen by the client.
+    /// Random ID chosen by the client: 1 to 64 printable ASCII characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub request_id: String,
     /// Unix seconds at the client when signing.
     pub timestamp: i64,
-    /// Random per request.
+    /// Random per request: 16 to 64 printable ASCII characters, used once.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{16,64}$"))]
     pub nonce: String,
     /// The approval request (decimal).
     pub approval_id: String,

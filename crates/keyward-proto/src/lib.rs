@@ -132,11 +132,14 @@ pub struct CsrEntry {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssueRequest {
-    /// Random ID chosen by the RA (retries carry the same ID).
+    /// Random ID chosen by the RA (retries carry the same ID): 1 to 64 printable ASCII
+    /// characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub request_id: String,
     /// Unix seconds at the RA when signing.
     pub timestamp: i64,
-    /// Random per request.
+    /// Random per request: 16 to 64 printable ASCII characters, used once.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{16,64}$"))]
     pub nonce: String,
     /// Token procedure name.
     pub token_procedure: String,
@@ -145,7 +148,9 @@ pub struct IssueRequest {
     /// E-mail field.
     #[serde(default)]
     pub email: Option<String>,
-    /// The key spec the officer chose for RA-generated keys.
+    /// The key spec the officer chose for RA-generated keys (one the server's
+    /// `client.ra-key-generation` offers).
+    #[cfg_attr(feature = "openapi", schema(value_type = keyward_policy::KeySpec))]
     pub key_spec: String,
     /// One CSR per RA-local key of the token plan.
     pub csrs: Vec<CsrEntry>,

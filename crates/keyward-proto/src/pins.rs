@@ -36,11 +36,13 @@ pub struct PinDeliveryInfo {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatePinLetters {
-    /// Random ID chosen by the client.
+    /// Random ID chosen by the client: 1 to 64 printable ASCII characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub request_id: String,
     /// Unix seconds at the client when signing.
     pub timestamp: i64,
-    /// Random per request.
+    /// Random per request: 16 to 64 printable ASCII characters, used once.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{16,64}$"))]
     pub nonce: String,
     /// The PIN procedure (method `letter`) whose rules the PINs follow.
     pub pin_procedure: String,
@@ -130,11 +132,13 @@ pub struct PinLetterInfo {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliverPinMail {
-    /// Random ID chosen by the client.
+    /// Random ID chosen by the client: 1 to 64 printable ASCII characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub request_id: String,
     /// Unix seconds at the client when signing.
     pub timestamp: i64,
-    /// Random per request.
+    /// Random per request: 16 to 64 printable ASCII characters, used once.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{16,64}$"))]
     pub nonce: String,
     /// Most mails handled in this call.
     pub limit: u32,
@@ -222,11 +226,13 @@ impl std::fmt::Debug for PinMailSecret {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinMailIds {
-    /// Random ID chosen by the client.
+    /// Random ID chosen by the client: 1 to 64 printable ASCII characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub request_id: String,
     /// Unix seconds at the client when signing.
     pub timestamp: i64,
-    /// Random per request.
+    /// Random per request: 16 to 64 printable ASCII characters, used once.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{16,64}$"))]
     pub nonce: String,
     /// Queue IDs.
     pub ids: Vec<String>,

@@ -17,11 +17,13 @@ pub const MAX_UNDELIVERED_REASON_CHARS: usize = 2048;
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UndeliveredToken {
-    /// Random ID chosen by the client (of this report).
+    /// Random ID chosen by the client (of this report): 1 to 64 printable ASCII characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub request_id: String,
     /// Unix seconds at the client when signing.
     pub timestamp: i64,
-    /// Random per request.
+    /// Random per request: 16 to 64 printable ASCII characters, used once.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{16,64}$"))]
     pub nonce: String,
     /// The request ID of the issuance whose token was not delivered.
     pub issue_request_id: String,

@@ -38,6 +38,7 @@ mod quickstart;
 mod refusals;
 mod retries;
 mod revocation;
+mod schemathesis;
 mod smart_card;
 mod startup_checks;
 mod two_nodes;
