@@ -7,7 +7,7 @@ use std::future::Future;
 
 use keyward_store::{AuditCategory, ConflictOn, NewAudit, Outcome, RequestKey, Store, StoreError};
 
-use super::{rfc3339, shorten, Refusal};
+use super::{check_request_id, rfc3339, shorten, Refusal};
 
 /// The answer to an idempotent request other than issuance (PIN letters, approval votes).
 #[derive(Debug)]
@@ -48,6 +48,9 @@ pub(super) async fn idempotent<T>(
     let Some(key) = key else {
         return attempt.await.map(Answer::New);
     };
+    // Before the request ID is looked up: PostgreSQL refuses text with a NUL byte as a
+    // parameter, so a malformed ID would fail the lookup (500) instead of being refused.
+    check_request_id(&key.request_id)?;
     if let Some(json) = recorded_answer(store, key, &category).await? {
         return Ok(Answer::Again(json));
     }
@@ -125,4 +128,54 @@ async fn recorded_answer(
         key.endpoint,
     );
     Ok(Some(json))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use keyward_testkit::TestDatabase;
+
+    use super::*;
+    use crate::service::RefusalKind;
+
+    keyward_testkit::on_both_engines!(async keyward_testkit::fresh_database =>
+        a_malformed_request_id_is_refused_before_it_is_looked_up);
+
+    /// Found by hand on PostgreSQL (Schemathesis sends such values): a request ID with a NUL
+    /// byte failed the lookup of recorded answers (500), because the ID was checked only
+    /// later, by the attempt.
+    async fn a_malformed_request_id_is_refused_before_it_is_looked_up(db: TestDatabase) {
+        let store = Store::open(&db.url).await.unwrap();
+        let key = |request_id: &str| RequestKey {
+            officer: "officer".into(),
+            request_id: request_id.into(),
+            endpoint: "/v1/tokens".into(),
+            body_sha256: "0".repeat(64),
+        };
+        let category = |_: &str| AuditCategory::CertificatesIssued;
+        for malformed in ["a\0b", "", "a b", &"x".repeat(65)] {
+            let ran = AtomicBool::new(false);
+            let attempt = async {
+                ran.store(true, Ordering::SeqCst);
+                Ok::<_, Refusal>(())
+            };
+            let refusal = idempotent(&store, Some(&key(malformed)), category, attempt)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(refusal.kind, RefusalKind::Invalid)
+                    && refusal.field.as_deref() == Some("request_id"),
+                "{malformed:?}: {refusal:?}"
+            );
+            assert!(!ran.load(Ordering::SeqCst), "{malformed:?}: attempted");
+        }
+        let answer = idempotent(&store, Some(&key("a-good-id")), category, async {
+            Ok::<_, Refusal>(7)
+        })
+        .await
+        .unwrap();
+        assert!(matches!(answer, Answer::New(7)));
+        store.close().await;
+    }
 }

@@ -3,13 +3,14 @@
 
 use crate::common;
 
-use common::signed::{admin_client, officer_client};
+use common::signed::{admin_client, officer_client, unix_now};
 use common::{block_on, keyward, on_both_engines, run, text, Engine, Installation};
 use keyward_ra::RaError;
 
 on_both_engines!(
     the_served_description_is_the_committed_one_for_officers_only,
-    malformed_query_parameters_are_refused_as_api_errors_naming_them
+    malformed_query_parameters_are_refused_as_api_errors_naming_them,
+    a_request_id_with_a_nul_byte_is_refused_naming_it
 );
 
 /// docs/openapi.json, parsed.
@@ -77,6 +78,10 @@ fn malformed_query_parameters_are_refused_as_api_errors_naming_them(engine: Engi
             ("/v1/pin-mail", Some(("limit", "ten")), "limit"),
             ("/v1/attribute-certificates", None, "holder"),
             ("/v1/approvals", Some(("all", "yes please")), "all"),
+            // Found by hand (Schemathesis sends such values): a NUL byte reached PostgreSQL,
+            // which refused it (500).
+            ("/v1/certificates", Some(("subject", "a\0b")), "subject"),
+            ("/v1/archived-keys", Some(("subject", "a\0b")), "subject"),
         ];
         for (path, parameter, field) in cases {
             let query: Vec<(&str, String)> = parameter
@@ -95,4 +100,38 @@ fn malformed_query_parameters_are_refused_as_api_errors_naming_them(engine: Engi
             }
         }
     });
+}
+
+/// Found by hand (Schemathesis sends such values): a token request whose request ID holds a
+/// NUL byte failed with 500 on PostgreSQL (the recorded-answer lookup ran before the ID was
+/// checked); it is refused, 400 naming `request_id`, on both engines, and nothing is issued.
+fn a_request_id_with_a_nul_byte_is_refused_naming_it(engine: Engine) {
+    let inst = Installation::on(engine);
+    block_on(async {
+        let (_, admin) = admin_client(&inst);
+        let body = serde_json::json!({
+            "request_id": "a\u{0}b",
+            "timestamp": unix_now(),
+            "nonce": "0123456789abcdef0123456789abcdef",
+            "token_procedure": "soft-signing",
+            "subject": "CN=Nul Request",
+            "key_spec": "EC:secp256r1",
+            "csrs": [],
+        });
+        let sent = admin
+            .post_signed::<serde_json::Value>(
+                keyward_proto::TOKENS_PATH,
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .await;
+        match sent {
+            Err(RaError::Refused { status, error }) => assert_eq!(
+                (status, error.code.as_str(), error.field.as_deref()),
+                (400, "invalid", Some("request_id")),
+                "{error:?}"
+            ),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    });
+    assert!(block_on(inst.certificate_ids("Nul Request")).is_empty());
 }
