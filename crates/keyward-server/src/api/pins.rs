@@ -47,9 +47,7 @@ pub(super) async fn list_letters(
         })?),
         None => None,
     };
-    if q.procedure.as_ref().is_some_and(|p| p.len() > 64) {
-        return Err(Refusal::invalid("procedure", "longer than 64 characters").into());
-    }
+    check_procedure_criterion(q.procedure.as_deref())?;
     let query = PinLetterQuery {
         first_id,
         used: q.used,
@@ -57,6 +55,19 @@ pub(super) async fn list_letters(
         limit: q.limit,
     };
     Ok(Json(s.pins.pin_letters(&officer, &query).await?).into_response())
+}
+
+/// The `procedure` criterion of a letter listing: at most 64 characters, none a control
+/// character (no procedure name has one, and PostgreSQL refuses a NUL byte in a parameter:
+/// the listing failed with 500, found by Schemathesis).
+fn check_procedure_criterion(procedure: Option<&str>) -> Result<(), Refusal> {
+    match procedure {
+        Some(p) if p.len() > 64 => Err(Refusal::invalid("procedure", "longer than 64 characters")),
+        Some(p) if p.chars().any(char::is_control) => {
+            Err(Refusal::invalid("procedure", "contains control characters"))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -178,3 +189,21 @@ signed_post!(
     "requeue-pin-mail",
     requeue_pin_mail
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by Schemathesis on PostgreSQL: `GET /v1/pin-letters?procedure=` with a NUL byte
+    /// answered 500.
+    #[test]
+    fn a_procedure_criterion_with_control_characters_is_refused() {
+        for bad in ["a\0b", "\0", "letter\n", &"x".repeat(65)] {
+            let refusal = check_procedure_criterion(Some(bad)).unwrap_err();
+            assert_eq!(refusal.field.as_deref(), Some("procedure"), "{bad:?}");
+        }
+        for good in [None, Some("letter"), Some("pin_2-b")] {
+            assert!(check_procedure_criterion(good).is_ok(), "{good:?}");
+        }
+    }
+}
