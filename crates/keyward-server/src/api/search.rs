@@ -154,6 +154,7 @@ mod tests {
             id: None,
             serial: None,
             subject: Some(subject.into()),
+            status: None,
         })
     }
 
