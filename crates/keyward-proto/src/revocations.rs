@@ -20,11 +20,13 @@ pub const STATUSES: [&str; 4] = ["valid", "revoked", "on-hold", "expired"];
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevokeRequest {
-    /// Random ID chosen by the client.
+    /// Random ID chosen by the client: 1 to 64 printable ASCII characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub request_id: String,
     /// Unix seconds at the client when signing.
     pub timestamp: i64,
-    /// Random per request.
+    /// Random per request: 16 to 64 printable ASCII characters, used once.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{16,64}$"))]
     pub nonce: String,
     /// Certificate ID (decimal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,11 +50,13 @@ pub struct RevokeRequest {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnholdRequest {
-    /// Random ID chosen by the client.
+    /// Random ID chosen by the client: 1 to 64 printable ASCII characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub request_id: String,
     /// Unix seconds at the client when signing.
     pub timestamp: i64,
-    /// Random per request.
+    /// Random per request: 16 to 64 printable ASCII characters, used once.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{16,64}$"))]
     pub nonce: String,
     /// Certificate ID (decimal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
