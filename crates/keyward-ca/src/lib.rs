@@ -34,7 +34,7 @@ use keyward_policy::qc::QcStatements;
 use keyward_policy::{CertificateProcedure, DistinguishedName};
 
 pub use attribute_cert::AttributeCertificateRequest;
-pub use crl::{CrlEntry, CrlParams, CrlWriter};
+pub use crl::{crl_reason, CrlEntry, CrlParams, CrlWriter};
 use hierarchy::decrypt_key_pem;
 pub use hierarchy::{
     create_hierarchy, create_hierarchy_with_issuing_key, encrypt_key_pem, ExternalHierarchy,

@@ -261,18 +261,7 @@ fn cert_status(answer: CertStatusAnswer) -> Result<CertStatus, OcspError> {
 
 /// The CRLReason for `reason`; none for `unspecified` (RFC 5280 §5.3.1).
 fn crl_reason(reason: RevocationReason) -> Option<CrlReason> {
-    Some(match reason {
-        RevocationReason::Unspecified => return None,
-        RevocationReason::KeyCompromise => CrlReason::KeyCompromise,
-        RevocationReason::CaCompromise => CrlReason::CaCompromise,
-        RevocationReason::AffiliationChanged => CrlReason::AffiliationChanged,
-        RevocationReason::Superseded => CrlReason::Superseded,
-        RevocationReason::CessationOfOperation => CrlReason::CessationOfOperation,
-        RevocationReason::CertificateHold => CrlReason::CertificateHold,
-        RevocationReason::RemoveFromCrl => CrlReason::RemoveFromCRL,
-        RevocationReason::PrivilegeWithdrawn => CrlReason::PrivilegeWithdrawn,
-        RevocationReason::AaCompromise => CrlReason::AaCompromise,
-    })
+    (reason != RevocationReason::Unspecified).then(|| keyward_ca::crl_reason(reason))
 }
 
 /// `t` without its fraction of a second (DER GeneralizedTime has none).

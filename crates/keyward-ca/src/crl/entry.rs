@@ -17,8 +17,8 @@ use crate::CaError;
 const ID_CE_CRL_REASONS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.21");
 const ID_CE_INVALIDITY_DATE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.24");
 
-/// The ASN.1 CRLReason of `reason`.
-fn crl_reason(reason: RevocationReason) -> CrlReason {
+/// The ASN.1 CRLReason of `reason` (CRL entries and OCSP responses carry the same type).
+pub fn crl_reason(reason: RevocationReason) -> CrlReason {
     match reason {
         RevocationReason::Unspecified => CrlReason::Unspecified,
         RevocationReason::KeyCompromise => CrlReason::KeyCompromise,

@@ -31,6 +31,7 @@ mod writer;
 
 use keyward_policy::RevocationReason;
 
+pub use entry::crl_reason;
 pub use writer::CrlWriter;
 
 use crate::{CaError, CertificateAuthority};
