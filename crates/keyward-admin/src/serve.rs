@@ -1,7 +1,7 @@
 //! The CM host's start-up: cm.conf, the CA, the KRA, the audit key and the database, each
 //! checked against the others before anything is served ([`crate::checks`]), the TLS
-//! configuration and the listening socket; then serving, with the audit log sealed every
-//! interval and once more when stopping.
+//! configuration and the listening sockets (the API's, and the metrics' when asked for); then
+//! serving, with the audit log sealed every interval and once more when stopping.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use keyward_audit::seal::{seal_on_shutdown, seal_periodically};
+use keyward_audit::seal::{seal_on_shutdown, seal_periodically, SealOutcome};
+use keyward_server::metrics::{listener as metrics_listener, Metrics};
 use keyward_server::{api, service, tls, ServerError, Services};
 use keyward_store::Store;
 
@@ -30,18 +31,25 @@ pub struct Bound {
     audit: Option<(Arc<keyward_audit::AuditKey>, std::time::Duration)>,
     /// cm.conf's connection limits, and the listener's counters.
     connections: api::Connections,
+    /// Where the metrics are served (`--metrics-listen` or cm.conf `metrics.listen`), if
+    /// anywhere.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The metrics and their listening socket, when asked for.
+    metrics: Option<(Arc<Metrics>, TcpListener)>,
 }
 
 /// Loads cm.conf from `dir`, opens the database and CA, and binds `listen` (or cm.conf's).
 pub async fn bind(dir: &Path, listen: Option<SocketAddr>) -> Result<Bound, AdminError> {
-    bind_with(dir, listen, None).await
+    bind_with(dir, listen, None, None).await
 }
 
-/// As [`bind`], with `database` overriding cm.conf's `database.url`.
+/// As [`bind`], with `database` overriding cm.conf's `database.url`, and metrics served on
+/// `metrics_listen` (else on cm.conf's `metrics.listen`, else nowhere).
 pub async fn bind_with(
     dir: &Path,
     listen: Option<SocketAddr>,
     database: Option<&str>,
+    metrics_listen: Option<SocketAddr>,
 ) -> Result<Bound, AdminError> {
     let config = load_config(dir, database)?;
     checks::check_file_modes(&config)?;
@@ -63,6 +71,12 @@ pub async fn bind_with(
     )
     .await?;
     let services = Services::assemble(&config, store.clone(), ca, kra)?;
+    let metrics_addr = metrics_listen.or(config.metrics_listen);
+    let metrics = metrics_addr.map(|_| Arc::new(Metrics::new()));
+    let services = match &metrics {
+        Some(m) => services.with_metrics(m.clone()),
+        None => services,
+    };
     let audit = audit_key.map(|key| {
         let every = std::time::Duration::from_secs(config.audit_seal_interval);
         (Arc::new(key), every)
@@ -79,8 +93,27 @@ pub async fn bind_with(
     let addr = listener
         .local_addr()
         .map_err(context(|| "reading the bound address".to_string()))?;
+    let (metrics, metrics_addr) = match (metrics, metrics_addr) {
+        (Some(m), Some(at)) => {
+            let socket = TcpListener::bind(at)
+                .await
+                .map_err(|source| ServerError::Listen {
+                    addr: at.to_string(),
+                    source,
+                })?;
+            let bound_at = socket
+                .local_addr()
+                .map_err(context(|| "reading the metrics address".to_string()))?;
+            (Some((m, socket)), Some(bound_at))
+        }
+        _ => (None, None),
+    };
+    let connections =
+        api::Connections::new(config.limits).with_metrics(metrics.as_ref().map(|(m, _)| m.clone()));
     Ok(Bound {
-        connections: api::Connections::new(config.limits),
+        connections,
+        metrics_addr,
+        metrics,
         addr,
         listener,
         tls,
@@ -114,8 +147,31 @@ impl Bound {
     /// there is an audit key), and once more when stopping.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
         let store = self.store.clone();
+        let metrics = self.metrics.as_ref().map(|(m, _)| m.clone());
+        let count_seal = move |outcome: SealOutcome| {
+            if let Some(m) = &metrics {
+                m.audit_seal(match outcome {
+                    SealOutcome::Sealed => Some(true),
+                    SealOutcome::Failed => Some(false),
+                    SealOutcome::NothingNew => None,
+                });
+            }
+        };
         let sealer = self.audit.as_ref().map(|(key, every)| {
-            tokio::spawn(seal_periodically(store.clone(), key.clone(), *every))
+            let count = count_seal.clone();
+            tokio::spawn(seal_periodically(store.clone(), key.clone(), *every, count))
+        });
+        let exporter = self.metrics.map(|(m, socket)| {
+            let scraper = metrics_listener::Scraper::new(
+                m,
+                self.connections.stats.clone(),
+                self.services.clone(),
+            );
+            tokio::spawn(metrics_listener::serve(
+                socket,
+                Arc::new(scraper),
+                std::future::pending(),
+            ))
         });
         let pool_log = self
             .services
@@ -135,7 +191,11 @@ impl Bound {
         }
         if let (Some(sealer), Some((key, _))) = (sealer, &self.audit) {
             sealer.abort();
-            seal_on_shutdown(&store, key).await;
+            count_seal(seal_on_shutdown(&store, key).await);
+        }
+        // Last: the final seal is counted before the metrics go.
+        if let Some(task) = exporter {
+            task.abort();
         }
     }
 }

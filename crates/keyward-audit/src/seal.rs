@@ -24,27 +24,49 @@ pub fn create_key_files(dir: &Path) -> Result<(), AuditError> {
     Ok(())
 }
 
+/// What one round of sealing did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealOutcome {
+    /// A seal was written.
+    Sealed,
+    /// No record since the last seal: nothing to seal.
+    NothingNew,
+    /// Sealing failed (logged; the next round tries again).
+    Failed,
+}
+
 /// Seals once; a failure is logged (the next round tries again), never fatal to the server.
-async fn seal_once(store: &Store, key: &AuditKey) {
+async fn seal_once(store: &Store, key: &AuditKey) -> SealOutcome {
     match key.seal(store).await {
-        Ok(Some(seal)) => tracing::debug!("audit log sealed up to record {}", seal.upto_id),
-        Ok(None) => {}
-        Err(e) => tracing::error!("could not seal the audit log: {e}"),
+        Ok(Some(seal)) => {
+            tracing::debug!("audit log sealed up to record {}", seal.upto_id);
+            SealOutcome::Sealed
+        }
+        Ok(None) => SealOutcome::NothingNew,
+        Err(e) => {
+            tracing::error!("could not seal the audit log: {e}");
+            SealOutcome::Failed
+        }
     }
 }
 
 /// Seals the audit log every `every` (at once first) while there are new records: the
-/// server's background task.
-pub async fn seal_periodically(store: Store, key: Arc<AuditKey>, every: Duration) {
+/// server's background task. `observe` is told each round's outcome (the server counts seals).
+pub async fn seal_periodically(
+    store: Store,
+    key: Arc<AuditKey>,
+    every: Duration,
+    observe: impl Fn(SealOutcome) + Send,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        seal_once(&store, &key).await;
+        observe(seal_once(&store, &key).await);
     }
 }
 
 /// One last seal, when the server stops.
-pub async fn seal_on_shutdown(store: &Store, key: &AuditKey) {
-    seal_once(store, key).await;
+pub async fn seal_on_shutdown(store: &Store, key: &AuditKey) -> SealOutcome {
+    seal_once(store, key).await
 }

@@ -56,6 +56,9 @@ pub struct ServerConfig {
     pub audit_seal_interval: u64,
     /// `server.header-timeout`, `-body-timeout`, `-idle-timeout`, `-max-connections`.
     pub limits: ConnectionLimits,
+    /// `metrics.listen`: where Prometheus metrics are served over plain HTTP (`GET
+    /// /metrics`); none without the setting. `keyward server --metrics-listen` wins over it.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The PIN mailer's settings.
@@ -95,6 +98,7 @@ const KNOWN: &[&str] = &[
     "audit.key",
     "audit.key-passphrase-file",
     "audit.seal-interval",
+    "metrics.listen",
 ];
 
 impl ServerConfig {
@@ -150,6 +154,7 @@ impl ServerConfig {
         let pin_mailer = pin_mailer(&settings, base).map_err(fail)?;
         let (audit_key, audit_seal_interval) = audit(&settings, base).map_err(fail)?;
         let limits = limits::connection_limits(&settings).map_err(fail)?;
+        let metrics_listen = metrics_listen(&settings).map_err(fail)?;
         Ok(ServerConfig {
             path: path.to_path_buf(),
             listen,
@@ -167,7 +172,19 @@ impl ServerConfig {
             audit_key,
             audit_seal_interval,
             limits,
+            metrics_listen,
         })
+    }
+}
+
+/// Reads `metrics.listen` (ADDRESS:PORT); absent or empty: no metrics.
+fn metrics_listen(settings: &Settings) -> Result<Option<SocketAddr>, String> {
+    match settings.get("metrics.listen").map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("metrics.listen: {v:?} is not ADDRESS:PORT")),
     }
 }
 
@@ -313,6 +330,21 @@ mod tests {
             .to_string()
             .contains("unknown setting server.lisen"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn metrics_listen_is_optional_and_checked() {
+        let read = |text: &str| metrics_listen(&Settings::parse(text).unwrap());
+        assert_eq!(read("").unwrap(), None);
+        assert_eq!(read("metrics.listen =\n").unwrap(), None);
+        assert_eq!(
+            read("metrics.listen = 127.0.0.1:9464\n").unwrap(),
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        for bad in ["metrics.listen = 9464\n", "metrics.listen = localhost:x\n"] {
+            let err = read(bad).unwrap_err();
+            assert!(err.starts_with("metrics.listen: "), "{bad:?}: {err}");
+        }
     }
 
     #[test]

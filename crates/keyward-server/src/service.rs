@@ -23,6 +23,7 @@ use keyward_store::{AuditCategory, NewAudit, NewCertificate, Officer, Outcome, S
 
 use crate::config::ServerConfig;
 use crate::error::ServerError;
+use crate::metrics::Metrics;
 
 mod answers;
 mod approvals;
@@ -68,6 +69,9 @@ pub struct Services {
     pub queries: Queries,
     /// The API's own records (officers, nonces, refused requests): the database.
     pub gate: Gate,
+    /// The metrics, when cm.conf or `--metrics-listen` asks for them (see
+    /// [`Services::with_metrics`]).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Issues tokens: recomputes the plan, has the CA sign and the KRA generate, archive and
@@ -81,6 +85,8 @@ pub struct Issuance {
     token_pins: TokenPins,
     /// The approvals a recovery needs.
     approvals: Approvals,
+    /// Tokens issued and refused, issuance and database time.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// The PIN desk: PIN/PUK letters and the PIN mail queue, each PIN kept in a KRA envelope.
@@ -126,6 +132,8 @@ pub struct Gate {
     /// When this process last cleared old recorded answers (Unix seconds): at most once a
     /// minute, not on every request. Only an optimisation: any node may prune.
     answers_pruned_at: AtomicI64,
+    /// Database time of nonces and refusals' audit records.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Seconds since the Unix epoch.
@@ -168,6 +176,7 @@ impl Services {
                     kra: kra.clone(),
                 },
                 approvals: approvals.clone(),
+                metrics: None,
             },
             pins: PinDesk {
                 store: store.clone(),
@@ -186,13 +195,23 @@ impl Services {
             gate: Gate {
                 store,
                 answers_pruned_at: AtomicI64::new(0),
+                metrics: None,
             },
+            metrics: None,
         }
     }
 
     /// Adds the SMTP side of the PIN mailer (from cm.conf's `pin-mailer.*`) to the PIN desk.
     pub fn with_pin_mailer(mut self, mailer: PinMailer) -> Services {
         self.pins.pin_mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// Shares `metrics` with the components where the events they count happen.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Services {
+        self.issuance.metrics = Some(metrics.clone());
+        self.gate.metrics = Some(metrics.clone());
+        self.metrics = Some(metrics);
         self
     }
 

@@ -330,6 +330,16 @@ impl Store {
         rows.iter().map(mail).collect()
     }
 
+    /// How many PIN mails are queued (not yet sent, failed or printed): the queue's depth.
+    pub async fn queued_pin_mail_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM pin_mail WHERE state = $1")
+                .bind(PinMailState::Queued.as_str())
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Claims up to `limit` queued PIN mails nobody else holds, oldest first, for `lease_secs`
     /// seconds: a concurrent run (on this or another server node) does not get them until the
     /// claim is released ([`Store::pin_mail_failed`]), the mail is delivered, or the lease ends.

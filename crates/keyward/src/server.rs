@@ -7,16 +7,29 @@ use crate::output::admin_error;
 
 /// `keyward server`.
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
-    let bound = bind_with(&args.dir, args.listen, args.database.as_deref())
-        .await
-        .map_err(admin_error)?;
+    let bound = bind_with(
+        &args.dir,
+        args.listen,
+        args.database.as_deref(),
+        args.metrics_listen,
+    )
+    .await
+    .map_err(admin_error)?;
     tracing::info!(
         "keyward server {} listening on https://{}",
         env!("CARGO_PKG_VERSION"),
         bound.addr
     );
+    // One banner line: scripts and tests read the first line for the address.
+    let metrics = match bound.metrics_addr {
+        Some(at) => {
+            tracing::info!("metrics at http://{at}/metrics");
+            format!(" (metrics at http://{at}/metrics)")
+        }
+        None => String::new(),
+    };
     println!(
-        "keyward server listening on https://{} (Ctrl-C to stop)",
+        "keyward server listening on https://{}{metrics} (Ctrl-C to stop)",
         bound.addr
     );
     bound.serve(shutdown_signal()).await;

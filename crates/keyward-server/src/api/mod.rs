@@ -61,16 +61,16 @@ impl ApiFailure {
 
 impl From<Refusal> for ApiFailure {
     fn from(r: Refusal) -> Self {
-        let (status, code) = match r.kind {
-            RefusalKind::Invalid => (StatusCode::BAD_REQUEST, "invalid"),
-            RefusalKind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            RefusalKind::NotFound => (StatusCode::NOT_FOUND, "not-found"),
-            RefusalKind::Unsupported => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
-            RefusalKind::Conflict => (StatusCode::CONFLICT, "conflict"),
-            RefusalKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            RefusalKind::ApprovalRequired => (StatusCode::CONFLICT, "approval-required"),
+        let status = match r.kind {
+            RefusalKind::Invalid => StatusCode::BAD_REQUEST,
+            RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+            RefusalKind::NotFound => StatusCode::NOT_FOUND,
+            RefusalKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
+            RefusalKind::Conflict => StatusCode::CONFLICT,
+            RefusalKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            RefusalKind::ApprovalRequired => StatusCode::CONFLICT,
         };
-        ApiFailure::new(status, code, r.field, r.message)
+        ApiFailure::new(status, r.kind.code(), r.field, r.message)
     }
 }
 
@@ -341,7 +341,7 @@ async fn issue(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiFailure> {
-    let (officer, request, key) = signed_idempotent::<IssueRequest>(
+    let verified = signed_idempotent::<IssueRequest>(
         &s.gate,
         &peer,
         &headers,
@@ -350,7 +350,14 @@ async fn issue(
         AuditCategory::CertificatesIssued,
         "issue-token",
     )
-    .await?;
+    .await;
+    let (officer, request, key) = verified.inspect_err(|failure| {
+        // Refused before the service read any token procedure: counted here, the service
+        // counts its own refusals.
+        if let Some(m) = &s.metrics {
+            m.token_refused(None, &failure.body.code);
+        }
+    })?;
     Ok(answered(
         s.issuance.issue_request(&officer, request, &key).await?,
     ))

@@ -93,9 +93,9 @@ pub(super) fn table() -> Vec<Route> {
     ]
 }
 
-/// The API's routes.
+/// The API's routes; with metrics, every answer is counted by route and status.
 pub fn router(services: Arc<Services>) -> Router {
-    table()
+    let router = table()
         .into_iter()
         // Routes of one path with different methods merge into one method router.
         .fold(Router::new(), |router, r| router.route(r.path, r.handler))
@@ -108,8 +108,16 @@ pub fn router(services: Arc<Services>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             services.clone(),
             body_limit::read_whole,
-        ))
-        .with_state(services)
+        ));
+    // Outside the body limit, so that its 413 and 408 answers are counted too.
+    let router = match &services.metrics {
+        Some(metrics) => router.layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            crate::metrics::requests::count,
+        )),
+        None => router,
+    };
+    router.with_state(services)
 }
 
 #[cfg(test)]

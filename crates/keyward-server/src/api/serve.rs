@@ -20,6 +20,7 @@ use tower::ServiceExt;
 use super::stats::{ConnectionStats, Throttled};
 use super::{router, PeerCertificate};
 use crate::config::ConnectionLimits;
+use crate::metrics::{HandshakeFailure, Metrics};
 use crate::service::Services;
 
 /// What the accept loop shares with every connection it serves: the limits and the counters.
@@ -30,6 +31,8 @@ pub struct Connections {
     /// The counters, for whoever reports them.
     pub stats: Arc<ConnectionStats>,
     warnings: Arc<Throttled>,
+    /// Where failed handshakes are also counted, by cause, when there are metrics.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Connections {
@@ -41,6 +44,11 @@ impl Connections {
         }
     }
 
+    /// Also counts failed handshakes in `metrics`.
+    pub fn with_metrics(self, metrics: Option<Arc<Metrics>>) -> Connections {
+        Connections { metrics, ..self }
+    }
+
     /// Counts a refusal under `counter` and warns about it, at most once an interval per cause.
     pub(crate) fn refused(
         &self,
@@ -50,6 +58,14 @@ impl Connections {
     ) {
         ConnectionStats::count(counter(&self.stats));
         self.warnings.warn(cause, line);
+    }
+}
+
+impl Connections {
+    fn handshake_failed(&self, cause: HandshakeFailure) {
+        if let Some(m) = &self.metrics {
+            m.handshake_failed(cause);
+        }
     }
 }
 
@@ -138,6 +154,7 @@ async fn serve_connection(
             return;
         }
         Err(_) => {
+            connections.handshake_failed(HandshakeFailure::Timeout);
             connections.refused(
                 |s| &s.handshake_timeouts,
                 "handshake timeouts",
@@ -215,19 +232,30 @@ fn handshake_refused(connections: &Connections, remote: std::net::SocketAddr, e:
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     let not_an_officer = tls_error.is_some_and(crate::tls::is_not_an_officer);
-    let (counter, cause): (fn(&ConnectionStats) -> &AtomicU64, &'static str) = match tls_error {
+    type Counter = fn(&ConnectionStats) -> &AtomicU64;
+    let (counter, cause, failure): (Counter, &'static str, _) = match tls_error {
         _ if not_an_officer => (
             |s| &s.not_an_officer,
             "refusals of non-officer certificates",
+            HandshakeFailure::NotAnOfficer,
         ),
-        Some(rustls::Error::NoCertificatesPresented) => {
-            (|s| &s.no_certificate, "handshakes without a certificate")
-        }
-        Some(rustls::Error::InvalidCertificate(_)) => {
-            (|s| &s.bad_certificate, "refusals of bad certificates")
-        }
-        _ => (|s| &s.tls_other, "failed handshakes"),
+        Some(rustls::Error::NoCertificatesPresented) => (
+            |s| &s.no_certificate,
+            "handshakes without a certificate",
+            HandshakeFailure::NoCertificate,
+        ),
+        Some(rustls::Error::InvalidCertificate(_)) => (
+            |s| &s.bad_certificate,
+            "refusals of bad certificates",
+            HandshakeFailure::BadCertificate,
+        ),
+        _ => (
+            |s| &s.tls_other,
+            "failed handshakes",
+            HandshakeFailure::Other,
+        ),
     };
+    connections.handshake_failed(failure);
     connections.refused(counter, cause, || {
         if not_an_officer {
             let reason = crate::tls::NotAnOfficerCertificate;

@@ -4,6 +4,7 @@
 use keyward_store::{AuditCategory, NonceSight, Officer};
 
 use super::{audit_refusal, unix_now, Gate, Refusal};
+use crate::metrics::{timed, DbOperation};
 
 impl Gate {
     /// The officer (revoked or not) whose certificate has this SHA-256 fingerprint.
@@ -23,8 +24,10 @@ impl Gate {
         body_sha256: Option<&str>,
         keep_secs: i64,
     ) -> Result<NonceSight, Refusal> {
-        self.store
-            .check_nonce(nonce, officer, body_sha256, keep_secs)
+        let check = self
+            .store
+            .check_nonce(nonce, officer, body_sha256, keep_secs);
+        timed(self.metrics.as_deref(), DbOperation::CheckNonce, check)
             .await
             .map_err(Refusal::internal)
     }
@@ -58,6 +61,7 @@ impl Gate {
         refusal: &Refusal,
         detail: serde_json::Value,
     ) {
-        audit_refusal(&self.store, category, action, officer, refusal, detail).await;
+        let audit = audit_refusal(&self.store, category, action, officer, refusal, detail);
+        timed(self.metrics.as_deref(), DbOperation::AuditRefusal, audit).await;
     }
 }

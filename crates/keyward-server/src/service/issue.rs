@@ -21,6 +21,7 @@ use super::record::Produced;
 use super::{
     audit_refusal, check_request_id, shorten, unix_now, Answer, Issuance, Issued, Refusal,
 };
+use crate::metrics::{timed, DbOperation, UNKNOWN_PROCEDURE};
 
 /// The certificate procedure `name` of the token as the content check left it: the subject,
 /// e-mail and alt names checked against it, its QC statements merged with the officer's.
@@ -29,6 +30,13 @@ fn prepared(checked: &Checked, name: &str) -> Result<CertificateProcedure, Refus
         .procedure(name)
         .cloned()
         .ok_or_else(|| Refusal::internal("the plan names an unknown certificate procedure"))
+}
+
+/// What an issuance attempt learnt before it ended, for its refusal's audit record and
+/// metrics: the audit category (a recovery or not) and the resolved token procedure.
+pub(super) struct Seen {
+    category: AuditCategory,
+    procedure: Option<String>,
 }
 
 /// The audit category of an issue request's recorded answer given again: keys recovered when
@@ -95,14 +103,26 @@ impl Issuance {
         req: IssueRequest,
         key: Option<&RequestKey>,
     ) -> Result<Issued, Refusal> {
-        let mut category = AuditCategory::CertificatesIssued;
-        let attempt = self.try_issue(officer, &req, key, &mut category);
+        let started = std::time::Instant::now();
+        let mut seen = Seen {
+            category: AuditCategory::CertificatesIssued,
+            procedure: None,
+        };
+        let attempt = self.try_issue(officer, &req, key, &mut seen);
         let result = idempotent(&self.store, key, issue_category, async {
             attempt.await.map(Box::new)
         })
         .await;
+        let Seen {
+            category,
+            procedure,
+        } = seen;
         match result {
             Ok(Answer::New(response)) => {
+                if let Some(m) = &self.metrics {
+                    let name = procedure.as_deref().unwrap_or(UNKNOWN_PROCEDURE);
+                    m.token_issued(name, started.elapsed());
+                }
                 let ids: Vec<&str> = response
                     .certificates
                     .iter()
@@ -118,8 +138,11 @@ impl Issuance {
             }
             Ok(again) => Ok(again),
             Err(refusal) => {
+                if let Some(m) = &self.metrics {
+                    m.token_refused(procedure.as_deref(), refusal.kind.code());
+                }
                 tracing::warn!(officer = %officer.name, token_procedure = %shorten(&req.token_procedure), "refused: {refusal}");
-                audit_refusal(
+                let audit = audit_refusal(
                     &self.store,
                     category,
                     "issue-token",
@@ -130,8 +153,8 @@ impl Issuance {
                         "token_procedure": shorten(&req.token_procedure),
                         "subject": shorten(&req.subject),
                     }),
-                )
-                .await;
+                );
+                timed(self.metrics.as_deref(), DbOperation::AuditRefusal, audit).await;
                 Err(refusal)
             }
         }
@@ -142,10 +165,17 @@ impl Issuance {
         officer: &Officer,
         req: &IssueRequest,
         key: Option<&RequestKey>,
-        category: &mut AuditCategory,
+        seen: &mut Seen,
     ) -> Result<IssueResponse, Refusal> {
         check_request_id(&req.request_id)?;
-        let procedures: ProcedureSet = self.store.procedures().await.map_err(Refusal::internal)?;
+        let metrics = self.metrics.as_deref();
+        let procedures: ProcedureSet = timed(
+            metrics,
+            DbOperation::ReadProcedures,
+            self.store.procedures(),
+        )
+        .await
+        .map_err(Refusal::internal)?;
         let resolved = procedures.resolve(&req.token_procedure).map_err(|_| {
             Refusal::not_found(
                 "token_procedure",
@@ -160,8 +190,10 @@ impl Issuance {
             .iter()
             .any(|k| matches!(k.action, KeyAction::Recover { .. }))
         {
-            *category = AuditCategory::KeysRecovered;
+            seen.category = AuditCategory::KeysRecovered;
         }
+        // A name of the loaded set, so a bounded label; a name the set lacks is never one.
+        seen.procedure = Some(resolved.token.name.clone());
         let key_spec: KeySpec =
             req.key_spec
                 .parse()
@@ -257,7 +289,7 @@ impl Issuance {
         .map_err(|_| Refusal::internal("key generation or signing task failed"))??;
         crash_point("after-sign");
 
-        self.record(Produced {
+        let record = self.record(Produced {
             officer,
             req,
             key,
@@ -269,8 +301,8 @@ impl Issuance {
             attribute,
             pin,
             approval,
-        })
-        .await
+        });
+        timed(metrics, DbOperation::RecordIssuance, record).await
     }
 
     /// Turns the plan's actions into steps, with the certificate procedures the content check

@@ -112,6 +112,11 @@ fn parse_ids(ids: &[String]) -> Result<Vec<i64>, Refusal> {
 }
 
 impl PinDesk {
+    /// How many PIN mails wait in the queue (for the metrics).
+    pub async fn queued_mail_count(&self) -> Result<i64, keyward_store::StoreError> {
+        self.store.queued_pin_mail_count().await
+    }
+
     /// Sends queued SMTP PIN mail and returns the PINs of mail to print; needs
     /// `manage-pin-letters`.
     pub async fn deliver_pin_mail(

@@ -20,6 +20,21 @@ pub enum RefusalKind {
     ApprovalRequired,
 }
 
+impl RefusalKind {
+    /// The stable code the API answers with (`ApiError::code`).
+    pub fn code(self) -> &'static str {
+        match self {
+            RefusalKind::Invalid => "invalid",
+            RefusalKind::Forbidden => "forbidden",
+            RefusalKind::NotFound => "not-found",
+            RefusalKind::Unsupported => "unsupported",
+            RefusalKind::Conflict => "conflict",
+            RefusalKind::Internal => "internal",
+            RefusalKind::ApprovalRequired => "approval-required",
+        }
+    }
+}
+
 /// A refused request.
 #[derive(Debug, Clone)]
 pub struct Refusal {

@@ -51,6 +51,10 @@ pub(crate) struct ServerArgs {
     /// sqlite://PATH, relative to the working directory).
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+    /// Serve Prometheus metrics over plain HTTP at http://ADDRESS:PORT/metrics, overriding
+    /// metrics.listen of cm.conf (off when neither is set).
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `keyward officer`.

@@ -26,6 +26,7 @@ mod key_pool;
 mod key_specs;
 mod keygen_seed;
 mod lint_all;
+mod metrics;
 mod output_checks;
 mod p12_inspect;
 mod p12_matrix;
