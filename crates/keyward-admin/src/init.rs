@@ -287,6 +287,9 @@ fn cm_conf(listen: SocketAddr, database_url: &str, ca_key_conf: &str) -> String 
          # server.body-timeout = 30\n\
          # server.idle-timeout = 60\n\
          # server.max-connections = 1024     (keep it below the open-file limit, ulimit -n)\n\
+         # Prometheus metrics over plain HTTP at http://ADDRESS:PORT/metrics (off without it;\n\
+         # keyward server --metrics-listen wins over it):\n\
+         # metrics.listen = 127.0.0.1:9464\n\
          ca.root = ca/root.pem\n\
          ca.issuing.certificate = ca/issuing.pem\n\
          {ca_key_conf}\
@@ -342,6 +345,40 @@ fn client_conf(listen: SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every commented setting of cm.conf is a valid line once uncommented, with the value
+    /// said: the connection limits' defaults, and metrics off unless `metrics.listen` is set.
+    #[test]
+    fn commented_settings_are_valid_when_uncommented() {
+        let listen = SocketAddr::from(([127, 0, 0, 1], 8443));
+        let ca = "ca.issuing.key = ca/issuing.key.pem\nca.key-passphrase-file = ca/ca.pass\n";
+        let text = cm_conf(listen, "sqlite://keyward.db", ca);
+        let path = Path::new("/srv/kw/cm.conf");
+        let read = |text: &str| keyward_server::ServerConfig::from_text(path, text).unwrap();
+        assert_eq!(read(&text).metrics_listen, None);
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(setting)
+                    if setting.starts_with("server.") || setting.starts_with("metrics.") =>
+                {
+                    // Drop the explanation after the value, if any.
+                    setting.split("  ").next().unwrap_or(setting).to_string()
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config = read(&uncommented);
+        assert_eq!(
+            config.metrics_listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        assert_eq!(
+            config.limits,
+            keyward_server::config::ConnectionLimits::default()
+        );
+    }
 
     #[test]
     fn default_procedures_are_valid_and_complete() {
