@@ -91,6 +91,8 @@ pub(crate) struct Node {
     pub url: String,
     /// Its stderr (the server log).
     pub log: PathBuf,
+    /// `127.0.0.1:PORT` of its metrics listener, when started with metrics.
+    pub metrics: Option<String>,
 }
 
 impl Node {
@@ -113,6 +115,8 @@ pub(crate) struct Install {
     pub nodes: Vec<Node>,
     bin: PathBuf,
     started: usize,
+    /// Whether the next start serves metrics (`--metrics-listen 127.0.0.1:0`).
+    pub metrics: bool,
     _pg: Option<PgDatabase>,
 }
 
@@ -136,6 +140,7 @@ impl Install {
             nodes: Vec::new(),
             bin: bin.to_path_buf(),
             started: 0,
+            metrics: false,
             _pg: pg,
         }
     }
@@ -161,9 +166,13 @@ impl Install {
         for _ in 0..count {
             self.started += 1;
             let log = self.dir.join(format!("server-{}.log", self.started));
-            let mut child = Command::new(&self.bin)
-                .args(["server", "--listen", "127.0.0.1:0", "--dir"])
-                .arg(&self.dir)
+            let mut cmd = Command::new(&self.bin);
+            cmd.args(["server", "--listen", "127.0.0.1:0", "--dir"])
+                .arg(&self.dir);
+            if self.metrics {
+                cmd.args(["--metrics-listen", "127.0.0.1:0"]);
+            }
+            let mut child = cmd
                 .env_remove("KEYWARD_LOG")
                 .stdout(Stdio::piped())
                 .stderr(std::fs::File::create(&log).expect("server log"))
@@ -183,7 +192,26 @@ impl Install {
                     );
                 }
             };
-            self.nodes.push(Node { child, url, log });
+            // The banner: `… https://ADDR (metrics at http://ADDR/metrics) …`.
+            let metrics = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("http://"))
+                .map(|w| {
+                    w.trim_end_matches(')')
+                        .trim_end_matches("/metrics")
+                        .to_string()
+                });
+            assert_eq!(
+                metrics.is_some(),
+                self.metrics,
+                "metrics listener: {line:?}"
+            );
+            self.nodes.push(Node {
+                child,
+                url,
+                log,
+                metrics,
+            });
         }
     }
 

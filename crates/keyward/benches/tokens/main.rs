@@ -11,7 +11,8 @@
 //! `--latency N` tokens of the one-job latency runs (default 20), `--size ROWS` (default 0:
 //! skipped; also `KEYWARD_BENCH_SIZE`), `--size-only`, `--ec-only` (crypto-only and E2E EC
 //! only: a quick check of the EC ratio), `--no-pg`, `--markdown FILE` (write the
-//! tables there too).
+//! tables there too), `--metrics` (also EC tokens/s on SQLite with the server's Prometheus
+//! metrics off and on, in alternating rounds of the same process, and their ratio).
 //!
 //! PostgreSQL: `KEYWARD_BENCH_PG_URL`, else `KEYWARD_TEST_PG_URL`, else
 //! `postgres://postgres@127.0.0.1:5432/postgres`; the bench creates `keyward_bench_*` databases
@@ -27,6 +28,7 @@
 mod baseline;
 mod e2e;
 mod install;
+mod metrics;
 mod report;
 mod size;
 mod stats;
@@ -58,6 +60,7 @@ struct Args {
     ec_only: bool,
     pg: bool,
     markdown: Option<std::path::PathBuf>,
+    metrics: bool,
 }
 
 fn args() -> Args {
@@ -74,6 +77,7 @@ fn args() -> Args {
         ec_only: false,
         pg: true,
         markdown: None,
+        metrics: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -91,6 +95,7 @@ fn args() -> Args {
             "--size-only" => a.size_only = true,
             "--ec-only" => a.ec_only = true,
             "--no-pg" => a.pg = false,
+            "--metrics" => a.metrics = true,
             "--markdown" => a.markdown = it.next().map(Into::into),
             _ => {} // `cargo bench` passes --bench
         }
@@ -467,6 +472,10 @@ fn main() {
             true,
             &mut rows,
         ));
+        let mut metrics_md = String::new();
+        if a.metrics {
+            rt.block_on(metrics::compare(&mut sqlite, a.ec, a.jobs, &mut metrics_md));
+        }
         if a.pg {
             for (label, nodes, tag) in [
                 ("PostgreSQL, 1 node", 1, "one"),
@@ -489,6 +498,7 @@ fn main() {
             println!("  PostgreSQL: skipped (--no-pg)");
         }
         report::report(&rows, keygen_median, keygen_mean, &mut md);
+        md.push_str(&metrics_md);
     }
 
     if a.size > 0 {
