@@ -97,8 +97,8 @@ fn refused(at: SocketAddr) -> bool {
 on_both_engines!(issued_and_refused_tokens_are_counted_and_promtool_accepts_the_text);
 
 /// One token issued and one refused (a signed request naming no token procedure of the set),
-/// and one request for a path the API does not have: each counter moves by exactly one, under
-/// bounded labels, and promtool finds nothing to say.
+/// one request for a path the API does not have and one connection that speaks no TLS: each
+/// counter moves by exactly one, under bounded labels, and promtool finds nothing to say.
 fn issued_and_refused_tokens_are_counted_and_promtool_accepts_the_text(engine: Engine) {
     let at = free_port();
     let inst = Installation::with_cm_conf_on(engine, &format!("metrics.listen = {at}\n"));
@@ -148,7 +148,24 @@ fn issued_and_refused_tokens_are_counted_and_promtool_accepts_the_text(engine: E
         );
     });
 
-    let after = scrape(at);
+    // Plain HTTP to the TLS port: a handshake that fails as `other`.
+    let api: SocketAddr = inst.url.trim_start_matches("https://").parse().unwrap();
+    let mut junk = TcpStream::connect(api).unwrap();
+    junk.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    junk.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let _ = junk.read_to_end(&mut Vec::new());
+
+    // The refused connection is closed just before it is counted: wait for the count.
+    let other = "keyward_tls_handshake_failures_total{cause=\"other\"}";
+    let mut after = scrape(at);
+    for _ in 0..50 {
+        if value(&after, other) > value(&before, other) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        after = scrape(at);
+    }
     promtool_accepts(&after);
     for (series, moved) in [
         (
@@ -183,6 +200,11 @@ fn issued_and_refused_tokens_are_counted_and_promtool_accepts_the_text(engine: E
         (
             "keyward_db_transaction_seconds_count{operation=\"check-nonce\"}",
             2.0,
+        ),
+        ("keyward_tls_handshake_failures_total{cause=\"other\"}", 1.0),
+        (
+            "keyward_tls_handshake_failures_total{cause=\"no-certificate\"}",
+            0.0,
         ),
     ] {
         assert_eq!(
