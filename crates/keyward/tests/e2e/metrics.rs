@@ -244,7 +244,7 @@ impl Drop for Server {
 }
 
 /// Without the setting or the flag nothing listens for metrics; `--metrics-listen` wins over
-/// cm.conf's `metrics.listen`.
+/// cm.conf's `metrics.listen`; the key pool's gauges follow `kra.key-pool`.
 #[test]
 fn metrics_are_off_by_default_and_the_flag_wins_over_cm_conf() {
     let (by_flag, by_conf) = (free_port(), free_port());
@@ -272,7 +272,11 @@ fn metrics_are_off_by_default_and_the_flag_wins_over_cm_conf() {
     inst.stop_server();
     let cm_conf = inst.dir.join("cm.conf");
     let body = std::fs::read_to_string(&cm_conf).unwrap();
-    std::fs::write(&cm_conf, format!("{body}\nmetrics.listen = {by_conf}\n")).unwrap();
+    std::fs::write(
+        &cm_conf,
+        format!("{body}\nmetrics.listen = {by_conf}\nkra.key-pool = EC:secp256r1=3\n"),
+    )
+    .unwrap();
     let log = inst.out.join("flagged.log");
     let (child, _url) = start_server(
         &inst.dir,
@@ -290,4 +294,24 @@ fn metrics_are_off_by_default_and_the_flag_wins_over_cm_conf() {
         refused(by_conf),
         "cm.conf's metrics.listen was used besides the flag"
     );
+
+    // The key pool's fill level, read at each scrape, reaches its target.
+    let (ready, target) = (
+        "keyward_key_pool_ready_keys{spec=\"EC:secp256r1\"}",
+        "keyward_key_pool_target_keys{spec=\"EC:secp256r1\"}",
+    );
+    let mut text = scrape(by_flag);
+    for _ in 0..100 {
+        if value(&text, ready) == 3.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        text = scrape(by_flag);
+    }
+    assert_eq!(
+        (value(&text, ready), value(&text, target)),
+        (3.0, 3.0),
+        "{text}"
+    );
+    promtool_accepts(&text);
 }
