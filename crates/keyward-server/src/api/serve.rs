@@ -59,9 +59,8 @@ impl Connections {
         ConnectionStats::count(counter(&self.stats));
         self.warnings.warn(cause, line);
     }
-}
 
-impl Connections {
+    /// Counts a failed handshake in the metrics, if there are any.
     fn handshake_failed(&self, cause: HandshakeFailure) {
         if let Some(m) = &self.metrics {
             m.handshake_failed(cause);

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// What the API listener has seen since it started, per cause of refusal. Plain counters, read
-/// with `load(Ordering::Relaxed)` (by tests, and by a metrics endpoint to come); `open` goes up
+/// with `load(Ordering::Relaxed)` (by tests; `open` by the metrics scrape too); `open` goes up
 /// and down, everything else only up.
 #[derive(Debug, Default)]
 pub struct ConnectionStats {
