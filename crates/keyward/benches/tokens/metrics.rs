@@ -2,7 +2,8 @@
 //! alternating rounds without metrics and with `--metrics-listen` (and a scraper reading
 //! `/metrics` every second, much more often than Prometheus' usual 15 s), in the order off,
 //! on, on, off, … so that a drift of the machine weighs on both alike; the tokens/s of each
-//! mode are the tokens of its rounds over their summed wall time.
+//! mode are the tokens of its rounds over their summed wall time. The server's CPU time per
+//! token is reported too: on a machine others share, it varies much less than tokens/s.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,6 +25,8 @@ struct Mode {
     tokens: usize,
     wall: Duration,
     latencies: Vec<Duration>,
+    /// CPU seconds of the server process.
+    server_cpu: f64,
 }
 
 impl Mode {
@@ -32,12 +35,19 @@ impl Mode {
             tokens: 0,
             wall: Duration::ZERO,
             latencies: Vec::new(),
+            server_cpu: 0.0,
         }
+    }
+
+    /// Server CPU milliseconds per token.
+    fn server_ms(&self) -> f64 {
+        self.server_cpu * 1000.0 / self.tokens.max(1) as f64
     }
 
     fn add(&mut self, m: Measure) {
         self.tokens += m.tokens;
         self.wall += m.wall;
+        self.server_cpu += m.cpu.map_or(0.0, |c| c.servers);
         self.latencies.extend(m.latencies);
     }
 
@@ -138,6 +148,8 @@ pub(crate) async fn compare(inst: &mut Install, tokens: usize, jobs: usize, md: 
         inst.stop();
     }
     inst.metrics = false;
+    let (off_ms, on_ms) = (off.server_ms(), on.server_ms());
+    let cpu_ratio = on_ms / off_ms;
     let off = off.measure("E2E soft-signing EC:secp256r1, metrics off", jobs);
     let on = on.measure("E2E soft-signing EC:secp256r1, metrics on", jobs);
     let ratio = on.rate() / off.rate();
@@ -147,6 +159,10 @@ pub(crate) async fn compare(inst: &mut Install, tokens: usize, jobs: usize, md: 
         on.rate(),
         (1.0 - ratio) * 100.0
     );
+    println!(
+        "  server CPU per token: off {off_ms:.2} ms, on {on_ms:.2} ms: on/off {cpu_ratio:.3} ({:+.1} %)",
+        (cpu_ratio - 1.0) * 100.0
+    );
     writeln!(
         md,
         "\n### Metrics overhead (SQLite, 1 node, alternating rounds)\n"
@@ -154,14 +170,14 @@ pub(crate) async fn compare(inst: &mut Install, tokens: usize, jobs: usize, md: 
     .unwrap();
     writeln!(
         md,
-        "| contender | jobs | tokens | tokens/s | p50 ms | p99 ms |"
+        "| contender | jobs | tokens | tokens/s | p50 ms | p99 ms | server CPU ms/token |"
     )
     .unwrap();
-    writeln!(md, "|---|---:|---:|---:|---:|---:|").unwrap();
-    for m in [&off, &on] {
+    writeln!(md, "|---|---:|---:|---:|---:|---:|---:|").unwrap();
+    for (m, cpu) in [(&off, off_ms), (&on, on_ms)] {
         writeln!(
             md,
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {cpu:.2} |",
             m.name,
             m.jobs,
             m.tokens,
@@ -173,8 +189,9 @@ pub(crate) async fn compare(inst: &mut Install, tokens: usize, jobs: usize, md: 
     }
     writeln!(
         md,
-        "\nmetrics on / off: {ratio:.3} (overhead {:.1} %, target ≤ 2 %; {scrapes} scrapes, one a second)",
-        (1.0 - ratio) * 100.0
+        "\nmetrics on / off: {ratio:.3} tokens/s (overhead {:.1} %, target ≤ 2 %), {cpu_ratio:.3} server CPU per token ({:+.1} %); {scrapes} scrapes, one a second",
+        (1.0 - ratio) * 100.0,
+        (cpu_ratio - 1.0) * 100.0
     )
     .unwrap();
     let _ = std::fs::remove_dir_all(Path::new(&out));
