@@ -391,6 +391,7 @@ mod tests {
             "soft-encryption-archived",
             "soft-dual",
             "recover-encryption-new",
+            "recover-encryption-lost",
             "recover-encryption-reuse",
         ] {
             set.resolve(name).unwrap();
@@ -422,7 +423,11 @@ mod tests {
         );
         assert_eq!(
             plan("recover-encryption-new"),
-            "Key Management: recover last key with a new certificate"
+            "Key Management: recover last key with a new certificate, revoke its old certificate (superseded)"
+        );
+        assert_eq!(
+            plan("recover-encryption-lost"),
+            "Key Management: recover last key with a new certificate, revoke its old certificate (keyCompromise)"
         );
         assert_eq!(
             plan("recover-encryption-reuse"),

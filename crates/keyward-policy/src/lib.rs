@@ -31,7 +31,7 @@ pub use pin::{MailDelivery, PinMethod, PinProcedure};
 pub use plan::{plan_token, PlanError, PlannedAction, TokenPlan};
 pub use procedure::{
     CertificateProcedure, KeyAction, KeyProcedure, PolicyInfo, ProcedureSet, RecoverCertificate,
-    RecoverScope, SubjectRule, TokenProcedure, OFFICER_TLS_EKU,
+    RecoverScope, RevokeOld, SubjectRule, TokenProcedure, OFFICER_TLS_EKU,
 };
 pub use qc::{QcError, QcKind, QcStatements};
 pub use revocation::RevocationReason;

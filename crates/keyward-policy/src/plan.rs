@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keyspec::KeySpec;
 use crate::procedure::{KeyAction, RecoverCertificate, RecoverScope, ResolvedToken};
+use crate::revocation::RevocationReason;
 use crate::roles::Role;
 use crate::usage::KeyUsageSet;
 
@@ -56,6 +57,11 @@ pub enum PlannedAction {
         scope: RecoverScope,
         /// New or reused certificate.
         certificate: RecoverCertificate,
+        /// With a new certificate: the reason the old certificates of the recovered keys are
+        /// revoked with, in the transaction that records the new ones (the key procedure's
+        /// `revoke_old`); `None`: they stay as they are.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revoke_old: Option<RevocationReason>,
     },
 }
 
@@ -134,6 +140,84 @@ impl TokenPlan {
             }
         }
         names
+    }
+
+    /// The recover actions that revoke the old certificates of their keys: key procedure and
+    /// reason, in plan order.
+    pub fn revocations(&self) -> Vec<(&str, RevocationReason)> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                PlannedAction::Recover {
+                    key_procedure,
+                    revoke_old: Some(reason),
+                    ..
+                } => Some((key_procedure.as_str(), *reason)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The "Key Management" line once the keys to recover are known: `found` gives, per
+    /// recover key procedure, the Certificate IDs of the old certificates of the keys it
+    /// recovers (RA and server find them the same way). A recovery with a new certificate
+    /// reads "recover 1 key, issue 1 new certificate, revoke certificate 42 (superseded)"; one
+    /// with reused certificates "recover 2 keys with the reused certificates 40, 41"; a
+    /// recover action missing from `found`, and every other action, as [`fmt::Display`] says.
+    pub fn key_management_with(&self, found: &[(&str, Vec<String>)]) -> String {
+        let general = self.to_string();
+        let mut parts: Vec<String> = general
+            .trim_start_matches("Key Management: ")
+            .split(", ")
+            .filter(|p| !p.starts_with("recover ") && !p.starts_with("revoke "))
+            .map(str::to_string)
+            .collect();
+        for action in &self.actions {
+            let PlannedAction::Recover {
+                key_procedure,
+                scope,
+                certificate,
+                revoke_old,
+                ..
+            } = action
+            else {
+                continue;
+            };
+            let Some((_, ids)) = found.iter().find(|(k, _)| k == key_procedure) else {
+                // Not looked up: the general wording, as Display gives it.
+                general_recover(*scope, certificate, *revoke_old, &mut parts);
+                continue;
+            };
+            let n = ids.len();
+            let keys = if n == 1 {
+                "1 key".to_string()
+            } else {
+                format!("{n} keys")
+            };
+            let listed = ids.join(", ");
+            let certificates = if n == 1 {
+                "certificate"
+            } else {
+                "certificates"
+            };
+            match certificate {
+                RecoverCertificate::New { .. } => {
+                    let new = if n == 1 {
+                        "1 new certificate".to_string()
+                    } else {
+                        format!("{n} new certificates")
+                    };
+                    parts.push(format!("recover {keys}, issue {new}"));
+                    if let Some(reason) = revoke_old {
+                        parts.push(format!("revoke {certificates} {listed} ({reason})"));
+                    }
+                }
+                RecoverCertificate::Reuse => parts.push(format!(
+                    "recover {keys} with the reused {certificates} {listed}"
+                )),
+            }
+        }
+        format!("Key Management: {}", parts.join(", "))
     }
 
     /// The roles an officer needs to carry out this plan.
@@ -227,11 +311,21 @@ pub fn plan_token(token: &ResolvedToken, key_spec: KeySpec) -> Result<TokenPlan,
                     key_spec: *key_spec,
                 });
             }
-            KeyAction::Recover { scope, certificate } => server.push(PlannedAction::Recover {
+            KeyAction::Recover {
+                scope,
+                certificate,
+                revoke_old,
+            } => server.push(PlannedAction::Recover {
                 key_procedure: key.name.clone(),
                 key_usage: key.key_usage.clone(),
                 scope: *scope,
                 certificate: certificate.clone(),
+                // A reused certificate is the one delivered: never revoked (validation refuses
+                // the combination; this keeps the plan right for an unvalidated set too).
+                revoke_old: match certificate {
+                    RecoverCertificate::New { .. } => revoke_old.reason(),
+                    RecoverCertificate::Reuse => None,
+                },
             }),
         }
     }
@@ -276,238 +370,44 @@ impl fmt::Display for TokenPlan {
         }
         for action in &self.actions {
             if let PlannedAction::Recover {
-                scope, certificate, ..
+                scope,
+                certificate,
+                revoke_old,
+                ..
             } = action
             {
-                let what = match scope {
-                    RecoverScope::Last => "last key",
-                    RecoverScope::All => "all keys",
-                };
-                let cert = match certificate {
-                    RecoverCertificate::New { .. } => "with a new certificate",
-                    RecoverCertificate::Reuse => "with the reused certificate",
-                };
-                parts.push(format!("recover {what} {cert}"));
+                general_recover(*scope, certificate, *revoke_old, &mut parts);
             }
         }
         write!(f, "Key Management: {}", parts.join(", "))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::keyspec::Curve;
-    use crate::pin::{PinMethod, PinProcedure};
-    use crate::procedure::{CertificateProcedure, EmailRule, KeyProcedure, TokenProcedure};
-    use crate::usage::KeyUsage::{self, *};
-
-    fn cert(name: &str, usage: &[KeyUsage]) -> CertificateProcedure {
-        CertificateProcedure {
-            name: name.into(),
-            description: String::new(),
-            validity_days: 365,
-            key_usage: KeyUsageSet::of(usage),
-            extended_key_usage: vec![],
-            subject: vec![],
-            email: EmailRule::Optional,
-            key_specs: vec![],
-            ..Default::default()
-        }
-    }
-
-    fn archive(name: &str, usage: &[KeyUsage]) -> KeyProcedure {
-        KeyProcedure {
-            approvals: 0,
-            approval_hours: 24,
-            name: name.into(),
-            description: String::new(),
-            key_usage: KeyUsageSet::of(usage),
-            action: KeyAction::Archive {
-                key_spec: KeySpec::Rsa(2048),
-            },
-        }
-    }
-
-    fn recover(name: &str, usage: &[KeyUsage], scope: RecoverScope, new: bool) -> KeyProcedure {
-        KeyProcedure {
-            approvals: 0,
-            approval_hours: 24,
-            name: name.into(),
-            description: String::new(),
-            key_usage: KeyUsageSet::of(usage),
-            action: KeyAction::Recover {
-                scope,
-                certificate: if new {
-                    RecoverCertificate::New {
-                        certificate_procedure: "enc".into(),
-                    }
-                } else {
-                    RecoverCertificate::Reuse
-                },
-            },
-        }
-    }
-
-    fn token(certs: Vec<CertificateProcedure>, keys: Vec<KeyProcedure>) -> ResolvedToken {
-        ResolvedToken {
-            token: TokenProcedure {
-                name: "t".into(),
-                description: String::new(),
-                certificate_procedures: certs.iter().map(|c| c.name.clone()).collect(),
-                key_procedures: keys.iter().map(|k| k.name.clone()).collect(),
-                pin_procedure: "show".into(),
-                p12_profile: "modern".into(),
-                friendly_name: Default::default(),
-                chain: Default::default(),
-                attribute_certificate: None,
-            },
-            certificates: certs,
-            keys,
-            pin: PinProcedure {
-                name: "show".into(),
-                description: String::new(),
-                method: PinMethod::Show,
-                min_length: 8,
-                max_length: 64,
-                generated_length: 12,
-                puk_length: 12,
-                delivery: Default::default(),
-            },
-            p12: crate::p12::P12Profile::builtin(crate::p12::P12Scheme::Modern),
-            recovery_certificates: vec![],
-            attribute_certificate: None,
-        }
-    }
-
-    const SPEC: KeySpec = KeySpec::Ec(Curve::BrainpoolP320r1);
-    const SIG: &[KeyUsage] = &[DigitalSignature, NonRepudiation];
-    const ENC: &[KeyUsage] = &[KeyEncipherment];
-
-    /// (case, token, expected Key Management line, expected local keys, expected roles)
-    #[test]
-    fn seed_cases() {
-        use Role::*;
-        let cases: Vec<(&str, ResolvedToken, &str, usize, Vec<Role>)> = vec![
-            (
-                "unique usage: RA-local key",
-                token(vec![cert("sig", SIG)], vec![]),
-                "Key Management: generate 1 key locally",
-                1,
-                vec![IssueCertificate],
-            ),
-            (
-                "officer certificate: empty usage is still unique",
-                token(vec![cert("officer", &[])], vec![]),
-                "Key Management: generate 1 key locally",
-                1,
-                vec![IssueCertificate],
-            ),
-            (
-                "usage covered by an archive key procedure: server",
-                token(vec![cert("enc", ENC)], vec![archive("arch", ENC)]),
-                "Key Management: archive 1 key in the server",
-                0,
-                vec![IssueCertificate],
-            ),
-            (
-                "signing local + encryption archived",
-                token(vec![cert("sig", SIG), cert("enc", ENC)], vec![archive("arch", ENC)]),
-                "Key Management: archive 1 key in the server, generate 1 key locally",
-                1,
-                vec![IssueCertificate],
-            ),
-            (
-                "nothing unique: two certificate procedures share a usage",
-                token(vec![cert("a", SIG), cert("b", SIG)], vec![]),
-                "Key Management: generate 1 key in the server",
-                0,
-                vec![IssueCertificate],
-            ),
-            (
-                "recover last with new certificate",
-                token(vec![], vec![recover("rec", ENC, RecoverScope::Last, true)]),
-                "Key Management: recover last key with a new certificate",
-                0,
-                vec![IssueCertificate, RecoverKey],
-            ),
-            (
-                "recover all with reuse needs recover-key alone",
-                token(vec![], vec![recover("rec", ENC, RecoverScope::All, false)]),
-                "Key Management: recover all keys with the reused certificate",
-                0,
-                vec![RecoverKey],
-            ),
-            (
-                "archive + local + recover",
-                token(
-                    vec![cert("sig", SIG), cert("enc", ENC)],
-                    vec![archive("arch", ENC), recover("rec", &[DataEncipherment], RecoverScope::Last, true)],
-                ),
-                "Key Management: archive 1 key in the server, generate 1 key locally, recover last key with a new certificate",
-                1,
-                vec![IssueCertificate, RecoverKey],
-            ),
-            (
-                "certificate usage covered by a recover procedure: not local",
-                token(vec![cert("enc", ENC)], vec![recover("rec", ENC, RecoverScope::Last, false)]),
-                "Key Management: recover last key with the reused certificate",
-                0,
-                vec![RecoverKey],
-            ),
-        ];
-        for (name, token, line, local, roles) in cases {
-            let plan = plan_token(&token, SPEC).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(plan.to_string(), line, "{name}");
-            let n = plan
-                .actions
-                .iter()
-                .filter(|a| matches!(a, PlannedAction::GenerateLocal { key_spec, .. } if *key_spec == SPEC))
-                .count();
-            assert_eq!(n, local, "{name}");
-            assert_eq!(plan.has_local_keys(), local > 0, "{name}");
-            assert_eq!(plan.has_server_keys(), plan.actions.len() > local, "{name}");
-            assert_eq!(plan.required_roles(), roles.into_iter().collect(), "{name}");
-        }
-    }
-
-    #[test]
-    fn archive_key_spec_is_the_procedures_not_the_officers() {
-        let plan = plan_token(
-            &token(vec![cert("enc", ENC)], vec![archive("arch", ENC)]),
-            SPEC,
-        )
-        .unwrap();
-        assert!(matches!(
-            &plan.actions[0],
-            PlannedAction::Archive { key_spec: KeySpec::Rsa(2048), certificate_procedures, .. } if certificate_procedures == &["enc"]
-        ));
-    }
-
-    #[test]
-    fn refusals() {
-        let mut restricted = cert("sig", SIG);
-        restricted.key_specs = vec![KeySpec::Rsa(3072)];
-        assert!(matches!(
-            plan_token(&token(vec![restricted], vec![]), SPEC),
-            Err(PlanError::KeySpecRefused { .. })
-        ));
-        assert_eq!(
-            plan_token(
-                &token(vec![cert("sig", SIG)], vec![archive("arch", ENC)]),
-                SPEC
-            ),
-            Err(PlanError::ArchiveWithoutCertificate("arch".into()))
-        );
-        assert!(matches!(
-            plan_token(
-                &token(
-                    vec![cert("enc", ENC)],
-                    vec![archive("a", ENC), archive("b", ENC)]
-                ),
-                SPEC
-            ),
-            Err(PlanError::DuplicateKeyUsage(..))
-        ));
+/// The general wording of one recover action: "recover last key with a new certificate,
+/// revoke its old certificate (superseded)".
+fn general_recover(
+    scope: RecoverScope,
+    certificate: &RecoverCertificate,
+    revoke_old: Option<RevocationReason>,
+    parts: &mut Vec<String>,
+) {
+    let what = match scope {
+        RecoverScope::Last => "last key",
+        RecoverScope::All => "all keys",
+    };
+    let cert = match certificate {
+        RecoverCertificate::New { .. } => "with a new certificate",
+        RecoverCertificate::Reuse => "with the reused certificate",
+    };
+    parts.push(format!("recover {what} {cert}"));
+    if let Some(reason) = revoke_old {
+        let old = match scope {
+            RecoverScope::Last => "its old certificate",
+            RecoverScope::All => "their old certificates",
+        };
+        parts.push(format!("revoke {old} ({reason})"));
     }
 }
+
+#[cfg(test)]
+mod tests;

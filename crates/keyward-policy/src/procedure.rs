@@ -10,7 +10,10 @@ use crate::pin::PinProcedure;
 use crate::qc::{QcKind, QcStatements};
 use crate::usage::KeyUsageSet;
 
+mod revoke_old;
 mod set;
+
+pub use revoke_old::RevokeOld;
 
 /// One subject attribute a certificate procedure accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,6 +323,10 @@ pub enum KeyAction {
         scope: RecoverScope,
         /// Which certificate comes with them.
         certificate: RecoverCertificate,
+        /// With a `new` certificate: the reason the old certificates of the recovered keys are
+        /// revoked with, in the transaction that records the new ones (`none`: kept).
+        #[serde(default, skip_serializing_if = "RevokeOld::is_none")]
+        revoke_old: RevokeOld,
     },
 }
 

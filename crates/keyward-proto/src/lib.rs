@@ -29,7 +29,8 @@ pub use reports::{
     UNDELIVERED_PATH,
 };
 pub use revocations::{
-    RevocationInfo, RevokeRequest, StatusInfo, UnholdRequest, REVOKE_PATH, STATUSES, UNHOLD_PATH,
+    RevocationInfo, RevokeRequest, RevokedByRecovery, StatusInfo, UnholdRequest, REVOKE_PATH,
+    STATUSES, UNHOLD_PATH,
 };
 
 pub use pins::{
@@ -281,6 +282,11 @@ pub struct IssueResponse {
     /// put in the PKCS#12 or the certificate file; the RA saves it apart (`--ac FILE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribute_certificate: Option<IssuedAttributeCertificate>,
+    /// The old certificates of the recovered keys that the recovery revoked (the recover key
+    /// procedure's `revoke_old`), in the same transaction as the new certificates; empty when
+    /// none was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<RevokedByRecovery>,
 }
 
 /// An attribute certificate (RFC 5755) issued with a token.

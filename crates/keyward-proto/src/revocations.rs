@@ -120,6 +120,47 @@ impl StatusInfo {
     }
 }
 
+/// An old certificate of a recovered key, revoked by the recovery (the recover key procedure's
+/// `revoke_old`) in the transaction that recorded the new certificates; or, when it was revoked
+/// already, kept as it was (`kept`: its own reason and time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevokedByRecovery {
+    /// Certificate ID of the old certificate (decimal string).
+    pub certificate_id: String,
+    /// Its serial, hex.
+    pub serial: String,
+    /// The reason in force now.
+    pub reason: RevocationReason,
+    /// When that revocation was made, RFC 3339.
+    pub revoked_at: String,
+    /// True when it was revoked (or on hold, for a hold asked for) already and is kept as it
+    /// was.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
+    /// True when a hold (`certificateHold`) was made final with the recovery's reason.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hold_replaced: bool,
+}
+
+impl RevokedByRecovery {
+    /// As the officer reads it: `certificate 42 revoked (superseded)`, `certificate 42 kept:
+    /// revoked already (keyCompromise, 2026-12-02T10:00:00Z)`.
+    pub fn describe(&self) -> String {
+        let id = &self.certificate_id;
+        if self.kept {
+            format!(
+                "certificate {id} kept: revoked already ({}, {})",
+                self.reason, self.revoked_at
+            )
+        } else if self.hold_replaced {
+            format!("certificate {id} revoked ({}; was on hold)", self.reason)
+        } else {
+            format!("certificate {id} revoked ({})", self.reason)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +211,35 @@ mod tests {
         let json = serde_json::to_value(&revoked).unwrap();
         assert_eq!(json["revocation_reason"], "superseded");
         assert!(json.get("invalidity_date").is_none());
+    }
+
+    #[test]
+    fn recovery_revocations_read_as_officers_expect() {
+        let mut r = RevokedByRecovery {
+            certificate_id: "42".into(),
+            serial: "0a".into(),
+            reason: RevocationReason::Superseded,
+            revoked_at: "2026-12-02T10:00:00Z".into(),
+            kept: false,
+            hold_replaced: false,
+        };
+        assert_eq!(r.describe(), "certificate 42 revoked (superseded)");
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(json.get("kept").is_none() && json.get("hold_replaced").is_none());
+        r.hold_replaced = true;
+        assert_eq!(
+            r.describe(),
+            "certificate 42 revoked (superseded; was on hold)"
+        );
+        r.hold_replaced = false;
+        r.kept = true;
+        r.reason = RevocationReason::KeyCompromise;
+        assert_eq!(
+            r.describe(),
+            "certificate 42 kept: revoked already (keyCompromise, 2026-12-02T10:00:00Z)"
+        );
+        let back: RevokedByRecovery =
+            serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
     }
 }

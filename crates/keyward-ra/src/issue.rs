@@ -13,13 +13,16 @@ use keyward_policy::{
     check_content, plan_token, AltNames, ContentFields, DistinguishedName, KeySpec, KeySpecList,
     PinMethod, PinProcedure, QcStatements, TokenPlan,
 };
-use keyward_proto::{IssueRequest, KeyOrigin, KeySelection, PinDeliveryInfo, ProcedureList};
+use keyward_proto::{
+    IssueRequest, KeyOrigin, KeySelection, PinDeliveryInfo, ProcedureList, RevokedByRecovery,
+};
 
 use crate::client::RaClient;
 use crate::config::ClientConfig;
 use crate::error::RaError;
 use crate::files::{check_output, check_writable};
 
+mod preview;
 mod run;
 
 /// What the officer asked for.
@@ -134,6 +137,9 @@ pub struct Prepared {
     cert_path: PathBuf,
     ac_path: Option<PathBuf>,
     key_pool: Option<Arc<KeyPool>>,
+    /// The "Key Management" line naming the old certificates a recovery revokes, once looked
+    /// up ([`Prepared::preview_recovery`]).
+    key_management: Option<String>,
 }
 
 /// One certificate of the issued token, as reported to the officer.
@@ -173,6 +179,8 @@ pub struct IssuedToken {
     pub pin_delivery: Option<PinDeliveryInfo>,
     /// The attribute certificate issued with the token and where it was saved.
     pub attribute_certificate: Option<crate::content::SavedAttributeCertificate>,
+    /// The old certificates of recovered keys the server revoked with the recovery.
+    pub revoked: Vec<RevokedByRecovery>,
 }
 
 /// A request about to be sent, with the secrets needed to finish the token from its answer.
@@ -325,6 +333,7 @@ impl Prepared {
             cert_path,
             ac_path,
             key_pool: None,
+            key_management: None,
         })
     }
 

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::approvals::{self, ApprovalUse};
+use crate::old_revocations::{self, OldRevocation, RevokedOld};
 use crate::pins::PinRecord;
 use crate::request_results::{self, Answered, RequestKey};
 use crate::rows::{certificate, certificate_columns};
@@ -28,6 +29,20 @@ pub struct TokenRecord<'a> {
     pub pin: Option<&'a PinRecord>,
     /// The approved recovery request to use.
     pub approval: Option<&'a ApprovalUse>,
+    /// Old certificates of recovered keys to revoke (a recover key procedure's `revoke_old`),
+    /// in the same transaction. One revoked already stays as it is (its [`RevokedOld`] says
+    /// `kept`), except that a hold is made final with the recovery's reason. Each revocation's
+    /// audit record follows the `extra` records.
+    pub revoke: &'a [OldRevocation],
+}
+
+/// What a token's transaction recorded.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The new certificates, in the order given.
+    pub certificates: Vec<StoredCertificate>,
+    /// What happened to each old certificate of [`TokenRecord::revoke`], in its order.
+    pub revoked: Vec<RevokedOld>,
 }
 
 const KEY_ORIGINS: [&str; 4] = ["local", "server", "archived", "recovered"];
@@ -69,6 +84,10 @@ impl Store {
     ///   officer, its Certificate ID as `object`, and in `detail` the serial number, subject,
     ///   token procedure, key procedure, key spec and archive key ID (never the sealed key);
     /// - the records of `extra`, as given (e.g. one `recover-key` record per recovered key);
+    /// - one record per old certificate revoked ([`TokenRecord::revoke`]: the caller's record
+    ///   with the certificate's ID as `object`, its serial, subject, issuer, the reason and the
+    ///   revocation-change number in `detail`); `audit`'s detail gets a `revoked_old` array
+    ///   naming each old certificate, its reason and whether it was kept as it was;
     /// - with a `pin`, its record ([`PinDistribution`], naming the issuing officer):
     ///   [`UseLetter`](PinRecord::UseLetter) marks the letter used by this officer and request
     ///   for the new certificates (`use-pin-letter`, `object` the letter ID, `detail` the
@@ -108,20 +127,28 @@ impl Store {
         pin: Option<&PinRecord>,
         approval: Option<&ApprovalUse>,
     ) -> Result<Vec<StoredCertificate>, StoreError> {
-        type NoAnswer = fn(&[StoredCertificate]) -> Answered;
         let token = TokenRecord {
             certificates: certs,
             audit,
             extra,
             pin,
             approval,
+            revoke: &[],
         };
-        self.record(&token, None::<(&RequestKey, NoAnswer)>).await
+        Ok(self.record_token_once(&token).await?.certificates)
     }
 
-    /// [`Store::record_token_with`] for an idempotent request: in the same transaction, first
-    /// claims `key` (officer and request ID), then, once the certificates are inserted,
-    /// records the answer `respond` builds from them (the response the API sends, see
+    /// Records everything `token` names in one transaction, as [`Store::record_token_with`]
+    /// does, also revoking its old certificates ([`TokenRecord::revoke`]), without an
+    /// idempotent request's answer.
+    pub async fn record_token_once(&self, token: &TokenRecord<'_>) -> Result<Recorded, StoreError> {
+        type NoAnswer = fn(&Recorded) -> Answered;
+        self.record(token, None::<(&RequestKey, NoAnswer)>).await
+    }
+
+    /// [`Store::record_token_once`] for an idempotent request: in the same transaction, first
+    /// claims `key` (officer and request ID), then, once the certificates are inserted and the
+    /// old ones revoked, records the answer `respond` builds from them (the response the API sends, see
     /// [`RequestAnswer`](crate::RequestAnswer)). A retry is answered from [`Store::request_result`] instead of
     /// issuing again.
     ///
@@ -137,9 +164,9 @@ impl Store {
         token: &TokenRecord<'_>,
         key: &RequestKey,
         respond: F,
-    ) -> Result<Vec<StoredCertificate>, StoreError>
+    ) -> Result<Recorded, StoreError>
     where
-        F: FnOnce(&[StoredCertificate]) -> Answered + Send,
+        F: FnOnce(&Recorded) -> Answered + Send,
     {
         request_results::check(key)?;
         self.record(token, Some((key, respond))).await
@@ -149,9 +176,9 @@ impl Store {
         &self,
         token: &TokenRecord<'_>,
         answered: Option<(&RequestKey, F)>,
-    ) -> Result<Vec<StoredCertificate>, StoreError>
+    ) -> Result<Recorded, StoreError>
     where
-        F: FnOnce(&[StoredCertificate]) -> Answered + Send,
+        F: FnOnce(&Recorded) -> Answered + Send,
     {
         let TokenRecord {
             certificates: certs,
@@ -159,6 +186,7 @@ impl Store {
             extra,
             pin,
             approval,
+            revoke,
         } = *token;
         if let Some(pin) = pin {
             pins::check(pin)?;
@@ -226,6 +254,13 @@ impl Store {
             }
             stored.push(cert);
         }
+        let mut revoked = Vec::with_capacity(revoke.len());
+        let mut revocation_records = Vec::new();
+        for old in revoke {
+            let (outcome, record) = old_revocations::revoke_in(&mut tx, old, issued_at).await?;
+            revoked.push(outcome);
+            revocation_records.extend(record);
+        }
         crash_point("mid-transaction");
         let ids: Vec<String> = stored.iter().map(|c| c.id.to_string()).collect();
         let pin_record = match pin {
@@ -241,24 +276,34 @@ impl Store {
             None => None,
         };
         let serials = stored.iter().map(|c| c.serial_hex.clone()).collect();
-        let record = NewAudit {
+        let mut record = NewAudit {
             object: (!ids.is_empty()).then(|| ids.join(",")),
             detail: detail_with_serials(&audit.detail, serials),
             ..audit.clone()
         };
+        if !revoked.is_empty() {
+            record.detail["revoked_old"] = old_revocations::summary(&revoked);
+        }
         audit::insert(&mut tx, &record).await?;
-        let records = archive_records.iter().chain(extra).chain(&pin_record);
-        for rec in records.chain(&approval_record) {
+        let records = archive_records
+            .iter()
+            .chain(extra)
+            .chain(&revocation_records);
+        for rec in records.chain(&pin_record).chain(&approval_record) {
             audit::insert(&mut tx, rec).await?;
         }
+        let recorded = Recorded {
+            certificates: stored,
+            revoked,
+        };
         if let Some((key, respond)) = answered {
-            let answer = respond(&stored).map_err(StoreError::Invalid)?;
+            let answer = respond(&recorded).map_err(StoreError::Invalid)?;
             request_results::answer(&mut tx, key, &answer).await?;
         }
         crash_point("before-commit");
         tx.commit().await?;
         crash_point("after-commit");
-        Ok(stored)
+        Ok(recorded)
     }
 
     /// Finds certificates matching every criterion given, ordered by Certificate ID: the ID

@@ -12,7 +12,7 @@
 //! | point | where |
 //! |---|---|
 //! | `after-sign` | the certificates are signed (and archived keys generated), nothing is recorded |
-//! | `mid-transaction` | the request ID is claimed and the certificates and archived keys are inserted, the audit records are not |
+//! | `mid-transaction` | the request ID is claimed, the certificates and archived keys are inserted and the old certificates of recovered keys revoked; the audit records are not |
 //! | `before-commit` | everything is written, the transaction is not committed |
 //! | `after-commit` | committed, the answer has not been sent |
 //!

@@ -22,6 +22,7 @@ mod error;
 mod files;
 mod nonces;
 mod officers;
+mod old_revocations;
 mod pin_letters;
 mod pin_mail;
 mod pins;
@@ -47,10 +48,11 @@ pub use audit_chain::{
     GENESIS_HASH,
 };
 pub use audit_search::AuditQuery;
-pub use certificates::TokenRecord;
+pub use certificates::{Recorded, TokenRecord};
 pub use crash::{crash_point, CRASH_ENV};
 pub use error::{ConflictOn, StoreError, UsedItem};
 pub use nonces::NonceSight;
+pub use old_revocations::{OldRevocation, RevokedOld};
 pub use pin_letters::{NewPinLetter, PinLetter, PinLetterQuery, PinLetterUse};
 pub use pin_mail::{NewPinMail, PinDelivery, PinMail, PinMailQuery, PinMailState};
 pub use pins::PinRecord;

@@ -87,7 +87,7 @@ pub(crate) fn status_condition(filter: StatusFilter) -> (&'static str, bool) {
 
 /// Takes the next revocation-change number, in the caller's transaction; the update locks the
 /// counter until the transaction ends, which orders revocations by commit.
-async fn next_change(tx: &mut AnyConnection) -> Result<i64, StoreError> {
+pub(crate) async fn next_change(tx: &mut AnyConnection) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar::<_, i64>(
         "UPDATE counters SET value = value + 1 WHERE name = 'revocation-change' RETURNING value",
     )
@@ -96,7 +96,7 @@ async fn next_change(tx: &mut AnyConnection) -> Result<i64, StoreError> {
 }
 
 /// The certificate with ID `id` and its revocation row, read in the caller's transaction.
-async fn load(tx: &mut AnyConnection, id: i64) -> Result<StoredCertificate, StoreError> {
+pub(crate) async fn load(tx: &mut AnyConnection, id: i64) -> Result<StoredCertificate, StoreError> {
     let sql = format!(
         "SELECT {}, {REVOCATION_COLUMNS} FROM certificates c {REVOCATION_JOIN} \
          WHERE c.id = $1",

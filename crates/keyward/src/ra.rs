@@ -260,9 +260,10 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
             ip: args.ip,
         },
     };
-    let prepared = Prepared::new(&s.client, &s.config, order).await?;
+    let mut prepared = Prepared::new(&s.client, &s.config, order).await?;
+    prepared.preview_recovery(&s.client).await?;
     if !args.json {
-        eprintln!("{}", prepared.plan());
+        eprintln!("{}", prepared.key_management());
     }
     let pin = token_pin(
         prepared.pin_procedure(),
@@ -291,6 +292,7 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
             "certificates": token.certificates,
             "p12": token.p12_path,
             "certificate_files": token.cert_paths,
+            "revoked": token.revoked,
         });
         if let Some(shown) = &pin.shown {
             out["pin"] = json!(shown.as_str());
@@ -318,6 +320,9 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
             c.key_origin.name(),
             if c.reused { ", reused certificate" } else { "" }
         );
+    }
+    for r in &token.revoked {
+        println!("Old {}", r.describe());
     }
     let files: Vec<String> = token
         .cert_paths

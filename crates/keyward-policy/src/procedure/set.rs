@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    KeyAction, ProcedureError, ProcedureSet, RecoverCertificate, ResolvedToken, MAX_APPROVALS,
+    KeyAction, KeyProcedure, ProcedureError, ProcedureSet, RecoverCertificate, ResolvedToken,
+    MAX_APPROVALS,
 };
 use crate::p12::{P12Profile, P12Scheme};
 use crate::pin::PinProcedure;
@@ -58,6 +59,7 @@ impl ProcedureSet {
             })?;
         }
         for key in &self.key {
+            check_revoke_old(key)?;
             let recover = matches!(key.action, KeyAction::Recover { .. });
             if key.approvals > 0 && !recover {
                 return Err(ProcedureError {
@@ -143,6 +145,8 @@ impl ProcedureSet {
             })?;
         let mut recovery_certificates = Vec::new();
         for key in &keys {
+            // Again here: the server resolves procedures it reads from the database.
+            check_revoke_old(key)?;
             if let KeyAction::Recover {
                 certificate:
                     RecoverCertificate::New {
@@ -211,10 +215,146 @@ impl ProcedureSet {
     }
 }
 
+/// Refuses an unknown `revoke_old` and one other than `none` with a reused certificate.
+fn check_revoke_old(key: &KeyProcedure) -> Result<(), ProcedureError> {
+    if let KeyAction::Recover {
+        certificate,
+        revoke_old,
+        ..
+    } = &key.action
+    {
+        revoke_old
+            .check(*certificate == RecoverCertificate::Reuse)
+            .map_err(|reason| ProcedureError {
+                procedure: key.name.clone(),
+                reason,
+            })?;
+    }
+    Ok(())
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A set with one recover key procedure written as `lines` and a token procedure naming it.
+    fn with_recover(lines: &str) -> Result<ProcedureSet, String> {
+        let text = format!(
+            r#"
+[[certificate-procedure]]
+name = "enc"
+validity_days = 365
+key_usage = ["keyEncipherment"]
+subject = [{{ attribute = "CN", required = true }}]
+
+[[key-procedure]]
+name = "rec"
+key_usage = ["keyEncipherment"]
+action = "recover"
+scope = "last"
+{lines}
+
+[[pin-procedure]]
+name = "show"
+method = "show"
+
+[[token-procedure]]
+name = "t"
+key_procedures = ["rec"]
+pin_procedure = "show"
+"#
+        );
+        toml::from_str(&text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn revoke_old_values_and_combinations() {
+        let new = r#"certificate = { kind = "new", certificate_procedure = "enc" }"#;
+        let reuse = r#"certificate = { kind = "reuse" }"#;
+        // (certificate, revoke_old line, Ok(reason) or Err(words the refusal has))
+        type Want = Result<Option<&'static str>, &'static str>;
+        let table: [(&str, &str, Want); 10] = [
+            (new, "", Ok(None)),
+            (new, r#"revoke_old = "none""#, Ok(None)),
+            (new, r#"revoke_old = "superseded""#, Ok(Some("superseded"))),
+            (
+                new,
+                r#"revoke_old = "keyCompromise""#,
+                Ok(Some("keyCompromise")),
+            ),
+            (
+                new,
+                r#"revoke_old = "certificateHold""#,
+                Ok(Some("certificateHold")),
+            ),
+            (
+                new,
+                r#"revoke_old = "unspecified""#,
+                Err("\"unspecified\" is not one of"),
+            ),
+            (
+                new,
+                r#"revoke_old = "Superseded""#,
+                Err("\"Superseded\" is not one of"),
+            ),
+            (reuse, "", Ok(None)),
+            (reuse, r#"revoke_old = "none""#, Ok(None)),
+            (
+                reuse,
+                r#"revoke_old = "superseded""#,
+                Err("with certificate = \"reuse\""),
+            ),
+        ];
+        for (certificate, line, want) in table {
+            let set = with_recover(&format!("{certificate}\n{line}"))
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+            match want {
+                Ok(reason) => {
+                    set.validate().unwrap_or_else(|e| panic!("{line}: {e}"));
+                    let resolved = set.resolve("t").unwrap();
+                    let KeyAction::Recover { revoke_old, .. } = &resolved.keys[0].action else {
+                        panic!("not a recovery");
+                    };
+                    assert_eq!(revoke_old.reason().map(|r| r.name()), reason, "{line}");
+                }
+                Err(words) => {
+                    let err = set.validate().unwrap_err();
+                    assert_eq!(err.procedure, "rec", "{line}");
+                    let text = err.to_string();
+                    assert!(
+                        text.contains("procedure rec") && text.contains("revoke_old"),
+                        "{text}"
+                    );
+                    assert!(text.contains(words), "{line}: {text}");
+                    // The server resolves what it reads from the database: refused there too.
+                    assert!(set.resolve("t").is_err(), "{line}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn revoke_old_is_written_back_only_when_set() {
+        let set = with_recover(
+            r#"certificate = { kind = "new", certificate_procedure = "enc" }
+revoke_old = "keyCompromise""#,
+        )
+        .unwrap();
+        let text = toml::to_string(&set).unwrap();
+        assert!(text.contains("revoke_old = \"keyCompromise\""), "{text}");
+        let back: ProcedureSet = toml::from_str(&text).unwrap();
+        assert_eq!(back, set);
+        let plain =
+            with_recover(r#"certificate = { kind = "new", certificate_procedure = "enc" }"#)
+                .unwrap();
+        assert!(!toml::to_string(&plain).unwrap().contains("revoke_old"));
+    }
 }

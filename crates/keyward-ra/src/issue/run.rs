@@ -222,6 +222,7 @@ impl Prepared {
             }
             Err(Written::Not(e) | Written::Other(e)) => return Err(e),
         };
+        let key_management = self.key_management();
         Ok(IssuedToken {
             token_procedure: self.resolved.token.name.clone(),
             certificates: response
@@ -238,10 +239,11 @@ impl Prepared {
                 .collect(),
             p12_path: self.order.p12_path,
             cert_paths,
-            key_management: self.plan.to_string(),
+            key_management,
             key_spec: spec,
             pin_delivery: response.pin_delivery.clone(),
             attribute_certificate,
+            revoked: response.revoked.clone(),
         })
     }
 }

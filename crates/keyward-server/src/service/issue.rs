@@ -370,6 +370,7 @@ impl Issuance {
                     key_usage,
                     scope,
                     certificate,
+                    revoke_old,
                 } => {
                     let new_certificate = match certificate {
                         RecoverCertificate::New {
@@ -391,6 +392,7 @@ impl Issuance {
                         key_procedure: key_procedure.clone(),
                         keys,
                         new_certificate,
+                        revoke_old: *revoke_old,
                     });
                 }
             }

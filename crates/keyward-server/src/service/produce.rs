@@ -7,7 +7,7 @@ use openssl::x509::X509;
 
 use keyward_ca::{CertificateAuthority, IssueRequest as CaRequest};
 use keyward_kra::{Envelope, Kra, KraError};
-use keyward_policy::{CertificateProcedure, DistinguishedName, KeySpec};
+use keyward_policy::{CertificateProcedure, DistinguishedName, KeySpec, RevocationReason};
 use keyward_proto::{KeyOrigin, SealedKey};
 use keyward_store::{ArchivedKey, NewArchivedKey};
 
@@ -34,6 +34,8 @@ pub(super) enum Step {
         key_procedure: String,
         keys: Vec<ArchivedKey>,
         new_certificate: Option<CertificateProcedure>,
+        /// With a new certificate: the reason the old ones are revoked with (`revoke_old`).
+        revoke_old: Option<RevocationReason>,
     },
 }
 
@@ -44,6 +46,8 @@ pub(super) struct RecoveredFrom {
     pub(super) serial: String,
     pub(super) key_procedure: String,
     pub(super) certificate: &'static str,
+    /// The reason the old certificate is revoked with, in the recording transaction.
+    pub(super) revoke_old: Option<RevocationReason>,
 }
 
 /// One certificate of the token, in plan order.
@@ -187,6 +191,7 @@ pub(super) fn produce(
                 key_procedure,
                 keys,
                 new_certificate,
+                revoke_old,
             } => {
                 for key in keys {
                     let damaged = |e: &dyn std::fmt::Display| {
@@ -229,6 +234,7 @@ pub(super) fn produce(
                                 serial: key.certificate.serial_hex.clone(),
                                 key_procedure: key_procedure.clone(),
                                 certificate: "new",
+                                revoke_old,
                             }),
                         },
                         None => Output::Reused {

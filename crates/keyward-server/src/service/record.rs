@@ -9,17 +9,17 @@ use keyward_policy::procedure::{ChainRule, ResolvedToken};
 use keyward_policy::{DistinguishedName, KeySpec};
 use keyward_proto::{
     IssueRequest, IssueResponse, IssuedAttributeCertificate, IssuedCertificate, KeyOrigin,
-    PinDeliveryInfo, SealedKey,
+    PinDeliveryInfo, RevokedByRecovery, SealedKey,
 };
 use keyward_store::{
     Answered, ApprovalUse, AuditCategory, NewAttributeCertificate, NewAudit, NewCertificate,
-    Officer, Outcome, RequestAnswer, RequestKey, StoreError, StoredCertificate, TokenRecord,
+    Officer, OldRevocation, Outcome, Recorded, RequestAnswer, RequestKey, StoreError, TokenRecord,
     UsedItem,
 };
 
 use super::produce::{Output, RecoveredFrom};
 use super::token_pin::ServerPin;
-use super::{certificate_record, Issuance, RecordContext, Refusal};
+use super::{certificate_record, rfc3339, Issuance, RecordContext, Refusal};
 
 /// One token between signing and recording: what was asked, and what was made for it.
 pub(super) struct Produced<'a> {
@@ -46,6 +46,8 @@ struct Records {
     audit: NewAudit,
     /// One `recover-key` record per recovered key.
     recoveries: Vec<NewAudit>,
+    /// The old certificates of recovered keys to revoke with the new ones.
+    revoke: Vec<OldRevocation>,
     chain: Vec<Vec<u8>>,
     sealed_pin: Option<SealedKey>,
     pin_delivery: Option<PinDeliveryInfo>,
@@ -69,8 +71,9 @@ fn to_refusal(e: StoreError) -> Refusal {
 }
 
 impl Issuance {
-    /// Records the new certificates (with archived keys), the issuance record and one record
-    /// per recovered key in one transaction, and builds the answer; with a request `key`, the
+    /// Records the new certificates (with archived keys), the issuance record, one record per
+    /// recovered key and the revocations of recovered keys' old certificates (`revoke_old`)
+    /// in one transaction, and builds the answer; with a request `key`, the
     /// answer is recorded in the same transaction (see [`Issuance::issue_request`]).
     pub(super) async fn record(&self, token: Produced<'_>) -> Result<IssueResponse, Refusal> {
         let records = self.records(&token)?;
@@ -120,6 +123,7 @@ impl Issuance {
                     serial: key.certificate.serial_hex.clone(),
                     key_procedure: key_procedure.clone(),
                     certificate: "reuse",
+                    revoke_old: None,
                 }),
             }
         }
@@ -151,6 +155,29 @@ impl Issuance {
             // What the officer added is part of what the officer did.
             audit.detail["officer_qc_statements"] = json!(req.qc_statements);
         }
+        let revoke = recoveries
+            .iter()
+            .filter_map(|r| {
+                let reason = r.revoke_old?;
+                Some(OldRevocation {
+                    certificate_id: r.certificate_id,
+                    reason,
+                    audit: NewAudit {
+                        category: AuditCategory::CertificatesRevoked,
+                        action: "revoke-certificate".into(),
+                        officer: Some(officer.name.clone()),
+                        outcome: Outcome::Success,
+                        object: None,
+                        detail: json!({
+                            "request_id": req.request_id,
+                            "recovery": true,
+                            "token_procedure": resolved.token.name,
+                            "key_procedure": r.key_procedure,
+                        }),
+                    },
+                })
+            })
+            .collect();
         let recoveries: Vec<NewAudit> = recoveries
             .iter()
             .map(|r| NewAudit {
@@ -187,6 +214,7 @@ impl Issuance {
             certificates: new_certs,
             audit,
             recoveries,
+            revoke,
             chain,
             sealed_pin,
             pin_delivery,
@@ -209,6 +237,7 @@ impl Issuance {
             certificates,
             audit,
             recoveries,
+            revoke,
             chain,
             sealed_pin,
             pin_delivery,
@@ -219,11 +248,12 @@ impl Issuance {
             extra: &recoveries,
             pin: pin.as_ref().map(|(p, _)| &p.record),
             approval: approval.as_ref(),
+            revoke: &revoke,
         };
-        let build = move |stored: &[StoredCertificate]| {
+        let build = move |recorded: &Recorded| {
             answer(
                 outputs,
-                stored,
+                recorded,
                 chain,
                 sealed_pin,
                 pin_delivery,
@@ -234,8 +264,8 @@ impl Issuance {
         match key {
             Some(key) => {
                 let mut built = None;
-                let respond = |stored: &[StoredCertificate]| -> Answered {
-                    let response = build(stored).map_err(|r| r.message)?;
+                let respond = |recorded: &Recorded| -> Answered {
+                    let response = build(recorded).map_err(|r| r.message)?;
                     let json = serde_json::to_string(&response).map_err(|e| e.to_string())?;
                     let certificate_ids = response
                         .certificates
@@ -255,18 +285,12 @@ impl Issuance {
                 built.ok_or_else(|| Refusal::internal("the answer was not built"))
             }
             None => {
-                let stored = self
+                let recorded = self
                     .store
-                    .record_token_with(
-                        written.certificates,
-                        written.audit,
-                        written.extra,
-                        written.pin,
-                        written.approval,
-                    )
+                    .record_token_once(&written)
                     .await
                     .map_err(to_refusal)?;
-                build(&stored)
+                build(&recorded)
             }
         }
     }
@@ -276,13 +300,14 @@ impl Issuance {
 /// for the RA, the CA chain and the sealed PIN.
 fn answer(
     outputs: Vec<Output>,
-    stored: &[StoredCertificate],
+    recorded: &Recorded,
     chain: Vec<Vec<u8>>,
     sealed_pin: Option<SealedKey>,
     pin_delivery: Option<PinDeliveryInfo>,
     attribute: Option<NewAttributeCertificate>,
     request_id: &str,
 ) -> Result<IssueResponse, Refusal> {
+    let stored = &recorded.certificates;
     let attribute_certificate = match (attribute, stored.first()) {
         (Some(ac), Some(holder)) => Some(IssuedAttributeCertificate {
             serial: ac.serial_hex,
@@ -333,5 +358,17 @@ fn answer(
         sealed_pin,
         pin_delivery,
         attribute_certificate,
+        revoked: recorded
+            .revoked
+            .iter()
+            .map(|r| RevokedByRecovery {
+                certificate_id: r.certificate_id.to_string(),
+                serial: r.serial_hex.clone(),
+                reason: r.reason,
+                revoked_at: rfc3339(r.revoked_at),
+                kept: r.kept,
+                hold_replaced: r.hold_replaced,
+            })
+            .collect(),
     })
 }

@@ -16,5 +16,6 @@ mod officers;
 mod pin_letters;
 mod pin_mail;
 mod procedures;
+mod recover_revocations;
 mod request_results;
 mod revocations;

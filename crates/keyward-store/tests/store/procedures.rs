@@ -117,6 +117,7 @@ fn key_procedures() -> Vec<KeyProcedure> {
                 certificate: RecoverCertificate::New {
                     certificate_procedure: "encryption".into(),
                 },
+                revoke_old: keyward_policy::RevokeOld::Superseded,
             },
         },
     ]

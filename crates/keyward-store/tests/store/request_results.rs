@@ -4,7 +4,7 @@
 //! replay.
 
 use keyward_store::{
-    ConflictOn, NewCertificate, NonceSight, RequestAnswer, RequestKey, Store, StoreError,
+    ConflictOn, NewCertificate, NonceSight, Recorded, RequestAnswer, RequestKey, Store, StoreError,
     StoredCertificate, TokenRecord,
 };
 
@@ -48,12 +48,19 @@ async fn answered(
         extra: &[],
         pin: None,
         approval: None,
+        revoke: &[],
     };
-    s.record_token_answered(&token, k, respond).await
+    s.record_token_answered(&token, k, respond)
+        .await
+        .map(|r| r.certificates)
 }
 
-fn respond(stored: &[StoredCertificate]) -> Result<RequestAnswer, String> {
-    let ids: Vec<String> = stored.iter().map(|c| c.id.to_string()).collect();
+fn respond(recorded: &Recorded) -> Result<RequestAnswer, String> {
+    let ids: Vec<String> = recorded
+        .certificates
+        .iter()
+        .map(|c| c.id.to_string())
+        .collect();
     Ok(RequestAnswer {
         response: format!("{{\"certificates\":[{}]}}", ids.join(",")),
         certificate_ids: ids,
@@ -146,9 +153,10 @@ async fn a_failed_answer_writes_nothing(db: TestDb) {
                 extra: &[],
                 pin: None,
                 approval: None,
+                revoke: &[],
             },
             &key("alice", "r-3", "body"),
-            |_: &[StoredCertificate]| Err("no answer".to_string()),
+            |_: &Recorded| Err("no answer".to_string()),
         )
         .await
         .unwrap_err();

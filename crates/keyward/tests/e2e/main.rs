@@ -22,6 +22,7 @@ mod hsm_keys;
 mod interop_selftest;
 mod key_archive;
 mod key_archive_refusals;
+mod key_archive_revocation;
 mod key_pool;
 mod key_specs;
 mod keygen_seed;
