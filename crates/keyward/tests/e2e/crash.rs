@@ -14,10 +14,14 @@
 //!   per issuance, an intact audit chain; and every PKCS#12 is complete (it opens with
 //!   `openssl pkcs12`) and holds the recorded certificates, or does not exist.
 //!
+//! - The recovery loop (`recovery`) kills the server during recoveries that revoke the old
+//!   certificate: never a new certificate without the revocation, nor the reverse.
+//!
 //! `cargo test -p keyward --test e2e crash:: -- --nocapture` prints what each iteration hit.
 //! `KEYWARD_CRASH_ITERATIONS=N` changes the number of iterations.
 
 use crate::common;
+mod recovery;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
