@@ -260,6 +260,26 @@ impl Issuance {
             (_, false) => None,
         };
         let steps = self.steps(&resolved, &plan.actions, &checked, req).await?;
+        // The line the RA showed before submit: with the old certificates a recovery revokes.
+        let key_management = if plan.revocations().is_empty() {
+            plan.to_string()
+        } else {
+            let found: Vec<(&str, Vec<String>)> = steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Recover {
+                        key_procedure,
+                        keys,
+                        ..
+                    } => Some((
+                        key_procedure.as_str(),
+                        keys.iter().map(|k| k.certificate.id.to_string()).collect(),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            plan.key_management_with(&found)
+        };
         let approval = self
             .approvals
             .recovery_approval(officer, &resolved, req, &steps)
@@ -294,7 +314,7 @@ impl Issuance {
             req,
             key,
             resolved: &resolved,
-            key_management: plan.to_string(),
+            key_management,
             key_spec,
             subject,
             outputs,

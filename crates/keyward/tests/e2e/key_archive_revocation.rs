@@ -96,6 +96,18 @@ fn key_archive_recovery_revokes_the_old_certificate(engine: Engine) {
         revocations[0].detail["token_procedure"],
         "recover-encryption-new"
     );
+    // The issuance record names the same line as the RA showed, and the old certificate.
+    let issued = records
+        .iter()
+        .find(|r| {
+            r.action == "issue-token" && r.detail["token_procedure"] == "recover-encryption-new"
+        })
+        .expect("the recovery's issuance record");
+    assert_eq!(issued.detail["key_management"], line.as_str());
+    assert_eq!(
+        issued.detail["revoked_old"][0]["certificate_id"].as_i64(),
+        old.parse::<i64>().ok()
+    );
 
     // -lost: keyCompromise, in the JSON answer too.
     let bob = "CN=Bob Example,O=Example";
