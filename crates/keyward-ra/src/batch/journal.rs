@@ -295,6 +295,14 @@ pub(super) fn load_pending(dir: &Path) -> Result<BTreeMap<usize, PendingFile>, B
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // A kill in the middle of an atomic write leaves its temporary file (it holds the
+        // row's PIN and keys, and may be cut short): the row is still in flight, as if the
+        // write had not started, so the remainder is removed rather than read.
+        if name.starts_with(".row-") && name.ends_with(".tmp") {
+            std::fs::remove_file(&path)
+                .map_err(file_error(|| format!("removing {}", path.display())))?;
+            continue;
+        }
         if !(name.starts_with("row-") && name.ends_with(".json")) {
             continue;
         }
@@ -306,4 +314,34 @@ pub(super) fn load_pending(dir: &Path) -> Result<BTreeMap<usize, PendingFile>, B
         pending.insert(file.row, file);
     }
     Ok(pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_pending_write_is_removed_and_whole_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = r#"{"row":2,"request_id":"r2","file":"t2.p12"}"#;
+        std::fs::write(dir.path().join("row-2.json"), whole).unwrap();
+        let cut = dir.path().join(".row-4.json.c3d4a6970798c8a1.tmp");
+        std::fs::write(&cut, r#"{"row":4,"requ"#).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "kept").unwrap();
+
+        let pending = load_pending(dir.path()).unwrap();
+
+        assert_eq!(pending.keys().copied().collect::<Vec<_>>(), vec![2]);
+        assert_eq!(pending[&2].request_id, "r2");
+        assert!(!cut.exists(), "the cut temporary file is removed");
+        assert!(dir.path().join("notes.txt").exists());
+    }
+
+    #[test]
+    fn a_damaged_pending_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("row-3.json"), "{not json").unwrap();
+        let err = load_pending(dir.path()).err().expect("refused").to_string();
+        assert!(err.contains("row-3.json"), "{err}");
+    }
 }
