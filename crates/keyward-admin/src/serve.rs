@@ -10,8 +10,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use keyward_audit::seal::{seal_on_shutdown, seal_periodically, SealOutcome};
+use keyward_server::crl::{schedule, CrlPublisher};
 use keyward_server::metrics::{listener as metrics_listener, Metrics};
-use keyward_server::{api, service, tls, ServerError, Services};
+use keyward_server::{api, public, service, tls, ServerError, Services};
 use keyward_store::Store;
 
 use crate::checks;
@@ -36,6 +37,13 @@ pub struct Bound {
     pub metrics_addr: Option<SocketAddr>,
     /// The metrics and their listening socket, when asked for.
     metrics: Option<(Arc<Metrics>, TcpListener)>,
+    /// Where the public listener (CRLs, OCSP) serves plain HTTP (`--public-listen` or cm.conf
+    /// `public.listen`), if anywhere.
+    pub public_addr: Option<SocketAddr>,
+    /// The public listener's socket, when asked for.
+    public: Option<TcpListener>,
+    /// The CRL publisher, when cm.conf sets `crl.url`.
+    crl: Option<Arc<CrlPublisher>>,
 }
 
 /// Loads cm.conf from `dir`, opens the database and CA, and binds `listen` (or cm.conf's).
@@ -50,6 +58,18 @@ pub async fn bind_with(
     listen: Option<SocketAddr>,
     database: Option<&str>,
     metrics_listen: Option<SocketAddr>,
+) -> Result<Bound, AdminError> {
+    bind_with_public(dir, listen, database, metrics_listen, None).await
+}
+
+/// As [`bind_with`], with the public listener (CRLs, OCSP) on `public_listen` (else on
+/// cm.conf's `public.listen`, else nowhere).
+pub async fn bind_with_public(
+    dir: &Path,
+    listen: Option<SocketAddr>,
+    database: Option<&str>,
+    metrics_listen: Option<SocketAddr>,
+    public_listen: Option<SocketAddr>,
 ) -> Result<Bound, AdminError> {
     let config = load_config(dir, database)?;
     checks::check_file_modes(&config)?;
@@ -108,12 +128,37 @@ pub async fn bind_with(
         }
         _ => (None, None),
     };
+    let (public, public_addr) = match public_listen.or(config.public_listen) {
+        Some(at) => {
+            let socket = TcpListener::bind(at)
+                .await
+                .map_err(|source| ServerError::Listen {
+                    addr: at.to_string(),
+                    source,
+                })?;
+            let bound_at = socket.local_addr().map_err(context(|| {
+                "reading the public listener's address".to_string()
+            }))?;
+            (Some(socket), Some(bound_at))
+        }
+        None => (None, None),
+    };
+    let crl = config.crl.clone().map(|crl| {
+        Arc::new(CrlPublisher::new(
+            services.issuance.ca(),
+            store.clone(),
+            crl,
+        ))
+    });
     let connections =
         api::Connections::new(config.limits).with_metrics(metrics.as_ref().map(|(m, _)| m.clone()));
     Ok(Bound {
         connections,
         metrics_addr,
         metrics,
+        public_addr,
+        public,
+        crl,
         addr,
         listener,
         tls,
@@ -173,6 +218,20 @@ impl Bound {
                 std::future::pending(),
             ))
         });
+        // Every node runs the schedule; the one holding the lease publishes.
+        let publisher = self.crl.clone().map(|p| tokio::spawn(schedule::run(p)));
+        let public = self.public.map(|socket| {
+            let router = match &self.crl {
+                Some(p) => public::router(public::CrlRoutes::of(p)),
+                None => axum::Router::new(),
+            };
+            tokio::spawn(public::serve(
+                socket,
+                router,
+                public::PublicLimits::default(),
+                std::future::pending(),
+            ))
+        });
         let pool_log = self
             .services
             .issuance
@@ -186,7 +245,7 @@ impl Bound {
             shutdown,
         )
         .await;
-        if let Some(task) = pool_log {
+        for task in [pool_log, publisher, public].into_iter().flatten() {
             task.abort();
         }
         if let (Some(sealer), Some((key, _))) = (sealer, &self.audit) {

@@ -9,8 +9,10 @@ use keyward_policy::keyspec::{KeySpecList, DEFAULT_RA_KEY_GENERATION};
 
 use crate::error::ServerError;
 
+mod crl;
 mod keys;
 mod limits;
+pub use crl::{CrlConfig, CrlUrl};
 pub use keys::{ArchiveKeySetting, CaKeySetting, Pkcs11Key};
 pub use limits::ConnectionLimits;
 
@@ -59,6 +61,11 @@ pub struct ServerConfig {
     /// `metrics.listen`: where Prometheus metrics are served over plain HTTP (`GET
     /// /metrics`); none without the setting. `keyward server --metrics-listen` wins over it.
     pub metrics_listen: Option<SocketAddr>,
+    /// `public.listen`: where CRLs (and OCSP) are served over plain HTTP; none without the
+    /// setting. `keyward server --public-listen` wins over it.
+    pub public_listen: Option<SocketAddr>,
+    /// `crl.*`: when and where CRLs are published; none without `crl.url`.
+    pub crl: Option<CrlConfig>,
 }
 
 /// The PIN mailer's settings.
@@ -119,15 +126,18 @@ impl ServerConfig {
             reason,
         };
         let settings = Settings::parse(text).map_err(|e| fail(e.to_string()))?;
-        if let Some(unknown) = settings
-            .keys()
-            .find(|k| !KNOWN.contains(k) && !keys::KNOWN.contains(k) && !limits::KNOWN.contains(k))
-        {
+        if let Some(unknown) = settings.keys().find(|k| {
+            !KNOWN.contains(k)
+                && !keys::KNOWN.contains(k)
+                && !limits::KNOWN.contains(k)
+                && !crl::KNOWN.contains(k)
+        }) {
             return Err(fail(format!(
-                "unknown setting {unknown}; known: {}, {}, {}",
+                "unknown setting {unknown}; known: {}, {}, {}, {}",
                 KNOWN.join(", "),
                 keys::KNOWN.join(", "),
-                limits::KNOWN.join(", ")
+                limits::KNOWN.join(", "),
+                crl::KNOWN.join(", ")
             )));
         }
         let base = path.parent().unwrap_or(Path::new("."));
@@ -155,6 +165,8 @@ impl ServerConfig {
         let (audit_key, audit_seal_interval) = audit(&settings, base).map_err(fail)?;
         let limits = limits::connection_limits(&settings).map_err(fail)?;
         let metrics_listen = metrics_listen(&settings).map_err(fail)?;
+        let public_listen = crl::public_listen(&settings).map_err(fail)?;
+        let crl = crl::crl_config(&settings, base).map_err(fail)?;
         Ok(ServerConfig {
             path: path.to_path_buf(),
             listen,
@@ -173,6 +185,8 @@ impl ServerConfig {
             audit_seal_interval,
             limits,
             metrics_listen,
+            public_listen,
+            crl,
         })
     }
 }

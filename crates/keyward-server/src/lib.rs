@@ -6,8 +6,10 @@
 
 pub mod api;
 pub mod config;
+pub mod crl;
 pub mod error;
 pub mod metrics;
+pub mod public;
 pub mod service;
 pub mod tls;
 

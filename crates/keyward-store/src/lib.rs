@@ -18,6 +18,7 @@ mod audit_chain;
 mod audit_search;
 mod certificates;
 mod crash;
+mod crls;
 mod error;
 mod files;
 mod nonces;
@@ -50,6 +51,7 @@ pub use audit_chain::{
 pub use audit_search::AuditQuery;
 pub use certificates::{Recorded, TokenRecord};
 pub use crash::{crash_point, CRASH_ENV};
+pub use crls::{CrlFacts, CrlKind, NewCrl, StoredCrl};
 pub use error::{ConflictOn, StoreError, UsedItem};
 pub use nonces::NonceSight;
 pub use old_revocations::{OldRevocation, RevokedOld};

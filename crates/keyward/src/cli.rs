@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod admin;
+mod crl;
 mod ra;
 mod ra_revoke;
 
 pub(crate) use admin::*;
+pub(crate) use crl::*;
 pub(crate) use ra::*;
 pub(crate) use ra_revoke::*;
 
@@ -56,6 +58,8 @@ pub(crate) enum Command {
     SecurePrinter(SecurePrinterArgs),
     /// PKCS#12 files: inspect any token, ours or foreign.
     P12(P12Args),
+    /// CRLs: the latest one from the database, or one fetched over HTTP.
+    Crl(CrlArgs),
 }
 
 /// `keyward p12`.

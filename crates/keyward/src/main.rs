@@ -5,6 +5,7 @@
 mod audit;
 mod batch;
 mod cli;
+mod crl;
 mod init;
 mod kra;
 mod officer;
@@ -63,6 +64,7 @@ fn main() {
             Command::PinLetters(args) => pin_letters::run(args).await,
             Command::SecurePrinter(args) => secure_printer::run(args).await,
             Command::P12(args) => p12::run(args),
+            Command::Crl(args) => crl::run(args).await,
         }
     });
     // Dropping the runtime drops every task's state, which stops and joins background threads

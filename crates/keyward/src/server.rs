@@ -1,17 +1,18 @@
 //! `keyward server`: the CM host (see [`keyward_admin::serve`]).
 
-use keyward_admin::serve::bind_with;
+use keyward_admin::serve::bind_with_public;
 
 use crate::cli::ServerArgs;
 use crate::output::admin_error;
 
 /// `keyward server`.
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
-    let bound = bind_with(
+    let bound = bind_with_public(
         &args.dir,
         args.listen,
         args.database.as_deref(),
         args.metrics_listen,
+        args.public_listen,
     )
     .await
     .map_err(admin_error)?;
@@ -28,8 +29,15 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
         None => String::new(),
     };
+    let public = match bound.public_addr {
+        Some(at) => {
+            tracing::info!("public listener (CRLs, OCSP) at http://{at}/");
+            format!(" (public at http://{at}/)")
+        }
+        None => String::new(),
+    };
     println!(
-        "keyward server listening on https://{}{metrics} (Ctrl-C to stop)",
+        "keyward server listening on https://{}{metrics}{public} (Ctrl-C to stop)",
         bound.addr
     );
     bound.serve(shutdown_signal()).await;

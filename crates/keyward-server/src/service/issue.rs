@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use keyward_ca::CertificateAuthority;
 use keyward_kra::Kra;
 use keyward_policy::procedure::{KeyAction, RecoverCertificate, ResolvedToken};
 use keyward_policy::{
@@ -57,6 +58,12 @@ fn issue_category(json: &str) -> AuditCategory {
 }
 
 impl Issuance {
+    /// The issuing CA, shared with the CRL publisher (which signs with it and holds nothing
+    /// else but the store).
+    pub fn ca(&self) -> Arc<CertificateAuthority> {
+        self.ca.clone()
+    }
+
     /// The KRA's key pool (cm.conf `kra.key-pool`), if it has one.
     pub fn key_pool(&self) -> Option<Arc<keyward_crypto::KeyPool>> {
         self.kra.key_pool().cloned()

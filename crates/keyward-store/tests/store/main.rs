@@ -11,6 +11,7 @@ mod approvals;
 mod archived_keys;
 mod audit;
 mod certificates;
+mod crls;
 mod nonces;
 mod officers;
 mod pin_letters;

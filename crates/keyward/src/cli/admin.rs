@@ -55,6 +55,10 @@ pub(crate) struct ServerArgs {
     /// metrics.listen of cm.conf (off when neither is set).
     #[arg(long, value_name = "ADDRESS:PORT")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve CRLs (and OCSP) over plain HTTP on ADDRESS:PORT, overriding public.listen of
+    /// cm.conf (off when neither is set).
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub public_listen: Option<SocketAddr>,
 }
 
 /// `keyward officer`.
