@@ -219,7 +219,11 @@ impl Bound {
             ))
         });
         // Every node runs the schedule; the one holding the lease publishes.
-        let publisher = self.crl.clone().map(|p| tokio::spawn(schedule::run(p)));
+        let holder = schedule::random_holder();
+        let publisher = self
+            .crl
+            .clone()
+            .map(|p| tokio::spawn(schedule::run(p, holder.clone())));
         let public = self.public.map(|socket| {
             let router = match &self.crl {
                 Some(p) => public::router(public::CrlRoutes::of(p)),
@@ -247,6 +251,9 @@ impl Bound {
         .await;
         for task in [pool_log, publisher, public].into_iter().flatten() {
             task.abort();
+        }
+        if let Some(p) = &self.crl {
+            schedule::release(p, &holder).await;
         }
         if let (Some(sealer), Some((key, _))) = (sealer, &self.audit) {
             sealer.abort();

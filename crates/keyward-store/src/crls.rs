@@ -252,4 +252,18 @@ impl Store {
         tx.commit().await?;
         Ok(won.as_deref() == Some(holder))
     }
+
+    /// Gives up the lease `name` if `holder` holds it (a node shutting down), so that another
+    /// node takes it at once rather than when it expires. Returns whether it was held.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let released = sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(released == 1)
+    }
 }

@@ -121,10 +121,9 @@ pub fn random_holder() -> String {
     }
 }
 
-/// Runs the schedule until dropped (aborted): a tick a second, errors logged and retried
-/// after a pause, never ending the server.
-pub async fn run(publisher: Arc<CrlPublisher>) {
-    let holder = random_holder();
+/// Runs the schedule as `holder` (see [`random_holder`]) until dropped (aborted): a tick a
+/// second, errors logged and retried after a pause, never ending the server.
+pub async fn run(publisher: Arc<CrlPublisher>, holder: String) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pause = 0u32;
@@ -138,5 +137,12 @@ pub async fn run(publisher: Arc<CrlPublisher>) {
             tracing::warn!("{e}; trying again in {RETRY_TICKS} s");
             pause = RETRY_TICKS;
         }
+    }
+}
+
+/// Gives up the lease when this node stops, so that another takes over at once.
+pub async fn release(publisher: &CrlPublisher, holder: &str) {
+    if let Err(e) = publisher.store().release_lease(LEASE, holder).await {
+        tracing::warn!("crl: releasing the {LEASE} lease: {e}");
     }
 }

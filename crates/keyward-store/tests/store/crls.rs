@@ -111,6 +111,10 @@ async fn a_lease_has_one_holder_at_a_time(db: TestDb) {
     assert!(s.try_lease("crl-publisher", "node-b", ttl).await.unwrap());
     assert!(!s.try_lease("crl-publisher", "node-a", ttl).await.unwrap());
     assert_eq!(count(&db, "leases").await, 2);
+    // Released by its holder only: then free for anyone at once.
+    assert!(!s.release_lease("crl-publisher", "node-a").await.unwrap());
+    assert!(s.release_lease("crl-publisher", "node-b").await.unwrap());
+    assert!(s.try_lease("crl-publisher", "node-a", ttl).await.unwrap());
 }
 
 async fn racing_nodes_take_a_lease_once(db: TestDb) {

@@ -17,6 +17,7 @@ mod audit;
 mod batch;
 mod connections;
 mod crash;
+mod crl;
 mod hostile_requests;
 mod hsm_keys;
 mod interop_selftest;
