@@ -166,6 +166,10 @@ fn crl_url(key: &str, url: &str) -> Result<CrlUrl, String> {
     if file_name.is_empty() || file_name == "." || file_name == ".." {
         return Err(bad("has no file name at the end of its path"));
     }
+    // The router would read braces and stars as captures and wildcards.
+    if path.contains(['{', '}', '*']) {
+        return Err(bad("has '{', '}' or '*' in its path"));
+    }
     if path == OCSP_PATH || path.starts_with("/ocsp/") {
         return Err(bad("uses the OCSP responder's path"));
     }
@@ -240,6 +244,8 @@ mod tests {
             ("crl.url = http://h/\n".into(), "crl.url"),
             ("crl.url = http://h/c.crl?x=1\n".into(), "crl.url"),
             ("crl.url = http://h/ocsp\n".into(), "crl.url"),
+            ("crl.url = http://h/ocsp/x.crl\n".into(), "crl.url"),
+            ("crl.url = http://h/crl/*\n".into(), "crl.url"),
             ("crl.url = not a url\n".into(), "crl.url"),
             (
                 format!("crl.url = http://h/{}\n", "a".repeat(2000)),

@@ -47,6 +47,8 @@ impl Default for PublicLimits {
     }
 }
 
+/// hyper's smallest read buffer (it refuses less).
+const MIN_BUF: usize = 8192;
 /// Pause after a failed accept (file descriptors run out), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -89,7 +91,7 @@ pub async fn serve(
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
-                .max_buf_size(limits.max_head_bytes)
+                .max_buf_size(limits.max_head_bytes.max(MIN_BUF))
                 .keep_alive(true);
             let builder = builder.http1_only();
             let conn =
