@@ -144,11 +144,8 @@ pub async fn bind_with_public(
         None => (None, None),
     };
     let crl = config.crl.clone().map(|crl| {
-        Arc::new(CrlPublisher::new(
-            services.issuance.ca(),
-            store.clone(),
-            crl,
-        ))
+        let publisher = CrlPublisher::new(services.issuance.ca(), store.clone(), crl);
+        Arc::new(publisher.with_metrics(metrics.as_ref().map(|(m, _)| m.clone())))
     });
     let connections =
         api::Connections::new(config.limits).with_metrics(metrics.as_ref().map(|(m, _)| m.clone()));

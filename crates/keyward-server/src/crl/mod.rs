@@ -13,6 +13,7 @@ use keyward_ca::{CaError, CertificateAuthority, CrlEntry, CrlParams};
 use keyward_store::{CrlKind, NewCrl, RevokedEntry, Store, StoreError};
 
 use crate::config::{CrlConfig, CrlUrl};
+use crate::metrics::Metrics;
 
 pub mod schedule;
 #[cfg(test)]
@@ -65,6 +66,7 @@ pub struct CrlPublisher {
     store: Store,
     config: CrlConfig,
     issuer: String,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for CrlPublisher {
@@ -85,7 +87,14 @@ impl CrlPublisher {
             store,
             config,
             issuer,
+            metrics: None,
         }
+    }
+
+    /// Counts the CRLs it publishes in `metrics`.
+    pub fn with_metrics(mut self, metrics: Option<Arc<Metrics>>) -> CrlPublisher {
+        self.metrics = metrics;
+        self
     }
 
     /// The CA's name, as the store records certificates' issuer.
@@ -199,6 +208,9 @@ impl CrlPublisher {
                 der: &der,
             })
             .await?;
+        if let Some(m) = &self.metrics {
+            m.crl_published(kind.as_str());
+        }
         self.write_file(kind, &der)?;
         Ok(Published {
             kind,

@@ -142,7 +142,9 @@ async fn full_and_delta_crls_are_published(db: TestDatabase) {
     let dir = tempfile::tempdir().unwrap();
     let publish = dir.path().join("public");
     let ca = Arc::new(ca());
-    let publisher = CrlPublisher::new(ca.clone(), store.clone(), config(Some(&publish)));
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let publisher = CrlPublisher::new(ca.clone(), store.clone(), config(Some(&publish)))
+        .with_metrics(Some(metrics.clone()));
     let certs = certificates(&store, publisher.issuer(), &["0a01", "0b02", "0c03"]).await;
     revoke(&store, certs[0].id, RevocationReason::KeyCompromise).await;
     revoke(&store, certs[1].id, RevocationReason::CertificateHold).await;
@@ -196,6 +198,12 @@ async fn full_and_delta_crls_are_published(db: TestDatabase) {
         std::fs::read(publish.join("issuing-delta.crl")).unwrap(),
         stored.der
     );
+
+    let text = metrics.encode();
+    for kind in ["full", "delta"] {
+        let series = format!("keyward_crls_published_total{{kind=\"{kind}\"}} 1\n");
+        assert!(text.contains(&series), "{series}: {text}");
+    }
 
     // Without crl.delta-url there are no deltas.
     let mut no_delta = config(None);

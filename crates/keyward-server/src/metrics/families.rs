@@ -119,6 +119,12 @@ pub(crate) struct RefusalLabels {
     pub(crate) reason: &'static str,
 }
 
+/// `kind`: `full` or `delta` (a CRL).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct KindLabels {
+    pub(crate) kind: &'static str,
+}
+
 /// `cause`: a [`HandshakeFailure`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct CauseLabels {

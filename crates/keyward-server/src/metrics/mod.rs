@@ -20,8 +20,8 @@ pub mod listener;
 pub(crate) mod requests;
 
 use families::{
-    refusal_reason, CauseLabels, OperationLabels, ProcedureLabels, RefusalLabels, RequestLabels,
-    SpecLabels, DB_BUCKETS, ISSUANCE_BUCKETS,
+    refusal_reason, CauseLabels, KindLabels, OperationLabels, ProcedureLabels, RefusalLabels,
+    RequestLabels, SpecLabels, DB_BUCKETS, ISSUANCE_BUCKETS,
 };
 pub use families::{DbOperation, HandshakeFailure, REFUSAL_REASONS, UNKNOWN_PROCEDURE, UNMATCHED};
 
@@ -45,6 +45,7 @@ pub struct Metrics {
     seals: Counter,
     seal_failures: Counter,
     pin_mail_queued: Gauge,
+    crls: Family<KindLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,6 +78,7 @@ impl Metrics {
             seals: Counter::default(),
             seal_failures: Counter::default(),
             pin_mail_queued: Gauge::default(),
+            crls: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -141,6 +143,14 @@ impl Metrics {
             "PIN mails queued and not yet sent",
             m.pin_mail_queued.clone(),
         );
+        registry.register(
+            "crls_published",
+            "CRLs this server signed and recorded, by kind (full, delta)",
+            m.crls.clone(),
+        );
+        for kind in ["full", "delta"] {
+            let _ = m.crls.get_or_create(&KindLabels { kind });
+        }
         for cause in HandshakeFailure::ALL {
             let _ = m.handshake_failures.get_or_create(&CauseLabels {
                 cause: cause.label(),
@@ -217,6 +227,11 @@ impl Metrics {
             }
             None => {}
         }
+    }
+
+    /// Counts a CRL signed and recorded: `kind` is `full` or `delta`.
+    pub fn crl_published(&self, kind: &'static str) {
+        self.crls.get_or_create(&KindLabels { kind }).inc();
     }
 
     /// Sets the open connections gauge.

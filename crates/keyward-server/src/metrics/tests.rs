@@ -48,6 +48,7 @@ fn every_family_is_registered_with_help_and_type() {
         ("keyward_audit_seals_total", "counter"),
         ("keyward_audit_seal_failures_total", "counter"),
         ("keyward_pin_mail_queued", "gauge"),
+        ("keyward_crls_published_total", "counter"),
     ] {
         assert!(text.contains(&format!("# HELP {name} ")), "{name}: {text}");
         assert!(
@@ -65,6 +66,8 @@ fn every_family_is_registered_with_help_and_type() {
         assert_eq!(sample(&text, &series), Some(0.0), "{series}: {text}");
     }
     let series = "keyward_db_transaction_seconds_count{operation=\"record-issuance\"}";
+    assert_eq!(sample(&text, series), Some(0.0), "{text}");
+    let series = "keyward_crls_published_total{kind=\"delta\"}";
     assert_eq!(sample(&text, series), Some(0.0), "{text}");
 }
 
