@@ -29,6 +29,10 @@ const ID_PE_AUTHORITY_INFO_ACCESS: ObjectIdentifier =
 const ID_QT_CPS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.2.1");
 const ID_QT_UNOTICE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.2.2");
 const ID_AD_OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
+/// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1).
+const ID_PKIX_OCSP_NOCHECK: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.5");
+/// Its extension value: an ASN.1 NULL.
+const NULL_DER: [u8; 2] = [0x05, 0x00];
 const ID_AD_CA_ISSUERS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
 
 /// A procedure error naming the field.
@@ -81,6 +85,16 @@ pub(crate) fn append(b: &mut X509Builder, procedure: &CertificateProcedure) -> R
             false,
             &der,
             "authorityInfoAccess",
+        )?;
+    }
+    if procedure.ocsp_no_check {
+        // Non-critical with a NULL value, as RFC 6960 §4.2.2.2.1 defines it.
+        append_der(
+            b,
+            ID_PKIX_OCSP_NOCHECK,
+            false,
+            &NULL_DER,
+            "id-pkix-ocsp-nocheck",
         )?;
     }
     Ok(())

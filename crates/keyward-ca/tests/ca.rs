@@ -333,3 +333,55 @@ fn encrypted_ca_keys_round_trip_and_refuse_the_wrong_passphrase() {
         Err(CaError::KeyDecryption)
     ));
 }
+
+/// An OCSP signing procedure's certificate carries id-pkix-ocsp-nocheck as OpenSSL reads it
+/// (non-critical, NULL value) and the OCSPSigning usage.
+#[test]
+fn ocsp_no_check_is_written_non_critical_with_a_null_value() {
+    let (_, ca) = ca();
+    let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1)).unwrap();
+    let public = PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap();
+    let subject = DistinguishedName::parse("CN=OCSP responder").unwrap();
+    let mut ocsp = procedure(&[KeyUsage::DigitalSignature], &["OCSPSigning"]);
+    ocsp.ocsp_no_check = true;
+    ocsp.validity_days = 7;
+    let req = IssueRequest {
+        public_key: &public,
+        subject: &subject,
+        email: None,
+        procedure: &ocsp,
+        serial: keyward_crypto::random_serial().unwrap(),
+        not_before: keyward_crypto_now(),
+        dns_names: &[],
+        ip_addresses: &[],
+        qc_statements: &Default::default(),
+    };
+    let cert = ca.issue(&req).unwrap();
+    let text = String::from_utf8_lossy(&cert.to_text().unwrap()).into_owned();
+    assert!(text.contains("OCSP Signing"), "{text}");
+    assert!(text.contains("OCSP No Check: \n"), "{text}");
+    assert!(!text.contains("OCSP No Check: critical"), "{text}");
+    // The DER: OID 1.3.6.1.5.5.7.48.1.5, no critical flag, OCTET STRING holding NULL.
+    let der = cert.to_der().unwrap();
+    let ext = [
+        0x30, 0x0f, 0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x05, 0x04, 0x02,
+        0x05, 0x00,
+    ];
+    assert!(der.windows(ext.len()).any(|w| w == ext));
+    let plain = procedure(&[KeyUsage::DigitalSignature], &["OCSPSigning"]);
+    let cert = ca
+        .issue(&IssueRequest {
+            procedure: &plain,
+            ..req
+        })
+        .unwrap();
+    let text = String::from_utf8_lossy(&cert.to_text().unwrap()).into_owned();
+    assert!(!text.contains("OCSP No Check"), "{text}");
+}
+
+fn keyward_crypto_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

@@ -124,6 +124,11 @@ pub struct CertificateProcedure {
     /// authorityInfoAccess id-ad-caIssuers URLs (where the issuing CA's certificate is).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ca_issuers_urls: Vec<String>,
+    /// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): a delegated OCSP signing certificate that
+    /// relying parties trust for its lifetime without checking its own status. Only with the
+    /// `OCSPSigning` extended key usage.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ocsp_no_check: bool,
     /// QC statements every certificate of this procedure carries; an officer cannot override
     /// them.
     #[serde(default, skip_serializing_if = "QcStatements::is_empty")]
@@ -159,6 +164,18 @@ impl CertificateProcedure {
                 "extended_key_usage: {OFFICER_TLS_EKU} marks Keyward officers' TLS certificates; \
                  Keyward writes it itself when it enrolls an officer, never through a procedure"
             ));
+        }
+        if self.ocsp_no_check
+            && !self
+                .extended_key_usage
+                .iter()
+                .any(|u| u == "OCSPSigning" || same_oid(u, ID_KP_OCSP_SIGNING))
+        {
+            return Err(
+                "ocsp_no_check: only for OCSP signing certificates (extended_key_usage \
+                 OCSPSigning)"
+                    .into(),
+            );
         }
         for (field, urls) in [
             ("crl_urls", &self.crl_urls),
@@ -238,6 +255,9 @@ impl CertificateProcedure {
 /// f6ef452e-cf35-4811-8427-e97ba5a54790, belongs to whoever generated the UUID and needs no
 /// registration), the one arc Keyward owns without an IANA enterprise number.
 pub const OFFICER_TLS_EKU: &str = "2.25.328232449107165066593936364209183213456";
+
+/// id-kp-OCSPSigning, dotted.
+const ID_KP_OCSP_SIGNING: &str = "1.3.6.1.5.5.7.3.9";
 
 /// Whether two dotted OIDs are the same (arcs compared without leading zeros).
 fn same_oid(a: &str, b: &str) -> bool {

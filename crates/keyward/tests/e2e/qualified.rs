@@ -117,8 +117,8 @@ fn qualified_natural_person_carries_its_statements_and_passes_pkilint(engine: En
     for needle in [
         "0.4.0.194112.1.0",
         "https://pki.example.com/cps",
-        "http://pki.example.com/crl/issuing.crl",
-        "OCSP - URI:http://ocsp.pki.example.com",
+        "http://127.0.0.1:8080/crl/issuing.crl",
+        "OCSP - URI:http://127.0.0.1:8080/ocsp",
         "CA Issuers - URI:http://pki.example.com/certs/issuing.der",
         "Non Repudiation",
     ] {
