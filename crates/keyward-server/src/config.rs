@@ -13,8 +13,10 @@ mod crl;
 mod keys;
 mod limits;
 pub use crl::{CrlConfig, CrlUrl};
+mod ocsp;
 pub use keys::{ArchiveKeySetting, CaKeySetting, Pkcs11Key};
 pub use limits::ConnectionLimits;
+pub use ocsp::{OcspConfig, OcspKeySetting};
 
 /// The server settings, with paths resolved against the configuration file's directory.
 #[derive(Debug, Clone)]
@@ -66,6 +68,9 @@ pub struct ServerConfig {
     pub public_listen: Option<SocketAddr>,
     /// `crl.*`: when and where CRLs are published; none without `crl.url`.
     pub crl: Option<CrlConfig>,
+    /// `ocsp.*`: the OCSP responder's delegated signing certificate and key; no responder
+    /// without `ocsp.certificate`.
+    pub ocsp: Option<OcspConfig>,
 }
 
 /// The PIN mailer's settings.
@@ -131,13 +136,15 @@ impl ServerConfig {
                 && !keys::KNOWN.contains(k)
                 && !limits::KNOWN.contains(k)
                 && !crl::KNOWN.contains(k)
+                && !ocsp::KNOWN.contains(k)
         }) {
             return Err(fail(format!(
-                "unknown setting {unknown}; known: {}, {}, {}, {}",
+                "unknown setting {unknown}; known: {}, {}, {}, {}, {}",
                 KNOWN.join(", "),
                 keys::KNOWN.join(", "),
                 limits::KNOWN.join(", "),
-                crl::KNOWN.join(", ")
+                crl::KNOWN.join(", "),
+                ocsp::KNOWN.join(", ")
             )));
         }
         let base = path.parent().unwrap_or(Path::new("."));
@@ -167,6 +174,7 @@ impl ServerConfig {
         let metrics_listen = metrics_listen(&settings).map_err(fail)?;
         let public_listen = crl::public_listen(&settings).map_err(fail)?;
         let crl = crl::crl_config(&settings, base).map_err(fail)?;
+        let ocsp = ocsp::ocsp(&settings, base).map_err(fail)?;
         Ok(ServerConfig {
             path: path.to_path_buf(),
             listen,
@@ -187,6 +195,7 @@ impl ServerConfig {
             metrics_listen,
             public_listen,
             crl,
+            ocsp,
         })
     }
 }

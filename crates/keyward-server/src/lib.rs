@@ -9,6 +9,7 @@ pub mod config;
 pub mod crl;
 pub mod error;
 pub mod metrics;
+pub mod ocsp;
 pub mod public;
 pub mod service;
 pub mod tls;

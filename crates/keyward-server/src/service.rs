@@ -42,6 +42,7 @@ mod reports;
 mod revoke;
 mod token_pin;
 pub use answers::Answer;
+pub(crate) use keys::read_pin;
 pub use keys::{load_ca, load_kra};
 pub use pin_letters::Letters;
 pub use pin_mail::{pin_mail_text, PinMailer, PIN_MAIL_SUBJECT};
@@ -301,7 +302,7 @@ pub(crate) async fn audit_refusal(
 }
 
 /// Reads a file named by cm.conf; an error names the file.
-fn read(path: &std::path::Path) -> Result<Vec<u8>, ServerError> {
+pub(crate) fn read(path: &std::path::Path) -> Result<Vec<u8>, ServerError> {
     std::fs::read(path).map_err(|e| ServerError::File {
         path: path.to_path_buf(),
         reason: e.to_string(),

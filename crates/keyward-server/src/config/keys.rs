@@ -57,7 +57,11 @@ fn value<'s>(settings: &'s Settings, key: &str) -> Option<&'s str> {
 }
 
 /// `PREFIX.pkcs11-*`: none set is `None`; some set means all four are needed.
-fn pkcs11_key(settings: &Settings, prefix: &str, base: &Path) -> Result<Option<Pkcs11Key>, String> {
+pub(super) fn pkcs11_key(
+    settings: &Settings,
+    prefix: &str,
+    base: &Path,
+) -> Result<Option<Pkcs11Key>, String> {
     let names: Vec<String> = PARTS.iter().map(|p| format!("{prefix}.{p}")).collect();
     if names.iter().all(|n| settings.get(n).is_none()) {
         return Ok(None);
@@ -80,7 +84,7 @@ fn pkcs11_key(settings: &Settings, prefix: &str, base: &Path) -> Result<Option<P
 }
 
 /// A key file and its passphrase file, both or neither.
-fn key_file(
+pub(super) fn key_file(
     settings: &Settings,
     key: &str,
     pass: &str,

@@ -59,7 +59,7 @@ fn issue_category(json: &str) -> AuditCategory {
 
 impl Issuance {
     /// The issuing CA, shared with the CRL publisher (which signs with it and holds nothing
-    /// else but the store).
+    /// else but the store) and the OCSP signing certificate's renewal.
     pub fn ca(&self) -> Arc<CertificateAuthority> {
         self.ca.clone()
     }

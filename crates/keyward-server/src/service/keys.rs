@@ -16,7 +16,7 @@ use crate::config::{ArchiveKeySetting, CaKeySetting, Pkcs11Key, ServerConfig};
 use crate::error::ServerError;
 
 /// The user PIN in `path` (first line), in a zeroizing buffer.
-fn read_pin(path: &Path) -> Result<Zeroizing<String>, ServerError> {
+pub(crate) fn read_pin(path: &Path) -> Result<Zeroizing<String>, ServerError> {
     let bytes = Zeroizing::new(read(path)?);
     let text = std::str::from_utf8(&bytes).map_err(|_| ServerError::File {
         path: path.to_path_buf(),
