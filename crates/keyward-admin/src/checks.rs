@@ -54,6 +54,19 @@ fn secret_files(config: &ServerConfig) -> Vec<(&'static str, PathBuf)> {
         }
         None => {}
     }
+    match config.ocsp.as_ref().map(|o| &o.key) {
+        Some(CaKeySetting::File {
+            key,
+            passphrase_file,
+        }) => {
+            files.push(("ocsp.key", key.clone()));
+            files.push(("ocsp.key-passphrase-file", passphrase_file.clone()));
+        }
+        Some(CaKeySetting::Pkcs11(hsm)) => {
+            files.push(("ocsp.pkcs11-pin-file", hsm.pin_file.clone()));
+        }
+        None => {}
+    }
     if let Some((key, pass)) = &config.audit_key {
         files.push(("audit.key", key.clone()));
         files.push(("audit.key-passphrase-file", pass.clone()));

@@ -18,6 +18,8 @@ use keyward_store::{AuditCategory, NewAudit, Outcome, Store};
 use crate::ca::{create_ca, HsmCa};
 use crate::error::{context, input_error, AdminError};
 use crate::officer::{enroll_virtual, issue, VirtualOfficer};
+use crate::public::issue_ocsp_signer;
+pub use crate::public::{PublicUrl, DEFAULT_PUBLIC_URL};
 
 /// The default procedures written to procedures.toml and loaded into the database.
 pub const DEFAULT_PROCEDURES: &str = include_str!("procedures.toml");
@@ -48,19 +50,23 @@ pub struct InitReport {
 
 /// Creates an installation in `dir`, which must not exist or be empty.
 pub async fn create(dir: &Path, listen: SocketAddr) -> Result<InitReport, AdminError> {
-    create_with(dir, listen, None, None).await
+    create_with(dir, listen, None, None, None).await
 }
 
 /// As [`create`], with the issuing CA key generated on a PKCS#11 token when `hsm` is given
 /// (removed from the token again if the installation cannot be created), and on the database
 /// `database` (`--database`: a PostgreSQL database that exists and holds no Keyward data, or a
-/// SQLite file; written to cm.conf) instead of `sqlite://keyward.db` in `dir`.
+/// SQLite file; written to cm.conf) instead of `sqlite://keyward.db` in `dir`, and with the
+/// public listener at `public_url` (`--public-url`, default [`DEFAULT_PUBLIC_URL`]) in the
+/// demo procedures' CRL and OCSP URLs and in cm.conf.
 pub async fn create_with(
     dir: &Path,
     listen: SocketAddr,
     hsm: Option<&HsmCa>,
     database: Option<&str>,
+    public_url: Option<&str>,
 ) -> Result<InitReport, AdminError> {
+    let public = PublicUrl::parse(public_url.unwrap_or(DEFAULT_PUBLIC_URL))?;
     if dir.exists() {
         let empty = std::fs::read_dir(dir)
             .map_err(context(|| format!("--dir {}", dir.display())))?
@@ -93,7 +99,7 @@ pub async fn create_with(
     .map_err(context(|| {
         format!("protecting {}", staging.path().display())
     }))?;
-    if let Err(e) = build(staging.path(), listen, hsm, database).await {
+    if let Err(e) = build(staging.path(), listen, hsm, database, &public).await {
         if let Some(hsm) = hsm {
             hsm.rollback();
         }
@@ -127,6 +133,7 @@ async fn build(
     listen: SocketAddr,
     hsm: Option<&HsmCa>,
     database: Option<&str>,
+    public: &PublicUrl,
 ) -> Result<(), AdminError> {
     // The database first: a PostgreSQL database that is missing, unreachable or in use is
     // refused before any key is made.
@@ -138,9 +145,10 @@ async fn build(
             .create(dir.join(sub))?;
     }
     let builtin = || "built-in procedures.toml".to_string();
-    let procedures: ProcedureSet = toml::from_str(DEFAULT_PROCEDURES).map_err(context(builtin))?;
+    let procedures_text = public.procedures();
+    let procedures: ProcedureSet = toml::from_str(&procedures_text).map_err(context(builtin))?;
     procedures.validate().map_err(context(builtin))?;
-    write_public(&dir.join("procedures.toml"), DEFAULT_PROCEDURES.as_bytes())?;
+    write_public(&dir.join("procedures.toml"), procedures_text.as_bytes())?;
 
     let (ca, ca_key_conf) = create_ca(dir, hsm)?;
     // The KRA's archive key, encrypted at rest under a passphrase of its own.
@@ -194,7 +202,12 @@ async fn build(
 
     write_public(
         &dir.join("cm.conf"),
-        cm_conf(listen, database_url, &ca_key_conf).as_bytes(),
+        format!(
+            "{}{}",
+            cm_conf(listen, database_url, &ca_key_conf),
+            public.cm_conf()
+        )
+        .as_bytes(),
     )?;
     write_public(&dir.join("client.conf"), client_conf(listen).as_bytes())?;
 
@@ -209,8 +222,8 @@ async fn build(
     // Version 1 of the procedures: `keyward procedures load` makes the next ones.
     let version = keyward_store::NewProcedureVersion {
         set: &procedures,
-        source: DEFAULT_PROCEDURES,
-        sha256: &keyward_crypto::sha256_hex(DEFAULT_PROCEDURES.as_bytes()),
+        source: &procedures_text,
+        sha256: &keyward_crypto::sha256_hex(procedures_text.as_bytes()),
         loaded_by: ACTOR,
         previous: None,
     };
@@ -236,6 +249,9 @@ async fn build(
         ..admin
     };
     store.record_issuance(&[tls_record], &tls_audit).await?;
+    // The OCSP responder's delegated signing certificate (software key even when the CA key
+    // is on a token).
+    issue_ocsp_signer(dir, &ca, &procedures, &store, ACTOR).await?;
     let roles = [
         Role::IssueCertificate,
         Role::RecoverKey,
@@ -352,7 +368,12 @@ mod tests {
     fn commented_settings_are_valid_when_uncommented() {
         let listen = SocketAddr::from(([127, 0, 0, 1], 8443));
         let ca = "ca.issuing.key = ca/issuing.key.pem\nca.key-passphrase-file = ca/ca.pass\n";
-        let text = cm_conf(listen, "sqlite://keyward.db", ca);
+        let public = PublicUrl::parse(DEFAULT_PUBLIC_URL).unwrap();
+        let text = format!(
+            "{}{}",
+            cm_conf(listen, "sqlite://keyward.db", ca),
+            public.cm_conf()
+        );
         let path = Path::new("/srv/kw/cm.conf");
         let read = |text: &str| keyward_server::ServerConfig::from_text(path, text).unwrap();
         assert_eq!(read(&text).metrics_listen, None);
@@ -360,7 +381,9 @@ mod tests {
             .lines()
             .map(|l| match l.strip_prefix("# ") {
                 Some(setting)
-                    if setting.starts_with("server.") || setting.starts_with("metrics.") =>
+                    if setting.starts_with("server.")
+                        || setting.starts_with("metrics.")
+                        || setting.starts_with("ocsp.") =>
                 {
                     // Drop the explanation after the value, if any.
                     setting.split("  ").next().unwrap_or(setting).to_string()
@@ -378,6 +401,11 @@ mod tests {
             config.limits,
             keyward_server::config::ConnectionLimits::default()
         );
+        // The OCSP defaults said in the comments are the parser's.
+        let ocsp = config.ocsp.unwrap();
+        assert_eq!(ocsp, read(&text).ocsp.unwrap());
+        assert_eq!(ocsp.response_validity.as_secs(), 3600);
+        assert_eq!((ocsp.cache_size, ocsp.max_requests), (100_000, 16));
     }
 
     #[test]

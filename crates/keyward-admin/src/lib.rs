@@ -10,6 +10,8 @@
 //! - [`officer`] and [`card`]: officers with a virtual-officer PKCS#12 or a smart card.
 //! - [`procedures`]: procedures.toml after `init`: checked, loaded as a new version, compared
 //!   at the server's start.
+//! - [`public`]: the public URL (`--public-url`) of CRLs and OCSP, and the delegated OCSP
+//!   signing certificate `init` issues.
 //! - [`kra`]: switching cm.conf to an archive key on a PKCS#11 token.
 //! - [`checks`]: the server's start-up checks (key files' modes, keys against their
 //!   certificates and public keys, a writable database), each naming its setting.
@@ -25,6 +27,7 @@ pub mod install;
 pub mod kra;
 pub mod officer;
 pub mod procedures;
+pub mod public;
 pub mod serve;
 
 pub use error::AdminError;

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use keyward_audit::seal::{seal_on_shutdown, seal_periodically, SealOutcome};
 use keyward_server::crl::{schedule, CrlPublisher};
 use keyward_server::metrics::{listener as metrics_listener, Metrics};
+use keyward_server::ocsp::{Freshness, OcspService, Renewer};
 use keyward_server::{api, public, service, tls, ServerError, Services};
 use keyward_store::Store;
 
@@ -44,6 +45,12 @@ pub struct Bound {
     public: Option<TcpListener>,
     /// The CRL publisher, when cm.conf sets `crl.url`.
     crl: Option<Arc<CrlPublisher>>,
+    /// The OCSP responder, when cm.conf names an OCSP signing certificate (`ocsp.*`): its
+    /// routes ([`keyward_server::ocsp::ocsp_router`]) belong on the public listener.
+    pub ocsp: Option<Arc<OcspService>>,
+    /// The OCSP cache's freshness poller and the certificate's renewer, run by
+    /// [`Bound::serve`].
+    ocsp_tasks: Option<(Freshness, Renewer)>,
 }
 
 /// Loads cm.conf from `dir`, opens the database and CA, and binds `listen` (or cm.conf's).
@@ -90,7 +97,27 @@ pub async fn bind_with_public(
         audit_key.as_ref(),
     )
     .await?;
+    let issuing = ca.certificate().clone();
     let services = Services::assemble(&config, store.clone(), ca, kra)?;
+    let ocsp = keyward_server::ocsp::load(&config, &issuing, store.clone())?;
+    let ocsp_tasks = match &ocsp {
+        Some(service) => {
+            let freshness = Freshness::start(service.clone())
+                .await
+                .map_err(ServerError::from)?;
+            let renewer = Renewer::new(
+                service.clone(),
+                services.issuance.ca(),
+                store.clone(),
+                config.clone(),
+            );
+            // A certificate that fell due while the server was down is renewed before the
+            // first answer.
+            renewer.renew_if_due(std::time::SystemTime::now()).await?;
+            Some((freshness, renewer))
+        }
+        None => None,
+    };
     let metrics_addr = metrics_listen.or(config.metrics_listen);
     let metrics = metrics_addr.map(|_| Arc::new(Metrics::new()));
     let services = match &metrics {
@@ -162,6 +189,8 @@ pub async fn bind_with_public(
         services,
         store,
         audit,
+        ocsp,
+        ocsp_tasks,
     })
 }
 
@@ -233,6 +262,12 @@ impl Bound {
                 std::future::pending(),
             ))
         });
+        let ocsp_tasks = self.ocsp_tasks.map(|(freshness, renewer)| {
+            (
+                tokio::spawn(keyward_server::ocsp::keep_fresh(freshness)),
+                tokio::spawn(renewer.run()),
+            )
+        });
         let pool_log = self
             .services
             .issuance
@@ -248,6 +283,10 @@ impl Bound {
         .await;
         for task in [pool_log, publisher, public].into_iter().flatten() {
             task.abort();
+        }
+        if let Some((fresh, renew)) = ocsp_tasks {
+            fresh.abort();
+            renew.abort();
         }
         if let Some(p) = &self.crl {
             schedule::release(p, &holder).await;

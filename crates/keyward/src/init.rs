@@ -29,6 +29,7 @@ pub(crate) async fn run(args: InitArgs) -> anyhow::Result<()> {
         args.listen,
         hsm.as_ref(),
         args.database.as_deref(),
+        Some(&args.public_url),
     )
     .await
     .map_err(admin_error)?;

@@ -20,6 +20,10 @@ pub(crate) struct InitArgs {
     /// to DIR). Default: sqlite://keyward.db in DIR.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+    /// Public URL of the plain-HTTP listener for CRLs and OCSP (http://HOST[:PORT]): the demo
+    /// certificate procedures' CRL and OCSP URLs and cm.conf's public.listen are made from it.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -29,6 +29,7 @@ mod key_specs;
 mod keygen_seed;
 mod lint_all;
 mod metrics;
+mod ocsp;
 mod output_checks;
 mod p12_inspect;
 mod p12_matrix;
