@@ -152,3 +152,6 @@ fn refuse(config: &ServerConfig, setting: &str, reason: impl std::fmt::Display) 
         reason: format!("{setting}: {reason}"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -46,7 +46,11 @@ on_both_engines!(every_certificate_kind_passes_pkilint);
 fn every_certificate_kind_passes_pkilint(engine: Engine) {
     let inst = Installation::on(engine);
     let mut certs: Vec<(String, PathBuf)> = Vec::new();
-    for (name, path) in [("root CA", "ca/root.pem"), ("issuing CA", "ca/issuing.pem")] {
+    for (name, path) in [
+        ("root CA", "ca/root.pem"),
+        ("issuing CA", "ca/issuing.pem"),
+        ("OCSP signing", "ocsp/signer.pem"),
+    ] {
         certs.push((name.into(), inst.dir.join(path)));
     }
     let tls = std::fs::read_to_string(inst.dir.join("tls/server.pem")).unwrap();

@@ -226,6 +226,17 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
         all.contains("Response verify OK") && all.contains(&bob_line),
         "{all}"
     );
+    // pkilint: no finding at ERROR or above.
+    let out = Command::new("lint_ocsp_response")
+        .args(["lint", "-s", "ERROR"])
+        .arg(&resp)
+        .output()
+        .expect("lint_ocsp_response (pip install pkilint)");
+    let findings = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && findings.trim().is_empty(),
+        "pkilint: {findings}"
+    );
 
     // Revoked in the server process; this responder sees it through the store within a bounded
     // wait, although its cache holds a `good` answer.
@@ -300,20 +311,30 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
     assert_eq!(list.as_array().map(Vec::len), Some(2), "{listed_text}");
     drop(r);
 
-    // A responder certificate that is not one (the TLS certificate, with its key) is refused at
-    // start-up, naming the setting.
+    // A responder certificate that is not one (the TLS certificate), or a key that is not the
+    // certificate's (the issuing CA's, encrypted like it), refuses to start, naming the setting.
     let dir = inst.dir.clone();
     let conf = std::fs::read_to_string(dir.join("cm.conf")).unwrap();
-    let bad = conf.replace(
-        "ocsp.certificate = ocsp/signer.pem",
-        "ocsp.certificate = tls/server.pem",
-    );
-    std::fs::write(dir.join("cm.conf"), bad).unwrap();
-    let mut cmd = keyward();
-    cmd.args(["server", "--listen", "127.0.0.1:0", "--dir"])
-        .arg(&dir);
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains("ocsp.certificate"), "{}", text(&out));
+    for (from, to, setting) in [
+        (
+            "ocsp.certificate = ocsp/signer.pem",
+            "ocsp.certificate = tls/server.pem",
+            "ocsp.certificate: no extendedKeyUsage OCSPSigning",
+        ),
+        (
+            "ocsp.key = ocsp/signer.key.pem\nocsp.key-passphrase-file = ocsp/signer.pass",
+            "ocsp.key = ca/issuing.key.pem\nocsp.key-passphrase-file = ca/ca.pass",
+            "ocsp.key: does not fit ocsp.certificate",
+        ),
+    ] {
+        assert!(conf.contains(from), "{conf}");
+        std::fs::write(dir.join("cm.conf"), conf.replace(from, to)).unwrap();
+        let mut cmd = keyward();
+        cmd.args(["server", "--listen", "127.0.0.1:0", "--dir"])
+            .arg(&dir);
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        assert!(text(&out).contains(setting), "{setting}: {}", text(&out));
+    }
     std::fs::write(dir.join("cm.conf"), conf).unwrap();
 }
