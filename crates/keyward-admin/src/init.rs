@@ -200,17 +200,6 @@ async fn build(
         &tls_key.private_key_to_pem_pkcs8()?,
     )?;
 
-    write_public(
-        &dir.join("cm.conf"),
-        format!(
-            "{}{}",
-            cm_conf(listen, database_url, &ca_key_conf),
-            public.cm_conf()
-        )
-        .as_bytes(),
-    )?;
-    write_public(&dir.join("client.conf"), client_conf(listen).as_bytes())?;
-
     let admin = NewAudit {
         category: AuditCategory::Administration,
         action: "load-procedures".into(),
@@ -249,9 +238,19 @@ async fn build(
         ..admin
     };
     store.record_issuance(&[tls_record], &tls_audit).await?;
-    // The OCSP responder's delegated signing certificate (software key even when the CA key
-    // is on a token).
-    issue_ocsp_signer(dir, &ca, &procedures, &store, ACTOR).await?;
+    // The OCSP responder's delegated signing certificate, its key beside the CA key (a file, or
+    // on the same token).
+    let ocsp_key_conf = issue_ocsp_signer(dir, &ca, &procedures, &store, ACTOR, hsm).await?;
+    write_public(
+        &dir.join("cm.conf"),
+        format!(
+            "{}{}",
+            cm_conf(listen, database_url, &ca_key_conf),
+            public.cm_conf(&ocsp_key_conf)
+        )
+        .as_bytes(),
+    )?;
+    write_public(&dir.join("client.conf"), client_conf(listen).as_bytes())?;
     let roles = [
         Role::IssueCertificate,
         Role::RecoverKey,
@@ -372,7 +371,7 @@ mod tests {
         let text = format!(
             "{}{}",
             cm_conf(listen, "sqlite://keyward.db", ca),
-            public.cm_conf()
+            public.cm_conf(crate::public::SOFTWARE_OCSP_KEY)
         );
         let path = Path::new("/srv/kw/cm.conf");
         let read = |text: &str| keyward_server::ServerConfig::from_text(path, text).unwrap();

@@ -12,6 +12,7 @@ use keyward_policy::{DistinguishedName, KeySpec, ProcedureSet};
 use keyward_server::ocsp::renew;
 use keyward_store::Store;
 
+use crate::ca::HsmCa;
 use crate::error::{input_error, AdminError};
 
 /// The public listener's URL the built-in procedures are written with (the template's value,
@@ -89,8 +90,9 @@ impl PublicUrl {
         crate::init::DEFAULT_PROCEDURES.replace(DEFAULT_PUBLIC_URL, &self.url)
     }
 
-    /// The cm.conf lines of the public listener, the CRLs and the OCSP responder.
-    pub fn cm_conf(&self) -> String {
+    /// The cm.conf lines of the public listener, the CRLs and the OCSP responder, whose key
+    /// `ocsp_key` names (the lines from [`issue_ocsp_signer`]).
+    pub fn cm_conf(&self, ocsp_key: &str) -> String {
         let url = &self.url;
         format!(
             "\n\
@@ -101,10 +103,9 @@ impl PublicUrl {
              # crl.delta-url = {url}/crl/issuing-delta.crl\n\
              \n\
              # The OCSP responder's delegated signing certificate (renewed by the server when a\n\
-             # third of its validity is left) and its key, encrypted at rest:\n\
+             # third of its validity is left) and its key:\n\
              ocsp.certificate = ocsp/signer.pem\n\
-             ocsp.key = ocsp/signer.key.pem\n\
-             ocsp.key-passphrase-file = ocsp/signer.pass\n\
+             {ocsp_key}\
              # ocsp.response-validity = 3600     (seconds from thisUpdate to nextUpdate)\n\
              # ocsp.cache-size = 100000          (pre-signed responses kept; 0: none)\n\
              # ocsp.max-requests = 16            (certificates in one OCSP request)\n",
@@ -113,16 +114,22 @@ impl PublicUrl {
     }
 }
 
-/// Issues the delegated OCSP signing certificate of `ca` (a new P-256 key, encrypted under a
-/// passphrase of its own) with procedure `ocsp-signing` of `procedures`, records and audits
-/// it, and writes `ocsp/signer.pem`, `ocsp/signer.key.pem` and `ocsp/signer.pass` in `dir`.
+/// The cm.conf lines of a software OCSP signing key.
+pub const SOFTWARE_OCSP_KEY: &str =
+    "ocsp.key = ocsp/signer.key.pem\nocsp.key-passphrase-file = ocsp/signer.pass\n";
+
+/// Issues the delegated OCSP signing certificate of `ca` with procedure `ocsp-signing` of
+/// `procedures` for a new P-256 key: on the CA's token when `hsm` is given, else encrypted
+/// under a passphrase of its own (`ocsp/signer.key.pem`, `ocsp/signer.pass`); records and
+/// audits it and writes `ocsp/signer.pem` in `dir`. Returns the cm.conf lines naming the key.
 pub async fn issue_ocsp_signer(
     dir: &Path,
     ca: &CertificateAuthority,
     procedures: &ProcedureSet,
     store: &Store,
     actor: &str,
-) -> Result<(), AdminError> {
+    hsm: Option<&HsmCa>,
+) -> Result<String, AdminError> {
     let procedure = procedures
         .certificate
         .iter()
@@ -135,16 +142,22 @@ pub async fn issue_ocsp_signer(
         })?;
     std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
         .create(dir.join("ocsp"))?;
-    let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1))?;
-    let pass = keyward_crypto::generate_pin(32, keyward_policy::pin::PIN_ALPHABET)?;
-    let public = openssl::pkey::PKey::public_key_from_der(&key.public_key_to_der()?)?;
+    let (public, conf) = match hsm {
+        Some(hsm) => hsm.generate_ocsp_key()?,
+        None => {
+            let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1))?;
+            let pass = keyward_crypto::generate_pin(32, keyward_policy::pin::PIN_ALPHABET)?;
+            write_secret(&dir.join("ocsp/signer.pass"), pass.as_str().as_bytes())?;
+            write_secret(
+                &dir.join("ocsp/signer.key.pem"),
+                &keyward_ca::encrypt_key_pem(&key, pass.as_str().as_bytes())?,
+            )?;
+            let public = openssl::pkey::PKey::public_key_from_der(&key.public_key_to_der()?)?;
+            (public, SOFTWARE_OCSP_KEY.to_string())
+        }
+    };
     let subject = DistinguishedName::parse(OCSP_SUBJECT)?;
     let cert = renew::issue(ca, &public, &subject, procedure).map_err(AdminError::Other)?;
-    write_secret(&dir.join("ocsp/signer.pass"), pass.as_str().as_bytes())?;
-    write_secret(
-        &dir.join("ocsp/signer.key.pem"),
-        &keyward_ca::encrypt_key_pem(&key, pass.as_str().as_bytes())?,
-    )?;
     write_secret(&dir.join("ocsp/signer.pem"), &cert.to_pem()?)?;
     renew::record(
         store,
@@ -155,7 +168,7 @@ pub async fn issue_ocsp_signer(
     )
     .await
     .map_err(AdminError::Other)?;
-    Ok(())
+    Ok(conf)
 }
 
 #[cfg(test)]

@@ -177,6 +177,13 @@ fn certificates_signed_by_the_token_held_ca_key_pass_openssl_verify() {
         !inst.dir.join("ca/issuing.key.pem").exists(),
         "no software copy of the issuing CA key"
     );
+    // The OCSP signing key is on the token too (the server started: its start-up check found
+    // it fits ocsp.certificate).
+    assert!(
+        conf.contains("ocsp.pkcs11-key = keyward-issuing-ca-ocsp"),
+        "{conf}"
+    );
+    assert!(!inst.dir.join("ocsp/signer.key.pem").exists());
     let (issuing, root) = (
         inst.dir.join("ca/issuing.pem"),
         inst.dir.join("ca/root.pem"),
@@ -235,6 +242,7 @@ fn certificates_signed_by_the_token_held_ca_key_pass_openssl_verify() {
     ]);
     let listing = String::from_utf8_lossy(&listed.stdout);
     assert!(listing.contains("keyward-issuing-ca"), "{listing}");
+    assert!(listing.contains("keyward-issuing-ca-ocsp"), "{listing}");
     let access = listing
         .lines()
         .find_map(|l| l.trim().strip_prefix("Access:"))
