@@ -231,4 +231,18 @@ mod tests {
         assert_eq!(ocsp.extended_key_usage, ["OCSPSigning"]);
         assert!(ocsp.crl_urls.is_empty() && ocsp.ocsp_urls.is_empty());
     }
+
+    #[test]
+    fn no_token_procedure_may_issue_an_ocsp_signing_certificate() {
+        let text = crate::init::DEFAULT_PROCEDURES.replace(
+            r#"certificate_procedures = ["tls-server"]"#,
+            r#"certificate_procedures = ["ocsp-signing"]"#,
+        );
+        let set: ProcedureSet = toml::from_str(&text).unwrap();
+        let err = set.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("soft-tls-server") && err.contains("ocsp-signing has ocsp_no_check"),
+            "{err}"
+        );
+    }
 }

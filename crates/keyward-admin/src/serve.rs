@@ -112,8 +112,15 @@ pub async fn bind_with_public(
                 config.clone(),
             );
             // A certificate that fell due while the server was down is renewed before the
-            // first answer.
-            renewer.renew_if_due(std::time::SystemTime::now()).await?;
+            // first answer; if that fails, a certificate still valid serves meanwhile (the
+            // renewer retries), an expired one refuses to start.
+            let now = std::time::SystemTime::now();
+            if let Err(e) = renewer.renew_if_due(now).await {
+                if service.responder().certificate_not_after() <= now {
+                    return Err(e.into());
+                }
+                tracing::error!("OCSP signing certificate renewal failed: {e}");
+            }
             Some((freshness, renewer))
         }
         None => None,

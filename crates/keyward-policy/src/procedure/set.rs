@@ -83,7 +83,24 @@ impl ProcedureSet {
             })?;
         }
         for token in &self.token {
-            self.resolve(&token.name)?;
+            let resolved = self.resolve(&token.name)?;
+            // A certificate with id-pkix-ocsp-nocheck signs OCSP answers that relying parties
+            // trust without checking it: Keyward issues it itself, to its own responder only.
+            if let Some(ocsp) = resolved
+                .certificates
+                .iter()
+                .chain(&resolved.recovery_certificates)
+                .find(|c| c.ocsp_no_check)
+            {
+                return Err(ProcedureError {
+                    procedure: token.name.clone(),
+                    reason: format!(
+                        "certificate_procedures: {} has ocsp_no_check, an OCSP responder's \
+                         certificate that Keyward issues itself, never in a token",
+                        ocsp.name
+                    ),
+                });
+            }
         }
         Ok(())
     }
