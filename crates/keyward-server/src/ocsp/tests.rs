@@ -252,3 +252,53 @@ fn serial_hex(cert: &X509) -> String {
         .unwrap()
         .to_lowercase()
 }
+
+/// The start-up check of `ocsp.certificate`: OCSPSigning, and issued by the issuing CA (not
+/// merely named after it).
+#[test]
+fn a_responder_certificate_must_be_for_ocsp_signing_and_issued_by_the_issuing_ca() {
+    let text = "server.listen = 127.0.0.1:8443\ndatabase.url = sqlite://k.db\n\
+                tls.certificate = t.pem\ntls.key = t.key\nca.root = r.pem\n\
+                ca.issuing.certificate = i.pem\nca.issuing.key = i.key\n\
+                ca.key-passphrase-file = c.pass\n";
+    let config = ServerConfig::from_text(std::path::Path::new("/srv/kw/cm.conf"), text).unwrap();
+    let names = (
+        DistinguishedName::parse("CN=Root,O=T").unwrap(),
+        DistinguishedName::parse("CN=Issuing,O=T").unwrap(),
+    );
+    let ours = keyward_ca::create_hierarchy(&names.0, &names.1).unwrap();
+    // Another hierarchy with the same names: its certificates name our issuer, but it did not
+    // sign them.
+    let other = keyward_ca::create_hierarchy(&names.0, &names.1).unwrap();
+    let ca_of = |h: &keyward_ca::Hierarchy| {
+        let key = PKey::private_key_from_der(&h.issuing_key.private_key_to_der().unwrap()).unwrap();
+        CertificateAuthority::new(
+            h.issuing_cert.clone(),
+            vec![h.issuing_cert.clone()],
+            Box::new(SoftwareSigner::new(key)),
+        )
+    };
+    let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1)).unwrap();
+    let public = PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap();
+    let dn = DistinguishedName::parse("CN=OCSP").unwrap();
+    let ocsp = procedure("ocsp-signing", "OCSPSigning", true);
+    let good = renew::issue(&ca_of(&ours), &public, &dn, &ocsp).unwrap();
+    check_responder_certificate(&config, &good, &ours.issuing_cert).unwrap();
+    let foreign = renew::issue(&ca_of(&other), &public, &dn, &ocsp).unwrap();
+    let err = check_responder_certificate(&config, &foreign, &ours.issuing_cert)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ocsp.certificate: not issued by the issuing CA"),
+        "{err}"
+    );
+    let tls = procedure("tls", "serverAuth", false);
+    let not_ocsp = renew::issue(&ca_of(&ours), &public, &dn, &tls).unwrap();
+    let err = check_responder_certificate(&config, &not_ocsp, &ours.issuing_cert)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ocsp.certificate: no extendedKeyUsage OCSPSigning"),
+        "{err}"
+    );
+}
