@@ -382,7 +382,9 @@ mod tests {
                 Some(setting)
                     if setting.starts_with("server.")
                         || setting.starts_with("metrics.")
-                        || setting.starts_with("ocsp.") =>
+                        || setting.starts_with("ocsp.")
+                        || setting.starts_with("public.")
+                        || setting.starts_with("crl.") =>
                 {
                     // Drop the explanation after the value, if any.
                     setting.split("  ").next().unwrap_or(setting).to_string()
@@ -400,6 +402,12 @@ mod tests {
             config.limits,
             keyward_server::config::ConnectionLimits::default()
         );
+        // The public listener and CRL lines, once uncommented, name --public-url's port.
+        assert_eq!(
+            config.public_listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
+        assert!(config.crl.is_some());
         // The OCSP defaults said in the comments are the parser's.
         let ocsp = config.ocsp.unwrap();
         assert_eq!(ocsp, read(&text).ocsp.unwrap());

@@ -97,7 +97,7 @@ impl PublicUrl {
         format!(
             "\n\
              # CRLs and OCSP over plain HTTP for relying parties (the URLs of the certificate\n\
-             # procedures point here). Uncomment once this release serves them:\n\
+             # procedures point here). Uncomment to serve them (or keyward server --public-listen):\n\
              # public.listen = {listen}\n\
              # crl.url = {url}/crl/issuing.crl\n\
              # crl.delta-url = {url}/crl/issuing-delta.crl\n\

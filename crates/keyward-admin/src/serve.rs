@@ -258,10 +258,13 @@ impl Bound {
             .clone()
             .map(|p| tokio::spawn(schedule::run(p, holder.clone())));
         let public = self.public.map(|socket| {
-            let router = match &self.crl {
+            let mut router = match &self.crl {
                 Some(p) => public::router(public::CrlRoutes::of(p)),
                 None => axum::Router::new(),
             };
+            if let Some(ocsp) = &self.ocsp {
+                router = router.merge(keyward_server::ocsp::ocsp_router(ocsp.clone()));
+            }
             tokio::spawn(public::serve(
                 socket,
                 router,

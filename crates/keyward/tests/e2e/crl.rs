@@ -21,8 +21,8 @@ use serde_json::Value;
 
 on_both_engines!(crls_are_published_served_and_checked_by_openssl);
 
-const URL: &str = "http://pki.example.com/crl/issuing.crl";
-const DELTA_URL: &str = "http://pki.example.com/crl/issuing-delta.crl";
+const URL: &str = "http://127.0.0.1:8080/crl/issuing.crl";
+const DELTA_URL: &str = "http://127.0.0.1:8080/crl/issuing-delta.crl";
 const ANNA: &str = "CN=Anna Svensson,GN=Anna,SN=Svensson,serialNumber=PNOSE-197001010007,C=SE";
 const BO: &str = "CN=Bo Ek,GN=Bo,SN=Ek,serialNumber=PNOSE-197002020002,C=SE";
 const CY: &str = "CN=Cy Berg,GN=Cy,SN=Berg,serialNumber=PNOSE-197003030003,C=SE";

@@ -20,12 +20,22 @@ use base64::Engine as _;
 use openssl::x509::X509;
 
 use common::tokens::{issue, p12_arg, p12_contents};
-use common::{keyward, on_both_engines, run, text, Engine, Installation};
+use common::{keyward, on_both_engines, run, start_server, text, Engine, Installation};
 use keyward_server::ocsp::{keep_fresh, ocsp_router, Freshness, OcspService, Renewer};
 use keyward_server::ServerConfig;
 use keyward_store::Store;
 
 on_both_engines!(openssl_ocsp_good_revoked_unknown_get_and_renewal);
+
+/// A server process, killed when dropped.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// The responder, served in this process on the installation's database.
 struct Responder {
@@ -69,13 +79,13 @@ fn serve_responder(inst: &Installation) -> Responder {
 
 /// `openssl ocsp` against the responder for `target` (`-cert FILE` or `-serial N`), trusting
 /// root + issuing CA; its stdout and stderr.
-fn openssl_ocsp(inst: &Installation, r: &Responder, target: &[&str], extra: &[&str]) -> String {
+fn openssl_ocsp(inst: &Installation, at: SocketAddr, target: &[&str], extra: &[&str]) -> String {
     let out = Command::new("openssl")
         .arg("ocsp")
         .arg("-issuer")
         .arg(inst.dir.join("ca/issuing.pem"))
         .args(target)
-        .args(["-url", &format!("http://{}/ocsp", r.addr), "-CAfile"])
+        .args(["-url", &format!("http://{at}/ocsp"), "-CAfile"])
         .arg(inst.out.join("chain.pem"))
         .args(["-resp_text"])
         .args(extra)
@@ -168,20 +178,20 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
     let cert_arg = ["-cert", bob.to_str().unwrap()];
     let bob_line = format!("{}: good", bob.display());
     // With a nonce (openssl's default): echoed, the response verifies.
-    let out = openssl_ocsp(&inst, &r, &cert_arg, &[]);
+    let out = openssl_ocsp(&inst, r.addr, &cert_arg, &[]);
     assert!(out.contains("Response verify OK"), "{out}");
     assert!(out.contains(&bob_line), "{out}");
     assert!(out.contains("OCSP Nonce"), "{out}");
     assert!(!out.to_lowercase().contains("no nonce"), "{out}");
     // Without: cached (pre-signed for the next asker).
-    let out = openssl_ocsp(&inst, &r, &cert_arg, &["-no_nonce"]);
+    let out = openssl_ocsp(&inst, r.addr, &cert_arg, &["-no_nonce"]);
     assert!(
         out.contains("Response verify OK") && out.contains(&bob_line),
         "{out}"
     );
     assert!(r.service.cached() >= 1);
     // A serial the issuing CA never issued.
-    let out = openssl_ocsp(&inst, &r, &["-serial", "0x5eed0001"], &[]);
+    let out = openssl_ocsp(&inst, r.addr, &["-serial", "0x5eed0001"], &[]);
     assert!(out.contains("0x5eed0001: unknown"), "{out}");
 
     // GET, short request (RFC 5019): cache headers, a response openssl verifies.
@@ -248,7 +258,7 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
     let committed = Instant::now();
     let deadline = committed + Duration::from_secs(30);
     let out = loop {
-        let out = openssl_ocsp(&inst, &r, &cert_arg, &["-no_nonce"]);
+        let out = openssl_ocsp(&inst, r.addr, &cert_arg, &["-no_nonce"]);
         if out.contains(&format!("{}: revoked", bob.display())) {
             // A figure for the report, not an assertion (speed is for benches).
             eprintln!(
@@ -263,6 +273,31 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
     assert!(out.contains("Reason: keyCompromise"), "{out}");
     assert!(out.contains("Revocation Time: "), "{out}");
     assert!(out.contains("Response verify OK"), "{out}");
+
+    // The same through the real server's public listener (`--public-listen`), where the CM
+    // host merges the OCSP routes with the CRLs'.
+    let log = inst.out.join("public.log");
+    let (child, _) = start_server(&inst.dir, &[], &["--public-listen", "127.0.0.1:0"], &log);
+    let _server = Server(child);
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    let public: SocketAddr = log_text
+        .split("public listener (CRLs, OCSP) at http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no public listener in the log: {log_text}"))
+        .parse()
+        .unwrap();
+    for extra in [&[][..], &["-no_nonce"][..]] {
+        let out = openssl_ocsp(&inst, public, &cert_arg, extra);
+        assert!(
+            out.contains("Response verify OK")
+                && out.contains(&format!("{}: revoked", bob.display()))
+                && out.contains("Reason: keyCompromise"),
+            "{out}"
+        );
+    }
+    let (head, _) = http_get(public, &std::fs::read(&req).unwrap());
+    assert!(head.contains("cache-control: max-age="), "{head}");
 
     // Renewal: not due now; due near the end of the validity; same key, new certificate,
     // recorded, written, and in use at once.
@@ -291,7 +326,7 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
         X509::from_pem(&file_after).unwrap().to_der().unwrap(),
         after.to_der().unwrap()
     );
-    let out = openssl_ocsp(&inst, &r, &cert_arg, &[]);
+    let out = openssl_ocsp(&inst, r.addr, &cert_arg, &[]);
     assert!(out.contains("Response verify OK"), "{out}");
     let new_serial = after
         .serial_number()
