@@ -115,13 +115,16 @@ pub(super) fn invariants(inst: &Installation) -> Checked {
 
     // Issuance records: one per request ID, each naming certificates that exist, with their
     // serials; together they name every certificate exactly once.
-    // (`keyward init` and `officer create` issue the TLS and officer certificates.)
+    // (`keyward init` and `officer create` issue the TLS, OCSP signing and officer
+    // certificates; the server renews the OCSP signing certificate.)
     let mut named: BTreeMap<i64, usize> = BTreeMap::new();
     let mut requests = BTreeSet::new();
     let issuing = [
         "issue-token",
         "issue-tls-certificate",
         "issue-officer-certificate",
+        "issue-ocsp-certificate",
+        "renew-ocsp-certificate",
     ];
     let issuances: Vec<_> = records
         .iter()
