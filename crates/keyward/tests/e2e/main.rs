@@ -40,6 +40,7 @@ mod procedures_file;
 mod qualified;
 mod quickstart;
 mod refusals;
+mod relying_parties;
 mod retries;
 mod revocation;
 mod schemathesis;

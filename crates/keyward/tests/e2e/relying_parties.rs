@@ -1,0 +1,248 @@
+//! Relying parties we did not write, against the live public listener on both engines: GnuTLS
+//! `ocsptool --ask` (good, revoked, on hold; with and without a nonce; the response verified
+//! with `--load-signer`) and `certtool --verify-crl` / `--crl-info` on the served full and
+//! delta CRLs. Each tool is first shown to refuse a bad input (the issuing CA's response
+//! checked against the root as signer, a CRL checked against the root), so no check passes
+//! vacuously.
+
+use crate::common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use openssl::x509::X509;
+
+use common::tokens::{issue, p12_arg};
+use common::{on_both_engines, point_client_conf, run, start_server, text, Engine, Installation};
+
+on_both_engines!(ocsptool_and_certtool_agree_with_the_public_listener);
+
+const URL: &str = "http://127.0.0.1:8080/crl/issuing.crl";
+const DELTA_URL: &str = "http://127.0.0.1:8080/crl/issuing-delta.crl";
+
+/// Kills the server it holds when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// cm.conf with CRL settings of this test's: a delta every second, a full CRL on revocation.
+fn crl_settings(dir: &Path) {
+    let cm_conf = dir.join("cm.conf");
+    let body = std::fs::read_to_string(&cm_conf).unwrap();
+    let kept: Vec<&str> = body
+        .lines()
+        .filter(|l| !l.starts_with("crl.") && !l.starts_with("public."))
+        .collect();
+    let settings = format!(
+        "crl.url = {URL}\ncrl.delta-url = {DELTA_URL}\ncrl.full-interval = 86400\n\
+         crl.full-validity = 172800\ncrl.delta-interval = 1\ncrl.delta-validity = 300\n\
+         crl.on-revoke = true\n"
+    );
+    std::fs::write(&cm_conf, format!("{}\n{settings}", kept.join("\n"))).unwrap();
+}
+
+/// `GET path` on the public listener: (status line, body).
+fn http_get(at: SocketAddr, path: &str) -> (String, Vec<u8>) {
+    let mut tcp = TcpStream::connect_timeout(&at, Duration::from_secs(5)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {at}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).unwrap();
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..end]).to_string();
+    (
+        head.lines().next().unwrap().to_string(),
+        answer[end + 4..].to_vec(),
+    )
+}
+
+/// Polls `check` every 250 ms for at most 30 s; panics with `what` if it never holds.
+fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..120 {
+        if let Some(v) = check() {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("{what} did not happen within 30 s");
+}
+
+/// Issues a qualified certificate for `cn`: (certificate id, PEM file).
+fn person(inst: &Installation, given: &str, sur: &str, number: u32) -> (String, PathBuf) {
+    let cert = inst.out.join(format!("{number}.pem"));
+    let subject =
+        format!("CN={given} {sur},GN={given},SN={sur},serialNumber=PNOSE-19700101{number:04},C=SE");
+    let json = issue(
+        inst,
+        None,
+        &[
+            "--procedure",
+            "qualified-natural-person",
+            "--subject",
+            &subject,
+            "--p12",
+            &p12_arg(inst, &format!("{number}.p12")),
+            "--cert",
+            cert.to_str().unwrap(),
+        ],
+    );
+    let id = json["certificates"][0]["certificate_id"].as_str().unwrap();
+    (id.to_string(), cert)
+}
+
+/// `ocsptool --ask` for `cert` at the listener, the response verified against `signer`:
+/// (success, what it said).
+fn ocsptool(
+    inst: &Installation,
+    at: SocketAddr,
+    cert: &Path,
+    signer: &Path,
+    nonce: bool,
+) -> (bool, String) {
+    let mut cmd = Command::new("ocsptool");
+    cmd.arg(format!("--ask=http://{at}/ocsp"))
+        .arg("--load-issuer")
+        .arg(inst.dir.join("ca/issuing.pem"))
+        .arg("--load-cert")
+        .arg(cert)
+        .arg("--load-signer")
+        .arg(signer);
+    if !nonce {
+        cmd.arg("--no-nonce");
+    }
+    let out = cmd.output().expect("ocsptool (gnutls-bin)");
+    (out.status.success(), text(&out))
+}
+
+/// The serial of the PEM certificate `cert` in lower-case hex, as certtool prints it.
+fn serial_hex(cert: &Path) -> String {
+    let cert = X509::from_pem(&std::fs::read(cert).unwrap()).unwrap();
+    let hex = cert.serial_number().to_bn().unwrap().to_hex_str().unwrap();
+    hex.to_lowercase()
+}
+
+/// `certtool ARGS… --inder --infile CRL`: (success, what it said).
+fn certtool(args: &[&str], crl: &Path) -> (bool, String) {
+    let out = Command::new("certtool")
+        .args(args)
+        .args(["--inder", "--infile"])
+        .arg(crl)
+        .output()
+        .expect("certtool (gnutls-bin)");
+    (out.status.success(), text(&out))
+}
+
+fn ocsptool_and_certtool_agree_with_the_public_listener(engine: Engine) {
+    let mut inst = Installation::on(engine);
+    inst.stop_server();
+    crl_settings(&inst.dir);
+    let log = inst.out.join("public.log");
+    let (child, url) = start_server(&inst.dir, &[], &["--public-listen", "127.0.0.1:0"], &log);
+    let _server = Server(child);
+    point_client_conf(&inst.client_conf(), &inst.client_conf(), &url);
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    let at: SocketAddr = log_text
+        .split("public listener (CRLs, OCSP) at http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no public listener in the log: {log_text}"))
+        .parse()
+        .unwrap();
+    let issuing = inst.dir.join("ca/issuing.pem");
+    let root = inst.dir.join("ca/root.pem");
+    let signer = inst.dir.join("ocsp/signer.pem");
+
+    let (_, valid) = person(&inst, "Vera", "Giltig", 1);
+    let (revoked_id, revoked) = person(&inst, "Rolf", "Sparrad", 2);
+    let (held_id, held) = person(&inst, "Hilda", "Vilande", 3);
+    for (id, reason) in [
+        (&revoked_id, "keyCompromise"),
+        (&held_id, "certificateHold"),
+    ] {
+        let out = run(inst.ra(&["revoke", "--id", id, "--reason", reason]), None);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    // Self-test: a response checked against a signer that did not sign it is refused.
+    let (ok, said) = ocsptool(&inst, at, &valid, &root, true);
+    assert!(
+        !ok && said.contains("Verifying OCSP Response: Failure"),
+        "ocsptool accepted a response against the wrong signer: {said}"
+    );
+    eprintln!(
+        "self-test ocsptool --load-signer root.pem: exit != 0: {}",
+        said.lines().last().unwrap_or("")
+    );
+
+    for nonce in [true, false] {
+        let (ok, said) = ocsptool(&inst, at, &valid, &signer, nonce);
+        assert!(ok && said.contains("Certificate Status: good"), "{said}");
+        assert!(said.contains("Verifying OCSP Response: Success"), "{said}");
+        let (_, said) = ocsptool(&inst, at, &revoked, &signer, nonce);
+        assert!(said.contains("Certificate Status: revoked"), "{said}");
+        assert!(said.contains("Verifying OCSP Response: Success"), "{said}");
+        let (_, said) = ocsptool(&inst, at, &held, &signer, nonce);
+        assert!(said.contains("Certificate Status: revoked"), "{said}");
+        eprintln!("ocsptool nonce={nonce}: good / revoked / revoked (hold), verified");
+    }
+
+    // certtool's --inder applies to the CA certificate too.
+    let der = |pem: &Path, name: &str| {
+        let cert = X509::from_pem(&std::fs::read(pem).unwrap()).unwrap();
+        let path = inst.out.join(name);
+        std::fs::write(&path, cert.to_der().unwrap()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (issuing_der, root_der) = (der(&issuing, "issuing.der"), der(&root, "root.der"));
+    // CRLs: the full one (published on revocation) and the delta list both revocations.
+    let full = inst.out.join("full.der");
+    let delta = inst.out.join("delta.der");
+    for (path, file, delta) in [
+        ("/crl/issuing.crl", &full, false),
+        ("/crl/issuing-delta.crl", &delta, true),
+    ] {
+        let info = wait_for("a CRL listing the revocations", || {
+            let (status, body) = http_get(at, path);
+            if !status.contains(" 200 ") {
+                return None;
+            }
+            std::fs::write(file, body).unwrap();
+            let (ok, said) = certtool(&["--crl-info"], file);
+            // The full CRL, published on revocation, lists both; the delta after it marks itself
+            // as one (certtool does not name 2.5.29.27) and lists what changed since.
+            let full_ok = said.contains("Revoked certificates (2)");
+            let delta_ok = said.contains("Unknown extension 2.5.29.27 (critical)");
+            (ok && if delta { delta_ok } else { full_ok }).then_some(said)
+        });
+        for (cert, listed) in [(&revoked, !delta), (&held, !delta), (&valid, false)] {
+            let line = format!("Serial Number (hex): {}", serial_hex(cert));
+            assert_eq!(info.contains(&line), listed, "{line}: {info}");
+        }
+        assert!(info.contains("CRL Number"), "{info}");
+        // Self-test: against the root (not its signer) certtool refuses it.
+        let (ok, said) = certtool(&["--verify-crl", "--load-ca-certificate", &root_der], file);
+        assert!(
+            !ok && said.contains("Not verified") && said.contains("issuer is unknown"),
+            "certtool verified a CRL against the wrong CA (or did not read it): {said}"
+        );
+        eprintln!("self-test certtool --verify-crl root.der: exit != 0, issuer unknown");
+        let (ok, said) = certtool(
+            &["--verify-crl", "--load-ca-certificate", &issuing_der],
+            file,
+        );
+        assert!(ok && said.contains("Verified"), "{said}");
+        eprintln!("certtool {path}: verified by issuing, refused by root");
+    }
+}
