@@ -1,9 +1,10 @@
 //! Relying parties we did not write, against the live public listener on both engines: GnuTLS
 //! `ocsptool --ask` (good, revoked, on hold; with and without a nonce; the response verified
-//! with `--load-signer`) and `certtool --verify-crl` / `--crl-info` on the served full and
-//! delta CRLs. Each tool is first shown to refuse a bad input (the issuing CA's response
-//! checked against the root as signer, a CRL checked against the root), so no check passes
-//! vacuously.
+//! with `--load-signer`), strongswan `pki --verify --online` (following the certificates' own
+//! AIA/CDP URLs, which point at the listener) and `certtool --verify-crl` / `--crl-info` on the
+//! served full and delta CRLs. Each tool is first shown to refuse a bad input (a response
+//! checked against the root as its signer, a CRL checked against the root, the revoked
+//! certificate trusted by pki offline), so that no check passes vacuously.
 
 use crate::common;
 
@@ -20,9 +21,6 @@ use common::{on_both_engines, point_client_conf, run, start_server, text, Engine
 
 on_both_engines!(ocsptool_and_certtool_agree_with_the_public_listener);
 
-const URL: &str = "http://127.0.0.1:8080/crl/issuing.crl";
-const DELTA_URL: &str = "http://127.0.0.1:8080/crl/issuing-delta.crl";
-
 /// Kills the server it holds when dropped.
 struct Server(Child);
 
@@ -34,7 +32,7 @@ impl Drop for Server {
 }
 
 /// cm.conf with CRL settings of this test's: a delta every second, a full CRL on revocation.
-fn crl_settings(dir: &Path) {
+fn crl_settings(dir: &Path, port: u16) {
     let cm_conf = dir.join("cm.conf");
     let body = std::fs::read_to_string(&cm_conf).unwrap();
     let kept: Vec<&str> = body
@@ -42,7 +40,8 @@ fn crl_settings(dir: &Path) {
         .filter(|l| !l.starts_with("crl.") && !l.starts_with("public."))
         .collect();
     let settings = format!(
-        "crl.url = {URL}\ncrl.delta-url = {DELTA_URL}\ncrl.full-interval = 86400\n\
+        "crl.url = http://127.0.0.1:{port}/crl/issuing.crl\n\
+         crl.delta-url = http://127.0.0.1:{port}/crl/issuing-delta.crl\ncrl.full-interval = 86400\n\
          crl.full-validity = 172800\ncrl.delta-interval = 1\ncrl.delta-validity = 300\n\
          crl.on-revoke = true\n"
     );
@@ -133,6 +132,22 @@ fn serial_hex(cert: &Path) -> String {
     hex.to_lowercase()
 }
 
+/// strongswan `pki --verify` of `cert` up to the root, `--online` or not: (success, output).
+fn pki(inst: &Installation, cert: &Path, online: bool) -> (bool, String) {
+    let mut cmd = Command::new("pki");
+    cmd.args(["--verify", "--in"])
+        .arg(cert)
+        .arg("--cacert")
+        .arg(inst.dir.join("ca/issuing.pem"))
+        .arg("--cacert")
+        .arg(inst.dir.join("ca/root.pem"));
+    if online {
+        cmd.arg("--online");
+    }
+    let out = cmd.output().expect("pki (strongswan-pki)");
+    (out.status.success(), text(&out))
+}
+
 /// `certtool ARGS… --inder --infile CRL`: (success, what it said).
 fn certtool(args: &[&str], crl: &Path) -> (bool, String) {
     let out = Command::new("certtool")
@@ -145,11 +160,20 @@ fn certtool(args: &[&str], crl: &Path) -> (bool, String) {
 }
 
 fn ocsptool_and_certtool_agree_with_the_public_listener(engine: Engine) {
-    let mut inst = Installation::on(engine);
+    // A free port reserved for the public listener, so that the certificates' AIA and CDP URLs
+    // (from init's --public-url) point at it for strongswan's --online.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let public_url = format!("http://127.0.0.1:{port}");
+    let mut inst = Installation::with_setup_on(engine, &["--public-url", &public_url], &[], |_| {});
     inst.stop_server();
-    crl_settings(&inst.dir);
+    crl_settings(&inst.dir, port);
     let log = inst.out.join("public.log");
-    let (child, url) = start_server(&inst.dir, &[], &["--public-listen", "127.0.0.1:0"], &log);
+    let listen = format!("127.0.0.1:{port}");
+    let (child, url) = start_server(&inst.dir, &[], &["--public-listen", &listen], &log);
     let _server = Server(child);
     point_client_conf(&inst.client_conf(), &inst.client_conf(), &url);
     let log_text = std::fs::read_to_string(&log).unwrap();
@@ -197,6 +221,19 @@ fn ocsptool_and_certtool_agree_with_the_public_listener(engine: Engine) {
         assert!(said.contains("Certificate Status: revoked"), "{said}");
         eprintln!("ocsptool nonce={nonce}: good / revoked / revoked (hold), verified");
     }
+
+    // strongswan pki --online follows the certificates' own OCSP/CRL URLs: the revoked one is
+    // trusted offline (the self-test that --online is what refuses it) and refused online.
+    let (ok, said) = pki(&inst, &revoked, false);
+    assert!(ok, "pki offline: {said}");
+    let (ok, said) = pki(&inst, &revoked, true);
+    assert!(
+        !ok && said.contains("revoked"),
+        "pki online, revoked: {said}"
+    );
+    let (ok, said) = pki(&inst, &valid, true);
+    assert!(ok && said.contains("good"), "pki online, valid: {said}");
+    eprintln!("pki --verify --online: valid OK (good), revoked refused, revoked offline OK");
 
     // certtool's --inder applies to the CA certificate too.
     let der = |pem: &Path, name: &str| {
