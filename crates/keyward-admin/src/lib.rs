@@ -29,5 +29,6 @@ pub mod officer;
 pub mod procedures;
 pub mod public;
 pub mod serve;
+pub mod standalone;
 
 pub use error::AdminError;

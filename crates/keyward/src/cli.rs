@@ -60,6 +60,34 @@ pub(crate) enum Command {
     P12(P12Args),
     /// CRLs: the latest one from the database, or one fetched over HTTP.
     Crl(CrlArgs),
+    /// A standalone OCSP responder: the OCSP signing key and read access to the database, no
+    /// CA key; run several beside the database, behind any HTTP load balancer. Exit codes: 0
+    /// stopped by Ctrl-C/SIGTERM, 3 a configuration or key error (naming the setting).
+    #[command(
+        after_help = "Examples:\n  keyward ocsp --dir ./keyward-data --listen 0.0.0.0:8080\n  keyward ocsp --config /etc/keyward/cm.conf --database postgres://ocsp@db.example.org:5432/keyward --listen 127.0.0.1:8081\n  openssl ocsp -issuer issuing-ca.pem -cert alice.pem -url http://127.0.0.1:8080/ocsp"
+    )]
+    Ocsp(OcspArgs),
+}
+
+/// `keyward ocsp`.
+#[derive(Debug, Args)]
+pub(crate) struct OcspArgs {
+    /// Installation directory (its cm.conf is read: database.url, ca.issuing.certificate,
+    /// ocsp.*, crl.url/crl.delta-url; never the CA key, the KRA or the audit key).
+    #[arg(long, default_value = "keyward-data")]
+    pub dir: PathBuf,
+    /// cm.conf to read instead of DIR/cm.conf (relative paths in it are from its folder).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL, overriding database.url of cm.conf.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// Listen address (plain HTTP), overriding public.listen of cm.conf.
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Print the banner as one JSON line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `keyward p12`.

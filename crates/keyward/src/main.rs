@@ -8,6 +8,7 @@ mod cli;
 mod crl;
 mod init;
 mod kra;
+mod ocsp;
 mod officer;
 mod output;
 mod p12;
@@ -29,7 +30,10 @@ pub const EXIT_INPUT: i32 = 2;
 
 fn main() {
     let cli = Cli::parse();
-    let verbose_default = matches!(cli.command, Command::Server(_) | Command::Quickstart(_));
+    let verbose_default = matches!(
+        cli.command,
+        Command::Server(_) | Command::Ocsp(_) | Command::Quickstart(_)
+    );
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if verbose_default {
             "info,hyper=warn,sqlx=warn"
@@ -65,6 +69,7 @@ fn main() {
             Command::SecurePrinter(args) => secure_printer::run(args).await,
             Command::P12(args) => p12::run(args),
             Command::Crl(args) => crl::run(args).await,
+            Command::Ocsp(args) => ocsp::run(args).await,
         }
     });
     // Dropping the runtime drops every task's state, which stops and joins background threads

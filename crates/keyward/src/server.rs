@@ -46,7 +46,7 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(mut term) => {

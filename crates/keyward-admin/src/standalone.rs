@@ -1,0 +1,123 @@
+//! `keyward ocsp`: the standalone OCSP responder. It reads from cm.conf only what a responder
+//! needs (`database.url`, `ca.issuing.certificate`, `ocsp.*`, `crl.url`/`crl.delta-url`) and
+//! never loads the CA key, the KRA or the audit key, so that several responders can run beside
+//! the database, apart from the CA host. It writes nothing to the database: freshness comes
+//! from polling the revocation-change counter, the CRLs served are the ones the CA nodes stored.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use openssl::x509::X509;
+use tokio::net::TcpListener;
+
+use keyward_server::ocsp::{Freshness, OcspService};
+use keyward_server::{public, ServerError};
+
+use crate::error::{context, AdminError};
+use crate::install::{load_config, open_store};
+
+/// A standalone responder bound to its address, ready to serve.
+pub struct BoundResponder {
+    /// The address its plain-HTTP listener is bound to.
+    pub addr: SocketAddr,
+    listener: TcpListener,
+    service: Arc<OcspService>,
+    freshness: Freshness,
+    crl: Option<public::CrlRoutes>,
+}
+
+/// Loads the responder's part of `config_file` (cm.conf), opens the database (`database`
+/// overriding `database.url`) and binds `listen` (else cm.conf's `public.listen`).
+pub async fn bind_responder(
+    config_file: &Path,
+    database: Option<&str>,
+    listen: Option<SocketAddr>,
+) -> Result<BoundResponder, AdminError> {
+    let dir = config_file.parent().unwrap_or(Path::new("."));
+    let mut config = load_config(dir, database)?;
+    config.path = config_file.to_path_buf();
+    let refuse = |setting: &str, reason: String| ServerError::Config {
+        path: config.path.clone(),
+        reason: format!("{setting}: {reason}"),
+    };
+    let issuing_pem = std::fs::read(&config.ca_issuing_certificate).map_err(|e| {
+        refuse(
+            "ca.issuing.certificate",
+            format!("{}: {e}", config.ca_issuing_certificate.display()),
+        )
+    })?;
+    let issuing = X509::from_pem(&issuing_pem)
+        .map_err(|_| refuse("ca.issuing.certificate", "not a PEM certificate".into()))?;
+    if config.ocsp.is_none() {
+        return Err(refuse(
+            "ocsp.certificate",
+            "not set: a standalone responder needs the OCSP signing certificate and key".into(),
+        )
+        .into());
+    }
+    let addr = listen.or(config.public_listen).ok_or_else(|| {
+        refuse(
+            "public.listen",
+            "not set and no --listen given: where should the responder listen?".into(),
+        )
+    })?;
+    let store = open_store(&config, database.is_some()).await?;
+    let service = keyward_server::ocsp::load(&config, &issuing, store.clone())?
+        .ok_or_else(|| refuse("ocsp.certificate", "not set".into()))?;
+    if service.responder().certificate_not_after() <= std::time::SystemTime::now() {
+        return Err(refuse("ocsp.certificate", "expired".into()).into());
+    }
+    let freshness = Freshness::start(service.clone())
+        .await
+        .map_err(ServerError::from)?;
+    let crl = config.crl.as_ref().map(|crl| {
+        public::CrlRoutes::new(
+            store.clone(),
+            keyward_server::service::name_to_string(issuing.subject_name()),
+            crl.url.path.clone(),
+            crl.delta_url.as_ref().map(|d| d.path.clone()),
+        )
+    });
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(context(|| "reading the bound address".to_string()))?;
+    Ok(BoundResponder {
+        addr,
+        listener,
+        service,
+        freshness,
+        crl,
+    })
+}
+
+impl BoundResponder {
+    /// The responder being served.
+    pub fn service(&self) -> Arc<OcspService> {
+        self.service.clone()
+    }
+
+    /// Serves OCSP (and the stored CRLs, when cm.conf sets `crl.url`) until `shutdown`.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut router = match self.crl {
+            Some(routes) => public::router(routes),
+            None => axum::Router::new(),
+        };
+        router = router.merge(keyward_server::ocsp::ocsp_router(self.service.clone()));
+        let fresh = tokio::spawn(keyward_server::ocsp::keep_fresh(self.freshness));
+        public::serve(
+            self.listener,
+            router,
+            public::PublicLimits::default(),
+            shutdown,
+        )
+        .await;
+        fresh.abort();
+    }
+}
