@@ -45,6 +45,7 @@ mod retries;
 mod revocation;
 mod schemathesis;
 mod smart_card;
+mod standalone_ocsp;
 mod startup_checks;
 mod two_nodes;
 mod uniqueness;
