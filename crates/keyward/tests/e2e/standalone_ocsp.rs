@@ -4,7 +4,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::common::{keyward, Installation};
+use std::time::{Duration, Instant};
+
+use crate::common::tokens::{issue, p12_arg, p12_contents};
+use crate::common::{keyward, run, text, Installation};
 
 /// Copies `from` to `to` (files and folders, recursively).
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -57,23 +60,74 @@ fn standalone_responder_needs_no_ca_key_kra_or_audit_key() {
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no address in the banner {banner:?}"))
         .to_string();
-    let answer = std::process::Command::new("openssl")
-        .args(["ocsp", "-issuer"])
-        .arg(inst.dir.join("ca/issuing.pem"))
-        .arg("-cert")
-        .arg(inst.dir.join("ocsp/signer.pem"))
-        .arg("-CAfile")
-        .arg(inst.dir.join("ca/root.pem"))
-        .args(["-url", &url])
-        .output()
-        .expect("openssl ocsp");
+    let ask = |cert: &std::path::Path| {
+        let answer = std::process::Command::new("openssl")
+            .args(["ocsp", "-no_nonce", "-issuer"])
+            .arg(inst.dir.join("ca/issuing.pem"))
+            .arg("-cert")
+            .arg(cert)
+            .arg("-CAfile")
+            .arg(inst.dir.join("ca/root.pem"))
+            .args(["-url", &url])
+            .output()
+            .expect("openssl ocsp");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&answer.stdout),
+            String::from_utf8_lossy(&answer.stderr)
+        )
+    };
+    let text_signer = ask(&inst.dir.join("ocsp/signer.pem"));
+
+    // Revoked through the server: the standalone responder sees it through the database.
+    let p12 = p12_arg(&inst, "carol.p12");
+    let json = issue(
+        &inst,
+        None,
+        &[
+            "--procedure",
+            "soft-signing",
+            "--subject",
+            "CN=Carol Standalone,O=Example,C=SE",
+            "--p12",
+            &p12,
+        ],
+    );
+    let id = json["certificates"][0]["certificate_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (_, certs) = p12_contents(&inst.out.join("carol.p12"));
+    let carol = inst.out.join("carol.pem");
+    std::fs::write(&carol, certs[0].to_pem().expect("pem")).expect("write carol.pem");
+    let good = ask(&carol);
+    let out = run(
+        inst.ra(&["revoke", "--id", &id, "--reason", "keyCompromise"]),
+        None,
+    );
+    let committed = Instant::now();
+    let revoked = loop {
+        let out_text = ask(&carol);
+        if out_text.contains("carol.pem: revoked") {
+            // A figure for the report, not an assertion (speed is for benches).
+            eprintln!(
+                "standalone OCSP: revoked seen {} ms after `ra revoke` returned",
+                committed.elapsed().as_millis()
+            );
+            break Ok(out_text);
+        }
+        if committed.elapsed() > Duration::from_secs(5) {
+            break Err(out_text);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let _ = responder.kill();
     let _ = responder.wait();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&answer.stdout),
-        String::from_utf8_lossy(&answer.stderr)
-    );
-    assert!(text.contains("Response verify OK"), "{text}");
-    assert!(text.contains("signer.pem: good"), "{text}");
+    assert!(text_signer.contains("Response verify OK"), "{text_signer}");
+    assert!(text_signer.contains("signer.pem: good"), "{text_signer}");
+    assert!(good.contains("carol.pem: good"), "{good}");
+    assert!(out.status.success(), "{}", text(&out));
+    let revoked = revoked.unwrap_or_else(|last| panic!("still not revoked after 5 s: {last}"));
+    assert!(revoked.contains("Reason: keyCompromise"), "{revoked}");
+    assert!(revoked.contains("Response verify OK"), "{revoked}");
 }
