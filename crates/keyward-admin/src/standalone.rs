@@ -15,7 +15,7 @@ use keyward_server::ocsp::{Freshness, OcspService};
 use keyward_server::{public, ServerError};
 
 use crate::error::{context, AdminError};
-use crate::install::{load_config, open_store};
+use crate::install::open_store;
 
 /// A standalone responder bound to its address, ready to serve.
 pub struct BoundResponder {
@@ -34,9 +34,10 @@ pub async fn bind_responder(
     database: Option<&str>,
     listen: Option<SocketAddr>,
 ) -> Result<BoundResponder, AdminError> {
-    let dir = config_file.parent().unwrap_or(Path::new("."));
-    let mut config = load_config(dir, database)?;
-    config.path = config_file.to_path_buf();
+    let mut config = keyward_server::ServerConfig::load(config_file)?;
+    if let Some(url) = database {
+        config.database_url = keyward_server::config::resolve_database_url(url, Path::new("."));
+    }
     let refuse = |setting: &str, reason: String| ServerError::Config {
         path: config.path.clone(),
         reason: format!("{setting}: {reason}"),
