@@ -11,76 +11,39 @@ use crate::common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use common::tokens::{issue, p12_arg};
-use common::Installation;
+use common::{crl_settings, public_addr, Installation, KillOnDrop};
 use common::{keyward, on_both_engines, point_client_conf, run, start_server, text, Engine};
 use serde_json::Value;
 
 on_both_engines!(crls_are_published_served_and_checked_by_openssl);
 
-const URL: &str = "http://127.0.0.1:8080/crl/issuing.crl";
+/// The demo procedures' CRL URLs (init's default --public-url): the IDP must equal the CDP.
+const BASE: &str = "http://127.0.0.1:8080";
 const DELTA_URL: &str = "http://127.0.0.1:8080/crl/issuing-delta.crl";
 const ANNA: &str = "CN=Anna Svensson,GN=Anna,SN=Svensson,serialNumber=PNOSE-197001010007,C=SE";
 const BO: &str = "CN=Bo Ek,GN=Bo,SN=Ek,serialNumber=PNOSE-197002020002,C=SE";
 const CY: &str = "CN=Cy Berg,GN=Cy,SN=Berg,serialNumber=PNOSE-197003030003,C=SE";
 
-/// Kills the server it holds when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// cm.conf without any `crl.*` or `public.*` line of init's, with these instead: a full CRL
-/// a day (so the test sees no scheduled one), a delta every second, `crl.on-revoke` as given.
-fn crl_settings(dir: &Path, on_revoke: bool) {
-    let cm_conf = dir.join("cm.conf");
-    let body = std::fs::read_to_string(&cm_conf).unwrap();
-    let kept: Vec<&str> = body
-        .lines()
-        .filter(|l| !l.starts_with("crl.") && !l.starts_with("public."))
-        .collect();
-    let settings = format!(
-        "crl.url = {URL}\ncrl.delta-url = {DELTA_URL}\ncrl.publish-dir = crl-out\n\
-         crl.full-interval = 86400\ncrl.full-validity = 172800\n\
-         crl.delta-interval = 1\ncrl.delta-validity = 300\ncrl.on-revoke = {on_revoke}\n"
-    );
-    std::fs::write(&cm_conf, format!("{}\n{settings}", kept.join("\n"))).unwrap();
-}
-
 /// Starts a server on the installation with `--public-listen 127.0.0.1:0`, points client.conf
 /// at it: the server and its public address.
-fn start_public(inst: &Installation, log: &str) -> (Server, SocketAddr) {
+fn start_public(inst: &Installation, log: &str) -> (KillOnDrop, SocketAddr) {
     let log = inst.out.join(log);
     let (child, url) = start_server(&inst.dir, &[], &["--public-listen", "127.0.0.1:0"], &log);
     point_client_conf(&inst.client_conf(), &inst.client_conf(), &url);
-    (Server(child), public_addr(&log))
+    (KillOnDrop(child), public_addr(&log))
 }
 
 /// Stops `server` as an operator does (SIGTERM) and waits for it: it gives up the lease.
-fn terminate(mut server: Server) {
+fn terminate(mut server: KillOnDrop) {
     let pid = server.0.id().to_string();
     let out = Command::new("kill").args(["-TERM", &pid]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let status = server.0.wait().unwrap();
     assert!(status.success(), "the server stopped cleanly: {status}");
-}
-
-/// The public listener's address, from the server's log line.
-fn public_addr(log: &Path) -> SocketAddr {
-    let log = std::fs::read_to_string(log).unwrap();
-    let at = log
-        .split("public listener (CRLs, OCSP) at http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no public listener in the log: {log}"));
-    at.parse().unwrap()
 }
 
 /// `GET path` on the public listener: (status line, body).
@@ -187,7 +150,7 @@ fn qualified(inst: &Installation, subject: &str, name: &str) -> (String, String,
 fn crls_are_published_served_and_checked_by_openssl(engine: Engine) {
     let mut inst = Installation::on(engine);
     inst.stop_server();
-    crl_settings(&inst.dir, false);
+    crl_settings(&inst.dir, BASE, false, "crl.publish-dir = crl-out\n");
     let (server, at) = start_public(&inst, "first.log");
     let ca = inst.dir.join("ca/issuing.pem");
     let pem = |name: &str| inst.out.join(format!("{name}.pem"));
@@ -239,7 +202,7 @@ fn crls_are_published_served_and_checked_by_openssl(engine: Engine) {
     // A second server (the first stopped, giving up the lease) with crl.on-revoke: a
     // revocation brings a new full CRL at once, listing both.
     terminate(server);
-    crl_settings(&inst.dir, true);
+    crl_settings(&inst.dir, BASE, true, "crl.publish-dir = crl-out\n");
     let (_server, at) = start_public(&inst, "second.log");
     revoke(&cy_id, "superseded");
     let full = wait_for("a full CRL listing both revocations", || {

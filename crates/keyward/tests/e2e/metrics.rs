@@ -6,12 +6,12 @@ use crate::common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::signed::{admin_client, unix_now};
 use common::tokens::{issue, p12_arg};
-use common::{block_on, on_both_engines, start_server, Engine, Installation};
+use common::{block_on, on_both_engines, start_server, Engine, Installation, KillOnDrop};
 use keyward_ra::RaError;
 
 /// A loopback port nothing listens on now (bound and released).
@@ -233,16 +233,6 @@ fn issued_and_refused_tokens_are_counted_and_promtool_accepts_the_text(engine: E
     );
 }
 
-/// Kills a server started by the test when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Without the setting or the flag nothing listens for metrics; `--metrics-listen` wins over
 /// cm.conf's `metrics.listen`; the key pool's gauges follow `kra.key-pool`.
 #[test]
@@ -284,7 +274,7 @@ fn metrics_are_off_by_default_and_the_flag_wins_over_cm_conf() {
         &["--metrics-listen", &by_flag.to_string()],
         &log,
     );
-    let _server = Server(child);
+    let _server = KillOnDrop(child);
     let text = scrape(by_flag);
     assert!(
         text.contains("# TYPE keyward_open_connections gauge"),

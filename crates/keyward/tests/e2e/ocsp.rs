@@ -20,22 +20,13 @@ use base64::Engine as _;
 use openssl::x509::X509;
 
 use common::tokens::{issue, p12_arg, p12_contents};
-use common::{keyward, on_both_engines, run, start_server, text, Engine, Installation};
+use common::{keyward, on_both_engines, public_addr, run, start_server, text, Engine};
+use common::{Installation, KillOnDrop};
 use keyward_server::ocsp::{keep_fresh, ocsp_router, Freshness, OcspService, Renewer};
 use keyward_server::ServerConfig;
 use keyward_store::Store;
 
 on_both_engines!(openssl_ocsp_good_revoked_unknown_get_and_renewal);
-
-/// A server process, killed when dropped.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The responder, served in this process on the installation's database.
 struct Responder {
@@ -278,15 +269,8 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
     // host merges the OCSP routes with the CRLs'.
     let log = inst.out.join("public.log");
     let (child, _) = start_server(&inst.dir, &[], &["--public-listen", "127.0.0.1:0"], &log);
-    let _server = Server(child);
-    let log_text = std::fs::read_to_string(&log).unwrap();
-    let public: SocketAddr = log_text
-        .split("public listener (CRLs, OCSP) at http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no public listener in the log: {log_text}"))
-        .parse()
-        .unwrap();
+    let _server = KillOnDrop(child);
+    let public = public_addr(&log);
     for extra in [&[][..], &["-no_nonce"][..]] {
         let out = openssl_ocsp(&inst, public, &cert_arg, extra);
         assert!(

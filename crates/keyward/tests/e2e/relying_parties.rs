@@ -11,42 +11,18 @@ use crate::common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use openssl::x509::X509;
 
 use common::tokens::{issue, p12_arg};
-use common::{on_both_engines, point_client_conf, run, start_server, text, Engine, Installation};
+use common::{
+    crl_settings, on_both_engines, point_client_conf, public_addr, run, start_server, text,
+};
+use common::{Engine, Installation, KillOnDrop};
 
 on_both_engines!(ocsptool_and_certtool_agree_with_the_public_listener);
-
-/// Kills the server it holds when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// cm.conf with CRL settings of this test's: a delta every second, a full CRL on revocation.
-fn crl_settings(dir: &Path, port: u16) {
-    let cm_conf = dir.join("cm.conf");
-    let body = std::fs::read_to_string(&cm_conf).unwrap();
-    let kept: Vec<&str> = body
-        .lines()
-        .filter(|l| !l.starts_with("crl.") && !l.starts_with("public."))
-        .collect();
-    let settings = format!(
-        "crl.url = http://127.0.0.1:{port}/crl/issuing.crl\n\
-         crl.delta-url = http://127.0.0.1:{port}/crl/issuing-delta.crl\ncrl.full-interval = 86400\n\
-         crl.full-validity = 172800\ncrl.delta-interval = 1\ncrl.delta-validity = 300\n\
-         crl.on-revoke = true\n"
-    );
-    std::fs::write(&cm_conf, format!("{}\n{settings}", kept.join("\n"))).unwrap();
-}
 
 /// `GET path` on the public listener: (status line, body).
 fn http_get(at: SocketAddr, path: &str) -> (String, Vec<u8>) {
@@ -170,20 +146,13 @@ fn ocsptool_and_certtool_agree_with_the_public_listener(engine: Engine) {
     let public_url = format!("http://127.0.0.1:{port}");
     let mut inst = Installation::with_setup_on(engine, &["--public-url", &public_url], &[], |_| {});
     inst.stop_server();
-    crl_settings(&inst.dir, port);
+    crl_settings(&inst.dir, &public_url, true, "");
     let log = inst.out.join("public.log");
     let listen = format!("127.0.0.1:{port}");
     let (child, url) = start_server(&inst.dir, &[], &["--public-listen", &listen], &log);
-    let _server = Server(child);
+    let _server = KillOnDrop(child);
     point_client_conf(&inst.client_conf(), &inst.client_conf(), &url);
-    let log_text = std::fs::read_to_string(&log).unwrap();
-    let at: SocketAddr = log_text
-        .split("public listener (CRLs, OCSP) at http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no public listener in the log: {log_text}"))
-        .parse()
-        .unwrap();
+    let at = public_addr(&log);
     let issuing = inst.dir.join("ca/issuing.pem");
     let root = inst.dir.join("ca/root.pem");
     let signer = inst.dir.join("ocsp/signer.pem");

@@ -279,6 +279,45 @@ pub(crate) fn start_server(
     (server, url)
 }
 
+/// A process the test started (a server, a responder), killed when dropped, however the test
+/// ends.
+pub(crate) struct KillOnDrop(pub(crate) Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The public listener's address, from the banner the server logs in `log`.
+pub(crate) fn public_addr(log: &Path) -> std::net::SocketAddr {
+    let text = std::fs::read_to_string(log).expect("server log");
+    text.split("public listener (CRLs, OCSP) at http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|at| at.parse().ok())
+        .unwrap_or_else(|| panic!("no public listener in the log: {text}"))
+}
+
+/// Rewrites DIR/cm.conf without init's `crl.*` and `public.*` lines, with CRLs at `base`
+/// (`http://HOST:PORT`): a full CRL a day (so a test sees no scheduled one), a delta every
+/// second, `crl.on-revoke` as given, and `extra` lines.
+pub(crate) fn crl_settings(dir: &Path, base: &str, on_revoke: bool, extra: &str) {
+    let cm_conf = dir.join("cm.conf");
+    let body = std::fs::read_to_string(&cm_conf).expect("cm.conf");
+    let kept: Vec<&str> = body
+        .lines()
+        .filter(|l| !l.starts_with("crl.") && !l.starts_with("public."))
+        .collect();
+    let settings = format!(
+        "crl.url = {base}/crl/issuing.crl\ncrl.delta-url = {base}/crl/issuing-delta.crl\n\
+         crl.full-interval = 86400\ncrl.full-validity = 172800\n\
+         crl.delta-interval = 1\ncrl.delta-validity = 300\ncrl.on-revoke = {on_revoke}\n{extra}"
+    );
+    std::fs::write(&cm_conf, format!("{}\n{settings}", kept.join("\n"))).expect("cm.conf");
+}
+
 /// Writes `to`: the client.conf `from` with `server.url` replaced by `url`.
 pub(crate) fn point_client_conf(from: &Path, to: &Path, url: &str) {
     let body = std::fs::read_to_string(from).expect("client.conf");
