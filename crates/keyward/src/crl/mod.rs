@@ -57,7 +57,7 @@ pub(crate) async fn run(args: CrlArgs) -> anyhow::Result<()> {
             print(&summary, Some(&crl.facts), out.as_deref(), json)
         }
         CrlCommand::Fetch { url, out, json } => {
-            if let Err(why) = http::split_url(&url) {
+            if let Err(why) = http::check_url(&url) {
                 return Err(input_error(why));
             }
             let der = http::get(&url, http::MAX_BYTES)
