@@ -27,9 +27,15 @@ pub struct CrlConfig {
     pub delta_interval: Duration,
     /// `crl.delta-validity` (seconds, default 3600), more than the delta interval.
     pub delta_validity: Duration,
-    /// `crl.on-revoke` (default true): a new full and delta CRL as soon as a revocation
-    /// commits (at most one a second), besides the schedule.
+    /// `crl.on-revoke` (default true): a new delta CRL as soon as a revocation commits (at
+    /// most one a second) and a new full CRL with it, no sooner than `full_min_gap` after
+    /// the last full CRL; besides the schedule.
     pub on_revoke: bool,
+    /// `crl.full-min-gap` (seconds, default 60): the least time between two full CRLs that
+    /// revocations bring, so that a burst of revocations at a million entries (≈ 2 s and
+    /// 50 MB a full CRL) costs one full CRL a minute, not one a second; the delta CRLs carry
+    /// the revocations in between.
+    pub full_min_gap: Duration,
     /// `crl.publish-dir`: where every CRL is also written (atomically) under the last
     /// segment of its URL's path, for a web server to serve.
     pub publish_dir: Option<PathBuf>,
@@ -56,6 +62,7 @@ pub(crate) const KNOWN: &[&str] = &[
     "crl.delta-interval",
     "crl.delta-validity",
     "crl.on-revoke",
+    "crl.full-min-gap",
     "crl.publish-dir",
 ];
 
@@ -112,6 +119,7 @@ pub(crate) fn crl_config(settings: &Settings, base: &Path) -> Result<Option<CrlC
     let full_validity = secs("crl.full-validity", 604_800)?;
     let delta_interval = secs("crl.delta-interval", 900)?;
     let delta_validity = secs("crl.delta-validity", 3600)?;
+    let full_min_gap = secs("crl.full-min-gap", 60)?;
     if full_validity <= full_interval {
         return Err(format!(
             "crl.full-validity: {} s must exceed crl.full-interval ({} s), or relying parties \
@@ -140,6 +148,7 @@ pub(crate) fn crl_config(settings: &Settings, base: &Path) -> Result<Option<CrlC
         delta_interval,
         delta_validity,
         on_revoke,
+        full_min_gap,
         publish_dir: get("crl.publish-dir").map(|d| base.join(d)),
     }))
 }
@@ -213,6 +222,7 @@ mod tests {
             (86_400, 604_800, 900, 3600)
         );
         assert!(c.on_revoke);
+        assert_eq!(c.full_min_gap, Duration::from_secs(60));
         assert_eq!(c.publish_dir, None);
     }
 
@@ -223,7 +233,7 @@ mod tests {
              crl.delta-url = http://crl.example.org/delta/issuing-delta.crl\n\
              crl.full-interval = 60\ncrl.full-validity = 120\n\
              crl.delta-interval = 5\ncrl.delta-validity = 10\n\
-             crl.on-revoke = false\ncrl.publish-dir = crl\n",
+             crl.on-revoke = false\ncrl.full-min-gap = 5\ncrl.publish-dir = crl\n",
         )
         .unwrap()
         .unwrap();
@@ -233,6 +243,7 @@ mod tests {
         assert_eq!(c.full_interval, Duration::from_secs(60));
         assert_eq!(c.delta_validity, Duration::from_secs(10));
         assert!(!c.on_revoke);
+        assert_eq!(c.full_min_gap, Duration::from_secs(5));
         assert_eq!(c.publish_dir, Some(PathBuf::from("/srv/kw/crl")));
     }
 
@@ -277,6 +288,7 @@ mod tests {
                 "crl.delta-validity",
             ),
             (format!("{url}crl.on-revoke = yes\n"), "crl.on-revoke"),
+            (format!("{url}crl.full-min-gap = 0\n"), "crl.full-min-gap"),
         ] {
             let err = read(&text).unwrap_err();
             assert!(err.starts_with(setting), "{text:?}: {err}");

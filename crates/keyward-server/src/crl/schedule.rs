@@ -1,8 +1,9 @@
 //! When CRLs are published: a task on every node tries the `crl-publisher` lease once a
 //! second; the node holding it publishes a full CRL when none exists or the latest is older
 //! than `crl.full-interval` (a delta with it), a delta when `crl.delta-interval` has passed
-//! (or its base is not the latest full CRL), and with `crl.on-revoke` both as soon as a
-//! revocation committed after the latest CRL: a burst of revocations makes one CRL a second.
+//! (or its base is not the latest full CRL), and with `crl.on-revoke` a delta as soon as a
+//! revocation committed after the latest CRL (a burst of revocations makes one a second) and a
+//! full CRL with it once `crl.full-min-gap` has passed since the last full one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +55,11 @@ pub fn due(
         _ => full.changes_upto,
     };
     let revoked = config.on_revoke && change > covered;
-    let full_due = revoked || older_than(full, config.full_interval);
+    // A revocation the full CRL lacks brings one, but not within the gap after the last
+    // (the deltas carry it meanwhile): full CRLs are the costly ones.
+    let full_lacks = config.on_revoke && change > full.changes_upto;
+    let full_due = older_than(full, config.full_interval)
+        || (full_lacks && older_than(full, config.full_min_gap));
     let delta_due = deltas
         && (full_due
             || revoked

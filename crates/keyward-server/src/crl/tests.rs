@@ -43,6 +43,7 @@ fn config(publish_dir: Option<&Path>) -> CrlConfig {
         delta_interval: Duration::from_secs(900),
         delta_validity: Duration::from_secs(3600),
         on_revoke: true,
+        full_min_gap: Duration::from_secs(60),
         publish_dir: publish_dir.map(Path::to_path_buf),
     }
 }
@@ -249,12 +250,22 @@ async fn one_node_of_several_publishes_what_is_due(db: TestDatabase) {
         tick(&publisher, "node-a", now).await.unwrap(),
         Due::default()
     );
-    // A revocation: both at once (crl.on-revoke), then nothing again.
+    // A revocation: a delta at once (crl.on-revoke), the full CRL after crl.full-min-gap,
+    // then nothing again.
     let certs = certificates(&store, publisher.issuer(), &["01"]).await;
     revoke(&store, certs[0].id, RevocationReason::Unspecified).await;
-    assert_eq!(tick(&publisher, "node-a", now).await.unwrap(), both);
+    let delta_only = Due {
+        full: false,
+        delta: true,
+    };
+    assert_eq!(tick(&publisher, "node-a", now).await.unwrap(), delta_only);
     assert_eq!(
-        tick(&publisher, "node-a", now).await.unwrap(),
+        tick(&publisher, "node-a", now + 1).await.unwrap(),
+        Due::default()
+    );
+    assert_eq!(tick(&publisher, "node-a", now + 60).await.unwrap(), both);
+    assert_eq!(
+        tick(&publisher, "node-a", now + 61).await.unwrap(),
         Due::default()
     );
     let full = store
@@ -318,8 +329,24 @@ fn the_schedule_publishes_what_is_due() {
     );
     assert_eq!(
         d(t + 10, Some(&full), Some(&delta), 6),
+        delta_only,
+        "a revocation within crl.full-min-gap of the full CRL"
+    );
+    assert_eq!(
+        d(t + 60, Some(&full), Some(&delta), 6),
         both,
-        "a revocation"
+        "a revocation after the gap"
+    );
+    let covering = facts(3, Some(1), t + 11, 6);
+    assert_eq!(
+        d(t + 12, Some(&full), Some(&covering), 6),
+        none,
+        "a delta carries it"
+    );
+    assert_eq!(
+        d(t + 60, Some(&full), Some(&covering), 6),
+        both,
+        "the full CRL lacking it comes after the gap though a delta carries it"
     );
     let old_base = facts(2, Some(0), t, 5);
     assert_eq!(
@@ -334,6 +361,19 @@ fn the_schedule_publishes_what_is_due() {
         ..config(None)
     };
     assert_eq!(due(&quiet, t + 10, Some(&full), None, 9), none);
+    let fulls_only = CrlConfig {
+        delta_url: None,
+        ..config(None)
+    };
+    assert_eq!(due(&fulls_only, t + 10, Some(&full), None, 9), none);
+    assert_eq!(
+        due(&fulls_only, t + 60, Some(&full), None, 9),
+        Due {
+            full: true,
+            delta: false
+        },
+        "without deltas a revocation waits for the gap"
+    );
     assert_eq!(
         due(&quiet, t, None, None, 9),
         Due {

@@ -199,10 +199,15 @@ fn crls_are_published_served_and_checked_by_openssl(engine: Engine) {
     let (ok, said) = verify(&inst, &bo, &[&pem("base"), &pem("delta")], true);
     assert!(ok, "{said}");
 
-    // A second server (the first stopped, giving up the lease) with crl.on-revoke: a
-    // revocation brings a new full CRL at once, listing both.
+    // A second server (the first stopped, giving up the lease) with crl.on-revoke and a
+    // one-second crl.full-min-gap: a revocation brings a new full CRL at once, listing both.
     terminate(server);
-    crl_settings(&inst.dir, BASE, true, "crl.publish-dir = crl-out\n");
+    crl_settings(
+        &inst.dir,
+        BASE,
+        true,
+        "crl.publish-dir = crl-out\ncrl.full-min-gap = 1\n",
+    );
     let (_server, at) = start_public(&inst, "second.log");
     revoke(&cy_id, "superseded");
     let full = wait_for("a full CRL listing both revocations", || {

@@ -146,7 +146,7 @@ fn ocsptool_and_certtool_agree_with_the_public_listener(engine: Engine) {
     let public_url = format!("http://127.0.0.1:{port}");
     let mut inst = Installation::with_setup_on(engine, &["--public-url", &public_url], &[], |_| {});
     inst.stop_server();
-    crl_settings(&inst.dir, &public_url, true, "");
+    crl_settings(&inst.dir, &public_url, true, "crl.full-min-gap = 1\n");
     let log = inst.out.join("public.log");
     let listen = format!("127.0.0.1:{port}");
     let (child, url) = start_server(&inst.dir, &[], &["--public-listen", &listen], &log);
