@@ -8,14 +8,12 @@
 
 use crate::common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use common::tokens::{issue, p12_arg};
-use common::{crl_settings, public_addr, Installation, KillOnDrop};
+use common::{crl_settings, http_get, public_addr, terminate, wait_for, Installation, KillOnDrop};
 use common::{keyward, on_both_engines, point_client_conf, run, start_server, text, Engine};
 use serde_json::Value;
 
@@ -35,34 +33,6 @@ fn start_public(inst: &Installation, log: &str) -> (KillOnDrop, SocketAddr) {
     let (child, url) = start_server(&inst.dir, &[], &["--public-listen", "127.0.0.1:0"], &log);
     point_client_conf(&inst.client_conf(), &inst.client_conf(), &url);
     (KillOnDrop(child), public_addr(&log))
-}
-
-/// Stops `server` as an operator does (SIGTERM) and waits for it: it gives up the lease.
-fn terminate(mut server: KillOnDrop) {
-    let pid = server.0.id().to_string();
-    let out = Command::new("kill").args(["-TERM", &pid]).output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let status = server.0.wait().unwrap();
-    assert!(status.success(), "the server stopped cleanly: {status}");
-}
-
-/// `GET path` on the public listener: (status line, body).
-fn http_get(at: SocketAddr, path: &str) -> (String, Vec<u8>) {
-    let mut tcp = TcpStream::connect_timeout(&at, Duration::from_secs(5)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        tcp,
-        "GET {path} HTTP/1.1\r\nHost: {at}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = Vec::new();
-    tcp.read_to_end(&mut answer).unwrap();
-    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&answer[..end]).to_string();
-    (
-        head.lines().next().unwrap().to_string(),
-        answer[end + 4..].to_vec(),
-    )
 }
 
 /// `keyward crl ARGS… --json`, successful.
@@ -112,17 +82,6 @@ fn verify(inst: &Installation, cert: &Path, crls: &[&Path], deltas: bool) -> (bo
     }
     let out = cmd.arg(cert).output().unwrap();
     (out.status.success(), text(&out))
-}
-
-/// Polls `check` every 250 ms for at most 30 s; panics with `what` if it never holds.
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..120 {
-        if let Some(v) = check() {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("{what} did not happen within 30 s");
 }
 
 fn qualified(inst: &Installation, subject: &str, name: &str) -> (String, String, PathBuf) {

@@ -48,4 +48,5 @@ mod smart_card;
 mod standalone_ocsp;
 mod startup_checks;
 mod two_nodes;
+mod two_nodes_revocation;
 mod uniqueness;

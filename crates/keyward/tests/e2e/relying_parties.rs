@@ -8,11 +8,9 @@
 
 use crate::common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use openssl::x509::X509;
 
@@ -20,39 +18,9 @@ use common::tokens::{issue, p12_arg};
 use common::{
     crl_settings, on_both_engines, point_client_conf, public_addr, run, start_server, text,
 };
-use common::{Engine, Installation, KillOnDrop};
+use common::{http_get, wait_for, Engine, Installation, KillOnDrop};
 
 on_both_engines!(ocsptool_and_certtool_agree_with_the_public_listener);
-
-/// `GET path` on the public listener: (status line, body).
-fn http_get(at: SocketAddr, path: &str) -> (String, Vec<u8>) {
-    let mut tcp = TcpStream::connect_timeout(&at, Duration::from_secs(5)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        tcp,
-        "GET {path} HTTP/1.1\r\nHost: {at}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = Vec::new();
-    tcp.read_to_end(&mut answer).unwrap();
-    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&answer[..end]).to_string();
-    (
-        head.lines().next().unwrap().to_string(),
-        answer[end + 4..].to_vec(),
-    )
-}
-
-/// Polls `check` every 250 ms for at most 30 s; panics with `what` if it never holds.
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..120 {
-        if let Some(v) = check() {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("{what} did not happen within 30 s");
-}
 
 /// Issues a qualified certificate for `cn`: (certificate id, PEM file).
 fn person(inst: &Installation, given: &str, sur: &str, number: u32) -> (String, PathBuf) {

@@ -1,13 +1,10 @@
 //! `keyward ocsp`, the standalone responder: it starts and answers from a copy of the
 //! installation without the CA key, the KRA and the audit key, checked with `openssl ocsp`.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use std::time::{Duration, Instant};
 
 use crate::common::tokens::{issue, p12_arg, p12_contents};
-use crate::common::{keyward, run, text, Installation};
+use crate::common::{keyward, run, start_responder, text, Installation, KillOnDrop};
 
 /// Copies `from` to `to` (files and folders, recursively).
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -43,23 +40,8 @@ fn standalone_responder_needs_no_ca_key_kra_or_audit_key() {
     assert_eq!(refused.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("public.listen"));
 
-    let mut responder = keyward()
-        .args(["ocsp", "--listen", "127.0.0.1:0", "--dir"])
-        .arg(&copy)
-        .args(["--database", &inst.database_url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn keyward ocsp");
-    let mut banner = String::new();
-    BufReader::new(responder.stdout.take().expect("stdout"))
-        .read_line(&mut banner)
-        .expect("banner");
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in the banner {banner:?}"))
-        .to_string();
+    let (responder, url) = start_responder(&copy, &inst.database_url);
+    let _responder = KillOnDrop(responder);
     let ask = |cert: &std::path::Path| {
         let answer = std::process::Command::new("openssl")
             .args(["ocsp", "-no_nonce", "-issuer"])
@@ -121,8 +103,6 @@ fn standalone_responder_needs_no_ca_key_kra_or_audit_key() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let _ = responder.kill();
-    let _ = responder.wait();
     assert!(text_signer.contains("Response verify OK"), "{text_signer}");
     assert!(text_signer.contains("signer.pem: good"), "{text_signer}");
     assert!(good.contains("carol.pem: good"), "{good}");

@@ -290,6 +290,80 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `GET path` on a public listener: (status line, body).
+pub(crate) fn http_get(at: std::net::SocketAddr, path: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect_timeout(&at, std::time::Duration::from_secs(5))
+        .expect("connect");
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {at}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).expect("read");
+    let end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP head");
+    let head = String::from_utf8_lossy(&answer[..end]).to_string();
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, answer[end + 4..].to_vec())
+}
+
+/// Starts `keyward ocsp --listen 127.0.0.1:0 --dir DIR --database URL` (stderr discarded):
+/// the process and its OCSP URL from the banner.
+pub(crate) fn start_responder(dir: &Path, database_url: &str) -> (Child, String) {
+    let mut responder = keyward()
+        .args(["ocsp", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(dir)
+        .args(["--database", database_url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn keyward ocsp");
+    let mut banner = String::new();
+    BufReader::new(responder.stdout.take().expect("stdout"))
+        .read_line(&mut banner)
+        .expect("banner");
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .map(str::to_string);
+    match url {
+        Some(url) => (responder, url),
+        None => {
+            let _ = responder.kill();
+            panic!("no address in the responder's banner {banner:?}")
+        }
+    }
+}
+
+/// Polls `check` every 250 ms for at most 30 s; panics with `what` if it never holds.
+pub(crate) fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..120 {
+        if let Some(v) = check() {
+            return v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    panic!("{what} did not happen within 30 s");
+}
+
+/// Stops `server` as an operator does (SIGTERM) and waits for it: it gives up its leases.
+pub(crate) fn terminate(mut server: KillOnDrop) {
+    let pid = server.0.id().to_string();
+    let out = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .output()
+        .expect("kill");
+    assert!(out.status.success(), "{}", text(&out));
+    let status = server.0.wait().expect("wait");
+    assert!(status.success(), "the server stopped cleanly: {status}");
+}
+
 /// The public listener's address, from the banner the server logs in `log`.
 pub(crate) fn public_addr(log: &Path) -> std::net::SocketAddr {
     let text = std::fs::read_to_string(log).expect("server log");
