@@ -8,6 +8,7 @@ mod cli;
 mod crl;
 mod init;
 mod kra;
+mod logging;
 mod ocsp;
 mod officer;
 mod output;
@@ -30,21 +31,8 @@ pub const EXIT_INPUT: i32 = 2;
 
 fn main() {
     let cli = Cli::parse();
-    let verbose_default = matches!(
-        cli.command,
-        Command::Server(_) | Command::Ocsp(_) | Command::Quickstart(_)
-    );
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if verbose_default {
-            "info,hyper=warn,sqlx=warn"
-        } else {
-            "warn"
-        })
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    // Quickstart is a demo for a person at a terminal: its own output, no server log lines.
+    logging::init(matches!(cli.command, Command::Server(_) | Command::Ocsp(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,5 +1,7 @@
 //! `keyward server`: the CM host (see [`keyward_admin::serve`]).
 
+use std::io::IsTerminal;
+
 use keyward_admin::serve::bind_with_public;
 
 use crate::cli::ServerArgs;
@@ -16,30 +18,27 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
     )
     .await
     .map_err(admin_error)?;
-    tracing::info!(
+    // One banner line on stdout: scripts and tests read its first line for the address. The
+    // log says the same for log files and journals, but not when both go to one terminal.
+    let log_addresses = !(std::io::stdout().is_terminal() && std::io::stderr().is_terminal());
+    let mut banner = format!("keyward server listening on https://{}", bound.addr);
+    let mut log = format!(
         "keyward server {} listening on https://{}",
         env!("CARGO_PKG_VERSION"),
         bound.addr
     );
-    // One banner line: scripts and tests read the first line for the address.
-    let metrics = match bound.metrics_addr {
-        Some(at) => {
-            tracing::info!("metrics at http://{at}/metrics");
-            format!(" (metrics at http://{at}/metrics)")
-        }
-        None => String::new(),
-    };
-    let public = match bound.public_addr {
-        Some(at) => {
-            tracing::info!("public listener (CRLs, OCSP) at http://{at}/");
-            format!(" (public at http://{at}/)")
-        }
-        None => String::new(),
-    };
-    println!(
-        "keyward server listening on https://{}{metrics}{public} (Ctrl-C to stop)",
-        bound.addr
-    );
+    if let Some(at) = bound.metrics_addr {
+        banner.push_str(&format!(" (metrics at http://{at}/metrics)"));
+        log.push_str(&format!("; metrics at http://{at}/metrics"));
+    }
+    if let Some(at) = bound.public_addr {
+        banner.push_str(&format!(" (public at http://{at}/)"));
+        log.push_str(&format!("; public listener (CRLs, OCSP) at http://{at}/"));
+    }
+    if log_addresses {
+        tracing::info!("{log}");
+    }
+    println!("{banner} (Ctrl-C to stop)");
     bound.serve(shutdown_signal()).await;
     tracing::info!("keyward server stopped");
     Ok(())
