@@ -16,6 +16,7 @@ mod attribute_certs;
 mod audit;
 mod audit_chain;
 mod audit_search;
+mod by_procedure;
 mod certificates;
 mod crash;
 mod crls;
@@ -49,6 +50,7 @@ pub use audit_chain::{
     GENESIS_HASH,
 };
 pub use audit_search::AuditQuery;
+pub use by_procedure::MAX_UNEXPIRED;
 pub use certificates::{Recorded, TokenRecord};
 pub use crash::{crash_point, CRASH_ENV};
 pub use crls::{CrlFacts, CrlKind, NewCrl, StoredCrl};

@@ -10,6 +10,7 @@ mod common;
 mod approvals;
 mod archived_keys;
 mod audit;
+mod by_procedure;
 mod certificates;
 mod crls;
 mod nonces;
