@@ -111,15 +111,28 @@ pub async fn bind_with_public(
                 store.clone(),
                 config.clone(),
             );
-            // A certificate that fell due while the server was down is renewed before the
-            // first answer; if that fails, a certificate still valid serves meanwhile (the
-            // renewer retries), an expired one refuses to start.
+            // A renewal another node recorded while this one was down is adopted, and a
+            // certificate that fell due is renewed, before the first answer; if that fails (or
+            // another node is renewing), a certificate still valid serves meanwhile (the
+            // renewer checks again), an expired one refuses to start.
             let now = std::time::SystemTime::now();
-            if let Err(e) = renewer.renew_if_due(now).await {
-                if service.responder().certificate_not_after() <= now {
-                    return Err(e.into());
+            let checked = renewer.renew_if_due(now).await;
+            let expired = service.responder().certificate_not_after() <= now;
+            match checked {
+                Err(e) if expired => return Err(e.into()),
+                Err(e) => tracing::error!("OCSP signing certificate renewal failed: {e}"),
+                Ok(_) if expired => {
+                    return Err(ServerError::Config {
+                        path: config.path.clone(),
+                        reason: format!(
+                            "ocsp.certificate: expired, and another node holds the {} \
+                             lease: start again once it has renewed",
+                            keyward_server::ocsp::renew::LEASE
+                        ),
+                    }
+                    .into())
                 }
-                tracing::error!("OCSP signing certificate renewal failed: {e}");
+                Ok(renewal) => renewer.log(&renewal),
             }
             Some((freshness, renewer))
         }

@@ -2,7 +2,9 @@
 //! needs (`database.url`, `ca.issuing.certificate`, `ocsp.*`, `crl.url`/`crl.delta-url`) and
 //! never loads the CA key, the KRA or the audit key, so that several responders can run beside
 //! the database, apart from the CA host. It writes nothing to the database: freshness comes
-//! from polling the revocation-change counter, the CRLs served are the ones the CA nodes stored.
+//! from polling the revocation-change counter, the CRLs served are the ones the CA nodes stored,
+//! and a renewal of the OCSP signing certificate a CA node recorded is adopted at start and
+//! within a minute ([`adopt::keep_adopting`], in memory only).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use openssl::x509::X509;
 use tokio::net::TcpListener;
 
-use keyward_server::ocsp::{Freshness, OcspService};
+use keyward_server::ocsp::{adopt, Freshness, OcspService};
 use keyward_server::{public, ServerError};
 
 use crate::error::{context, AdminError};
@@ -25,6 +27,8 @@ pub struct BoundResponder {
     service: Arc<OcspService>,
     freshness: Freshness,
     crl: Option<public::CrlRoutes>,
+    /// cm.conf, for adopting renewals (the OCSP key's settings).
+    config: keyward_server::ServerConfig,
 }
 
 /// Loads the responder's part of `config_file` (cm.conf), opens the database (`database`
@@ -66,8 +70,21 @@ pub async fn bind_responder(
     let store = open_store(&config, database.is_some()).await?;
     let service = keyward_server::ocsp::load(&config, &issuing, store.clone())?
         .ok_or_else(|| refuse("ocsp.certificate", "not set".into()))?;
-    if service.responder().certificate_not_after() <= std::time::SystemTime::now() {
-        return Err(refuse("ocsp.certificate", "expired".into()).into());
+    // A renewal a CA node recorded is put in use before the expiry check: a responder whose
+    // file still holds the certificate before it starts when the database holds its renewal.
+    let now = std::time::SystemTime::now();
+    if let Some(cert) = adopt::adopt(&service, &config, now).await? {
+        tracing::info!(
+            "OCSP signing certificate {} adopted from the database (newer than ocsp.certificate)",
+            adopt::serial_hex(&cert)
+        );
+    }
+    if service.responder().certificate_not_after() <= now {
+        return Err(refuse(
+            "ocsp.certificate",
+            "expired, and the database holds no renewal of it".into(),
+        )
+        .into());
     }
     let freshness = Freshness::start(service.clone())
         .await
@@ -95,6 +112,7 @@ pub async fn bind_responder(
         service,
         freshness,
         crl,
+        config,
     })
 }
 
@@ -112,6 +130,7 @@ impl BoundResponder {
         };
         router = router.merge(keyward_server::ocsp::ocsp_router(self.service.clone()));
         let fresh = tokio::spawn(keyward_server::ocsp::keep_fresh(self.freshness));
+        let adopting = tokio::spawn(adopt::keep_adopting(self.service.clone(), self.config));
         public::serve(
             self.listener,
             router,
@@ -120,5 +139,6 @@ impl BoundResponder {
         )
         .await;
         fresh.abort();
+        adopting.abort();
     }
 }

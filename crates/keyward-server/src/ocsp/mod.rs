@@ -3,7 +3,8 @@
 //! access to the store, and the pre-signed response cache. No CA key: it can run apart.
 //!
 //! [`ocsp_router`] serves it; [`keep_fresh`] invalidates cached responses within a second of a
-//! revocation committed by any node; [`Renewer`] (CA host only) renews the signing certificate.
+//! revocation committed by any node; [`Renewer`] (CA host only) renews the signing certificate,
+//! once among the nodes of a database; [`adopt`] puts a renewal another node recorded in use.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -18,6 +19,7 @@ use keyward_store::Store;
 use crate::config::{OcspConfig, ServerConfig};
 use crate::error::ServerError;
 
+pub mod adopt;
 mod fresh;
 mod load;
 pub mod renew;
@@ -26,7 +28,7 @@ mod source;
 
 pub use fresh::{keep_fresh, Freshness, POLL_INTERVAL};
 pub use load::{check_responder_certificate, load, load_signer};
-pub use renew::Renewer;
+pub use renew::{Renewal, Renewer};
 pub use router::{ocsp_router, MAX_POST_BYTES};
 pub use source::{answer, serial_from_hex, StoreSource};
 
@@ -38,6 +40,9 @@ const CACHE_MAX_AGE: Duration = Duration::from_secs(600);
 pub struct OcspService {
     /// The responder and its certificate, swapped together when the certificate is renewed.
     current: RwLock<(Arc<Responder>, X509)>,
+    /// The issuing CA's certificate, which every signing certificate put in use must be issued
+    /// by.
+    issuing: X509,
     issuers: IssuerSet,
     source: StoreSource,
     cache: Option<ResponseCache>,
@@ -69,6 +74,7 @@ impl OcspService {
         Ok(OcspService {
             settings: responder.settings(),
             current: RwLock::new((Arc::new(responder), certificate)),
+            issuing: issuing.clone(),
             issuers,
             source: StoreSource::new(store, issuer),
             cache,
@@ -108,6 +114,11 @@ impl OcspService {
             .unwrap_or_else(|e| e.into_inner())
             .1
             .clone()
+    }
+
+    /// The issuing CA's certificate.
+    pub fn issuing(&self) -> &X509 {
+        &self.issuing
     }
 
     /// Puts `responder` with its (renewed) certificate in use; requests under way finish with
@@ -153,5 +164,7 @@ fn refuse(config: &ServerConfig, setting: &str, reason: impl std::fmt::Display) 
     }
 }
 
+#[cfg(test)]
+mod renew_tests;
 #[cfg(test)]
 mod tests;

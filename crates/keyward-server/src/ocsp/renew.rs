@@ -1,7 +1,8 @@
 //! The delegated OCSP signing certificate: issued (by `keyward init`) and renewed (by the CA
 //! host, when less than a third of its validity is left) through the one issuance path,
 //! [`CertificateAuthority::issue`] with the `ocsp-signing` certificate procedure; recorded and
-//! audited in one transaction like every certificate. Renewal keeps the key.
+//! audited in one transaction like every certificate. Renewal keeps the key. Of several CA nodes
+//! sharing a database, the one holding the [`LEASE`] renews; the others adopt its renewal.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,8 +18,9 @@ use keyward_proto::KeyOrigin;
 use keyward_store::{AuditCategory, NewAudit, Outcome, Store};
 
 use super::load::responder;
-use super::OcspService;
+use super::{adopt, OcspService};
 use crate::config::ServerConfig;
+use crate::crl::schedule::random_holder;
 use crate::error::ServerError;
 use crate::service::{certificate_record, name_to_string, unix_now, RecordContext};
 
@@ -100,12 +102,35 @@ pub fn due(not_before: SystemTime, not_after: SystemTime, now: SystemTime) -> bo
     left < total / 3
 }
 
-/// Renews the responder's certificate on the CA host.
+/// What one check of [`Renewer::renew_if_due`] did.
+#[derive(Debug, Clone)]
+pub enum Renewal {
+    /// Nothing: the certificate in use is not due, and the database holds no newer one.
+    Nothing,
+    /// Due, but another node holds the [`LEASE`]: it is renewing, and its renewal is adopted
+    /// at a next check.
+    Deferred,
+    /// A newer certificate another node recorded was put in use (and is not due).
+    Adopted(X509),
+    /// This node issued, recorded and put in use this renewal.
+    Renewed(X509),
+}
+
+/// The lease the CA nodes of one database take to renew: one renewal among them.
+pub const LEASE: &str = "ocsp-renewal";
+/// How long the lease lasts: far longer than an issuance takes, short enough that a node that
+/// died holding it is replaced at one of the next checks.
+pub const LEASE_TTL: Duration = Duration::from_secs(120);
+
+/// Renews the responder's certificate on the CA host, once among the CA nodes sharing the
+/// database: a node adopts a renewal another recorded, and issues only under the [`LEASE`].
 pub struct Renewer {
     service: Arc<OcspService>,
     ca: Arc<CertificateAuthority>,
     store: Store,
     config: ServerConfig,
+    /// This node's name as the lease's holder ([`random_holder`]).
+    holder: String,
 }
 
 impl Renewer {
@@ -122,6 +147,7 @@ impl Renewer {
             ca,
             store,
             config,
+            holder: random_holder(),
         }
     }
 
@@ -133,19 +159,47 @@ impl Renewer {
             .ok_or_else(|| super::refuse(&self.config, "ocsp.certificate", "is not set"))
     }
 
-    /// Renews the certificate if it is due at `now`; returns whether it did. The new
-    /// certificate is recorded and audited, written over `ocsp.certificate` atomically, and put
-    /// in use without a restart.
-    pub async fn renew_if_due(&self, now: SystemTime) -> Result<bool, ServerError> {
+    /// One check at `now`. First adopts a newer certificate another node recorded (see
+    /// [`adopt::newer_certificate`]); then, if the one in use is due, takes the [`LEASE`],
+    /// looks again under it (the holder before may just have renewed), and only then renews:
+    /// the new certificate is recorded and audited (`renew-ocsp-certificate`) in one
+    /// transaction. What is put in use is written over `ocsp.certificate` atomically and used
+    /// without a restart. The lease is released after the renewal, failed or not.
+    pub async fn renew_if_due(&self, now: SystemTime) -> Result<Renewal, ServerError> {
+        let adopted = self.adopt(now).await?;
+        if !self.is_due(now) {
+            return Ok(adopted.map_or(Renewal::Nothing, Renewal::Adopted));
+        }
+        if !self.store.try_lease(LEASE, &self.holder, LEASE_TTL).await? {
+            return Ok(adopted.map_or(Renewal::Deferred, Renewal::Adopted));
+        }
+        let renewal = self.renew_under_lease(now).await;
+        if let Err(e) = self.store.release_lease(LEASE, &self.holder).await {
+            // It expires by itself: another node renews after LEASE_TTL at the latest.
+            tracing::warn!("OCSP signing certificate: releasing the {LEASE} lease: {e}");
+        }
+        match renewal? {
+            Some(cert) => Ok(Renewal::Renewed(cert)),
+            None => Ok(Renewal::Adopted(self.service.certificate())),
+        }
+    }
+
+    fn is_due(&self, now: SystemTime) -> bool {
         let current = self.service.certificate();
-        let (from, to) = (
+        due(
             asn1_time(current.not_before()),
             asn1_time(current.not_after()),
-        );
-        if !due(from, to, now) {
-            return Ok(false);
+            now,
+        )
+    }
+
+    /// Under the lease: adopts what a node recorded meanwhile (`None`), else renews.
+    async fn renew_under_lease(&self, now: SystemTime) -> Result<Option<X509>, ServerError> {
+        if self.adopt(now).await?.is_some() {
+            return Ok(None);
         }
         let fail = |reason: String| super::refuse(&self.config, "ocsp.certificate", reason);
+        let current = self.service.certificate();
         let procedures = self.store.procedures().await?;
         let procedure = procedures
             .certificate
@@ -172,36 +226,79 @@ impl Renewer {
         )
         .await
         .map_err(|e| fail(format!("renewal: {e}")))?;
-        let pem = cert.to_pem().map_err(|e| fail(format!("renewal: {e}")))?;
-        let path = self.path()?;
-        keyward_crypto::files::write_secret(&path, &pem).map_err(|e| ServerError::File {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        self.put_in_use(&cert)?;
+        Ok(Some(cert))
+    }
+
+    /// Adopts a newer certificate from the database, if there is one: in use, and written over
+    /// `ocsp.certificate` (the CA host's file is what its next start reads).
+    async fn adopt(&self, now: SystemTime) -> Result<Option<X509>, ServerError> {
+        let found = adopt::newer_certificate(&self.service, &self.config, now).await?;
+        if let Some(cert) = &found {
+            self.put_in_use(cert)?;
+        }
+        Ok(found)
+    }
+
+    /// Writes `cert` over `ocsp.certificate` atomically and signs with it from now on. The
+    /// responder is built first, so that a certificate the key does not fit is refused before
+    /// the file is touched.
+    fn put_in_use(&self, cert: &X509) -> Result<(), ServerError> {
+        let fail = |reason: String| super::refuse(&self.config, "ocsp.certificate", reason);
         let ocsp = self
             .config
             .ocsp
             .as_ref()
             .ok_or_else(|| fail("is not set".into()))?;
-        let responder = responder(&self.config, ocsp, &cert)?;
-        self.service.swap_responder(responder, cert);
-        tracing::info!("OCSP signing certificate renewed ({})", path.display());
-        Ok(true)
+        let responder = responder(&self.config, ocsp, cert)?;
+        let pem = cert.to_pem().map_err(|e| fail(e.to_string()))?;
+        let path = self.path()?;
+        keyward_crypto::files::write_secret(&path, &pem).map_err(|e| ServerError::File {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        self.service.swap_responder(responder, cert.clone());
+        Ok(())
     }
 
-    /// Checks every [`CHECK_INTERVAL`] until aborted; a failure is logged and retried.
+    /// Checks every [`CHECK_INTERVAL`] until aborted, logging what happened; a failure is
+    /// logged and retried at the next check.
     pub async fn run(self) {
         let mut tick = tokio::time::interval(CHECK_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = self.renew_if_due(SystemTime::now()).await {
-                tracing::error!("OCSP signing certificate renewal failed: {e}");
+            match self.renew_if_due(SystemTime::now()).await {
+                Ok(renewal) => self.log(&renewal),
+                Err(e) => tracing::error!("OCSP signing certificate renewal failed: {e}"),
             }
+        }
+    }
+
+    /// Logs what a check did (nothing, when it did nothing).
+    pub fn log(&self, renewal: &Renewal) {
+        let file = self
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        match renewal {
+            Renewal::Nothing => {}
+            Renewal::Deferred => tracing::info!(
+                "OCSP signing certificate due; another node holds the {LEASE} lease and renews it"
+            ),
+            Renewal::Adopted(cert) => tracing::info!(
+                "OCSP signing certificate {} adopted from the database ({file})",
+                adopt::serial_hex(cert)
+            ),
+            Renewal::Renewed(cert) => tracing::info!(
+                "OCSP signing certificate renewed: {} ({file})",
+                adopt::serial_hex(cert)
+            ),
         }
     }
 }
 
-fn asn1_time(t: &openssl::asn1::Asn1TimeRef) -> SystemTime {
+pub(super) fn asn1_time(t: &openssl::asn1::Asn1TimeRef) -> SystemTime {
     let secs = openssl::asn1::Asn1Time::from_unix(0)
         .ok()
         .and_then(|epoch| epoch.diff(t).ok())
