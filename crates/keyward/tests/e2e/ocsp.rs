@@ -22,7 +22,7 @@ use openssl::x509::X509;
 use common::tokens::{issue, p12_arg, p12_contents};
 use common::{keyward, on_both_engines, public_addr, run, start_server, text, Engine};
 use common::{Installation, KillOnDrop};
-use keyward_server::ocsp::{keep_fresh, ocsp_router, Freshness, OcspService, Renewer};
+use keyward_server::ocsp::{keep_fresh, ocsp_router, Freshness, OcspService, Renewal, Renewer};
 use keyward_server::ServerConfig;
 use keyward_store::Store;
 
@@ -289,12 +289,14 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
     let renewer = Renewer::new(r.service.clone(), ca, r.store.clone(), r.config.clone());
     let before = r.service.certificate();
     let file_before = std::fs::read(inst.dir.join("ocsp/signer.pem")).unwrap();
-    assert!(!r
+    let now = r
         .runtime
         .block_on(renewer.renew_if_due(SystemTime::now()))
-        .unwrap());
+        .unwrap();
+    assert!(matches!(now, Renewal::Nothing), "{now:?}");
     let later = SystemTime::now() + Duration::from_secs(6 * 86_400);
-    assert!(r.runtime.block_on(renewer.renew_if_due(later)).unwrap());
+    let renewal = r.runtime.block_on(renewer.renew_if_due(later)).unwrap();
+    assert!(matches!(renewal, Renewal::Renewed(_)), "{renewal:?}");
     let after = r.service.certificate();
     assert_ne!(
         before.serial_number().to_bn().unwrap(),
