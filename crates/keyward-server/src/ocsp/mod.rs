@@ -21,6 +21,7 @@ use crate::error::ServerError;
 
 pub mod adopt;
 mod fresh;
+mod issue;
 mod load;
 pub mod renew;
 mod router;
