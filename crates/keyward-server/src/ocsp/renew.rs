@@ -136,6 +136,23 @@ impl Renewer {
         }
         let fail = |reason: String| super::refuse(&self.config, "ocsp.certificate", reason);
         let current = self.service.certificate();
+        // A revoked signer's key (keyCompromise, most likely) must not get a new certificate.
+        let serial = current
+            .serial_number()
+            .to_bn()
+            .and_then(|n| n.to_hex_str().map(|h| h.to_string()))
+            .map_err(|e| fail(format!("renewal: serial: {e}")))?;
+        let status = self
+            .store
+            .certificate_status(self.service.source().issuer(), &serial)
+            .await?;
+        if let Some(r) = status.and_then(|s| s.revocation).filter(|r| r.in_force()) {
+            return Err(fail(format!(
+                "renewal: the certificate in use (serial {serial}) is revoked ({}): its key \
+                 is not renewed; issue a new OCSP signing key and certificate",
+                r.reason.name()
+            )));
+        }
         let procedures = self.store.procedures().await?;
         let procedure = procedures
             .certificate

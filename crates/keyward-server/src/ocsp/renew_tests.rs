@@ -30,7 +30,8 @@ use crate::service::unix_now;
 keyward_testkit::on_both_engines!(async keyward_testkit::fresh_database =>
     two_nodes_due_at_once_renew_once_and_end_on_one_certificate,
     a_node_adopts_the_newest_fitting_certificate_without_issuing,
-    the_standalone_adoption_changes_memory_only
+    the_standalone_adoption_changes_memory_only,
+    a_revoked_signer_is_not_renewed
 );
 
 const DAY: i64 = 86_400;
@@ -327,4 +328,53 @@ async fn the_standalone_adoption_changes_memory_only(db: TestDatabase) {
         .await
         .unwrap()
         .is_none());
+}
+
+async fn a_revoked_signer_is_not_renewed(db: TestDatabase) {
+    let h = hierarchy();
+    let ca = Arc::new(ca_of(&h));
+    let key = ocsp_key();
+    let store = store(&db).await;
+    let first = issue_at(&ca, &key, unix_now() - 5 * DAY);
+    record(
+        &store,
+        &h.issuing_cert,
+        &first,
+        "test",
+        "issue-ocsp-certificate",
+    )
+    .await
+    .unwrap();
+    let issuer = crate::service::name_to_string(h.issuing_cert.subject_name());
+    let rows = store
+        .unexpired_certificates(PROCEDURE, &issuer, unix_now(), 16)
+        .await
+        .unwrap();
+    let record = audit(AuditCategory::CertificatesRevoked, "revoke-certificate");
+    let revocation = NewRevocation {
+        certificate_id: rows[0].id,
+        reason: RevocationReason::KeyCompromise,
+        invalidity_date: None,
+        audit: &record,
+    };
+    type NoAnswer = fn(&StoredCertificate) -> Answered;
+    store
+        .revoke(&revocation, None::<(&RequestKey, NoAnswer)>)
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (service, config, path) = node(tmp.path(), &h, &key, &first, store.clone());
+    let renewer = Renewer::new(service.clone(), ca, store.clone(), config);
+    let err = renewer
+        .renew_if_due(SystemTime::now())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ocsp.certificate") && err.contains("revoked (keyCompromise)"),
+        "{err}"
+    );
+    assert_eq!(audited(&store, "renew-ocsp-certificate").await, 0);
+    assert_eq!(der(&service.certificate()), der(&first));
+    assert_eq!(file_der(&path), der(&first));
 }
