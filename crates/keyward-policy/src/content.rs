@@ -196,15 +196,10 @@ fn check_selections(selections: &[KeySelection]) -> Result<(), ContentError> {
                     ),
                 ))
             }
-            KeySelection::Serial(hex)
-                if hex.is_empty()
-                    || hex.len() > 64
-                    || !hex.chars().all(|c| c.is_ascii_hexdigit() || c == ':') =>
-            {
-                return Err(err(
-                    "recover-serial",
-                    format!("{:?} is not a serial number in hex", shorten(hex)),
-                ))
+            KeySelection::Serial(hex) => {
+                if let Err(why) = crate::serial::normalize(hex) {
+                    return Err(err("recover-serial", format!("{:?}: {why}", shorten(hex))));
+                }
             }
             _ => {}
         }

@@ -19,6 +19,7 @@ pub mod qc;
 mod qc_summary;
 pub mod revocation;
 pub mod roles;
+pub mod serial;
 pub mod subject;
 pub mod usage;
 

@@ -32,14 +32,9 @@ impl Certificate {
                 Ok(Certificate::Id(id))
             }
             (None, Some(serial)) => {
-                let digits: String = serial.chars().filter(|&c| c != ':').collect();
-                if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(RaError::input(
-                        "--serial",
-                        "a serial number is given in hex",
-                    ));
-                }
-                Ok(Certificate::Serial(digits))
+                let serial = keyward_policy::serial::normalize(&serial)
+                    .map_err(|why| RaError::input("--serial", why))?;
+                Ok(Certificate::Serial(serial))
             }
             _ => Err(RaError::input(
                 "--id",
@@ -157,7 +152,7 @@ mod tests {
         );
         assert_eq!(
             Certificate::from_options(None, Some("0a:FF".into())).unwrap(),
-            Certificate::Serial("0aFF".into())
+            Certificate::Serial("aff".into())
         );
         for (id, serial) in [
             (None, None),

@@ -8,26 +8,11 @@ use sqlx::query::Query;
 
 use crate::{Engine, StoreError};
 
-/// The searchable form of a hex serial number: lowercase, no leading zeros, so `00AB`,
-/// `0x00ab` and `00:ab` are all `ab`.
+/// The searchable form of a hex serial number ([`keyward_policy::serial::normalize`]):
+/// lowercase, no leading zeros, so `00AB`, `0x00ab`, `00:ab` and `00 AB` are all `ab`.
 pub(crate) fn normalize_serial(hex: &str) -> Result<String, StoreError> {
-    let hex = hex.trim();
-    let hex = hex
-        .strip_prefix("0x")
-        .or_else(|| hex.strip_prefix("0X"))
-        .unwrap_or(hex);
-    let digits: String = hex.chars().filter(|&c| c != ':').collect();
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(StoreError::Invalid(
-            "certificate serial: expected hex digits".into(),
-        ));
-    }
-    let trimmed = digits.trim_start_matches('0').to_ascii_lowercase();
-    Ok(if trimmed.is_empty() {
-        "0".into()
-    } else {
-        trimmed
-    })
+    keyward_policy::serial::normalize(hex)
+        .map_err(|why| StoreError::Invalid(format!("certificate serial: {why}")))
 }
 
 /// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.

@@ -427,7 +427,9 @@ async fn approvals(s: &Session, command: ApprovalsCommand) -> anyhow::Result<()>
     Ok(())
 }
 
-fn search_given(search: &CertificateSearch) -> anyhow::Result<()> {
+/// Checks that a search names something, and reads `--serial` as officers copy serials (see
+/// [`keyward_policy::serial::normalize`]), so that a typo is exit 2 here, not a refusal.
+fn search_given(mut search: CertificateSearch) -> anyhow::Result<CertificateSearch> {
     if search.id.is_none()
         && search.serial.is_none()
         && search.subject.is_none()
@@ -435,11 +437,16 @@ fn search_given(search: &CertificateSearch) -> anyhow::Result<()> {
     {
         return Err(input_error("give --id, --serial, --subject or --status"));
     }
-    Ok(())
+    if let Some(text) = &search.serial {
+        let serial = keyward_policy::serial::normalize(text)
+            .map_err(|why| input_error(format!("--serial: {why}")))?;
+        search.serial = Some(serial);
+    }
+    Ok(search)
 }
 
 async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
-    search_given(&search)?;
+    let search = search_given(search)?;
     let found = s.client.certificates(&search).await?;
     print_results(
         &found,
@@ -521,7 +528,7 @@ async fn attribute_certificates(
 }
 
 async fn archived_keys(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
-    search_given(&search)?;
+    let search = search_given(search)?;
     let found = s.client.archived_keys(&search).await?;
     print_results(
         &found,

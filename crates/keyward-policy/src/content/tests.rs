@@ -312,12 +312,12 @@ fn refused() {
         (
             case("a serial number that is not hex", "recover-encryption-reuse", ALICE).recover_serial("xyz"),
             "recover-serial",
-            "\"xyz\" is not a serial number in hex",
+            "\"xyz\": 'x' is not a hex digit (a serial is hex, e.g. 5d:e9:36 or 5DE936)",
         ),
         (
             case("an empty serial number", "recover-encryption-new", ALICE).recover_serial(""),
             "recover-serial",
-            "\"\" is not a serial number in hex",
+            "\"\": no hex digits (a serial is hex, e.g. 5d:e9:36 or 5DE936)",
         ),
         (
             case("keys picked for a token that recovers none", "soft-signing", ALICE).recover_serial("0a"),

@@ -65,12 +65,13 @@ fn search_criteria(q: CertQuery) -> Result<Criteria, ApiFailure> {
         })?),
         None => None,
     };
-    if let Some(serial) = &q.serial {
-        if serial.is_empty() || serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_hexdigit())
-        {
-            return Err(Refusal::invalid("serial", "a serial number is given in hex").into());
-        }
-    }
+    let serial = match &q.serial {
+        Some(text) => Some(
+            keyward_policy::serial::normalize(text)
+                .map_err(|why| ApiFailure::from(Refusal::invalid("serial", why)))?,
+        ),
+        None => None,
+    };
     if let Some(subject) = &q.subject {
         if subject.chars().count() > 1024 {
             return Err(Refusal::invalid("subject", "longer than 1024 characters").into());
@@ -90,7 +91,7 @@ fn search_criteria(q: CertQuery) -> Result<Criteria, ApiFailure> {
     };
     Ok(Criteria {
         id,
-        serial: q.serial,
+        serial,
         subject: q.subject,
         status,
     })

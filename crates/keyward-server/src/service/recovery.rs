@@ -41,16 +41,8 @@ impl Issuance {
                     )
                 }
                 KeySelection::Serial(text) => {
-                    let hex = text.trim();
-                    if hex.is_empty()
-                        || hex.len() > 64
-                        || !hex.chars().all(|c| c.is_ascii_hexdigit() || c == ':')
-                    {
-                        return Err(Refusal::invalid(
-                            "recover",
-                            "a serial number is given in hex",
-                        ));
-                    }
+                    let hex = keyward_policy::serial::normalize(text)
+                        .map_err(|why| Refusal::invalid("recover", why))?;
                     (
                         ArchivedKeyQuery {
                             serial_hex: Some(hex.to_string()),

@@ -86,20 +86,12 @@ fn target(certificate_id: Option<&str>, serial_hex: Option<&str>) -> Result<Targ
             })
         }
         (None, Some(serial)) => {
-            let digits = serial.trim_start_matches("0x").replace(':', "");
-            if digits.is_empty()
-                || digits.len() > 64
-                || !digits.chars().all(|c| c.is_ascii_hexdigit())
-            {
-                return Err(Refusal::invalid(
-                    "serial_hex",
-                    "a serial number is given in hex (at most 64 digits)",
-                ));
-            }
+            let serial = keyward_policy::serial::normalize(serial)
+                .map_err(|why| Refusal::invalid("serial_hex", why))?;
             Ok(Target {
                 field: "serial_hex",
                 id: None,
-                serial: Some(digits.trim_start_matches('0').to_ascii_lowercase()),
+                serial: Some(serial),
             })
         }
         _ => Err(Refusal::invalid(

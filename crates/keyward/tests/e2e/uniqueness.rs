@@ -69,6 +69,37 @@ fn fifty_tokens_have_distinct_ids_and_serials(engine: Engine) {
     let found: serde_json::Value = serde_json::from_slice(&by_serial.stdout).unwrap();
     assert_eq!(found.as_array().unwrap().len(), 1);
     assert_eq!(found[0]["certificate_id"], last["certificate_id"]);
+    // As officers copy it: `openssl x509 -text`'s pairs with colons, spaces, a 0x prefix.
+    let even = if serial.len() % 2 == 1 {
+        format!("0{serial}")
+    } else {
+        serial.to_string()
+    };
+    let pairs: Vec<&str> = (0..even.len())
+        .step_by(2)
+        .map(|i| &even[i..i + 2])
+        .collect();
+    for spelled in [
+        pairs.join(":"),
+        pairs.join(" ").to_uppercase(),
+        format!("0x00{serial}"),
+    ] {
+        let out = run(
+            inst.ra(&["certificates", "--serial", &spelled, "--json"]),
+            None,
+        );
+        assert!(out.status.success(), "{spelled}: {}", text(&out));
+        let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(found.as_array().unwrap().len(), 1, "{spelled}");
+        assert_eq!(found[0]["certificate_id"], last["certificate_id"]);
+    }
+    let bad = run(inst.ra(&["certificates", "--serial", "5d:g9"]), None);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("'g' is not a hex digit"),
+        "{}",
+        text(&bad)
+    );
     let by_id = run(
         inst.ra(&[
             "certificates",
