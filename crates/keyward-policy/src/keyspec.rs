@@ -85,6 +85,20 @@ impl KeySpec {
     }
 }
 
+impl KeySpec {
+    /// Why the spec is legacy, for specs kept only because the seed's default list offers
+    /// them: shown by `ra key-specs` and warned about when chosen.
+    pub fn legacy(&self) -> Option<&'static str> {
+        match self {
+            KeySpec::Dsa(_) => Some(
+                "DSA is legacy: FIPS 186-5 no longer approves DSA signatures, and a 1024-bit \
+                 DSA key is below every current minimum; many relying parties refuse it",
+            ),
+            KeySpec::Rsa(_) | KeySpec::Ec(_) => None,
+        }
+    }
+}
+
 impl fmt::Display for KeySpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

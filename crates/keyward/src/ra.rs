@@ -183,7 +183,13 @@ async fn key_specs(s: &Session, json: bool) -> anyhow::Result<()> {
         let specs: Vec<_> = list
             .specs()
             .iter()
-            .map(|spec| json!({ "key_spec": spec.to_string(), "default": *spec == list.default_spec() }))
+            .map(|spec| {
+                json!({
+                    "key_spec": spec.to_string(),
+                    "default": *spec == list.default_spec(),
+                    "legacy": spec.legacy().is_some(),
+                })
+            })
             .collect();
         return print_json(&json!({ "source": source, "key_specs": specs }));
     }
@@ -193,7 +199,13 @@ async fn key_specs(s: &Session, json: bool) -> anyhow::Result<()> {
         } else {
             ""
         };
-        println!("{spec}{mark}");
+        match spec.legacy() {
+            Some(_) => println!("{spec}{mark}  (legacy)"),
+            None => println!("{spec}{mark}"),
+        }
+    }
+    if let Some(why) = list.specs().iter().find_map(|s| s.legacy()) {
+        eprintln!("legacy: {why}");
     }
     eprintln!("(from {source})");
     Ok(())
@@ -261,6 +273,12 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
         },
     };
     let mut prepared = Prepared::new(&s.client, &s.config, order).await?;
+    if let Some(why) = prepared.key_spec().legacy() {
+        eprintln!(
+            "warning: {} is a legacy key spec. {why}",
+            prepared.key_spec()
+        );
+    }
     prepared.preview_recovery(&s.client).await?;
     if !args.json {
         eprintln!("{}", prepared.key_management());

@@ -53,6 +53,8 @@ fn issue_every(engine: Engine, specs: &[&str]) {
         let json: serde_json::Value =
             serde_json::from_slice(&out.stdout).expect("issue --json output");
         assert_eq!(json["key_spec"], *spec);
+        let warned = String::from_utf8_lossy(&out.stderr).contains("is a legacy key spec");
+        assert_eq!(warned, spec.starts_with("DSA:"), "{spec}: {}", text(&out));
         assert!(json.get("pin").is_none(), "an entered PIN is never printed");
         let certs = json["certificates"].as_array().expect("certificates");
         assert_eq!(certs.len(), 1);

@@ -49,6 +49,21 @@ fn client_conf_key_specs_override_the_servers() {
     assert_eq!(json["key_specs"].as_array().unwrap().len(), 12);
     assert_eq!(json["key_specs"][0]["key_spec"], "RSA:2048");
     assert_eq!(json["key_specs"][0]["default"], true);
+    for spec in json["key_specs"].as_array().unwrap() {
+        let dsa = spec["key_spec"].as_str().unwrap().starts_with("DSA:");
+        assert_eq!(spec["legacy"], dsa, "{spec}");
+    }
+    let out = run(inst.ra(&["key-specs"]), None);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("DSA:1024  (legacy)\n"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("legacy: DSA is legacy"),
+        "{}",
+        text(&out)
+    );
 
     let conf = inst.client_conf();
     let mut body = std::fs::read_to_string(&conf).unwrap();
