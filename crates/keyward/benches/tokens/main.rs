@@ -26,6 +26,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod baseline;
+#[path = "../common/certs.rs"]
+mod certs;
 mod e2e;
 mod install;
 mod metrics;

@@ -1,87 +1,16 @@
 //! Search at size: one million certificates, each with its archived key, written straight into
-//! the database with multi-row INSERTs (random 126-bit serials, person-like subjects with a
-//! unique serialNumber attribute, a real certificate's DER and a real KRA envelope's size), then
-//! searched through the store API (`find_certificates`, `find_archived_keys`).
+//! the database with multi-row INSERTs (the loader in `benches/common/certs.rs`: random 126-bit
+//! serials, person-like subjects with a unique serialNumber attribute, a real certificate's DER;
+//! archived keys with a real KRA envelope's size), then searched through the store API
+//! (`find_certificates`, `find_archived_keys`).
 
 use std::time::{Duration, Instant};
 
 use keyward_store::{ArchivedKeyQuery, CertificateQuery, Store};
 use sqlx::any::AnyPoolOptions;
 
+use crate::certs::load_certificates;
 use crate::stats::{ms, quantile};
-
-const FIRST: [&str; 40] = [
-    "Anna", "Erik", "Maria", "Lars", "Karin", "Anders", "Eva", "Johan", "Sara", "Per", "Emma",
-    "Karl", "Lena", "Nils", "Ida", "Olof", "Elin", "Jonas", "Maja", "Gustav", "Aino", "Mikko",
-    "Liisa", "Juha", "Sofia", "Lucas", "Chloé", "Jörg", "Zoë", "Øystein", "Ingrid", "Magnus",
-    "Frida", "Oskar", "Hanna", "Viktor", "Alice", "Bob", "Carol", "Dave",
-];
-const LAST: [&str; 40] = [
-    "Svensson",
-    "Johansson",
-    "Karlsson",
-    "Nilsson",
-    "Eriksson",
-    "Larsson",
-    "Olsson",
-    "Persson",
-    "Andersson",
-    "Gustafsson",
-    "Pettersson",
-    "Jonsson",
-    "Lindberg",
-    "Lindqvist",
-    "Berg",
-    "Virtanen",
-    "Korhonen",
-    "Mäkinen",
-    "Nieminen",
-    "Müller",
-    "Schmidt",
-    "Dubois",
-    "Martin",
-    "Rossi",
-    "García",
-    "Smith",
-    "Jones",
-    "Brown",
-    "Taylor",
-    "Wilson",
-    "Hansen",
-    "Jensen",
-    "Nielsen",
-    "Kowalski",
-    "Nowak",
-    "Novák",
-    "Horvat",
-    "Example",
-    "Åberg",
-    "Öberg",
-];
-
-/// Rows per INSERT statement and statements per transaction.
-const ROWS_PER_INSERT: usize = 500;
-const INSERTS_PER_TX: usize = 20;
-
-fn subject(i: usize) -> (String, String) {
-    let person = format!("{:012}", 197_001_010_000u64 + i as u64 * 7);
-    let first = FIRST[i % FIRST.len()];
-    let last = LAST[(i / FIRST.len()) % LAST.len()];
-    (
-        format!(
-            "CN={first} {last},serialNumber={person},O=Example Org {},C=SE",
-            i % 97
-        ),
-        person,
-    )
-}
-
-fn serial() -> String {
-    let mut s = [0u8; 16];
-    openssl::rand::rand_bytes(&mut s).unwrap();
-    s[0] = (s[0] & 0x3f) | 0x40;
-    hex::encode(s)
-}
 
 /// A sample row (serial, subject, serialNumber attribute) and run number to a search text.
 type SearchText = fn(&(String, String, String), usize) -> String;
@@ -114,51 +43,17 @@ pub(crate) async fn run(
     let t = Instant::now();
     let mut samples: Vec<(String, String, String)> = Vec::new(); // serial, subject, person
     let issuer = "CN=Keyward Issuing CA,O=Keyward";
-    let mut i = 0;
-    while i < rows {
-        let mut tx = pool.begin().await.expect("tx");
-        for _ in 0..INSERTS_PER_TX {
-            if i >= rows {
-                break;
-            }
-            let n = ROWS_PER_INSERT.min(rows - i);
-            let mut sql = String::from(
-                "INSERT INTO certificates (serial_hex, serial_norm, subject, subject_lower, issuer, \
-                 not_before, not_after, der, certificate_procedure, token_procedure, key_origin, \
-                 key_usage, officer, email, issued_at) VALUES ",
-            );
-            for r in 0..n {
-                let b = 2 + r * 5;
-                if r > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, '{issuer}', ${}, ${} + 63072000, $1, 'encryption', \
-                     'soft-encryption-archived', 'archived', 'keyEncipherment', 'admin', NULL, ${})",
-                    b, b + 1, b + 2, b + 3, b + 4, b + 4, b + 4
-                ));
-            }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(der.to_vec());
-            for r in 0..n {
-                let k = i + r;
-                let s = serial();
-                let (subj, person) = subject(k);
-                if k % (rows / 1000).max(1) == 0 {
-                    samples.push((s.clone(), subj.clone(), person));
-                }
-                let lower = subj.to_lowercase();
-                q = q
-                    .bind(s.clone())
-                    .bind(s)
-                    .bind(subj)
-                    .bind(lower)
-                    .bind(1_700_000_000i64 + k as i64);
-            }
-            q.execute(&mut *tx).await.expect("insert certificates");
-            i += n;
+    let every = (rows / 1000).max(1);
+    load_certificates(&pool, rows, issuer, der, |row| {
+        if row.index % every == 0 {
+            samples.push((
+                row.serial.to_string(),
+                row.subject.to_string(),
+                row.person.to_string(),
+            ));
         }
-        tx.commit().await.expect("commit");
-    }
+    })
+    .await;
     let loaded_certs = t.elapsed();
     let t = Instant::now();
     sqlx::query(
