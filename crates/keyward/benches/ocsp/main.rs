@@ -372,7 +372,6 @@ fn main() {
     let spread = Arc::new(queries(&issuers, main, &is_revoked, 100_000, 1));
     let working = Arc::new(queries(&issuers, main, &is_revoked, a.working_set, 2));
     let mut rows = Vec::new();
-    let mut sizes = Vec::new();
     {
         let t = Instant::now();
         let files = responders::OpensslFiles {
@@ -390,7 +389,6 @@ fn main() {
             size.0,
             size.1
         );
-        sizes.push(("OpenSSL", size));
         rows.push(rt.block_on(measure(
             &a,
             &format!("OpenSSL `openssl ocsp -multi {}`", a.multi),
@@ -403,7 +401,10 @@ fn main() {
         let conf = conf_with(&dir, "cm-uncached.conf", "ocsp.cache-size = 0");
         let keyward = responders::keyward(&bin, &conf, &dir.join("ocsp-uncached.log"));
         let size = rt.block_on(load::verify(keyward.addr, &spread, 300));
-        sizes.push(("Keyward", size));
+        println!(
+            "  Keyward responder up, 300 answers checked (answers {}–{} bytes)",
+            size.0, size.1
+        );
         for mode in [Connections::KeepAlive, Connections::PerRequest] {
             rows.push(rt.block_on(measure(
                 &a,
