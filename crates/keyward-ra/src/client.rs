@@ -15,6 +15,7 @@ use keyward_proto::{
 
 use crate::config::ClientConfig;
 use crate::error::RaError;
+use crate::failure::{self, Cause, RetryLine, REFUSED_DELAY, REFUSED_RETRIES};
 use crate::officer::{ClientAuth, OfficerCredential};
 
 /// The Content-Type of every request body.
@@ -27,6 +28,8 @@ pub struct RaClient {
     officer: Arc<OfficerCredential>,
     retries: u32,
     chain: crate::token::ChainCache,
+    /// client.conf's `server.ca`, named when the server's certificate is not from it.
+    server_ca: std::path::PathBuf,
 }
 
 /// The wait before retry number `n` (0-based): 0.5 s, 1 s, 2 s, 4 s, then 8 s each.
@@ -37,8 +40,13 @@ pub fn retry_delay(n: u32) -> Duration {
 /// Why one attempt failed.
 enum Failure {
     /// No answer: the connection failed or broke, or timed out. `sent` is false when the
-    /// request certainly did not reach the server (no connection could be made).
-    Transport { error: RaError, sent: bool },
+    /// request certainly did not reach the server (no connection could be made); `refused`
+    /// when nobody accepted the connection (retried briefly only).
+    Transport {
+        error: RaError,
+        sent: bool,
+        refused: bool,
+    },
     /// An answer: a refusal, or one that makes no sense. Never retried.
     Answer(RaError),
 }
@@ -130,6 +138,7 @@ impl RaClient {
             officer,
             retries: config.retries,
             chain: Default::default(),
+            server_ca: config.server_ca.clone(),
         })
     }
 
@@ -175,8 +184,9 @@ impl RaClient {
     ) -> Result<T, RaError> {
         // A GET changes nothing: any transport failure is retried like an idempotent POST.
         let mut attempt = 0;
+        let mut line = RetryLine::new();
         loop {
-            let failure = match self
+            let failed = match self
                 .http
                 .get(format!("{}{path}", self.base))
                 .query(query)
@@ -187,24 +197,67 @@ impl RaClient {
                     let status = resp.status();
                     match resp.bytes().await {
                         Ok(bytes) => return self.parse(status, &bytes),
-                        Err(e) => e,
+                        Err(e) => self.failure(e).await,
                     }
                 }
-                Err(e) => e,
+                Err(e) => self.failure(e).await,
             };
-            if attempt >= self.retries || !is_transient(&failure) {
-                return Err(self.transport(describe(&failure)));
+            let (error, refused) = match failed {
+                Failure::Answer(error) => return Err(error),
+                Failure::Transport { error, refused, .. } => (error, refused),
+            };
+            if attempt >= self.retry_limit(refused) {
+                return Err(error);
             }
-            let wait = retry_delay(attempt);
+            let wait = self.retry_wait(attempt, refused);
             attempt += 1;
-            tracing::warn!(
-                "server {}: {}; asking again in {:.1} s (retry {attempt} of {})",
-                self.base,
-                describe(&failure),
+            line.show(&format!(
+                "{error}; asking again in {:.1} s (retry {attempt} of {})",
                 wait.as_secs_f64(),
-                self.retries
-            );
+                self.retry_limit(refused)
+            ));
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// How many retries a failure gets: `client.retries`, but few when nobody listens.
+    fn retry_limit(&self, refused: bool) -> u32 {
+        if refused {
+            self.retries.min(REFUSED_RETRIES)
+        } else {
+            self.retries
+        }
+    }
+
+    /// The wait before retry `attempt` (0-based).
+    fn retry_wait(&self, attempt: u32, refused: bool) -> Duration {
+        if refused {
+            REFUSED_DELAY
+        } else {
+            retry_delay(attempt)
+        }
+    }
+
+    /// What a failed request means: an untrusted server and other TLS failures are answers
+    /// (never retried), a refused connection is retried briefly, other transient failures as
+    /// configured.
+    async fn failure(&self, e: reqwest::Error) -> Failure {
+        match failure::cause(&e) {
+            Cause::Untrusted(reason) => Failure::Answer(RaError::Untrusted {
+                url: self.base.clone(),
+                reason: failure::untrusted_message(&self.base, &self.server_ca, &reason).await,
+            }),
+            Cause::Refused => Failure::Transport {
+                error: self.transport(failure::refused_message(&self.base)),
+                sent: false,
+                refused: true,
+            },
+            Cause::Other if is_transient(&e) => Failure::Transport {
+                sent: !e.is_connect(),
+                error: self.transport(describe(&e)),
+                refused: false,
+            },
+            Cause::Tls(_) | Cause::Other => Failure::Answer(self.transport(describe(&e))),
         }
     }
 
@@ -294,19 +347,22 @@ impl RaClient {
         let signature = self.officer.sign(&signed_message(path, &body))?;
         let idempotent = keyward_proto::is_idempotent(path);
         let mut attempt = 0;
+        let mut line = RetryLine::new();
         loop {
             match self.post_once(path, body.clone(), &signature).await {
                 Ok(answer) => return Ok(answer),
-                Err(Failure::Transport { error, sent })
-                    if attempt < self.retries && (idempotent || !sent) =>
-                {
-                    let wait = retry_delay(attempt);
+                Err(Failure::Transport {
+                    error,
+                    sent,
+                    refused,
+                }) if attempt < self.retry_limit(refused) && (idempotent || !sent) => {
+                    let wait = self.retry_wait(attempt, refused);
                     attempt += 1;
-                    tracing::warn!(
+                    line.show(&format!(
                         "{error}; sending the same request again in {:.1} s (retry {attempt} of {})",
                         wait.as_secs_f64(),
-                        self.retries
-                    );
+                        self.retry_limit(refused)
+                    ));
                     tokio::time::sleep(wait).await;
                 }
                 Err(Failure::Transport { error, .. } | Failure::Answer(error)) => {
@@ -361,10 +417,6 @@ impl RaClient {
         body: Vec<u8>,
         signature: &[u8],
     ) -> Result<T, Failure> {
-        let transport = |e: reqwest::Error| Failure::Transport {
-            sent: !e.is_connect(),
-            error: self.transport(describe(&e)),
-        };
         let mut request = self
             .http
             .post(format!("{}{path}", self.base))
@@ -372,13 +424,10 @@ impl RaClient {
         if let Some(content_type) = content_type {
             request = request.header(reqwest::header::CONTENT_TYPE, content_type);
         }
-        let resp = request.body(body).send().await.map_err(|e| {
-            if is_transient(&e) {
-                transport(e)
-            } else {
-                Failure::Answer(self.transport(describe(&e)))
-            }
-        })?;
+        let resp = match request.body(body).send().await {
+            Ok(resp) => resp,
+            Err(e) => return Err(self.failure(e).await),
+        };
         if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return Err(Failure::Answer(RaError::input(
                 "request",
@@ -389,7 +438,13 @@ impl RaClient {
         let status = resp.status();
         let bytes = match resp.bytes().await {
             Ok(bytes) => bytes,
-            Err(e) => return Err(transport(e)),
+            Err(e) => {
+                return Err(Failure::Transport {
+                    sent: true,
+                    error: self.transport(describe(&e)),
+                    refused: false,
+                })
+            }
         };
         self.parse(status, &bytes).map_err(Failure::Answer)
     }
@@ -399,21 +454,6 @@ impl RaClient {
 /// connection broke or was closed before the answer, or it timed out. A TLS failure (wrong
 /// server certificate, officer certificate refused) is not: it would fail the same way.
 fn is_transient(e: &reqwest::Error) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.downcast_ref::<rustls::Error>().is_some() {
-            return false;
-        }
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return false;
-            }
-        }
-        source = s.source();
-    }
     e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()
 }
 

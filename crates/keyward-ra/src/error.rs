@@ -35,6 +35,15 @@ pub enum RaError {
         /// What happened.
         reason: String,
     },
+    /// The server's TLS certificate is not from the CA in `server.ca` (exit code 12): the
+    /// message names what was presented and what was expected.
+    #[error("server {url}: {reason}")]
+    Untrusted {
+        /// Server URL.
+        url: String,
+        /// What was presented, what was expected, and what to check.
+        reason: String,
+    },
     /// The server refused the request.
     #[error("refused by the server ({status}{}): {}", .error.field.as_ref().map(|f| format!(", field {f}")).unwrap_or_default(), .error.message)]
     Refused {
@@ -121,6 +130,7 @@ impl RaError {
             RaError::Refused { .. } => 6,
             RaError::Transport { .. } => 7,
             RaError::Undelivered(_) => 11,
+            RaError::Untrusted { .. } => 12,
             RaError::Crypto(_) | RaError::Io { .. } | RaError::Internal(_) => 1,
         }
     }

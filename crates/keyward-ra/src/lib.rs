@@ -13,6 +13,7 @@ pub mod client;
 pub mod config;
 pub mod content;
 pub mod error;
+mod failure;
 mod files;
 pub mod issue;
 pub mod officer;

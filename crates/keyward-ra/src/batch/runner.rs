@@ -386,6 +386,7 @@ fn is_fatal(e: &RaError) -> bool {
         | RaError::Officer { .. }
         | RaError::WrongSignaturePin(_)
         | RaError::Transport { .. }
+        | RaError::Untrusted { .. }
         | RaError::Io { .. }
         | RaError::Undelivered(_) => true,
         RaError::Refused { status, .. } => *status == 401 || *status == 403,

@@ -50,3 +50,4 @@ mod startup_checks;
 mod two_nodes;
 mod two_nodes_revocation;
 mod uniqueness;
+mod unreachable;
