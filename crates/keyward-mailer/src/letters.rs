@@ -8,15 +8,18 @@ use keyward_proto::{PinLetterSecret, PinMailInfo, PinMailSecret};
 use crate::pdf::Letter;
 
 /// A pre-generated PIN/PUK letter of PIN procedure `pin_procedure`, for a sealed mailer.
+///
+/// The letter ID is printed with its check digits (`Letter ID 100002-16`): the officer types it
+/// so, and a typo is refused instead of using up another letter.
 pub fn pin_letter(secret: &PinLetterSecret, pin_procedure: &str) -> Letter {
+    let id = printed_id(&secret.letter_id);
     Letter {
         title: "PIN/PUK letter".into(),
-        reference: format!("Letter ID {}", secret.letter_id),
+        reference: format!("Letter ID {id}"),
         recipient: Vec::new(),
         text: vec![
             format!(
-                "This letter holds the PIN and PUK of the soft token (PKCS#12 file) your registration officer issues to you with letter ID {}.",
-                secret.letter_id
+                "This letter holds the PIN and PUK of the soft token (PKCS#12 file) your registration officer issues to you with letter ID {id}.",
             ),
             "The PIN opens the token. Keep the PIN and PUK secret, and keep this letter apart from the token file.".into(),
             format!("PIN procedure: {pin_procedure}"),
@@ -34,12 +37,7 @@ pub fn pin_mail_letter(m: &PinMailInfo, pin: &str) -> Letter {
     Letter {
         title: "PIN letter".into(),
         reference: format!("PIN mail {}", m.id),
-        recipient: m
-            .recipient
-            .split(';')
-            .map(|line| line.trim().to_string())
-            .filter(|line| !line.is_empty())
-            .collect(),
+        recipient: address_lines(&m.recipient),
         text: vec![
             format!(
                 "A soft token (PKCS#12 file) has been issued for {} (Certificate ID {}).",
@@ -49,6 +47,25 @@ pub fn pin_mail_letter(m: &PinMailInfo, pin: &str) -> Letter {
         ],
         secrets: vec![("PIN".into(), Zeroizing::new(pin.to_string()))],
     }
+}
+
+/// The ID as printed: the number with its check digits; `text` as it is if it is no number.
+fn printed_id(text: &str) -> String {
+    match text.parse::<i64>() {
+        Ok(n) if n > 0 => keyward_policy::letter_id::printed(n),
+        _ => text.to_string(),
+    }
+}
+
+/// The lines of a postal address: stored one per line (`\n`); an address queued before
+/// multi-line addresses were taken separates them with `;`.
+fn address_lines(recipient: &str) -> Vec<String> {
+    let separator = if recipient.contains('\n') { '\n' } else { ';' };
+    recipient
+        .split(separator)
+        .map(|line| line.trim().to_string())
+        .filter(|line| !line.is_empty())
+        .collect()
 }
 
 /// The letters of the PIN mails `to_print`, each with its PIN from `secrets`; the error names a
@@ -64,4 +81,36 @@ pub fn pin_mail_letters(
             None => Err(format!("the server sent no PIN for PIN mail {}", m.id)),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letter_ids_are_printed_with_check_digits() {
+        assert_eq!(printed_id("100002"), "100002-16");
+        assert_eq!(printed_id("x"), "x");
+        let secret = PinLetterSecret {
+            letter_id: "100001".into(),
+            pin: "pin".into(),
+            puk: "puk".into(),
+        };
+        assert_eq!(
+            pin_letter(&secret, "letter").reference,
+            "Letter ID 100001-19"
+        );
+    }
+
+    #[test]
+    fn postal_addresses_keep_their_lines() {
+        assert_eq!(
+            address_lines("Alice Example\nStorgatan 1; 3 tr\n111 22 Stockholm"),
+            ["Alice Example", "Storgatan 1; 3 tr", "111 22 Stockholm"]
+        );
+        assert_eq!(
+            address_lines("Alice Example; Storgatan 1;; 111 22 Stockholm"),
+            ["Alice Example", "Storgatan 1", "111 22 Stockholm"]
+        );
+    }
 }

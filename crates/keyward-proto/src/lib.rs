@@ -35,8 +35,8 @@ pub use revocations::{
 
 pub use pins::{
     CreatePinLetters, DeliverPinMail, PinDeliveryInfo, PinLetterBatch, PinLetterInfo,
-    PinLetterSecret, PinMailDelivery, PinMailIds, PinMailInfo, PinMailSecret, PIN_LETTERS_CONTEXT,
-    PIN_MAIL_PRINT_CONTEXT, TOKEN_PIN_CONTEXT,
+    PinLetterSecret, PinMailDelivery, PinMailIds, PinMailInfo, PinMailSecret, VoidPinLetter,
+    PIN_LETTERS_CONTEXT, PIN_MAIL_PRINT_CONTEXT, TOKEN_PIN_CONTEXT,
 };
 
 /// API version prefix of every path.
@@ -53,6 +53,9 @@ pub const TOKENS_PATH: &str = "/v1/tokens";
 
 /// The path PIN/PUK letter batches are created at (idempotent, see [`is_idempotent`]).
 pub const PIN_LETTERS_PATH: &str = "/v1/pin-letters";
+
+/// The path a PIN/PUK letter is voided at ([`VoidPinLetter`]).
+pub const PIN_LETTERS_VOID_PATH: &str = "/v1/pin-letters/void";
 
 /// The path approval votes are cast at (idempotent, see [`is_idempotent`]).
 pub const APPROVAL_VOTE_PATH: &str = "/v1/approvals/vote";
@@ -165,11 +168,13 @@ pub struct IssueRequest {
     /// searches with the subject entered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recover: Vec<KeySelection>,
-    /// PIN procedure `letter`: the ID (decimal) of the PIN/PUK letter whose PIN seals the token.
+    /// PIN procedure `letter`: the ID of the PIN/PUK letter whose PIN seals the token, as
+    /// printed: with its check digits (`100002-16`); the bare number only for a letter printed
+    /// without them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_letter: Option<String>,
-    /// PIN procedure `email`: the PIN mailer address (an e-mail address, or postal text when
-    /// the PIN procedure prints).
+    /// PIN procedure `email`: the PIN mailer address (an e-mail address, or, when the PIN
+    /// procedure prints, the postal address: up to 6 lines joined by `\n`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_mailer_address: Option<String>,
     /// An approved recovery request (decimal ID) for token procedures that need approvals.

@@ -123,6 +123,43 @@ pub struct PinLetterInfo {
     /// Certificate IDs of that token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_ids: Option<String>,
+    /// The ID as printed on the letter and typed by officers: with its check digits
+    /// (`100002-16`), or the bare number for a letter printed before check digits existed.
+    pub printed_id: String,
+    /// Whether the letter was printed with check digits (else the bare ID is accepted for it,
+    /// when the officer says so).
+    pub check_printed: bool,
+    /// When voided, RFC 3339 (a voided letter never seals a token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voided_at: Option<String>,
+    /// Officer who voided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voided_by: Option<String>,
+    /// Why it was voided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub void_reason: Option<String>,
+}
+
+/// `POST /v1/pin-letters/void`: void a damaged or lost PIN/PUK letter, so that it never seals
+/// a token (role `manage-pin-letters`). A used or voided letter is refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VoidPinLetter {
+    /// Random ID chosen by the client: 1 to 64 printable ASCII characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
+    pub request_id: String,
+    /// Unix seconds at the client when signing.
+    pub timestamp: i64,
+    /// Random per request: 16 to 64 printable ASCII characters, used once.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{16,64}$"))]
+    pub nonce: String,
+    /// The letter ID as printed, with its check digits (`100002-16`); the bare number only for
+    /// a letter printed without them.
+    pub letter_id: String,
+    /// Why (1 to 200 characters, no control characters); kept with the letter and in the
+    /// audit log.
+    pub reason: String,
 }
 
 /// `POST /v1/pin-mail/deliver`: the Secure Printer drains the queue (role

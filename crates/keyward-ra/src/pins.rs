@@ -7,10 +7,11 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use keyward_crypto::transport::{self, TransportKeyPair};
+use keyward_policy::letter_id;
 use keyward_proto::{
     CreatePinLetters, DeliverPinMail, PinLetterBatch, PinLetterInfo, PinLetterSecret,
-    PinMailDelivery, PinMailIds, PinMailInfo, PinMailSecret, SealedKey, PIN_LETTERS_CONTEXT,
-    PIN_LETTERS_PATH, PIN_MAIL_PRINT_CONTEXT,
+    PinMailDelivery, PinMailIds, PinMailInfo, PinMailSecret, SealedKey, VoidPinLetter,
+    PIN_LETTERS_CONTEXT, PIN_LETTERS_PATH, PIN_LETTERS_VOID_PATH, PIN_MAIL_PRINT_CONTEXT,
 };
 
 use crate::client::RaClient;
@@ -73,6 +74,8 @@ pub struct PinLetterSearch {
     pub first: Option<String>,
     /// Used (`true`) or unused (`false`) letters only.
     pub used: Option<bool>,
+    /// Voided (`true`) or not voided (`false`) letters only.
+    pub voided: Option<bool>,
     /// Of this PIN procedure only.
     pub procedure: Option<String>,
     /// At most this many.
@@ -124,6 +127,9 @@ impl RaClient {
         if let Some(used) = search.used {
             query.push(("used", used.to_string()));
         }
+        if let Some(voided) = search.voided {
+            query.push(("voided", voided.to_string()));
+        }
         if let Some(procedure) = &search.procedure {
             query.push(("procedure", procedure.clone()));
         }
@@ -131,6 +137,34 @@ impl RaClient {
             query.push(("limit", limit.to_string()));
         }
         self.get(PIN_LETTERS_PATH, &query).await
+    }
+
+    /// Voids a damaged or lost letter (`letter_id` as printed, with its check digits; a bare
+    /// number only with `unchecked`, for a letter printed without them) so that it never
+    /// seals a token. The ID is checked here first: a typo is refused before anything is sent.
+    pub async fn void_pin_letter(
+        &self,
+        letter_id: &str,
+        unchecked: bool,
+        reason: &str,
+    ) -> Result<PinLetterInfo, RaError> {
+        let typed = letter_id::parse_required(letter_id, unchecked)
+            .map_err(|e| RaError::input("letter ID", e.to_string()))?;
+        if reason.trim().is_empty() {
+            return Err(RaError::input(
+                "reason",
+                "say why the letter is voided (it is kept with the letter and in the audit log)",
+            ));
+        }
+        let request = VoidPinLetter {
+            request_id: random_hex(16)?,
+            timestamp: unix_now(),
+            nonce: random_hex(16)?,
+            letter_id: typed.to_string(),
+            reason: reason.trim().to_string(),
+        };
+        let body = serde_json::to_vec(&request).map_err(|e| self.transport(e))?;
+        self.post_signed(PIN_LETTERS_VOID_PATH, body).await
     }
 
     /// Has the server send queued SMTP PIN mail, and gets the PINs of mail to print.

@@ -32,6 +32,10 @@ pub enum StoreError {
     /// cannot be used as asked; [`UsedItem`] names it.
     #[error("{0} has been used already")]
     Used(UsedItem),
+    /// A PIN letter that [`Store::void_pin_letter`](crate::Store::void_pin_letter) left as it
+    /// is: unknown, used or voided already.
+    #[error("PIN letter {0}: {1}")]
+    NotVoided(i64, crate::pin_letters::VoidRefused),
     /// An argument the store cannot accept; the text names the field and the reason.
     #[error("invalid {0}")]
     Invalid(String),

@@ -57,7 +57,9 @@ pub use crls::{CrlFacts, CrlKind, NewCrl, StoredCrl};
 pub use error::{ConflictOn, StoreError, UsedItem};
 pub use nonces::NonceSight;
 pub use old_revocations::{OldRevocation, RevokedOld};
-pub use pin_letters::{NewPinLetter, PinLetter, PinLetterQuery, PinLetterUse};
+pub use pin_letters::{
+    NewPinLetter, PinLetter, PinLetterQuery, PinLetterUse, PinLetterVoid, VoidRefused,
+};
 pub use pin_mail::{NewPinMail, PinDelivery, PinMail, PinMailQuery, PinMailState};
 pub use pins::PinRecord;
 pub use procedure_versions::{NewProcedureVersion, ProcedureVersion};

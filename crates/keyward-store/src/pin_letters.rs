@@ -74,6 +74,51 @@ pub struct PinLetter {
     pub created_by: String,
     /// The issuance that used it, if used.
     pub used: Option<PinLetterUse>,
+    /// Whether it was printed with check digits (created by Keyward with letter ID checks); a
+    /// letter printed before carries the bare number.
+    pub check_printed: bool,
+    /// Why and by whom it was voided, if voided: it is then never used for a token.
+    pub voided: Option<PinLetterVoid>,
+}
+
+/// The voiding of a damaged or lost PIN letter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinLetterVoid {
+    /// When, Unix seconds.
+    pub at: i64,
+    /// The officer who voided it.
+    pub officer: String,
+    /// Why, as the officer gave it.
+    pub reason: String,
+}
+
+/// Why [`Store::void_pin_letter`] did not void a letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoidRefused {
+    /// There is no letter with this ID.
+    Unknown,
+    /// The letter sealed a token already.
+    Used(PinLetterUse),
+    /// The letter was voided before.
+    Voided(PinLetterVoid),
+}
+
+impl fmt::Display for VoidRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VoidRefused::Unknown => f.write_str("no such letter"),
+            VoidRefused::Used(u) => write!(
+                f,
+                "used by request {} (certificates {}) at Unix time {}: a used letter cannot be voided",
+                u.request_id, u.certificate_ids, u.at
+            ),
+            VoidRefused::Voided(v) => write!(
+                f,
+                "voided already by {} at Unix time {} ({})",
+                v.officer, v.at, v.reason
+            ),
+        }
+    }
 }
 
 impl fmt::Debug for PinLetter {
@@ -87,6 +132,8 @@ impl fmt::Debug for PinLetter {
             .field("created_at", &self.created_at)
             .field("created_by", &self.created_by)
             .field("used", &self.used)
+            .field("check_printed", &self.check_printed)
+            .field("voided", &self.voided)
             .finish()
     }
 }
@@ -99,6 +146,8 @@ pub struct PinLetterQuery {
     pub first_id: Option<i64>,
     /// Used (`true`) or unused (`false`) letters only.
     pub used: Option<bool>,
+    /// Voided (`true`) or not voided (`false`) letters only.
+    pub voided: Option<bool>,
     /// Letters of this PIN procedure only.
     pub pin_procedure: Option<String>,
     /// At most this many rows: default 100, clamped to 1..=1000.
@@ -106,7 +155,8 @@ pub struct PinLetterQuery {
 }
 
 const COLUMNS: &str = "letter_id, pin_procedure, batch, kek_id, sealed, created_at, created_by, \
-     used_at, used_by, used_request, used_certificates";
+     used_at, used_by, used_request, used_certificates, check_printed, voided_at, voided_by, \
+     void_reason";
 
 /// The field named by errors about letter IDs.
 const FIELD: &str = "PIN letter ID";
@@ -149,6 +199,23 @@ fn letter(row: &AnyRow) -> Result<PinLetter, StoreError> {
             )))
         }
     };
+    let voided = match (
+        row.try_get::<Option<i64>, _>("voided_at")?,
+        row.try_get::<Option<String>, _>("voided_by")?,
+        row.try_get::<Option<String>, _>("void_reason")?,
+    ) {
+        (None, None, None) => None,
+        (Some(at), Some(officer), Some(reason)) => Some(PinLetterVoid {
+            at,
+            officer,
+            reason,
+        }),
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "PIN letter {letter_id}: voiding recorded in part"
+            )))
+        }
+    };
     Ok(PinLetter {
         letter_id,
         pin_procedure: row.try_get("pin_procedure")?,
@@ -158,6 +225,8 @@ fn letter(row: &AnyRow) -> Result<PinLetter, StoreError> {
         created_at: row.try_get("created_at")?,
         created_by: row.try_get("created_by")?,
         used,
+        check_printed: row.try_get::<i64, _>("check_printed")? != 0,
+        voided,
     })
 }
 
@@ -197,26 +266,31 @@ async fn lowest_existing(
 }
 
 /// The multi-row INSERT for `rows` letters: `$1`…`$4` are the shared PIN procedure, batch,
-/// creation time and officer; then letter ID, KEK ID and envelope of each letter.
+/// creation time and officer; then letter ID, KEK ID and envelope of each letter. Every letter
+/// created now is printed with its check digits (`check_printed` 1).
 fn insert_sql(rows: usize) -> String {
-    let mut sql = String::with_capacity(120 + rows * 32);
+    let mut sql = String::with_capacity(140 + rows * 36);
     sql.push_str(
         "INSERT INTO pin_letters (letter_id, pin_procedure, batch, kek_id, sealed, created_at, \
-         created_by) VALUES ",
+         created_by, check_printed) VALUES ",
     );
     for i in 0..rows {
         let n = 5 + 3 * i;
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!("(${n}, $1, $2, ${}, ${}, $3, $4)", n + 1, n + 2));
+        sql.push_str(&format!(
+            "(${n}, $1, $2, ${}, ${}, $3, $4, 1)",
+            n + 1,
+            n + 2
+        ));
     }
     sql
 }
 
 /// Marks letter `letter_id` of `pin_procedure` used on `conn` (inside the issuance
 /// transaction) and returns the `use-pin-letter` audit record. A letter that does not exist,
-/// belongs to another PIN procedure or is used already is [`StoreError::Used`].
+/// belongs to another PIN procedure, is used already or voided is [`StoreError::Used`].
 pub(crate) async fn use_letter(
     conn: &mut AnyConnection,
     letter_id: i64,
@@ -226,7 +300,7 @@ pub(crate) async fn use_letter(
     let done = sqlx::query(
         "UPDATE pin_letters SET used_at = $1, used_by = $2, used_request = $3, \
          used_certificates = $4 \
-         WHERE letter_id = $5 AND pin_procedure = $6 AND used_at IS NULL",
+         WHERE letter_id = $5 AND pin_procedure = $6 AND used_at IS NULL AND voided_at IS NULL",
     )
     .bind(used.at)
     .bind(used.officer.as_str())
@@ -364,6 +438,66 @@ impl Store {
         Ok(())
     }
 
+    /// Voids PIN letter `letter_id` (damaged or lost: it is never used for a token after
+    /// this), as `officer` for `reason`, and appends `audit` (as given) in the same
+    /// transaction; returns the letter as voided.
+    ///
+    /// A letter that does not exist, is used or is voided already is left as it is:
+    /// [`StoreError::NotVoided`] says which. An empty officer or reason is
+    /// [`StoreError::Invalid`].
+    pub async fn void_pin_letter(
+        &self,
+        letter_id: i64,
+        officer: &str,
+        reason: &str,
+        audit: &NewAudit,
+    ) -> Result<PinLetter, StoreError> {
+        check_id(letter_id)?;
+        for (field, value) in [("officer", officer), ("void reason", reason)] {
+            if value.trim().is_empty() {
+                return Err(StoreError::Invalid(format!("{field}: empty")));
+            }
+        }
+        let select = format!("SELECT {COLUMNS} FROM pin_letters WHERE letter_id = $1");
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE pin_letters SET voided_at = $1, voided_by = $2, void_reason = $3 \
+             WHERE letter_id = $4 AND used_at IS NULL AND voided_at IS NULL",
+        )
+        .bind(now())
+        .bind(officer)
+        .bind(reason)
+        .bind(letter_id)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(select))
+            .bind(letter_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let found = row.as_ref().map(letter).transpose()?;
+        if done.rows_affected() == 0 {
+            let why = match found {
+                None => VoidRefused::Unknown,
+                Some(PinLetter { used: Some(u), .. }) => VoidRefused::Used(u),
+                Some(PinLetter {
+                    voided: Some(v), ..
+                }) => VoidRefused::Voided(v),
+                Some(_) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "PIN letter {letter_id}: neither voided nor used, but not voidable"
+                    )))
+                }
+            };
+            return Err(StoreError::NotVoided(letter_id, why));
+        }
+        let voided = found.ok_or_else(|| {
+            StoreError::Corrupt(format!("PIN letter {letter_id}: gone while voided"))
+        })?;
+        audit::insert(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(voided)
+    }
+
     /// The PIN letter with this ID, used or not.
     pub async fn pin_letter(&self, letter_id: i64) -> Result<Option<PinLetter>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -376,7 +510,8 @@ impl Store {
     }
 
     /// PIN letters matching every criterion given, by letter ID ascending: from `first_id` on,
-    /// used or unused, of a PIN procedure. At most `limit` rows (default 100, at most 1000).
+    /// used or unused, voided or not, of a PIN procedure (the next free letter of a PIN
+    /// procedure: unused, not voided, limit 1). At most `limit` rows (default 100, at most 1000).
     pub async fn pin_letters(&self, q: &PinLetterQuery) -> Result<Vec<PinLetter>, StoreError> {
         let mut sql = format!("SELECT {COLUMNS} FROM pin_letters WHERE 1 = 1");
         let mut n = 0;
@@ -390,6 +525,11 @@ impl Store {
         match q.used {
             Some(true) => sql += " AND used_at IS NOT NULL",
             Some(false) => sql += " AND used_at IS NULL",
+            None => {}
+        }
+        match q.voided {
+            Some(true) => sql += " AND voided_at IS NOT NULL",
+            Some(false) => sql += " AND voided_at IS NULL",
             None => {}
         }
         if q.pin_procedure.is_some() {
@@ -419,11 +559,11 @@ mod tests {
         assert_eq!(
             insert_sql(2),
             "INSERT INTO pin_letters (letter_id, pin_procedure, batch, kek_id, sealed, \
-             created_at, created_by) VALUES ($5, $1, $2, $6, $7, $3, $4), \
-             ($8, $1, $2, $9, $10, $3, $4)"
+             created_at, created_by, check_printed) VALUES ($5, $1, $2, $6, $7, $3, $4, 1), \
+             ($8, $1, $2, $9, $10, $3, $4, 1)"
         );
         let last = 4 + 3 * CHUNK;
-        assert!(insert_sql(CHUNK).ends_with(&format!("${last}, $3, $4)")));
+        assert!(insert_sql(CHUNK).ends_with(&format!("${last}, $3, $4, 1)")));
         assert!(last < 32766);
     }
 

@@ -117,6 +117,7 @@ pub(crate) async fn run(
         key_spec: args.key_spec.clone(),
         key_pool: args.key_pool.map(usize::from),
         results: args.results.clone(),
+        unchecked_letter_ids: args.unchecked_letter_id,
     };
     // One bar for both phases: the checks (every row, before anything is issued), then the
     // issuance.

@@ -186,23 +186,51 @@ pub(crate) enum PinLettersCommand {
         json: bool,
     },
     /// List letters (never their PINs).
-    #[command(after_help = "Example:\n  keyward pin-letters list --unused --first 100001")]
+    #[command(
+        after_help = "Examples:\n  keyward pin-letters list --unused --first 100001\n  keyward pin-letters list --next-free --procedure letter --json"
+    )]
     List {
         /// From this letter ID up.
         #[arg(long, value_name = "ID")]
         first: Option<String>,
-        /// Only unused letters.
+        /// Only unused letters (voided ones included: see VOIDED).
         #[arg(long, conflicts_with = "used")]
         unused: bool,
         /// Only used letters.
         #[arg(long)]
         used: bool,
+        /// Only voided letters.
+        #[arg(long, conflicts_with_all = ["used", "unused"])]
+        voided: bool,
+        /// The next free letter of --procedure (the lowest unused, not voided one, from
+        /// --first on): the one to take next.
+        #[arg(long, requires = "procedure", conflicts_with_all = ["used", "unused", "voided", "limit"])]
+        next_free: bool,
         /// Only letters of this PIN procedure.
         #[arg(long, value_name = "NAME")]
         procedure: Option<String>,
         /// At most this many (1..=1000, default 100).
         #[arg(long)]
         limit: Option<u32>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Void a damaged or lost letter so that it never seals a token (a used letter cannot be
+    /// voided). Audited, with the reason.
+    #[command(
+        after_help = "Example:\n  keyward pin-letters void 100003-13 --reason 'torn in the printer'"
+    )]
+    Void {
+        /// The letter ID as printed, with its check digits (100003-13).
+        #[arg(value_name = "ID-CC")]
+        id: String,
+        /// Why the letter is voided (kept with the letter and in the audit log).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// ID is a bare number, from a letter printed before letter IDs had check digits.
+        #[arg(long)]
+        unchecked_letter_id: bool,
         /// JSON output.
         #[arg(long)]
         json: bool,

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use keyward_mailer::letters::pin_letter;
 use keyward_mailer::pdf::{self, Letter};
+use keyward_policy::letter_id;
 use keyward_ra::pins::PinLetterSearch;
 
 use crate::cli::{PinLettersArgs, PinLettersCommand};
@@ -34,11 +35,19 @@ pub(crate) async fn run(args: PinLettersArgs) -> anyhow::Result<()> {
             first,
             unused,
             used,
+            voided,
+            next_free,
             procedure,
             limit,
             json,
         } => {
+            if let Some(first) = &first {
+                letter_id::parse(first).map_err(|e| input_error(format!("--first: {e}")))?;
+            }
             let session = Session::from_args(&args.client)?;
+            if next_free {
+                return self::next_free(&session, first, procedure, json).await;
+            }
             let search = PinLetterSearch {
                 first,
                 used: match (used, unused) {
@@ -46,6 +55,7 @@ pub(crate) async fn run(args: PinLettersArgs) -> anyhow::Result<()> {
                     (_, true) => Some(false),
                     _ => None,
                 },
+                voided: voided.then_some(true),
                 procedure,
                 limit,
             };
@@ -60,21 +70,84 @@ pub(crate) async fn run(args: PinLettersArgs) -> anyhow::Result<()> {
                     "CREATED BY",
                     "USED",
                     "CERTIFICATE IDS",
+                    "VOIDED",
                 ],
                 |l| {
                     vec![
-                        l.letter_id.clone(),
+                        l.printed_id.clone(),
                         l.pin_procedure.clone(),
                         l.created_at.clone(),
                         l.created_by.clone(),
                         l.used_at.clone().unwrap_or_else(|| "-".into()),
                         l.certificate_ids.clone().unwrap_or_else(|| "-".into()),
+                        match (&l.voided_at, &l.void_reason) {
+                            (Some(at), Some(reason)) => format!("{at} ({reason})"),
+                            _ => "-".into(),
+                        },
                     ]
                 },
                 "No PIN letters match.",
             )
         }
+        PinLettersCommand::Void {
+            id,
+            reason,
+            unchecked_letter_id,
+            json,
+        } => {
+            // The ID is checked before the officer's key is even opened: a typo voids nothing.
+            letter_id::parse_required(&id, unchecked_letter_id)
+                .map_err(|e| input_error(format!("ID: {e}")))?;
+            if reason.trim().is_empty() {
+                return Err(input_error("--reason: say why the letter is voided"));
+            }
+            let session = Session::from_args(&args.client)?;
+            let letter = session
+                .client
+                .void_pin_letter(&id, unchecked_letter_id, &reason)
+                .await?;
+            if json {
+                return print_json(&letter);
+            }
+            println!(
+                "Voided PIN letter {} (PIN procedure {}): it will never seal a token. Destroy the letter.",
+                letter.printed_id, letter.pin_procedure
+            );
+            Ok(())
+        }
     }
+}
+
+/// `pin-letters list --next-free`: the lowest unused, not voided letter of `procedure`.
+async fn next_free(
+    s: &Session,
+    first: Option<String>,
+    procedure: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let procedure = procedure.unwrap_or_default();
+    let search = PinLetterSearch {
+        first: first.clone(),
+        used: Some(false),
+        voided: Some(false),
+        procedure: Some(procedure.clone()),
+        limit: Some(1),
+    };
+    let next = s.client.pin_letters(&search).await?.into_iter().next();
+    if json {
+        return print_json(&next);
+    }
+    match next {
+        Some(l) => println!(
+            "Next free PIN letter of PIN procedure {procedure}: {} (created {} by {})",
+            l.printed_id, l.created_at, l.created_by
+        ),
+        None => println!(
+            "No free PIN letter of PIN procedure {procedure}{}: create more with `keyward pin-letters create`.",
+            first.map(|f| format!(" from {f} on")).unwrap_or_default()
+        ),
+    }
+    Ok(())
 }
 
 /// Refuses an output file that exists (without --force) or whose directory does not.

@@ -17,7 +17,7 @@ use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
 
 use crate::cli::{ApprovalsCommand, ClientArgs, IssueArgs, RaArgs, RaCommand};
 use crate::output::{input_error, print_json, print_results, print_table};
-use crate::secrets::{signature_pin, token_pin};
+use crate::secrets::{signature_pin, token_pin, PinOptions};
 
 /// An RA session: configuration, officer credential, HTTPS client.
 pub(crate) struct Session {
@@ -249,6 +249,16 @@ async fn plan(
 }
 
 async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
+    let pin_options = PinOptions {
+        pin_stdin: args.pin_stdin,
+        letter: args.pin_letter,
+        unchecked_letter_id: args.unchecked_letter_id,
+        email: args.pin_email,
+        postal: args.pin_postal_address,
+        postal_file: args.pin_postal_address_file,
+    };
+    // A mistyped letter ID is refused here, before the server is asked anything.
+    pin_options.precheck()?;
     let order = TokenOrder {
         procedure: args.procedure,
         subject: args.subject,
@@ -283,12 +293,7 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
     if !args.json {
         eprintln!("{}", prepared.key_management());
     }
-    let pin = token_pin(
-        prepared.pin_procedure(),
-        args.pin_stdin,
-        args.pin_letter,
-        args.pin_email,
-    )?;
+    let pin = token_pin(prepared.pin_procedure(), pin_options)?;
     let spinner = indicatif::ProgressBar::new_spinner();
     if std::io::stderr().is_terminal() && !args.json {
         spinner.set_message(format!(
@@ -360,6 +365,10 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
         Some(d) if d.letter_id.is_some() => println!(
             "Sealed with the PIN of PIN/PUK letter {} (the letter is now used).",
             d.letter_id.as_deref().unwrap_or_default()
+        ),
+        Some(d) if d.delivery.as_deref() == Some("print") => println!(
+            "The PIN goes by post to {} (a PIN letter the Secure Printer prints): run `keyward secure-printer run` to print it.",
+            d.recipient.as_deref().unwrap_or("?").replace('\n', ", ")
         ),
         Some(d) => println!(
             "The PIN goes to {} by the PIN mailer ({}): run `keyward secure-printer run` to deliver it.",

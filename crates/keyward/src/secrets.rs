@@ -3,17 +3,19 @@
 //! Interactive use prompts without echo; scripts use files, the environment or stdin. Secrets
 //! live in zeroizing buffers and are never logged.
 
-use std::io::{BufRead, IsTerminal};
-use std::path::Path;
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use keyward_crypto::Pin;
+use keyward_policy::letter_id;
 use keyward_policy::pin::check_pin;
+use keyward_policy::postal::postal_address;
 use keyward_policy::PinProcedure;
 use keyward_ra::issue::PinSource;
 use zeroize::Zeroizing;
 
-use crate::output::input_error;
+use crate::output::{input_error, read_small_text};
 
 /// Environment variable holding the Signature PIN for scripts.
 pub(crate) const SIGNATURE_PIN_ENV: &str = "KEYWARD_SIGNATURE_PIN";
@@ -63,16 +65,54 @@ fn pin_from_stdin() -> anyhow::Result<Pin> {
     Ok(Pin::new(line.trim_end_matches(['\r', '\n']).to_string()))
 }
 
+/// What the officer gave for the token PIN on the command line (`ra issue`).
+#[derive(Debug, Default)]
+pub(crate) struct PinOptions {
+    /// `--pin-stdin`.
+    pub pin_stdin: bool,
+    /// `--pin-letter`.
+    pub letter: Option<String>,
+    /// `--unchecked-letter-id`.
+    pub unchecked_letter_id: bool,
+    /// `--pin-email`.
+    pub email: Option<String>,
+    /// `--pin-postal-address`.
+    pub postal: Option<String>,
+    /// `--pin-postal-address-file` (`-`: standard input).
+    pub postal_file: Option<PathBuf>,
+}
+
+impl PinOptions {
+    /// Checks what can be checked without the token procedure, before the server is asked
+    /// anything: the letter ID's check digits, the postal address given as a flag.
+    pub(crate) fn precheck(&self) -> anyhow::Result<()> {
+        if let Some(letter) = &self.letter {
+            checked_letter(letter, self.unchecked_letter_id)?;
+        }
+        if let Some(postal) = &self.postal {
+            checked_postal(postal, "--pin-postal-address")?;
+        }
+        Ok(())
+    }
+}
+
+/// A typed letter ID, its check digits right (or a bare number with `--unchecked-letter-id`).
+fn checked_letter(text: &str, unchecked: bool) -> anyhow::Result<String> {
+    letter_id::parse_required(text, unchecked)
+        .map(|id| id.to_string())
+        .map_err(|e| input_error(format!("--pin-letter: {e}")))
+}
+
+/// A postal address in its stored form; errors name `flag`.
+fn checked_postal(text: &str, flag: &str) -> anyhow::Result<String> {
+    postal_address(text).map_err(|e| input_error(format!("{flag}: {e}")))
+}
+
 /// The token PIN as the token procedure's PIN procedure says: typed or generated here
-/// (`enter`, `show`), or chosen by the server (`letter`: the letter ID; `email`: the PIN mailer
-/// address), prompted for when interactive and not given.
-pub(crate) fn token_pin(
-    rules: &PinProcedure,
-    pin_stdin: bool,
-    letter: Option<String>,
-    email: Option<String>,
-) -> anyhow::Result<TokenPin> {
-    use keyward_policy::PinMethod;
+/// (`enter`, `show`), or chosen by the server (`letter`: the letter ID; `email`: the e-mail
+/// or postal address), prompted for when interactive and not given.
+pub(crate) fn token_pin(rules: &PinProcedure, given: PinOptions) -> anyhow::Result<TokenPin> {
+    use keyward_policy::{MailDelivery, PinMethod};
     let not_here = |flag: &str| {
         input_error(format!(
             "{flag}: the PIN procedure {} has method {}, which does not use it",
@@ -80,13 +120,34 @@ pub(crate) fn token_pin(
             rules.method.name()
         ))
     };
-    if letter.is_some() && rules.method != PinMethod::Letter {
+    let email = rules.method == PinMethod::Email;
+    let print = email && rules.delivery == MailDelivery::Print;
+    let postal_given = given.postal.is_some() || given.postal_file.is_some();
+    if given.letter.is_some() && rules.method != PinMethod::Letter {
         return Err(not_here("--pin-letter"));
     }
-    if email.is_some() && rules.method != PinMethod::Email {
+    if given.unchecked_letter_id && rules.method != PinMethod::Letter {
+        return Err(not_here("--unchecked-letter-id"));
+    }
+    if given.email.is_some() && !email {
         return Err(not_here("--pin-email"));
     }
-    if pin_stdin && rules.method != PinMethod::Enter {
+    if given.email.is_some() && print {
+        return Err(input_error(format!(
+            "--pin-email: the PIN procedure {} prints the PIN letter for posting (delivery print): give the postal address with --pin-postal-address (or --pin-postal-address-file)",
+            rules.name
+        )));
+    }
+    if postal_given && !email {
+        return Err(not_here("--pin-postal-address"));
+    }
+    if postal_given && !print {
+        return Err(input_error(format!(
+            "--pin-postal-address: the PIN procedure {} sends the PIN by e-mail (delivery smtp): give the e-mail address with --pin-email",
+            rules.name
+        )));
+    }
+    if given.pin_stdin && rules.method != PinMethod::Enter {
         return Err(input_error(format!(
             "--pin-stdin: the PIN procedure {} has method {}: the PIN is not typed",
             rules.name,
@@ -97,9 +158,13 @@ pub(crate) fn token_pin(
         source: PinSource::Local(pin.clone()),
         shown: show.then_some(pin),
     };
+    let server = |source: PinSource| TokenPin {
+        source,
+        shown: None,
+    };
     match rules.method {
         PinMethod::Show => Ok(local(keyward_crypto::generate_for(rules)?, true)),
-        PinMethod::Enter if pin_stdin => {
+        PinMethod::Enter if given.pin_stdin => {
             let pin = pin_from_stdin()?;
             check_pin(pin.as_str(), rules).map_err(|e| input_error(e.to_string()))?;
             Ok(local(pin, false))
@@ -108,19 +173,63 @@ pub(crate) fn token_pin(
         PinMethod::Enter => Err(input_error(
             "PIN: the PIN procedure is `enter`: pass --pin-stdin, or run interactively",
         )),
-        PinMethod::Letter => Ok(TokenPin {
-            source: PinSource::Letter(given_or_prompt(letter, "--pin-letter", "PIN letter ID: ")?),
-            shown: None,
-        }),
-        PinMethod::Email => Ok(TokenPin {
-            source: PinSource::Mail(given_or_prompt(
-                email,
-                "--pin-email",
-                "PIN mailer address: ",
-            )?),
-            shown: None,
-        }),
+        PinMethod::Letter => {
+            let typed = given_or_prompt(
+                given.letter,
+                "--pin-letter",
+                "PIN letter ID, as printed with its check digits (NUMBER-CC): ",
+            )?;
+            Ok(server(PinSource::Letter {
+                id: checked_letter(&typed, given.unchecked_letter_id)?,
+                unchecked: given.unchecked_letter_id,
+            }))
+        }
+        PinMethod::Email if print => Ok(server(PinSource::Post(postal(given)?))),
+        PinMethod::Email => Ok(server(PinSource::Mail(given_or_prompt(
+            given.email,
+            "--pin-email",
+            "PIN mailer address (e-mail): ",
+        )?))),
     }
+}
+
+/// The postal address of a printed PIN letter: `--pin-postal-address`, else
+/// `--pin-postal-address-file` (`-`: standard input), else typed at a prompt, one line at a
+/// time, ending with an empty line.
+fn postal(given: PinOptions) -> anyhow::Result<String> {
+    if let Some(text) = given.postal {
+        return checked_postal(&text, "--pin-postal-address");
+    }
+    let flag = "--pin-postal-address-file";
+    if let Some(path) = given.postal_file {
+        let text = if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .lock()
+                .take(64 * 1024)
+                .read_to_string(&mut text)
+                .map_err(|e| input_error(format!("{flag} -: {e}")))?;
+            text
+        } else {
+            read_small_text(&path, &flag[2..])?
+        };
+        return checked_postal(&text, flag);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(input_error(
+            "--pin-postal-address: required by this token procedure's PIN procedure (or --pin-postal-address-file FILE, - for standard input, or run interactively)",
+        ));
+    }
+    eprintln!("Postal address (end with an empty line):");
+    let mut lines = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context("reading standard input")?;
+        if line.trim().is_empty() {
+            break;
+        }
+        lines.push(line);
+    }
+    checked_postal(&lines.join("\n"), "--pin-postal-address")
 }
 
 /// A value from its flag, else typed at an interactive prompt.

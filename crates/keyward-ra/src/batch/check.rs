@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::issue::{PinSource, Prepared, TokenOrder};
 use crate::RaError;
-use keyward_policy::{KeySpecList, PinMethod, PinProcedure};
+use keyward_policy::{KeySpecList, MailDelivery, PinMethod, PinProcedure};
 use keyward_proto::ProcedureList;
 
 use super::error::{input_error, BatchError};
@@ -27,6 +27,7 @@ pub(super) struct CheckInput<'a> {
     pub(super) procedures: &'a ProcedureList,
     pub(super) procedure: &'a str,
     pub(super) rules: &'a PinProcedure,
+    pub(super) unchecked_letter_ids: bool,
     pub(super) key_spec: Option<&'a str>,
     pub(super) batch_id: &'a str,
     pub(super) dir: &'a Path,
@@ -138,7 +139,7 @@ pub(super) fn check_rows(
     c.progress.checking("checking file names", c.rows, c.rows);
 
     rows.rewind()?;
-    let mut letters: HashMap<String, usize> = HashMap::new();
+    let mut letters: HashMap<i64, usize> = HashMap::new();
     let mut out = Vec::new();
     while let Some(row) = rows.next_row()? {
         report(c, "checking rows", row.number);
@@ -189,7 +190,7 @@ fn check_row(
     row: &Row,
     file: &str,
     request_id: &str,
-    letters: &mut HashMap<String, usize>,
+    letters: &mut HashMap<i64, usize>,
     errors: &mut Errors,
 ) -> bool {
     if let Some(done) = c.records.get(&row.number) {
@@ -213,25 +214,28 @@ fn check_row(
             ));
         }
     }
-    let source = match pin_columns(row, c.rules) {
+    let source = match pin_columns(row, c.rules, c.unchecked_letter_ids) {
         Ok(s) => s,
         Err((column, reason)) => {
             errors.push(format!("{}, column {column}: {reason}", row.at()));
             return false;
         }
     };
-    if let Some(PinSource::Letter(id)) = &source {
-        if let Some(first) = letters.insert(id.clone(), row.number) {
-            errors.push(format!(
-                "{}, column pin_letter: PIN letter {id} is also given in row {first} (a letter seals one token)",
-                row.at()
-            ));
-        }
-    }
     if let Some(source) = &source {
         if let Err(e) = source.check(c.rules, c.procedure) {
             errors.push(row_error(row, &e));
             return false;
+        }
+    }
+    if let Some(PinSource::Letter { id, .. }) = &source {
+        // Checked above: the same letter typed as `7-06` and `07-06` is one letter.
+        let number = keyward_policy::letter_id::parse(id).map_or(0, |l| l.number);
+        if let Some(first) = letters.insert(number, row.number) {
+            errors.push(format!(
+                "{}, column pin_letter: PIN letter {} is also given in row {first} (a letter seals one token)",
+                row.at(),
+                id.trim()
+            ));
         }
     }
     let order = TokenOrder {
@@ -260,10 +264,12 @@ fn check_row(
     true
 }
 
-/// The PIN source a row's columns give, checked against the PIN method.
-fn pin_columns(
+/// The PIN source a row's columns give, checked against the PIN method (the values themselves
+/// are checked by [`PinSource::check`]); `unchecked_letter_ids`: bare letter numbers allowed.
+pub(super) fn pin_columns(
     row: &Row,
     rules: &PinProcedure,
+    unchecked_letter_ids: bool,
 ) -> Result<Option<PinSource>, (&'static str, String)> {
     let unused = |column: &'static str| {
         (
@@ -285,19 +291,53 @@ fn pin_columns(
             ),
         )
     };
+    let instead = |column: &'static str, right: &str, delivery: &str| {
+        (
+            column,
+            format!(
+                "the PIN procedure {} {delivery}: put the address in column {right}",
+                rules.name
+            ),
+        )
+    };
+    let print = rules.delivery == MailDelivery::Print;
     match rules.method {
         PinMethod::Show | PinMethod::Enter => {
-            if row.pin_email.is_some() {
-                return Err(unused("pin_email"));
-            }
-            if row.pin_letter.is_some() {
-                return Err(unused("pin_letter"));
+            for (column, value) in [
+                ("pin_email", &row.pin_email),
+                ("pin_postal_address", &row.pin_postal_address),
+                ("pin_letter", &row.pin_letter),
+            ] {
+                if value.is_some() {
+                    return Err(unused(column));
+                }
             }
             Ok(None)
         }
         PinMethod::Email => {
             if row.pin_letter.is_some() {
                 return Err(unused("pin_letter"));
+            }
+            if print {
+                if row.pin_email.is_some() {
+                    return Err(instead(
+                        "pin_email",
+                        "pin_postal_address",
+                        "prints the PIN letter for posting (delivery print)",
+                    ));
+                }
+                let to = row
+                    .pin_postal_address
+                    .clone()
+                    .ok_or_else(|| required("pin_postal_address", "a postal address"))?;
+                return Ok(Some(PinSource::Post(to)));
+            }
+            if row.pin_postal_address.is_some() {
+                return Err(instead(
+                    "pin_postal_address",
+                    "pin_email",
+                    "sends the PIN by e-mail (delivery smtp)",
+                ));
             }
             let to = row
                 .pin_email
@@ -309,11 +349,17 @@ fn pin_columns(
             if row.pin_email.is_some() {
                 return Err(unused("pin_email"));
             }
+            if row.pin_postal_address.is_some() {
+                return Err(unused("pin_postal_address"));
+            }
             let id = row
                 .pin_letter
                 .clone()
                 .ok_or_else(|| required("pin_letter", "a PIN/PUK letter ID"))?;
-            Ok(Some(PinSource::Letter(id)))
+            Ok(Some(PinSource::Letter {
+                id,
+                unchecked: unchecked_letter_ids,
+            }))
         }
     }
 }
@@ -329,6 +375,7 @@ fn row_error(row: &Row, e: &RaError) -> String {
         "email" => "email",
         "p12" | "cert" => "file",
         "pin-email" => "pin_email",
+        "pin-postal-address" => "pin_postal_address",
         "pin-letter" => "pin_letter",
         _ => "subject",
     };
@@ -368,5 +415,10 @@ pub(super) fn request_id(
     part(row.email.as_deref());
     part(row.pin_email.as_deref());
     part(row.pin_letter.as_deref());
+    // Added after the other columns, and only when given: rows without it keep the request
+    // IDs they had, so a batch started before the column existed resumes.
+    if row.pin_postal_address.is_some() {
+        part(row.pin_postal_address.as_deref());
+    }
     hex::encode(openssl::sha::sha256(&data))[..32].to_string()
 }

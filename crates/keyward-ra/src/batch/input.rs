@@ -6,11 +6,12 @@ use std::path::Path;
 use super::error::{input_error, BatchError};
 use super::Progress;
 
-const COLUMNS: [&str; 6] = [
+const COLUMNS: [&str; 7] = [
     "subject",
     "email",
     "key_spec",
     "pin_email",
+    "pin_postal_address",
     "pin_letter",
     "file",
 ];
@@ -32,6 +33,8 @@ pub struct Row {
     pub key_spec: Option<String>,
     /// Column `pin_email`.
     pub pin_email: Option<String>,
+    /// Column `pin_postal_address`: lines separated by line breaks (a quoted cell) or `\n`.
+    pub pin_postal_address: Option<String>,
     /// Column `pin_letter`.
     pub pin_letter: Option<String>,
     /// Column `file`.
@@ -213,6 +216,7 @@ impl<R: std::io::Read + std::io::Seek> RowReader<R> {
             email: get("email"),
             key_spec: get("key_spec"),
             pin_email: get("pin_email"),
+            pin_postal_address: get("pin_postal_address"),
             pin_letter: get("pin_letter"),
             file: get("file"),
         }))

@@ -69,6 +69,9 @@ pub struct BatchOptions {
     pub key_pool: Option<usize>,
     /// The results CSV (default: `results.csv` in the output directory).
     pub results: Option<PathBuf>,
+    /// Column `pin_letter` may hold bare numbers, for letters printed without check digits
+    /// (`--unchecked-letter-id`).
+    pub unchecked_letter_ids: bool,
 }
 
 /// Told about each row as it is taken up and recorded (a progress bar, per-row lines).
@@ -124,6 +127,7 @@ struct Ctx {
     procedures: ProcedureList,
     procedure: String,
     rules: PinProcedure,
+    unchecked_letter_ids: bool,
     key_spec: Option<String>,
     dir: PathBuf,
     pending_dir: PathBuf,
@@ -276,6 +280,7 @@ impl Batch {
             procedures: self.procedures,
             procedure: self.options.procedure.clone(),
             rules: self.rules,
+            unchecked_letter_ids: self.options.unchecked_letter_ids,
             key_spec: self.options.key_spec,
             dir: self.options.out_dir,
             pending_dir: self.pending_dir,

@@ -82,6 +82,7 @@ pub(super) async fn open(
             procedures: &resolved.procedures,
             procedure: &options.procedure,
             rules: &resolved.rules,
+            unchecked_letter_ids: options.unchecked_letter_ids,
             key_spec: options.key_spec.as_deref(),
             batch_id: &batch_id,
             dir: &layout.dir,
@@ -214,7 +215,7 @@ async fn resolve(
     let rules = resolved.pin.clone();
     if rules.method == PinMethod::Enter {
         return Err(input_error(format!(
-            "--procedure: token procedure {} uses PIN procedure {} (method enter), where the officer types each PIN; a batch cannot. Use a token procedure whose PIN procedure is show (PINs written to {PINS_FILE}), email or letter (columns pin_email, pin_letter)",
+            "--procedure: token procedure {} uses PIN procedure {} (method enter), where the officer types each PIN; a batch cannot. Use a token procedure whose PIN procedure is show (PINs written to {PINS_FILE}), email or letter (columns pin_email or pin_postal_address, pin_letter)",
             options.procedure, rules.name
         )));
     }

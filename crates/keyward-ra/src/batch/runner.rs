@@ -14,6 +14,7 @@ use keyward_crypto::{CryptoError, Pin};
 use keyward_policy::PinMethod;
 use keyward_proto::IssueRequest;
 
+use super::check::pin_columns;
 use super::error::BatchError;
 use super::journal::{pending_path, PendingFile, PendingKey, PinLine, ResultRecord, PINS_FILE};
 use super::{lock, random_hex, unix_now, Ctx, Job};
@@ -98,14 +99,14 @@ impl Ctx {
                 Ok(pin) => (PinSource::Local(pin.clone()), Some(pin)),
                 Err(e) => return failed(e.into(), false),
             },
-            PinMethod::Email => (
-                PinSource::Mail(job.row.pin_email.clone().unwrap_or_default()),
-                None,
-            ),
-            PinMethod::Letter => (
-                PinSource::Letter(job.row.pin_letter.clone().unwrap_or_default()),
-                None,
-            ),
+            // The columns were checked with the rows; the same function reads them again.
+            PinMethod::Email | PinMethod::Letter => {
+                match pin_columns(&job.row, &self.rules, self.unchecked_letter_ids) {
+                    Ok(Some(source)) => (source, None),
+                    Ok(None) => return failed(RaError::input("pin", "no PIN column"), false),
+                    Err((column, reason)) => return failed(RaError::input(column, reason), false),
+                }
+            }
         };
         let sent = AtomicBool::new(false);
         // The pending file keeps the request and its keys (PIN procedure show, RA-local keys

@@ -13,6 +13,7 @@ fn row(number: usize, subject: &str) -> Row {
         email: None,
         key_spec: None,
         pin_email: None,
+        pin_postal_address: None,
         pin_letter: None,
         file: None,
     }

@@ -29,7 +29,8 @@ impl Prepared {
         pin: PinSource,
         before_send: impl FnOnce(&PendingRequest) -> Result<(), RaError>,
     ) -> Result<IssuedToken, RaError> {
-        pin.check(&self.resolved.pin, &self.resolved.token.name)?;
+        let (pin_letter, pin_mailer_address) =
+            pin.fields(&self.resolved.pin, &self.resolved.token.name)?;
         let local: Vec<String> = self
             .plan
             .actions
@@ -87,14 +88,8 @@ impl Prepared {
                 .collect(),
             transport_key: transport.as_ref().map(|t| t.public_der()).transpose()?,
             recover: self.order.recover.clone(),
-            pin_letter: match &pin {
-                PinSource::Letter(id) => Some(id.clone()),
-                _ => None,
-            },
-            pin_mailer_address: match &pin {
-                PinSource::Mail(to) => Some(to.clone()),
-                _ => None,
-            },
+            pin_letter,
+            pin_mailer_address,
             approval: self.order.approval.clone(),
             qc_statements: self.order.qc_statements.clone(),
             alt_names: self.order.alt_names.clone(),

@@ -151,6 +151,7 @@ signed_request!(
     keyward_proto::CreatePinLetters,
     keyward_proto::DeliverPinMail,
     keyward_proto::PinMailIds,
+    keyward_proto::VoidPinLetter,
     keyward_proto::ApprovalVote,
     keyward_proto::RevokeRequest,
     keyward_proto::UnholdRequest

@@ -50,6 +50,7 @@ const SIGNATURE_SCHEME: &str = "officer_signature";
         super::revoke::unhold,
         super::pins::list_letters,
         super::pins::create_letters,
+        super::pins::void_letter,
         super::pins::list_mail,
         super::pins::deliver,
         super::pins::printed,

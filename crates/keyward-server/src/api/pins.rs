@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-use keyward_proto::{ApiError, CreatePinLetters, DeliverPinMail, PinMailIds, PIN_LETTERS_PATH};
+use keyward_proto::{
+    ApiError, CreatePinLetters, DeliverPinMail, PinMailIds, VoidPinLetter, PIN_LETTERS_PATH,
+};
 use keyward_store::{AuditCategory, PinLetterQuery, PinMailQuery, PinMailState};
 
 use super::{
@@ -20,10 +22,12 @@ const CATEGORY: AuditCategory = AuditCategory::PinDistribution;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct LetterQuery {
-    /// The first letter ID listed (decimal).
+    /// The first letter ID listed (decimal, or as printed with its check digits).
     first: Option<String>,
     /// Only used (`true`) or unused (`false`) letters.
     used: Option<bool>,
+    /// Only voided (`true`) or not voided (`false`) letters.
+    voided: Option<bool>,
     /// Only letters of this PIN procedure.
     procedure: Option<String>,
     /// Most letters listed.
@@ -41,16 +45,20 @@ pub(super) async fn list_letters(
     Params(q): Params<LetterQuery>,
 ) -> Result<Response, ApiFailure> {
     let officer = auth::officer(&s.gate, &peer).await?;
+    // A criterion, not a choice: a bare number or a checked ID both say where to start.
     let first_id = match q.first {
-        Some(text) => Some(text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            Refusal::invalid("first", "a PIN letter ID is a positive decimal number")
-        })?),
+        Some(text) => Some(
+            keyward_policy::letter_id::parse(&text)
+                .map_err(|e| Refusal::invalid("first", e.to_string()))?
+                .number,
+        ),
         None => None,
     };
     check_procedure_criterion(q.procedure.as_deref())?;
     let query = PinLetterQuery {
         first_id,
         used: q.used,
+        voided: q.voided,
         pin_procedure: q.procedure,
         limit: q.limit,
     };
@@ -154,6 +162,20 @@ pub(super) async fn create_letters(
     ))
 }
 
+signed_post!(
+    #[utoipa::path(post, path = "/v1/pin-letters/void", tag = "pin-letters", request_body = VoidPinLetter,
+        responses(
+            (status = 200, description = "The letter as voided", body = keyward_proto::PinLetterInfo),
+            (status = 400, description = "`invalid`: a malformed letter ID, wrong or missing check digits (field `letter_id`), or no reason (field `reason`)", body = ApiError),
+            (status = 403, description = "`forbidden`: the officer lacks role `manage-pin-letters`", body = ApiError),
+            (status = 404, description = "`not-found` (field `letter_id`): no such letter", body = ApiError),
+            (status = 409, description = "`conflict` (field `letter_id`): the letter is used or voided already; or a replay", body = ApiError)))]
+    void_letter,
+    VoidPinLetter,
+    "/v1/pin-letters/void",
+    "void-pin-letter",
+    void_pin_letter
+);
 signed_post!(
     #[utoipa::path(post, path = "/v1/pin-mail/deliver", tag = "pin-mail", request_body = DeliverPinMail,
         responses(

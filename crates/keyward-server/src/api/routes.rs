@@ -10,8 +10,8 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use keyward_proto::{
-    APPROVAL_VOTE_PATH, MAX_BODY_BYTES, PIN_LETTERS_PATH, REVOKE_PATH, TOKENS_PATH,
-    UNDELIVERED_PATH, UNHOLD_PATH,
+    APPROVAL_VOTE_PATH, MAX_BODY_BYTES, PIN_LETTERS_PATH, PIN_LETTERS_VOID_PATH, REVOKE_PATH,
+    TOKENS_PATH, UNDELIVERED_PATH, UNHOLD_PATH,
 };
 
 use super::{approvals, body_limit, openapi, pins, reports, revoke, ApiFailure};
@@ -83,6 +83,7 @@ pub(super) fn table() -> Vec<Route> {
         route(Post, UNHOLD_PATH, revoke::unhold),
         route(Get, PIN_LETTERS_PATH, pins::list_letters),
         route(Post, PIN_LETTERS_PATH, pins::create_letters),
+        route(Post, PIN_LETTERS_VOID_PATH, pins::void_letter),
         route(Get, "/v1/approvals", approvals::list),
         route(Post, APPROVAL_VOTE_PATH, approvals::vote),
         route(Get, "/v1/pin-mail", pins::list_mail),

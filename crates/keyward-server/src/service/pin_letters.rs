@@ -5,14 +5,15 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use keyward_kra::{Envelope, Kra};
+use keyward_policy::letter_id::{self, LetterIdError};
 use keyward_policy::{PinMethod, PinProcedure, Role};
 use keyward_proto::{
-    CreatePinLetters, PinLetterBatch, PinLetterInfo, PinLetterSecret, SealedKey,
+    CreatePinLetters, PinLetterBatch, PinLetterInfo, PinLetterSecret, SealedKey, VoidPinLetter,
     PIN_LETTERS_CONTEXT,
 };
 use keyward_store::{
     AuditCategory, NewAudit, NewPinLetter, Officer, Outcome, PinLetter, PinLetterQuery,
-    RequestAnswer, RequestKey, StoreError,
+    RequestAnswer, RequestKey, Store, StoreError, VoidRefused,
 };
 
 use super::answers::{idempotent, request_id_taken};
@@ -28,7 +29,7 @@ const PIN_LETTER_PURPOSE: &str = "pin-letter";
 pub(super) const MAX_BATCH: u32 = 50_000;
 
 /// A letter ID: a positive decimal number.
-pub(super) fn parse_letter_id(field: &str, text: &str) -> Result<i64, Refusal> {
+fn parse_letter_id(field: &str, text: &str) -> Result<i64, Refusal> {
     let bad = || Refusal::invalid(field, "a PIN letter ID is a positive decimal number");
     if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
@@ -37,6 +38,33 @@ pub(super) fn parse_letter_id(field: &str, text: &str) -> Result<i64, Refusal> {
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(bad)
+}
+
+/// The letter an officer typed the ID of in `field`: with its check digits, or the bare number
+/// of a letter printed without them (the RA sends a bare number only when the officer says the
+/// letter has none). A malformed ID, wrong check digits, or a bare number for a letter printed
+/// with check digits is refused before anything else (400, naming `field`); an unknown letter
+/// is 404.
+pub(super) async fn find_letter(
+    store: &Store,
+    field: &str,
+    text: &str,
+) -> Result<PinLetter, Refusal> {
+    let typed = letter_id::parse(text).map_err(|e| Refusal::invalid(field, e.to_string()))?;
+    let letter = store
+        .pin_letter(typed.number)
+        .await
+        .map_err(Refusal::internal)?
+        .ok_or_else(|| {
+            Refusal::not_found(field, format!("there is no PIN letter {}", typed.number))
+        })?;
+    if !typed.checked && letter.check_printed {
+        return Err(Refusal::invalid(
+            field,
+            LetterIdError::MissingCheck(typed.number.to_string()).to_string(),
+        ));
+    }
+    Ok(letter)
 }
 
 /// Opens a letter's envelope: its PIN.
@@ -107,6 +135,11 @@ fn generate(
 fn info(letter: PinLetter) -> PinLetterInfo {
     PinLetterInfo {
         letter_id: letter.letter_id.to_string(),
+        printed_id: match letter.check_printed {
+            true => letter_id::printed(letter.letter_id),
+            false => letter.letter_id.to_string(),
+        },
+        check_printed: letter.check_printed,
         pin_procedure: letter.pin_procedure,
         batch: letter.batch,
         created_at: rfc3339(letter.created_at),
@@ -114,6 +147,59 @@ fn info(letter: PinLetter) -> PinLetterInfo {
         used_at: letter.used.as_ref().map(|u| rfc3339(u.at)),
         used_by: letter.used.as_ref().map(|u| u.officer.clone()),
         certificate_ids: letter.used.map(|u| u.certificate_ids),
+        voided_at: letter.voided.as_ref().map(|v| rfc3339(v.at)),
+        voided_by: letter.voided.as_ref().map(|v| v.officer.clone()),
+        void_reason: letter.voided.map(|v| v.reason),
+    }
+}
+
+/// Longest void reason accepted, in characters.
+const MAX_REASON: usize = 200;
+
+/// A void reason: 1 to [`MAX_REASON`] characters once trimmed, no control characters.
+fn check_reason(reason: &str) -> Result<&str, Refusal> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON {
+        return Err(Refusal::invalid(
+            "reason",
+            format!("give why the letter is voided: 1 to {MAX_REASON} characters"),
+        ));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err(Refusal::invalid(
+            "reason",
+            "control characters are not allowed",
+        ));
+    }
+    Ok(reason)
+}
+
+/// A refusal for a letter the store did not void.
+fn not_voided(e: StoreError) -> Refusal {
+    let field = "letter_id";
+    match e {
+        StoreError::NotVoided(id, VoidRefused::Unknown) => {
+            Refusal::not_found(field, format!("there is no PIN letter {id}"))
+        }
+        StoreError::NotVoided(id, VoidRefused::Used(u)) => Refusal::conflict(
+            field,
+            format!(
+                "PIN letter {id} sealed a token at {} (request {}, Certificate IDs {}): a used letter cannot be voided (revoke the certificates if the letter was exposed)",
+                rfc3339(u.at),
+                u.request_id,
+                if u.certificate_ids.is_empty() { "none" } else { &u.certificate_ids }
+            ),
+        ),
+        StoreError::NotVoided(id, VoidRefused::Voided(v)) => Refusal::conflict(
+            field,
+            format!(
+                "PIN letter {id} was voided already by {} at {} ({})",
+                v.officer,
+                rfc3339(v.at),
+                v.reason
+            ),
+        ),
+        other => Refusal::internal(other),
     }
 }
 
@@ -301,6 +387,63 @@ impl PinDesk {
             })?;
         tracing::info!(officer = %officer.name, "created PIN letters {first}-{last}");
         Ok(batch)
+    }
+
+    /// Voids a damaged or lost letter (never used for a token afterwards); needs
+    /// `manage-pin-letters`. The voiding and its audit record are one transaction; refusals
+    /// are audited.
+    pub async fn void_pin_letter(
+        &self,
+        officer: &Officer,
+        req: VoidPinLetter,
+    ) -> Result<PinLetterInfo, Refusal> {
+        self.require_pin_role(officer, "void-pin-letter").await?;
+        let result = self.try_void_pin_letter(officer, &req).await;
+        if let Err(refusal) = &result {
+            audit_refusal(
+                &self.store,
+                AuditCategory::PinDistribution,
+                "void-pin-letter",
+                Some(&officer.name),
+                refusal,
+                json!({
+                    "request_id": shorten(&req.request_id),
+                    "letter_id": shorten(&req.letter_id),
+                }),
+            )
+            .await;
+        }
+        result
+    }
+
+    async fn try_void_pin_letter(
+        &self,
+        officer: &Officer,
+        req: &VoidPinLetter,
+    ) -> Result<PinLetterInfo, Refusal> {
+        check_request_id(&req.request_id)?;
+        let reason = check_reason(&req.reason)?;
+        let letter = find_letter(&self.store, "letter_id", &req.letter_id).await?;
+        let letter_id = letter.letter_id;
+        let audit = NewAudit {
+            category: AuditCategory::PinDistribution,
+            action: "void-pin-letter".into(),
+            officer: Some(officer.name.clone()),
+            outcome: Outcome::Success,
+            object: Some(letter_id.to_string()),
+            detail: json!({
+                "request_id": req.request_id,
+                "pin_procedure": letter.pin_procedure,
+                "reason": reason,
+            }),
+        };
+        let voided = self
+            .store
+            .void_pin_letter(letter_id, &officer.name, reason, &audit)
+            .await
+            .map_err(not_voided)?;
+        tracing::info!(officer = %officer.name, "voided PIN letter {letter_id}");
+        Ok(info(voided))
     }
 
     /// Lists PIN letters (without their secrets); needs `manage-pin-letters`.

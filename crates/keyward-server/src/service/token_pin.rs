@@ -12,8 +12,8 @@ use keyward_proto::{IssueRequest, PinDeliveryInfo, SealedKey, TOKEN_PIN_CONTEXT}
 use keyward_store::{NewPinMail, Officer, PinDelivery, PinRecord};
 use openssl::pkey::{PKey, Public};
 
-use super::pin_letters::{open_letter, parse_letter_id};
-use super::{seal_for, Refusal, TokenPins};
+use super::pin_letters::{find_letter, open_letter};
+use super::{rfc3339, seal_for, Refusal, TokenPins};
 
 /// KRA purpose label of a queued PIN mail's PIN (bound to the issuance request ID).
 pub(super) const PIN_MAIL_PURPOSE: &str = "pin-mail";
@@ -43,9 +43,9 @@ impl ServerPin {
     }
 }
 
-/// A PIN mailer address: an e-mail address for SMTP delivery, one line of printable text for a
-/// printed PIN letter.
-fn check_address(address: &str, delivery: MailDelivery) -> Result<(), Refusal> {
+/// A PIN mailer address: an e-mail address for SMTP delivery; for a printed PIN letter, the
+/// postal address (up to 6 lines, joined by `\n`), returned in the form stored and printed.
+fn check_address(address: &str, delivery: MailDelivery) -> Result<String, Refusal> {
     let field = "pin_mailer_address";
     if address.trim().is_empty() || address.len() > MAX_ADDRESS {
         return Err(Refusal::invalid(
@@ -55,12 +55,10 @@ fn check_address(address: &str, delivery: MailDelivery) -> Result<(), Refusal> {
     }
     match delivery {
         MailDelivery::Smtp => keyward_mailer::smtp::check_address(address)
+            .map(|()| address.to_string())
             .map_err(|e| Refusal::invalid(field, e.to_string())),
-        MailDelivery::Print if address.chars().any(char::is_control) => Err(Refusal::invalid(
-            field,
-            "control characters are not allowed in a postal address",
-        )),
-        MailDelivery::Print => Ok(()),
+        MailDelivery::Print => keyward_policy::postal::postal_address(address)
+            .map_err(|e| Refusal::invalid(field, e.to_string())),
     }
 }
 
@@ -104,22 +102,23 @@ impl TokenPins {
                         ),
                     )
                 })?;
-                let letter_id = parse_letter_id("pin_letter", text)?;
-                let letter = self
-                    .store
-                    .pin_letter(letter_id)
-                    .await
-                    .map_err(Refusal::internal)?
-                    .ok_or_else(|| {
-                        Refusal::not_found(
-                            "pin_letter",
-                            format!("there is no PIN letter {letter_id}"),
-                        )
-                    })?;
+                let letter = find_letter(&self.store, "pin_letter", text).await?;
+                let letter_id = letter.letter_id;
                 if letter.used.is_some() {
                     return Err(Refusal::conflict(
                         "pin_letter",
                         format!("PIN letter {letter_id} has been used already"),
+                    ));
+                }
+                if let Some(v) = &letter.voided {
+                    return Err(Refusal::conflict(
+                        "pin_letter",
+                        format!(
+                            "PIN letter {letter_id} was voided by {} at {} ({}): it never seals a token; take another letter",
+                            v.officer,
+                            rfc3339(v.at),
+                            v.reason
+                        ),
                     ));
                 }
                 if letter.pin_procedure != pin_procedure.name {
@@ -159,7 +158,7 @@ impl TokenPins {
                     )
                 })?;
                 let delivery = pin_procedure.delivery;
-                check_address(address, delivery)?;
+                let address = check_address(address, delivery)?;
                 if !self.kra.can_archive() {
                     return Err(Refusal::unsupported(
                         "PIN mail needs the archive key to keep the PIN encrypted until it is delivered (kra.archive-key in cm.conf)",
@@ -178,7 +177,7 @@ impl TokenPins {
                     pin,
                     record: PinRecord::QueueMail(NewPinMail {
                         request_id: req.request_id.clone(),
-                        recipient: address.to_string(),
+                        recipient: address.clone(),
                         delivery: store_delivery,
                         subject: shorten_subject(&req.subject),
                         token_procedure: resolved.token.name.clone(),
@@ -189,7 +188,7 @@ impl TokenPins {
                     info: PinDeliveryInfo {
                         method: method.name().into(),
                         letter_id: None,
-                        recipient: Some(address.to_string()),
+                        recipient: Some(address),
                         delivery: Some(delivery.name().into()),
                     },
                 }))

@@ -3,7 +3,7 @@
 
 use keyward_store::{
     AuditCategory, CertificateQuery, ConflictOn, NewAudit, NewPinLetter, PinLetter, PinLetterQuery,
-    PinRecord, StoreError, StoredCertificate, UsedItem,
+    PinRecord, StoreError, StoredCertificate, UsedItem, VoidRefused,
 };
 use serde_json::json;
 
@@ -17,7 +17,11 @@ keyward_testkit::on_both_engines!(async crate::common::fresh =>
     ten_thousand_letters,
     record_token_uses_letter,
     used_letter_rolls_back_issuance,
-    debug_never_shows_sealed_letters
+    debug_never_shows_sealed_letters,
+    void_a_letter,
+    void_refusals_change_nothing,
+    a_voided_letter_never_seals_a_token,
+    next_free_skips_used_and_voided_letters
 );
 
 const LETTER: &str = "letter";
@@ -136,6 +140,7 @@ async fn listing_filters(db: TestDb) {
         used: Some(false),
         pin_procedure: Some(LETTER.into()),
         limit: Some(2),
+        ..Default::default()
     };
     assert_eq!(find(unused_letters_from_2).await, [3, 4], "ANDed, limited");
     let limited = |limit| PinLetterQuery {
@@ -475,4 +480,184 @@ async fn debug_never_shows_sealed_letters(db: TestDb) {
         texts[3]
     );
     assert!(!texts[5].contains("sealed"), "{}", texts[5]);
+}
+
+fn voided() -> NewAudit {
+    audit(AuditCategory::PinDistribution, "void-pin-letter")
+}
+
+async fn void_a_letter(db: TestDb) {
+    let s = &db.store;
+    s.create_pin_letters(LETTER, "a", "olga", &letters(1..=3), &created())
+        .await
+        .unwrap();
+    let fresh = s.pin_letter(2).await.unwrap().unwrap();
+    assert!(
+        fresh.check_printed,
+        "letters created now carry check digits"
+    );
+    assert!(fresh.voided.is_none());
+
+    let letter = s
+        .void_pin_letter(2, "olga", "torn in the printer", &voided())
+        .await
+        .unwrap();
+    let void = letter.voided.clone().expect("voided");
+    assert_eq!(void.officer, "olga");
+    assert_eq!(void.reason, "torn in the printer");
+    assert!(letter.used.is_none());
+    assert_eq!(s.pin_letter(2).await.unwrap().unwrap(), letter);
+    assert!(s.pin_letter(1).await.unwrap().unwrap().voided.is_none());
+
+    let log = s.audit_records(10).await.unwrap();
+    assert_eq!(log.len(), 2, "{log:#?}");
+    assert_eq!(log[1].action, "void-pin-letter");
+    assert_eq!(log[1].category, AuditCategory::PinDistribution);
+
+    let of_voided = |voided| PinLetterQuery {
+        voided: Some(voided),
+        ..Default::default()
+    };
+    assert_eq!(
+        letter_ids(&s.pin_letters(&of_voided(true)).await.unwrap()),
+        [2]
+    );
+    assert_eq!(
+        letter_ids(&s.pin_letters(&of_voided(false)).await.unwrap()),
+        [1, 3]
+    );
+}
+
+async fn void_refusals_change_nothing(db: TestDb) {
+    let s = &db.store;
+    s.create_pin_letters(LETTER, "a", "olga", &letters(1..=3), &created())
+        .await
+        .unwrap();
+    s.record_token(
+        &[cert("0a", "CN=Alice")],
+        &issued("issue-token"),
+        &[],
+        Some(&use_letter(1, LETTER, "req-1")),
+    )
+    .await
+    .unwrap();
+    s.void_pin_letter(2, "olga", "lost", &voided())
+        .await
+        .unwrap();
+    let letters_before = s.pin_letters(&PinLetterQuery::default()).await.unwrap();
+    let log_before = s.audit_records(100).await.unwrap();
+
+    let err = s
+        .void_pin_letter(1, "olga", "damaged", &voided())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotVoided(1, VoidRefused::Used(u)) if u.request_id == "req-1"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("used by request req-1"), "{err}");
+    let err = s
+        .void_pin_letter(2, "olga", "again", &voided())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotVoided(2, VoidRefused::Voided(v)) if v.reason == "lost"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("voided already by olga"), "{err}");
+    let err = s
+        .void_pin_letter(404, "olga", "x", &voided())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotVoided(404, VoidRefused::Unknown)),
+        "{err:?}"
+    );
+    for (id, officer, reason) in [(0, "olga", "x"), (3, " ", "x"), (3, "olga", "  ")] {
+        let err = s
+            .void_pin_letter(id, officer, reason, &voided())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    }
+    assert_eq!(
+        s.pin_letters(&PinLetterQuery::default()).await.unwrap(),
+        letters_before
+    );
+    assert_eq!(s.audit_records(100).await.unwrap(), log_before);
+}
+
+async fn a_voided_letter_never_seals_a_token(db: TestDb) {
+    let s = &db.store;
+    s.create_pin_letters(LETTER, "a", "olga", &letters(1..=2), &created())
+        .await
+        .unwrap();
+    s.void_pin_letter(1, "olga", "damaged", &voided())
+        .await
+        .unwrap();
+    let certs_before = s
+        .find_certificates(&CertificateQuery::default())
+        .await
+        .unwrap();
+    let err = s
+        .record_token(
+            &[cert("0c", "CN=Carol")],
+            &issued("issue-token"),
+            &[],
+            Some(&use_letter(1, LETTER, "req-9")),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Used(UsedItem::PinLetter(1))),
+        "{err:?}"
+    );
+    assert_eq!(
+        s.find_certificates(&CertificateQuery::default())
+            .await
+            .unwrap(),
+        certs_before,
+        "the issuance rolled back"
+    );
+    assert!(s.pin_letter(1).await.unwrap().unwrap().used.is_none());
+}
+
+async fn next_free_skips_used_and_voided_letters(db: TestDb) {
+    let s = &db.store;
+    s.create_pin_letters(LETTER, "a", "olga", &letters(1..=5), &created())
+        .await
+        .unwrap();
+    s.create_pin_letters("other", "b", "olga", &letters([6]), &created())
+        .await
+        .unwrap();
+    let next_free = |procedure: &str, first_id: Option<i64>| PinLetterQuery {
+        first_id,
+        used: Some(false),
+        voided: Some(false),
+        pin_procedure: Some(procedure.into()),
+        limit: Some(1),
+    };
+    let next = |q: PinLetterQuery| async move { letter_ids(&s.pin_letters(&q).await.unwrap()) };
+    assert_eq!(next(next_free(LETTER, None)).await, [1]);
+    s.record_token(
+        &[cert("0d", "CN=Dan")],
+        &issued("issue-token"),
+        &[],
+        Some(&use_letter(1, LETTER, "req-1")),
+    )
+    .await
+    .unwrap();
+    s.void_pin_letter(2, "olga", "damaged", &voided())
+        .await
+        .unwrap();
+    s.void_pin_letter(3, "olga", "damaged", &voided())
+        .await
+        .unwrap();
+    assert_eq!(next(next_free(LETTER, None)).await, [4]);
+    assert_eq!(next(next_free(LETTER, Some(5))).await, [5]);
+    assert_eq!(next(next_free("other", None)).await, [6]);
+    s.void_pin_letter(6, "olga", "damaged", &voided())
+        .await
+        .unwrap();
+    assert!(next(next_free("other", None)).await.is_empty());
 }

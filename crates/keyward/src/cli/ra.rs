@@ -55,7 +55,7 @@ pub(crate) enum RaCommand {
     /// Issue a soft token (PKCS#12) and its certificate file; archive or recover keys as the
     /// token procedure says.
     #[command(
-        after_help = "Examples:\n  keyward ra issue --procedure soft-dual --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --cert alice.pem\n  keyward ra issue --procedure recover-encryption-new --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice-new.p12\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  keyward ra issue --procedure soft-signing-email --subject 'CN=Alice Example' --p12 alice.p12 --pin-email alice@example.org\n  keyward ra issue --procedure soft-signing-letter --subject 'CN=Alice Example' --p12 alice.p12 --pin-letter 100001\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin --json\n  keyward ra issue --procedure qualified-natural-person --subject 'CN=Anna Svensson,GN=Anna,SN=Svensson,serialNumber=PNOSE-197001010007,C=SE' --p12 anna.p12 --qc-statement limit_value=EUR:10000\n  keyward ra issue --procedure psd2-qseal --subject 'CN=Bank AB,organizationIdentifier=PSDSE-FI-123456,O=Bank AB,C=SE' --p12 seal.p12 --qc-statement 'psd2=PSP_AI+PSP_PI:SE-FI:Finansinspektionen'\n  keyward ra issue --procedure soft-signing-roles --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --ac alice-ac.pem"
+        after_help = "Examples:\n  keyward ra issue --procedure soft-dual --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --cert alice.pem\n  keyward ra issue --procedure recover-encryption-new --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice-new.p12\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  keyward ra issue --procedure soft-signing-email --subject 'CN=Alice Example' --p12 alice.p12 --pin-email alice@example.org\n  keyward ra issue --procedure soft-signing-post --subject 'CN=Alice Example' --p12 alice.p12 --pin-postal-address 'Alice Example\\nStorgatan 1\\n111 22 Stockholm'\n  keyward ra issue --procedure soft-signing-letter --subject 'CN=Alice Example' --p12 alice.p12 --pin-letter 100001-19\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin --json\n  keyward ra issue --procedure qualified-natural-person --subject 'CN=Anna Svensson,GN=Anna,SN=Svensson,serialNumber=PNOSE-197001010007,C=SE' --p12 anna.p12 --qc-statement limit_value=EUR:10000\n  keyward ra issue --procedure psd2-qseal --subject 'CN=Bank AB,organizationIdentifier=PSDSE-FI-123456,O=Bank AB,C=SE' --p12 seal.p12 --qc-statement 'psd2=PSP_AI+PSP_PI:SE-FI:Finansinspektionen'\n  keyward ra issue --procedure soft-signing-roles --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --ac alice-ac.pem"
     )]
     Issue(Box<IssueArgs>),
     /// Issue one soft token per row of a CSV file, several at once, with a progress bar and a
@@ -63,7 +63,7 @@ pub(crate) enum RaCommand {
     /// issued are skipped, the others re-sent with the same request IDs). Exit codes: 0 all
     /// issued, 10 some rows failed (see the results), 2 a bad row (nothing issued).
     #[command(
-        after_help = "CSV columns (header row required): subject (required), email, key_spec, pin_email, pin_letter, file.\nPIN procedure show: the PINs go to DIR/pins.csv (mode 0600) only; email: column pin_email; letter: column pin_letter;\nenter is refused (the officer cannot type one PIN per row).\n\nExamples:\n  keyward ra batch --csv staff.csv --procedure soft-signing-show --out-dir tokens --jobs 4\n  keyward ra batch --csv staff.csv --procedure soft-signing-letter --out-dir tokens --key-spec EC:secp256r1 --json"
+        after_help = "CSV columns (header row required): subject (required), email, key_spec, pin_email, pin_postal_address, pin_letter, file.\nPIN procedure show: the PINs go to DIR/pins.csv (mode 0600) only; email: column pin_email (delivery smtp) or pin_postal_address\n(delivery print; lines separated by \\n or line breaks in a quoted cell); letter: column pin_letter (the ID as printed, 100002-16);\nenter is refused (the officer cannot type one PIN per row).\n\nExamples:\n  keyward ra batch --csv staff.csv --procedure soft-signing-show --out-dir tokens --jobs 4\n  keyward ra batch --csv staff.csv --procedure soft-signing-letter --out-dir tokens --key-spec EC:secp256r1 --json"
     )]
     Batch(BatchArgs),
     /// Search issued certificates.
@@ -231,13 +231,27 @@ pub(crate) struct IssueArgs {
     /// Read the token PIN from standard input (one line) instead of prompting.
     #[arg(long)]
     pub pin_stdin: bool,
-    /// PIN procedure `letter`: seal the token with the PIN of this PIN/PUK letter ID.
-    #[arg(long, value_name = "ID")]
+    /// PIN procedure `letter`: seal the token with the PIN of this PIN/PUK letter, its ID
+    /// typed as printed, with the check digits (100002-16); a typo is refused before anything
+    /// is sent (prompted for when interactive).
+    #[arg(long, value_name = "ID-CC")]
     pub pin_letter: Option<String>,
-    /// PIN procedure `email`: the PIN mailer address the server sends the PIN to (prompted
-    /// for when interactive).
+    /// The --pin-letter ID is a bare number, from a letter printed before letter IDs had check
+    /// digits (the server accepts it only for such a letter).
+    #[arg(long)]
+    pub unchecked_letter_id: bool,
+    /// PIN procedure `email` sent by e-mail: the PIN mailer address the server sends the PIN
+    /// to (prompted for when interactive).
     #[arg(long, value_name = "ADDR", visible_alias = "pin-mailer-address")]
     pub pin_email: Option<String>,
+    /// PIN procedure `email` printed for posting (delivery print, e.g. soft-signing-post): the
+    /// postal address, lines separated by \n ('Alice Example\nStorgatan 1\n111 22
+    /// Stockholm'); at most 6 lines of 60 characters (prompted for when interactive).
+    #[arg(long, value_name = "LINES", conflicts_with = "pin_postal_address_file")]
+    pub pin_postal_address: Option<String>,
+    /// As --pin-postal-address, from a file (one line per address line; - for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub pin_postal_address_file: Option<PathBuf>,
     /// A dNSName subjectAltName (repeatable), where the certificate procedure allows them
     /// (`dns_names = "optional"` or `"required"`).
     #[arg(long, value_name = "NAME")]
@@ -295,6 +309,10 @@ pub(crate) struct BatchArgs {
     /// Results CSV (default: DIR/results.csv).
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Column pin_letter holds bare numbers, from letters printed before letter IDs had check
+    /// digits (the server accepts them only for such letters).
+    #[arg(long)]
+    pub unchecked_letter_id: bool,
     /// JSON summary on stdout (no progress bar; PINs are never printed).
     #[arg(long)]
     pub json: bool,

@@ -177,6 +177,39 @@ fn malformed_csv_is_refused_before_anything_is_issued() {
         err.contains("row 2 (line 3), column pin_email: empty"),
         "{err}"
     );
+    // A mistyped letter ID (the check digits of 100001 are 19): refused before anything is
+    // issued, as by `ra issue`.
+    let err = refused(
+        "letter-typo.csv",
+        "subject,pin_letter",
+        &[
+            "\"CN=Malformed Batch 1\",100001-19".to_string(),
+            "\"CN=Malformed Batch 2\",100001-91".to_string(),
+            "\"CN=Malformed Batch 3\",100002".to_string(),
+        ],
+        "soft-signing-letter",
+    );
+    assert!(
+        err.contains("row 2 (line 3), column pin_letter: 100001-91: the check digits do not match"),
+        "{err}"
+    );
+    assert!(
+        err.contains("row 3 (line 4), column pin_letter: 100002: the two check digits"),
+        "{err}"
+    );
+    assert!(!err.contains("row 1 "), "{err}");
+    // The postal procedure's address goes in pin_postal_address, not pin_email.
+    let err = refused(
+        "post-email.csv",
+        "subject,pin_email",
+        &["\"CN=Malformed Batch 1\",one@example.org".to_string()],
+        "soft-signing-post",
+    );
+    assert!(
+        err.contains("row 1 (line 2), column pin_email: the PIN procedure post prints"),
+        "{err}"
+    );
+    assert!(err.contains("column pin_postal_address"), "{err}");
 
     // PIN procedure enter: refused for a batch.
     let err = refused(
@@ -414,9 +447,9 @@ fn letter_pins_come_from_the_csv() {
         &csv,
         "subject,pin_letter",
         &[
-            "\"CN=Letter Holder 1\",500001".to_string(),
-            "\"CN=Letter Holder 2\",500099".to_string(),
-            "\"CN=Letter Holder 3\",500003".to_string(),
+            "\"CN=Letter Holder 1\",500001-06".to_string(),
+            "\"CN=Letter Holder 2\",500099-03".to_string(),
+            "\"CN=Letter Holder 3\",500003-97".to_string(),
         ],
     );
     let out_dir = inst.out.join("tokens");
@@ -437,14 +470,14 @@ fn letter_pins_come_from_the_csv() {
     assert!(!Path::new(&results[&2]["p12"]).exists());
     assert_eq!(results[&3]["status"], "issued");
     assert_eq!(results[&3]["pin"], "letter 500003");
-    let pin = common::pins::pdf_pin(&letters, "Letter ID 500003");
+    let pin = common::pins::pdf_pin(&letters, "Letter ID 500003-97");
     let (keys, _) = p12_contents_with(Path::new(&results[&3]["p12"]), &pin);
     assert_eq!(keys.len(), 1);
 
     // Fixed in the CSV, the failed row alone is issued by the rerun.
     let fixed = std::fs::read_to_string(&csv)
         .unwrap()
-        .replace("500099", "500002");
+        .replace("500099-03", "500002-03");
     std::fs::write(&csv, fixed).unwrap();
     let out = run(inst.ra(&args), None);
     assert!(out.status.success(), "{}", text(&out));

@@ -20,9 +20,10 @@ on_both_engines!(
 );
 
 /// Every signed POST path.
-const POST_PATHS: [&str; 6] = [
+const POST_PATHS: [&str; 7] = [
     "/v1/tokens",
     "/v1/pin-letters",
+    "/v1/pin-letters/void",
     "/v1/approvals/vote",
     "/v1/pin-mail/deliver",
     "/v1/pin-mail/printed",
@@ -212,6 +213,11 @@ fn json_errors_name_the_field_and_unknown_fields_are_refused(engine: Engine) {
                 "/v1/pin-mail/requeue",
                 with(113, json!({ "ids": ["1"], "all": true })),
                 "all",
+            ),
+            (
+                "/v1/pin-letters/void",
+                with(114, json!({ "letter_id": 7, "reason": "torn" })),
+                "letter_id",
             ),
         ];
         for (path, body, field) in &cases {

@@ -46,6 +46,27 @@ fn issue_email(inst: &Installation, procedure: &str, address: &str, p12: &str) -
     issued
 }
 
+/// `ra issue --procedure soft-signing-post` for Alice with the postal address options
+/// `address` (and `stdin`); the JSON answer.
+fn issue_post(inst: &Installation, address: &[&str], stdin: Option<&str>, p12: &str) -> Value {
+    let mut args = vec![
+        "issue",
+        "--procedure",
+        "soft-signing-post",
+        "--subject",
+        ALICE,
+        "--p12",
+        p12,
+        "--json",
+    ];
+    args.extend(address);
+    let out = run(inst.ra(&args), stdin);
+    assert!(out.status.success(), "{}", text(&out));
+    let issued: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(issued.get("pin").is_none(), "a posted PIN is never shown");
+    issued
+}
+
 /// The PIN in a PIN mail: the line after "The PIN that opens it is:".
 fn pin_in(mail: &str) -> String {
     let mut lines = mail.lines().map(str::trim).filter(|l| !l.is_empty());
@@ -80,10 +101,13 @@ fn mailed_and_printed_pins_open_their_tokens(engine: Engine) {
     assert_eq!(issued["pin_delivery"]["recipient"], "alice@example.org");
     assert_eq!(issued["pin_delivery"]["delivery"], "smtp");
     let posted = p12_arg(&inst, "alice-post.p12");
-    issue_email(
+    issue_post(
         &inst,
-        "soft-signing-post",
-        "Alice Example; Storgatan 1; 111 22 Stockholm",
+        &[
+            "--pin-postal-address",
+            "Alice Example\\nStorgatan 1\\n111 22 Stockholm",
+        ],
+        None,
         &posted,
     );
     assert_eq!(sealed_pins_left(&inst), 2);
@@ -267,4 +291,169 @@ fn bad_pin_mailer_addresses_are_refused(engine: Engine) {
         Some("Correct-Horse-7\n"),
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+/// Issue 17, item 13: the postal procedure takes a postal address of several lines (flag with
+/// `\n`, file, standard input, batch column), not an e-mail address, and the other way round;
+/// the printed letter has each address line on a line of its own.
+#[test]
+fn the_postal_procedure_takes_a_postal_address() {
+    let inst = Installation::new();
+    let printer = printer(&inst);
+    let p12 = p12_arg(&inst, "post.p12");
+    let refused = |args: &[&str], names: &[&str]| {
+        let mut all = vec!["issue", "--subject", ALICE, "--p12", &p12];
+        all.extend(args);
+        let out = run(inst.ra(&all), None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        for name in names {
+            assert!(err.contains(name), "{args:?}: {err}");
+        }
+    };
+    refused(
+        &[
+            "--procedure",
+            "soft-signing-post",
+            "--pin-email",
+            "alice@example.org",
+        ],
+        &["--pin-email", "--pin-postal-address"],
+    );
+    refused(
+        &[
+            "--procedure",
+            "soft-signing-email",
+            "--pin-postal-address",
+            "Alice\\nStorgatan 1",
+        ],
+        &["--pin-postal-address", "--pin-email"],
+    );
+    refused(
+        &[
+            "--procedure",
+            "soft-signing-letter",
+            "--pin-postal-address",
+            "Alice",
+        ],
+        &["--pin-postal-address", "does not use it"],
+    );
+    refused(
+        &["--procedure", "soft-signing-post"],
+        &["--pin-postal-address"],
+    );
+    refused(
+        &[
+            "--procedure",
+            "soft-signing-post",
+            "--pin-postal-address",
+            "1\\n2\\n3\\n4\\n5\\n6\\n7",
+        ],
+        &["--pin-postal-address", "7 lines"],
+    );
+    assert!(!Path::new(&p12).exists());
+
+    // `\n` in the flag, a file (CRLF, blank line), standard input.
+    let issued = issue_post(
+        &inst,
+        &[
+            "--pin-postal-address",
+            "Alice Example\\nStorgatan 1\\n111 22 Stockholm",
+        ],
+        None,
+        &p12,
+    );
+    assert_eq!(
+        issued["pin_delivery"]["recipient"],
+        "Alice Example\nStorgatan 1\n111 22 Stockholm"
+    );
+    assert_eq!(issued["pin_delivery"]["delivery"], "print");
+    let file = inst.out.join("address.txt");
+    std::fs::write(&file, "Carol Example\r\nc/o Example AB\r\n\r\nBox 7\r\n").unwrap();
+    let issued = issue_post(
+        &inst,
+        &["--pin-postal-address-file", file.to_str().unwrap()],
+        None,
+        &p12_arg(&inst, "post-file.p12"),
+    );
+    assert_eq!(
+        issued["pin_delivery"]["recipient"],
+        "Carol Example\nc/o Example AB\nBox 7"
+    );
+    let issued = issue_post(
+        &inst,
+        &["--pin-postal-address-file", "-"],
+        Some("Bob Example\nLillgatan 2\n222 33 Uppsala\n"),
+        &p12_arg(&inst, "post-stdin.p12"),
+    );
+    assert_eq!(
+        issued["pin_delivery"]["recipient"],
+        "Bob Example\nLillgatan 2\n222 33 Uppsala"
+    );
+
+    // The batch column: pin_postal_address (a quoted cell with line breaks), and pin_email
+    // refused for the postal procedure naming it.
+    let csv = inst.out.join("post.csv");
+    std::fs::write(
+        &csv,
+        "subject,pin_email\n\"CN=Dan Example\",dan@example.org\n",
+    )
+    .unwrap();
+    let batch = |dir: &str| {
+        run(
+            inst.ra(&[
+                "batch",
+                "--csv",
+                csv.to_str().unwrap(),
+                "--procedure",
+                "soft-signing-post",
+                "--out-dir",
+                inst.out.join(dir).to_str().unwrap(),
+                "--key-spec",
+                "EC:secp256r1",
+            ]),
+            None,
+        )
+    };
+    let out = batch("refused");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("column pin_email"), "{err}");
+    assert!(err.contains("pin_postal_address"), "{err}");
+    std::fs::write(
+        &csv,
+        "subject,pin_postal_address\n\"CN=Dan Example\",\"Dan Example\nBox 1\n333 44 Lund\"\n",
+    )
+    .unwrap();
+    let out = batch("tokens");
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Printed: every address line on a line of its own.
+    let out = officer_run(
+        "secure-printer",
+        &printer,
+        &["run", "--out-dir", inst.out.to_str().unwrap(), "--json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["printed"].as_array().unwrap().len(), 4, "{report}");
+    let pages = common::pins::pdf_pages(Path::new(report["pdf"].as_str().unwrap()));
+    for lines in [
+        ["Alice Example", "Storgatan 1", "111 22 Stockholm"],
+        ["Carol Example", "c/o Example AB", "Box 7"],
+        ["Bob Example", "Lillgatan 2", "222 33 Uppsala"],
+        ["Dan Example", "Box 1", "333 44 Lund"],
+    ] {
+        let page = pages
+            .iter()
+            .map(|(page, _, _)| page)
+            .find(|page| page.contains(lines[1]))
+            .unwrap_or_else(|| panic!("no letter for {}", lines[1]));
+        for line in lines {
+            assert!(
+                page.lines().any(|l| l.trim() == line),
+                "{line:?} is not a line of its own:\n{page}"
+            );
+        }
+    }
 }

@@ -270,7 +270,7 @@ fn a_pin_letter_seals_one_token_only(inst: &Installation, url_b: &str) {
         conf_for_node(&inst.client_conf(), url_b),
     ];
     for letter in (500_001..).take(LETTERS as usize) {
-        let letter = letter.to_string();
+        let letter = keyward_policy::letter_id::printed(letter);
         let barrier = Arc::new(Barrier::new(2));
         let outcomes: Vec<(String, Output)> = std::thread::scope(|scope| {
             let racers: Vec<_> = confs
