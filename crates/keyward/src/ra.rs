@@ -304,6 +304,11 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
     } else {
         spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    // The letter as the officer typed it (with its check digits), for the text below.
+    let letter_typed = match &pin.source {
+        keyward_ra::issue::PinSource::Letter { id, .. } => Some(id.clone()),
+        _ => None,
+    };
     let result = prepared.execute(&s.client, pin.source).await;
     spinner.finish_and_clear();
     let token: IssuedToken = result?;
@@ -364,7 +369,10 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
     match &token.pin_delivery {
         Some(d) if d.letter_id.is_some() => println!(
             "Sealed with the PIN of PIN/PUK letter {} (the letter is now used).",
-            d.letter_id.as_deref().unwrap_or_default()
+            letter_typed
+                .as_deref()
+                .or(d.letter_id.as_deref())
+                .unwrap_or_default()
         ),
         Some(d) if d.delivery.as_deref() == Some("print") => println!(
             "The PIN goes by post to {} (a PIN letter the Secure Printer prints): run `keyward secure-printer run` to print it.",

@@ -457,3 +457,73 @@ fn the_postal_procedure_takes_a_postal_address() {
         }
     }
 }
+
+/// Runs `cmd` on a pseudo-terminal (util-linux `script`), typing `input`; stdout and stderr
+/// arrive together in `stdout`.
+fn on_terminal(cmd: &std::process::Command, input: &str) -> std::process::Output {
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    let line = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    run(script, Some(input))
+}
+
+/// On a terminal, the postal procedure asks for the address line by line, and the letter
+/// procedure for the letter ID (a typo is refused there too).
+#[test]
+fn on_a_terminal_the_postal_address_and_the_letter_id_are_prompted_for() {
+    let inst = Installation::new();
+    let p12 = p12_arg(&inst, "prompted.p12");
+    let cmd = inst.ra(&[
+        "issue",
+        "--procedure",
+        "soft-signing-post",
+        "--subject",
+        ALICE,
+        "--p12",
+        &p12,
+    ]);
+    let out = on_terminal(&cmd, "Eve Example\nBox 9\n999 99 Visby\n\n");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        said.contains("Postal address (end with an empty line):"),
+        "{said}"
+    );
+    assert!(!said.contains("PIN mailer address"), "{said}");
+    let recipients = block_on(async {
+        let store = inst.store().await;
+        let mail = store.pin_mail(&Default::default()).await.unwrap();
+        store.close().await;
+        mail.into_iter().map(|m| m.recipient).collect::<Vec<_>>()
+    });
+    assert_eq!(recipients, ["Eve Example\nBox 9\n999 99 Visby"]);
+
+    let cmd = inst.ra(&[
+        "issue",
+        "--procedure",
+        "soft-signing-letter",
+        "--subject",
+        ALICE,
+        "--p12",
+        &p12_arg(&inst, "prompted-letter.p12"),
+    ]);
+    let out = on_terminal(&cmd, "100002-61\n");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(said.contains("PIN letter ID, as printed"), "{said}");
+    assert!(
+        said.contains("--pin-letter: 100002-61: the check digits do not match"),
+        "{said}"
+    );
+}
