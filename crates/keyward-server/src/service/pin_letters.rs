@@ -42,9 +42,9 @@ fn parse_letter_id(field: &str, text: &str) -> Result<i64, Refusal> {
 
 /// The letter an officer typed the ID of in `field`: with its check digits, or the bare number
 /// of a letter printed without them (the RA sends a bare number only when the officer says the
-/// letter has none). A malformed ID, wrong check digits, or a bare number for a letter printed
-/// with check digits is refused before anything else (400, naming `field`); an unknown letter
-/// is 404.
+/// letter has none). A malformed ID or wrong check digits are refused before the store is
+/// asked, a bare number for a letter printed with check digits once it is found (400, naming
+/// `field`); an unknown letter is 404.
 pub(super) async fn find_letter(
     store: &Store,
     field: &str,

@@ -60,9 +60,11 @@ fn to_refusal(e: StoreError) -> Refusal {
             "approval",
             format!("{what} is no longer approved (used, or expired)"),
         ),
-        StoreError::Used(what) => {
-            Refusal::conflict("pin_letter", format!("{what} has been used already"))
-        }
+        // Checked before, so used or voided by another request since.
+        StoreError::Used(what) => Refusal::conflict(
+            "pin_letter",
+            format!("{what} has been used already, or voided"),
+        ),
         StoreError::Conflict(what) => {
             Refusal::conflict("request_id", format!("{what} exists already"))
         }
