@@ -215,7 +215,7 @@ fn hsm_ca(dir: &std::path::Path, rsa: bool) -> CertificateAuthority {
     .unwrap();
     std::env::set_var("SOFTHSM2_CONF", &conf);
     let pin = "bench-pin";
-    let ok = Command::new("softhsm2-util")
+    let ok = keyward_testkit::tool("softhsm2-util")
         .args([
             "--init-token",
             "--free",
@@ -238,7 +238,7 @@ fn hsm_ca(dir: &std::path::Path, rsa: bool) -> CertificateAuthority {
         let key = keyward_crypto::generate_key(KeySpec::Rsa(2048)).unwrap();
         let pem = dir.join("rsa.pem");
         std::fs::write(&pem, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
-        let ok = Command::new("softhsm2-util")
+        let ok = keyward_testkit::tool("softhsm2-util")
             .args([
                 "--import",
                 pem.to_str().unwrap(),

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 use std::path::Path;
-use std::process::Command;
 
 use keyward_policy::keyspec::Curve;
 use keyward_policy::procedure::CertificateProcedure;
@@ -185,13 +184,8 @@ except InvalidSignature:
 "#;
 
 fn check(ac: &Path, ca_pem: &Path) -> Vec<String> {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            CHECK_AC,
-            ac.to_str().unwrap(),
-            ca_pem.to_str().unwrap(),
-        ])
+    let out = keyward_testkit::python_script(CHECK_AC)
+        .args([ac.to_str().unwrap(), ca_pem.to_str().unwrap()])
         .output()
         .expect("python3");
     assert!(

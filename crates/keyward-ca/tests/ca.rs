@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Command;
 
 use keyward_policy::keyspec::Curve;
 use keyward_policy::procedure::{CertificateProcedure, EmailRule};
@@ -44,7 +43,7 @@ fn ca() -> (Hierarchy, CertificateAuthority) {
 }
 
 fn openssl(args: &[&str]) -> String {
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(args)
         .output()
         .expect("openssl CLI");
@@ -80,7 +79,7 @@ fn the_same_with_the_issuing_ca_key_on_softhsm2() {
     )
     .unwrap();
     std::env::set_var("SOFTHSM2_CONF", &conf);
-    let out = Command::new("softhsm2-util")
+    let out = keyward_testkit::tool("softhsm2-util")
         .args([
             "--init-token",
             "--free",
@@ -91,7 +90,7 @@ fn the_same_with_the_issuing_ca_key_on_softhsm2() {
         ])
         .args(["--pin", "ca-pin-1"])
         .output()
-        .expect("softhsm2-util (apt-get install softhsm2)");
+        .expect("run softhsm2-util");
     assert!(
         out.status.success(),
         "{}",

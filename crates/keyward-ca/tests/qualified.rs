@@ -116,11 +116,11 @@ fn issue(ca: &CertificateAuthority, procedure: &CertificateProcedure, qc: &QcSta
     .unwrap()
 }
 
-fn run(program: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(program)
+fn run(mut cmd: Command, args: &[&str]) -> (bool, String, String) {
+    let out = cmd
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
+        .unwrap_or_else(|e| panic!("{:?}: {e}", cmd.get_program()));
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -182,7 +182,10 @@ if not found:
 "#;
 
 fn decode_qc(pem: &Path) -> Vec<String> {
-    let (ok, out, err) = run("python3", &["-c", DECODE_QC, pem.to_str().unwrap()]);
+    let (ok, out, err) = run(
+        keyward_testkit::python_script(DECODE_QC),
+        &[pem.to_str().unwrap()],
+    );
     assert!(ok, "python3 (pyasn1, pyasn1_alt_modules, pkilint): {err}");
     out.lines().map(str::to_string).collect()
 }
@@ -199,7 +202,7 @@ fn every_qc_statement_policies_crl_and_aia_decode_independently_and_lint_clean()
     std::fs::write(&pem, cert.to_pem().unwrap()).unwrap();
 
     let (ok, text, err) = run(
-        "openssl",
+        keyward_testkit::tool("openssl"),
         &["x509", "-in", pem.to_str().unwrap(), "-noout", "-text"],
     );
     assert!(ok, "openssl x509: {err}");
@@ -255,7 +258,10 @@ fn every_qc_statement_policies_crl_and_aia_decode_independently_and_lint_clean()
     );
 
     // pkilint's PKIX linter: findings of INFO/NOTICE/WARNING are allowed, ERROR/FATAL are not.
-    let (_, report, err) = run("lint_pkix_cert", &["lint", pem.to_str().unwrap()]);
+    let (_, report, err) = run(
+        keyward_testkit::tool("lint_pkix_cert"),
+        &["lint", pem.to_str().unwrap()],
+    );
     println!("lint_pkix_cert:\n{report}{err}");
     assert!(
         !report.is_empty() || err.is_empty(),

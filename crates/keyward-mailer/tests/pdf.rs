@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 use std::path::Path;
-use std::process::Command;
 
 use keyward_mailer::pdf::{render, Letter};
 use zeroize::Zeroizing;
@@ -50,7 +49,7 @@ fn letter(n: u64) -> Letter {
 }
 
 fn poppler(tool: &str, args: &[&str], file: &Path) -> String {
-    let out = Command::new(tool)
+    let out = keyward_testkit::tool(tool)
         .args(args)
         .arg(file)
         .args(if tool == "pdftotext" {
@@ -59,7 +58,7 @@ fn poppler(tool: &str, args: &[&str], file: &Path) -> String {
             &[][..]
         })
         .output()
-        .unwrap_or_else(|e| panic!("{tool} (apt-get install poppler-utils): {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
     assert!(
         out.status.success(),
         "{tool} failed: {}",

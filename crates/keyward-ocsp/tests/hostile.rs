@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::SystemTime;
 
 use base64::Engine;
@@ -223,7 +222,7 @@ async fn hostile_requests_get_the_right_error_status() {
         ResponseStatus::InternalError,
     ] {
         std::fs::write(pki.path("err.resp"), keyward_ocsp::error_response(status)).unwrap();
-        let out = Command::new("openssl")
+        let out = keyward_testkit::tool("openssl")
             .args(["ocsp", "-resp_text", "-noverify", "-respin"])
             .arg(pki.path("err.resp"))
             .output()

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use common::{Kind, MapSource, Pki};
@@ -27,11 +26,11 @@ fn responder(pki: &Pki) -> Responder {
 
 /// Runs pkilint on `file`: no finding at ERROR or above (its exit status counts findings).
 pub fn pkilint_clean(pki: &Pki, file: &str) {
-    let out = Command::new("lint_ocsp_response")
+    let out = keyward_testkit::tool("lint_ocsp_response")
         .args(["lint", "-s", "ERROR"])
         .arg(pki.path(file))
         .output()
-        .expect("lint_ocsp_response (pip install pkilint)");
+        .expect("run lint_ocsp_response");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && text.trim().is_empty(),

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::SystemTime;
 
 use common::{Kind, MapSource, Pki};
@@ -30,11 +29,11 @@ async fn responses_signed_by_a_softhsm2_key_verify_with_openssl() {
     )
     .unwrap();
     std::env::set_var("SOFTHSM2_CONF", &conf);
-    let out = Command::new("softhsm2-util")
+    let out = keyward_testkit::tool("softhsm2-util")
         .args(["--init-token", "--free", "--label", "OCSP"])
         .args(["--so-pin", "so-12345678", "--pin", "ocsp-pin-1"])
         .output()
-        .expect("softhsm2-util (apt-get install softhsm2)");
+        .expect("run softhsm2-util");
     assert!(
         out.status.success(),
         "{}",
@@ -91,7 +90,7 @@ async fn responses_signed_by_a_softhsm2_key_verify_with_openssl() {
             "{text}"
         );
         assert!(text.contains("Reason: keyCompromise"), "{text}");
-        let lint = Command::new("lint_ocsp_response")
+        let lint = keyward_testkit::tool("lint_ocsp_response")
             .args(["lint", "-s", "ERROR"])
             .arg(pki.path("hsm.resp"))
             .output()

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use keyward_pkcs11::{Digest, EcCurve, KeyKind, Pkcs11Error, Token};
@@ -37,7 +36,7 @@ fn token(label: &str) -> Token {
         .expect("softhsm2.conf");
         std::env::set_var("SOFTHSM2_CONF", &conf);
         for label in LABELS {
-            let out = Command::new("softhsm2-util")
+            let out = keyward_testkit::tool("softhsm2-util")
                 .args(["--init-token", "--free", "--label", label])
                 .args(["--so-pin", SO_PIN, "--pin", PIN])
                 .output()
@@ -132,7 +131,7 @@ fn rsa_keys_sign_long_messages_as_pkcs1_v15_for_every_digest() {
     let pem = dir.path().join("rsa.p8.pem");
     std::fs::write(&pem, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
     let _ = token("rsa-sign"); // the token directory exists before softhsm2-util writes to it
-    let out = Command::new("softhsm2-util")
+    let out = keyward_testkit::tool("softhsm2-util")
         .args(["--import"])
         .arg(&pem)
         .args([

@@ -1,7 +1,9 @@
 //! Keyward's test kit, for the workspace's tests and benches only (`publish = false`, used as a
 //! dev-dependency): a database of its own per test on SQLite or PostgreSQL ([`fresh_database`]),
 //! a real SMTP server ([`smtp::SmtpServer`]), process helpers ([`run`], [`text`],
-//! [`block_on`]) and [`on_both_engines!`], which runs one test body on both engines.
+//! [`block_on`]), the foreign tools the tests run ([`tool`], [`python`]: a missing one fails
+//! with one line naming its package) and [`on_both_engines!`], which runs one test body on both
+//! engines.
 //!
 //! It depends on no Keyward crate, so that any of them — the store first — can use it without
 //! a dependency cycle: it hands out database URLs, and each crate's tests open their store on
@@ -13,11 +15,16 @@
 mod db;
 mod process;
 pub mod smtp;
+mod tools;
 
 pub use db::{
     create_pg_database, fresh_database, pg_dump, skip_pg, Engine, PgDatabase, TestDatabase,
 };
 pub use process::{block_on, run, text};
+pub use tools::{
+    find_program, package_of, python, python_imports, python_script, require_tools, tool,
+    MissingTool, Package, PROGRAMS, PYTHON_MODULES,
+};
 
 /// Runs each listed test body on SQLite and on PostgreSQL, as the tests `name::sqlite` and
 /// `name::postgres` (the latter skipped, saying so, with `KEYWARD_SKIP_PG=1`).

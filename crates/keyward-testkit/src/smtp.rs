@@ -176,19 +176,17 @@ impl Drop for SmtpServer {
 
 /// Debian's /usr/bin/python3 has python3-aiosmtpd; a `python3` earlier on PATH (pyenv) may not.
 fn find_python() -> String {
+    let mut missing = None;
     for candidate in ["/usr/bin/python3", "python3"] {
-        let has_aiosmtpd = Command::new(candidate)
-            .args(["-c", "import aiosmtpd.handlers"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if has_aiosmtpd {
-            return candidate.to_owned();
+        match crate::python_imports(candidate.as_ref(), "aiosmtpd") {
+            Ok(()) => return candidate.to_owned(),
+            Err(m) => {
+                missing.get_or_insert(m);
+            }
         }
     }
-    panic!(
-        "SMTP test server: no python3 with aiosmtpd found (tried /usr/bin/python3 and python3 \
-         on PATH); install it with `apt-get install python3-aiosmtpd`"
-    );
+    match missing {
+        Some(missing) => panic!("SMTP test server: {missing}"),
+        None => unreachable!("two candidates were tried"),
+    }
 }

@@ -8,7 +8,6 @@
 mod pki;
 
 use std::path::Path;
-use std::process::Command;
 
 use keyward_ca::*;
 use keyward_policy::keyspec::Curve;
@@ -204,7 +203,7 @@ fn full_and_delta(pki: &Pki, lint: bool) {
         let chain = pki.path("leaf-chain.pem");
         let issuing = std::fs::read(pki.path("issuing.pem")).unwrap();
         std::fs::write(&chain, [std::fs::read(leaf).unwrap(), issuing].concat()).unwrap();
-        Command::new("certtool")
+        keyward_testkit::tool("certtool")
             .args([
                 "--verify",
                 "--load-ca-certificate",

@@ -2,7 +2,6 @@
 //! written by the writer, and the foreign tools that check them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use keyward_ca::*;
 use keyward_policy::keyspec::Curve;
@@ -156,7 +155,7 @@ impl Pki {
     /// `openssl verify -crl_check` of `leaf` with `crls` (and `extra` flags): its stdout and
     /// stderr, and whether it succeeded.
     pub(crate) fn verify(&self, leaf: &Path, crls: &[&Path], extra: &[&str]) -> (bool, String) {
-        let mut cmd = Command::new("openssl");
+        let mut cmd = keyward_testkit::tool("openssl");
         cmd.args(["verify", "-crl_check"]).args(extra);
         cmd.args(["-CAfile", s(&self.path("root.pem"))]);
         cmd.args(["-untrusted", s(&self.path("issuing.pem"))]);
@@ -179,7 +178,7 @@ pub(crate) fn s(p: &Path) -> &str {
 
 /// Runs a tool that must succeed; its stdout and stderr.
 pub(crate) fn run(tool: &str, args: &[&str]) -> String {
-    let out = Command::new(tool)
+    let out = keyward_testkit::tool(tool)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{tool}: {e}"));
@@ -220,11 +219,11 @@ pub(crate) fn params(number: u64, delta_of: Option<u64>) -> CrlParams {
 /// pkilint's `lint_crl` (PKIX profile) finds nothing at ERROR or FATAL; every finding (CSV:
 /// node_path, validator, severity, code, message) is printed for the record.
 pub(crate) fn pkilint_clean(crl_der: &Path) {
-    let out = Command::new("lint_crl")
+    let out = keyward_testkit::tool("lint_crl")
         .args(["lint", "-t", "CRL", "-p", "PKIX", "-s", "ALL", "-f", "CSV"])
         .arg(crl_der)
         .output()
-        .expect("lint_crl (pip install pkilint)");
+        .expect("run lint_crl");
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("lint_crl {}:\n{text}", crl_der.display());
     let mut lines = text.lines();

@@ -75,7 +75,7 @@ fn both_profiles_open_with_openssl_and_round_trip() {
             ));
             let path = dir.path().join("t.p12");
             std::fs::write(&path, &der).unwrap();
-            let out = std::process::Command::new("openssl")
+            let out = keyward_testkit::tool("openssl")
                 .args([
                     "pkcs12",
                     "-info",
@@ -153,16 +153,16 @@ fn two_key_token_with(signing_spec: KeySpec) -> TwoKeyToken {
     }
 }
 
-/// Runs an external tool with the PIN in `KW_TEST_PIN`; fails clearly if it is missing.
-fn run_tool(program: &str, args: &[&str], file: &std::path::Path) -> String {
-    let out = std::process::Command::new(program)
+/// Runs an external tool (from `keyward_testkit::tool`, which fails clearly if it is missing)
+/// with the PIN in `KW_TEST_PIN`.
+fn run_tool(mut cmd: std::process::Command, args: &[&str], file: &std::path::Path) -> String {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd
         .args(args)
         .arg(file)
         .env("KW_TEST_PIN", PIN)
         .output()
-        .unwrap_or_else(|e| {
-            panic!("{program} is required by this test (installed here and in CI): {e}")
-        });
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{program} {args:?} failed: {text}");
@@ -177,7 +177,7 @@ fn two_key_p12_opens_in_openssl_keytool_and_python() {
     std::fs::write(&path, &token.der).unwrap();
 
     let info = run_tool(
-        "openssl",
+        keyward_testkit::tool("openssl"),
         &[
             "pkcs12",
             "-info",
@@ -199,7 +199,7 @@ fn two_key_p12_opens_in_openssl_keytool_and_python() {
     assert_eq!(info.matches("Certificate bag").count(), 3, "{info}");
 
     let dump = run_tool(
-        "openssl",
+        keyward_testkit::tool("openssl"),
         &["pkcs12", "-nodes", "-passin", "env:KW_TEST_PIN", "-in"],
         &path,
     );
@@ -224,7 +224,7 @@ fn two_key_p12_opens_in_openssl_keytool_and_python() {
     assert_ne!(key_ids[1], key_ids[2]);
 
     let keytool = run_tool(
-        "keytool",
+        keyward_testkit::tool("keytool"),
         &[
             "-J-Duser.language=en",
             "-J-Duser.country=US",
@@ -254,7 +254,7 @@ fn two_key_p12_opens_in_openssl_keytool_and_python() {
 
     // Python `cryptography` (48) has no brainpoolP320r1: it must get past the MAC and the
     // decryption and stop only at that curve (1.3.36.3.3.2.8.1.1.9) ...
-    let python = run_tool("python3", &["-c", PYTHON_CHECK], &path);
+    let python = run_tool(keyward_testkit::python_script(PYTHON_CHECK), &[], &path);
     assert!(
         python.contains("certs 3\n") || python.contains("unsupported Curve 1.3.36.3.3.2.8.1.1.9"),
         "{python}"
@@ -262,7 +262,7 @@ fn two_key_p12_opens_in_openssl_keytool_and_python() {
     // ... so the same two-key token with a P-256 signing key must load in full.
     let p256 = two_key_token_with(KeySpec::Ec(Curve::Secp256r1));
     std::fs::write(&path, &p256.der).unwrap();
-    let python = run_tool("python3", &["-c", PYTHON_CHECK], &path);
+    let python = run_tool(keyward_testkit::python_script(PYTHON_CHECK), &[], &path);
     assert!(python.contains("key ec\n"), "{python}");
     assert!(python.contains("certs 3\n"), "{python}");
     for name in [SIGNING, ENCRYPTION] {
@@ -432,7 +432,7 @@ fn one_entry_matches_pkcs12_create() {
         let path = dir.path().join(name);
         std::fs::write(&path, der).unwrap();
         run_tool(
-            "openssl",
+            keyward_testkit::tool("openssl"),
             &[
                 "pkcs12",
                 "-info",

@@ -209,7 +209,7 @@ impl Pki {
         certs: &[&str],
         extra: &[&str],
     ) -> Vec<u8> {
-        let mut cmd = Command::new("openssl");
+        let mut cmd = keyward_testkit::tool("openssl");
         cmd.arg("ocsp")
             .arg("-issuer")
             .arg(self.path(&format!("{issuer}.pem")))
@@ -256,7 +256,7 @@ impl Pki {
             );
             (out.status.success(), text)
         };
-        let mut with_request = Command::new("openssl");
+        let mut with_request = keyward_testkit::tool("openssl");
         // OpenSSL refuses a CertID digest option without -cert after it.
         with_request
             .arg("ocsp")
@@ -264,7 +264,7 @@ impl Pki {
             .arg("-reqin")
             .arg(self.path(req));
         let (ok1, text1) = run(&mut with_request);
-        let mut with_certs = Command::new("openssl");
+        let mut with_certs = keyward_testkit::tool("openssl");
         with_certs
             .arg("ocsp")
             .args(extra)

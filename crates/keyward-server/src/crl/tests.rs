@@ -219,7 +219,7 @@ fn openssl_text(der: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.der");
     std::fs::write(&path, der).unwrap();
-    let out = std::process::Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
         .arg(&path)
         .output()

@@ -1,8 +1,6 @@
 //! The router and the store-backed source on both engines, through `tower::ServiceExt::oneshot`:
 //! requests made by `openssl ocsp -reqout`, responses read by the openssl crate.
 
-use std::process::Command;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -168,7 +166,7 @@ async fn the_router_answers_from_the_store_and_refuses_what_is_not_ocsp(db: Test
     let issuer_pem = write("issuing.pem", &h.issuing_cert);
     let user_pem = write("user.pem", &user);
     let req_path = dir.join("req.der");
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["ocsp", "-no_nonce", "-issuer"])
         .arg(&issuer_pem)
         .arg("-cert")

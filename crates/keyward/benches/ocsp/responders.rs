@@ -34,7 +34,7 @@ impl Drop for Process {
     fn drop(&mut self) {
         // SIGTERM to the whole group: OpenSSL's -multi parent forwards it to its children, and
         // a child left behind by a parent killed first still gets it.
-        let _ = Command::new("kill")
+        let _ = keyward_testkit::tool("kill")
             .args(["-TERM", "--", &format!("-{}", self.child.id())])
             .status();
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -44,7 +44,7 @@ impl Drop for Process {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = Command::new("kill")
+        let _ = keyward_testkit::tool("kill")
             .args(["-KILL", "--", &format!("-{}", self.child.id())])
             .status();
         let _ = self.child.wait();
@@ -110,7 +110,7 @@ pub(crate) struct OpensslFiles<'a> {
 pub(crate) fn openssl(files: &OpensslFiles<'_>, multi: usize, timeout: Duration) -> Process {
     let port = free_port();
     let log = files.index_dir.join("openssl-ocsp.log");
-    let child = Command::new("openssl")
+    let child = keyward_testkit::tool("openssl")
         .arg("ocsp")
         .arg("-index")
         .arg(files.index_dir.join("index.txt"))

@@ -5,7 +5,6 @@
 //! with the installation's own issuing CA.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use keyward_ca::{CertificateAuthority, IssueRequest};
 use keyward_crypto::Pkcs12Profile;
@@ -83,7 +82,7 @@ pub(crate) struct OpensslPipeline {
 }
 
 fn openssl(args: &[&str], work: &Path, ca_pass: &str) {
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(args)
         .current_dir(work)
         .env("KW_PIN", PIN)

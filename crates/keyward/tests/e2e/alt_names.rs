@@ -4,8 +4,6 @@
 
 use crate::common;
 
-use std::process::Command;
-
 use common::tokens::{issue, p12_arg, try_issue, ALICE};
 use common::{on_both_engines, text, Engine, Installation};
 
@@ -36,7 +34,7 @@ fn dns_names_and_addresses_where_the_procedure_allows_them(engine: Engine) {
             "2001:db8::1",
         ],
     );
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args([
             "x509",
             "-noout",

@@ -525,7 +525,7 @@ fn in_flight_at_the_kill(engine: Engine, freeze: Freeze) {
     common::point_client_conf(&inst.client_conf(), &conf, &url);
     let pin_file = inst.dir.join("officer/admin.pin");
     let signal = |sig: &str, pid: u32| {
-        let ok = std::process::Command::new("kill")
+        let ok = keyward_testkit::tool("kill")
             .args([sig, &pid.to_string()])
             .status()
             .expect("kill")

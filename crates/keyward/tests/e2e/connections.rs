@@ -264,7 +264,7 @@ fn curl_post(
 ) -> (String, String, String) {
     let body = inst.out.join("large.json");
     std::fs::write(&body, vec![b'0'; body_bytes]).unwrap();
-    let out = Command::new("curl")
+    let out = keyward_testkit::tool("curl")
         .args(["-s", http, "--cacert"])
         .arg(inst.dir.join("ca/root.pem"))
         .arg("--cert")

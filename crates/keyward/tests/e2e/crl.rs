@@ -10,7 +10,6 @@ use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::tokens::{issue, p12_arg};
 use common::{crl_settings, http_get, public_addr, terminate, wait_for, Installation, KillOnDrop};
@@ -56,7 +55,7 @@ fn number(json: &Value) -> u64 {
 
 /// `openssl crl -text` of the PEM CRL `crl`, after checking its signature with `-CAfile`.
 fn openssl_crl(crl: &Path, ca: &Path) -> String {
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["crl", "-noout", "-text", "-in"])
         .arg(crl)
         .arg("-CAfile")
@@ -70,7 +69,7 @@ fn openssl_crl(crl: &Path, ca: &Path) -> String {
 
 /// `openssl verify -crl_check` of `cert` with `crls`: (success, what it said).
 fn verify(inst: &Installation, cert: &Path, crls: &[&Path], deltas: bool) -> (bool, String) {
-    let mut cmd = Command::new("openssl");
+    let mut cmd = keyward_testkit::tool("openssl");
     cmd.arg("verify").arg("-crl_check");
     if deltas {
         cmd.arg("-use_deltas");

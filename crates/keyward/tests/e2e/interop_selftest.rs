@@ -5,12 +5,11 @@
 use crate::support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::interop::{self, Outcome};
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .current_dir(dir)
         .args(args)
         .env("KW_PIN", "Selftest-Pin-9")

@@ -7,7 +7,6 @@ use crate::common;
 use crate::support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::tokens::{archive, issue, p12_arg, ALICE};
 use common::{on_both_engines, Engine, Installation};
@@ -26,7 +25,7 @@ fn first_pem(pem: &str, out: &Path) -> PathBuf {
 
 fn officer_certificate(inst: &Installation, out: &Path) -> PathBuf {
     let pin_file = inst.dir.join("officer/admin.pin");
-    let output = Command::new("openssl")
+    let output = keyward_testkit::tool("openssl")
         .args(["pkcs12", "-nokeys", "-clcerts", "-passin"])
         .arg(format!("file:{}", pin_file.display()))
         .arg("-in")

@@ -6,7 +6,7 @@ use crate::common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::signed::{admin_client, unix_now};
@@ -60,7 +60,7 @@ fn value(text: &str, series: &str) -> f64 {
 
 /// `promtool check metrics` on `text`: exit 0 and not a word of lint.
 fn promtool_accepts(text: &str) {
-    let mut child = Command::new("promtool")
+    let mut child = keyward_testkit::tool("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

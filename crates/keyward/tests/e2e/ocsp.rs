@@ -12,7 +12,6 @@ use crate::common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -71,7 +70,7 @@ fn serve_responder(inst: &Installation) -> Responder {
 /// `openssl ocsp` against the responder for `target` (`-cert FILE` or `-serial N`), trusting
 /// root + issuing CA; its stdout and stderr.
 fn openssl_ocsp(inst: &Installation, at: SocketAddr, target: &[&str], extra: &[&str]) -> String {
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .arg("ocsp")
         .arg("-issuer")
         .arg(inst.dir.join("ca/issuing.pem"))
@@ -187,7 +186,7 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
 
     // GET, short request (RFC 5019): cache headers, a response openssl verifies.
     let req = inst.out.join("req.der");
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["ocsp", "-no_nonce", "-issuer"])
         .arg(inst.dir.join("ca/issuing.pem"))
         .args(cert_arg)
@@ -212,7 +211,7 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
     );
     let resp = inst.out.join("resp.der");
     std::fs::write(&resp, body).unwrap();
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["ocsp", "-respin"])
         .arg(&resp)
         .arg("-issuer")
@@ -228,11 +227,11 @@ fn openssl_ocsp_good_revoked_unknown_get_and_renewal(engine: Engine) {
         "{all}"
     );
     // pkilint: no finding at ERROR or above.
-    let out = Command::new("lint_ocsp_response")
+    let out = keyward_testkit::tool("lint_ocsp_response")
         .args(["lint", "-s", "ERROR"])
         .arg(&resp)
         .output()
-        .expect("lint_ocsp_response (pip install pkilint)");
+        .expect("run lint_ocsp_response");
     let findings = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && findings.trim().is_empty(),

@@ -5,8 +5,6 @@
 use crate::common;
 mod support;
 
-use std::process::Command;
-
 use common::{keyward, run, text};
 use keyward_crypto::Pkcs12Profile;
 use serde_json::Value;
@@ -131,7 +129,7 @@ fn ber_files_read_as_ber() {
     let der = std::fs::read(pki.own("der.p12", &Pkcs12Profile::modern())).unwrap();
     let ber = pki.path("ber.p12");
     std::fs::write(&ber, der_to_ber(&der)).unwrap();
-    let check = Command::new("openssl")
+    let check = keyward_testkit::tool("openssl")
         .args(["pkcs12", "-noout", "-passin", "env:KW_PIN", "-in"])
         .arg(&ber)
         .env("KW_PIN", PIN)
@@ -149,13 +147,10 @@ fn ber_files_read_as_ber() {
 
 #[test]
 fn java_keytool_p12() {
-    if !has_tool("keytool") {
-        return;
-    }
     let pki = pki();
     let file = pki.path("java.p12");
     let keytool = |args: &[&str]| {
-        let out = Command::new("keytool")
+        let out = keyward_testkit::tool("keytool")
             .args(["-storetype", "PKCS12", "-keystore"])
             .arg(&file)
             .args(["-storepass", PIN, "-noprompt"])
@@ -224,9 +219,10 @@ fn java_keytool_p12() {
 #[test]
 fn gnutls_and_nss_p12() {
     let pki = pki();
-    if has_tool("certtool") {
+    // GnuTLS certtool writes one…
+    {
         let file = pki.path("gnutls.p12");
-        let out = Command::new("certtool")
+        let out = keyward_testkit::tool("certtool")
             .args([
                 "--to-p12",
                 "--p12-name=carol",
@@ -255,7 +251,8 @@ fn gnutls_and_nss_p12() {
         assert_eq!(r["keys"][0]["key_type"], "EC secp256r1");
         assert_eq!(r["keys"][0]["friendly_name"], "carol");
     }
-    if has_tool("pk12util") && has_tool("certutil") {
+    // … and NSS another.
+    {
         let db = format!("sql:{}", pki.path("nssdb").display());
         std::fs::create_dir(pki.path("nssdb")).unwrap();
         let source = pki.openssl("for-nss.p12", &[]);
@@ -283,7 +280,10 @@ fn gnutls_and_nss_p12() {
                 PIN,
             ],
         ] {
-            let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+            let out = keyward_testkit::tool(args[0])
+                .args(&args[1..])
+                .output()
+                .unwrap();
             assert!(
                 out.status.success(),
                 "{args:?}: {}",

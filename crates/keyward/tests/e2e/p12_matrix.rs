@@ -473,16 +473,9 @@ fn every_profile_spec_and_consumer() {
         })
         .collect();
     // Every tool up front: a missing one fails here, naming its package.
-    for (tool, package) in [
-        ("openssl", "openssl"),
-        ("keytool", "openjdk-17-jre-headless"),
-        ("python3", "python3"),
-        ("pk12util", "libnss3-tools"),
-        ("certutil", "libnss3-tools"),
-        ("certtool", "gnutls-bin"),
-    ] {
-        interop::require_tool_from(tool, package);
-    }
+    keyward_testkit::require_tools(&[
+        "openssl", "keytool", "python3", "pk12util", "certutil", "certtool",
+    ]);
     let python_cryptography = consumers::python_cryptography_version();
 
     let ca = Ca::new(&procedures);

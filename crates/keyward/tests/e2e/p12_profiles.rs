@@ -3,13 +3,11 @@
 
 use crate::common;
 
-use std::process::Command;
-
 use common::tokens::{issue, p12_arg, p12_contents, ALICE, PIN};
 use common::Installation;
 
 fn openssl_info(p12: &str) -> String {
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args([
             "pkcs12",
             "-info",

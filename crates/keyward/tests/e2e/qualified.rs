@@ -8,7 +8,6 @@ use crate::common;
 use crate::support;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::tokens::{issue, p12_arg, try_issue};
 use common::{on_both_engines, text, Engine, Installation};
@@ -41,7 +40,7 @@ for s in stmts:
 
 /// `openssl x509 -text` of a PEM certificate.
 fn x509_text(pem: &Path) -> String {
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["x509", "-noout", "-text", "-in"])
         .arg(pem)
         .output()

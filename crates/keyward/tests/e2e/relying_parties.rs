@@ -10,7 +10,6 @@ use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use openssl::x509::X509;
 
@@ -54,7 +53,7 @@ fn ocsptool(
     signer: &Path,
     nonce: bool,
 ) -> (bool, String) {
-    let mut cmd = Command::new("ocsptool");
+    let mut cmd = keyward_testkit::tool("ocsptool");
     cmd.arg(format!("--ask=http://{at}/ocsp"))
         .arg("--load-issuer")
         .arg(inst.dir.join("ca/issuing.pem"))
@@ -65,7 +64,7 @@ fn ocsptool(
     if !nonce {
         cmd.arg("--no-nonce");
     }
-    let out = cmd.output().expect("ocsptool (gnutls-bin)");
+    let out = cmd.output().expect("run ocsptool");
     (out.status.success(), text(&out))
 }
 
@@ -78,7 +77,7 @@ fn serial_hex(cert: &Path) -> String {
 
 /// strongswan `pki --verify` of `cert` up to the root, `--online` or not: (success, output).
 fn pki(inst: &Installation, cert: &Path, online: bool) -> (bool, String) {
-    let mut cmd = Command::new("pki");
+    let mut cmd = keyward_testkit::tool("pki");
     cmd.args(["--verify", "--in"])
         .arg(cert)
         .arg("--cacert")
@@ -94,12 +93,12 @@ fn pki(inst: &Installation, cert: &Path, online: bool) -> (bool, String) {
 
 /// `certtool ARGS… --inder --infile CRL`: (success, what it said).
 fn certtool(args: &[&str], crl: &Path) -> (bool, String) {
-    let out = Command::new("certtool")
+    let out = keyward_testkit::tool("certtool")
         .args(args)
         .args(["--inder", "--infile"])
         .arg(crl)
         .output()
-        .expect("certtool (gnutls-bin)");
+        .expect("run certtool");
     (out.status.success(), text(&out))
 }
 

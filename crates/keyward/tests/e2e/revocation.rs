@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::signed::{admin_client, unix_now};
 use common::tokens::{archive, create_officer, issue, p12_arg, ALICE};
@@ -54,7 +54,7 @@ fn ok_json(inst: &Installation, args: &[&str]) -> Value {
 
 /// The issuing CA's serial, as the `openssl x509` command prints it.
 fn ca_serial(inst: &Installation) -> String {
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["x509", "-noout", "-serial", "-in"])
         .arg(inst.dir.join("ca/issuing.pem"))
         .output()

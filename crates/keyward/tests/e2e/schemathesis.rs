@@ -6,7 +6,6 @@
 //! must be one the description lists, with its content type and a body matching its schema.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::common;
 
@@ -70,7 +69,7 @@ fn generated_requests_get_no_server_error_and_only_described_answers(engine: Eng
         "/tests/e2e/schemathesis/hooks.py"
     );
     let started = std::time::Instant::now();
-    let output = Command::new("schemathesis")
+    let output = keyward_testkit::tool("schemathesis")
         .arg("run")
         .arg(committed_description())
         .args(["--url", &inst.url])
@@ -104,7 +103,7 @@ fn generated_requests_get_no_server_error_and_only_described_answers(engine: Eng
         .env("KEYWARD_TOKEN_PROCEDURES", tokens)
         .env("KEYWARD_PIN_PROCEDURES", pins)
         .output()
-        .expect("schemathesis runs (python3 -m pip install schemathesis: see .ci/run)");
+        .expect("schemathesis runs");
     let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let report = format!(
@@ -164,7 +163,7 @@ fn committed_description() -> &'static str {
 
 /// `openssl pkcs12 -in P12 -passin file:PIN ARGS -out OUT`.
 fn export_from_p12(p12: &Path, pin: &Path, args: &[&str], out: &Path) {
-    let mut openssl = Command::new("openssl");
+    let mut openssl = keyward_testkit::tool("openssl");
     openssl
         .arg("pkcs12")
         .arg("-in")

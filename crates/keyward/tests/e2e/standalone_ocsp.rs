@@ -56,7 +56,7 @@ fn standalone_responder_needs_no_ca_key_kra_or_audit_key() {
     let (responder, url) = start_responder(&copy, &inst.database_url);
     let _responder = KillOnDrop(responder);
     let ask = |cert: &std::path::Path| {
-        let answer = std::process::Command::new("openssl")
+        let answer = keyward_testkit::tool("openssl")
             .args(["ocsp", "-no_nonce", "-issuer"])
             .arg(inst.dir.join("ca/issuing.pem"))
             .arg("-cert")
@@ -180,7 +180,7 @@ fn an_expired_certificate_file_starts_on_the_renewal_in_the_database(engine: Eng
 
     let (responder, url) = start_responder(&copy, &inst.database_url);
     let responder = KillOnDrop(responder);
-    let answer = std::process::Command::new("openssl")
+    let answer = keyward_testkit::tool("openssl")
         .args(["ocsp", "-no_nonce", "-resp_text", "-issuer"])
         .arg(inst.dir.join("ca/issuing.pem"))
         .arg("-cert")

@@ -101,7 +101,7 @@ fn mode(path: &Path) -> u32 {
 
 /// An EC P-256 key file (unencrypted PKCS#8 PEM, mode 0600) made by OpenSSL.
 fn openssl_key(path: &Path) {
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["genpkey", "-algorithm", "EC", "-pkeyopt"])
         .arg("ec_paramgen_curve:P-256")
         .arg("-out")

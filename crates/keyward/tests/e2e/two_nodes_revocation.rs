@@ -59,7 +59,7 @@ fn published(log: &Path) -> Vec<i64> {
 
 /// `openssl ocsp -no_nonce` for `cert` at `url`, the response checked against the root.
 fn ocsp(inst: &Installation, cert: &Path, url: &str) -> String {
-    let out = std::process::Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["ocsp", "-no_nonce", "-issuer"])
         .arg(inst.dir.join("ca/issuing.pem"))
         .arg("-cert")
@@ -243,7 +243,7 @@ fn a_revocation_on_one_node_is_seen_by_every_responder() {
 
 /// The certificate's serial as OpenSSL prints it (upper-case hex, as in `openssl crl -text`).
 fn serial_of(cert: &Path) -> String {
-    let out = std::process::Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["x509", "-noout", "-serial", "-in"])
         .arg(cert)
         .output()
@@ -259,7 +259,7 @@ fn serial_of(cert: &Path) -> String {
 fn crl_text(inst: &Installation, der: &[u8]) -> String {
     let file = inst.out.join("fetched.crl");
     std::fs::write(&file, der).expect("write CRL");
-    let out = std::process::Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
         .arg(&file)
         .arg("-CAfile")

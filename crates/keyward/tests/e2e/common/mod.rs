@@ -355,7 +355,7 @@ pub(crate) fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T
 /// Stops `server` as an operator does (SIGTERM) and waits for it: it gives up its leases.
 pub(crate) fn terminate(mut server: KillOnDrop) {
     let pid = server.0.id().to_string();
-    let out = std::process::Command::new("kill")
+    let out = keyward_testkit::tool("kill")
         .args(["-TERM", &pid])
         .output()
         .expect("kill");

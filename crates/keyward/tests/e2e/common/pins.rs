@@ -32,12 +32,12 @@ pub(crate) fn officer_run(top: &str, officer: &(PathBuf, PathBuf), args: &[&str]
 
 /// Every page of a PDF as `(page text, PIN, PUK)`, read by `pdftotext -layout`.
 pub(crate) fn pdf_pages(pdf: &Path) -> Vec<(String, String, Option<String>)> {
-    let out = Command::new("pdftotext")
+    let out = keyward_testkit::tool("pdftotext")
         .arg("-layout")
         .arg(pdf)
         .arg("-")
         .output()
-        .expect("pdftotext (apt-get install poppler-utils)");
+        .expect("run pdftotext");
     assert!(out.status.success(), "pdftotext {}", pdf.display());
     let text = String::from_utf8(out.stdout).expect("pdftotext output");
     text.split('\x0c')

@@ -32,7 +32,7 @@ impl SoftHsm {
     pub(crate) fn new() -> SoftHsm {
         assert!(
             Path::new(MODULE).exists(),
-            "{MODULE} is missing: apt-get install softhsm2 opensc"
+            "{MODULE} not found: install Debian package softhsm2 (scripts/install-test-tools)"
         );
         let dir = tempfile::tempdir().expect("tempdir");
         let tokens = dir.path().join("tokens");
@@ -60,7 +60,7 @@ impl SoftHsm {
 
     /// `softhsm2-util --init-token --free --label LABEL --pin PIN`.
     pub(crate) fn init_token(&self, label: &str, pin: &str) {
-        let mut cmd = Command::new("softhsm2-util");
+        let mut cmd = keyward_testkit::tool("softhsm2-util");
         cmd.args(["--init-token", "--free", "--label", label])
             .args(["--so-pin", SO_PIN, "--pin", pin]);
         let out = self.env(&mut cmd).output().expect("run softhsm2-util");
@@ -73,7 +73,7 @@ impl SoftHsm {
 
     /// OpenSC's `pkcs11-tool --module MODULE ARGS…` on this token directory.
     pub(crate) fn pkcs11_tool(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new("pkcs11-tool");
+        let mut cmd = keyward_testkit::tool("pkcs11-tool");
         cmd.args(["--module", MODULE]).args(args);
         self.env(&mut cmd).output().expect("run pkcs11-tool")
     }

@@ -2,7 +2,6 @@
 //! `openssl pkcs12` command, archive a key, create an officer.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
@@ -22,7 +21,7 @@ pub(crate) fn p12_contents(p12: &Path) -> (Vec<PKey<Private>>, Vec<X509>) {
 /// Every private key and certificate in a PKCS#12 sealed with `pin`, read by the
 /// `openssl pkcs12` command.
 pub(crate) fn p12_contents_with(p12: &Path, pin: &str) -> (Vec<PKey<Private>>, Vec<X509>) {
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["pkcs12", "-nodes", "-passin", "env:KW_PIN", "-in"])
         .arg(p12)
         .env("KW_PIN", pin)

@@ -2,7 +2,7 @@
 //! OpenSSL CLI, running the inspector, and checks shared by several tests.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use keyward_crypto::{build_p12, Pkcs12Profile};
 use openssl::asn1::Asn1Time;
@@ -103,7 +103,7 @@ impl Pki {
 
     /// `openssl pkcs12 -export` of the key, its certificate and the root, plus `extra` flags.
     pub(super) fn openssl(&self, name: &str, extra: &[&str]) -> PathBuf {
-        let out = Command::new("openssl")
+        let out = keyward_testkit::tool("openssl")
             .args([
                 "pkcs12",
                 "-export",
@@ -154,17 +154,6 @@ pub(super) fn report(file: &Path, pin: Option<&str>) -> Value {
     };
     assert!(out.status.success(), "{}", text(&out));
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-pub(super) fn has_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output();
-    let ok = found.is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipped: {tool} is not installed");
-    }
-    ok
 }
 
 /// The key bag (the shrouded key of the data safe) of a report.

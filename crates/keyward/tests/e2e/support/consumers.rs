@@ -3,12 +3,8 @@
 //! trip. The basic single-consumer checks are in `interop`.
 
 use std::path::Path;
-use std::process::Command;
 
-use super::interop::{
-    both, key_markers, keytool_list, openssl, require_tool, require_tool_from, run, Outcome,
-    PYTHON_CHECK,
-};
+use super::interop::{both, key_markers, keytool_list, openssl, run, Outcome, PYTHON_CHECK};
 
 /// A private key PEM that `Debug` does not show.
 #[derive(Clone)]
@@ -108,8 +104,7 @@ fn parse_bags(stdout: &[u8]) -> Vec<PrintedBag> {
 /// `openssl pkcs12 -info -nodes` (OpenSSL 3's default providers; with `legacy`, `-legacy`
 /// too): verifies the MAC, decrypts every bag and prints them.
 pub(crate) fn openssl_dump(p12: &Path, pin: &str, legacy: bool) -> Result<OpensslDump, String> {
-    require_tool("openssl");
-    let mut cmd = Command::new("openssl");
+    let mut cmd = keyward_testkit::tool("openssl");
     cmd.args(["pkcs12", "-info", "-nodes"]);
     if legacy {
         cmd.arg("-legacy");
@@ -213,7 +208,7 @@ pub(crate) fn openssl_pkcs12_profile(
         ));
     }
     let pem = &key.key.as_ref().expect("a key bag").0;
-    let mut child = Command::new("openssl")
+    let mut child = keyward_testkit::tool("openssl")
         .args(["pkey", "-noout", "-text"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -252,7 +247,7 @@ pub(crate) fn openssl_pkcs12_profile(
         }
         openssl(&["pkcs12", "-noout", "-legacy"], p12, pin)?;
     }
-    let parsed = Command::new("openssl")
+    let parsed = keyward_testkit::tool("openssl")
         .args(["asn1parse", "-inform", "DER", "-in"])
         .arg(p12)
         .output()
@@ -277,8 +272,7 @@ pub(crate) fn gnutls_p12_info(
     friendly: &str,
     chain_len: usize,
 ) -> Result<Outcome, String> {
-    require_tool_from("certtool", "gnutls-bin");
-    let out = Command::new("certtool")
+    let out = keyward_testkit::tool("certtool")
         .args(["--p12-info", "--inder", "--infile"])
         .arg(p12)
         .args(["--password", pin])
@@ -361,11 +355,7 @@ pub(crate) fn python_cryptography_token(
     friendly: &str,
     cas: usize,
 ) -> Result<Outcome, String> {
-    require_tool("python3");
-    let out = run(
-        Command::new("python3").arg("-c").arg(PYTHON_CHECK).arg(p12),
-        pin,
-    );
+    let out = run(keyward_testkit::python_script(PYTHON_CHECK).arg(p12), pin);
     let text = both(&out).replace(pin, "<PIN>");
     if !out.status.success() {
         return Err(format!("python cryptography: {text}"));
@@ -385,25 +375,18 @@ pub(crate) fn python_cryptography_token(
 
 /// Python `cryptography`'s version; panics if python3 cannot import it.
 pub(crate) fn python_cryptography_version() -> String {
-    require_tool("python3");
-    let out = Command::new("python3")
-        .args(["-c", "import cryptography; print(cryptography.__version__)"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run python3: {e}"));
-    assert!(
-        out.status.success(),
-        "python3 cannot import cryptography (run .ci/run, or python3 -m pip install \
-         cryptography): {}",
-        both(&out)
-    );
+    let out =
+        keyward_testkit::python_script("import cryptography; print(cryptography.__version__)")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run python3: {e}"));
+    assert!(out.status.success(), "python3: {}", both(&out));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Java 17 `keytool -importkeystore` from a PKCS#12 into a new PKCS#12 keystore (same password).
 pub(crate) fn keytool_import_keystore(src: &Path, pin: &str, dest: &Path) -> Result<(), String> {
-    require_tool("keytool");
     let out = run(
-        Command::new("keytool")
+        keyward_testkit::tool("keytool")
             .args([
                 "-J-Duser.language=en",
                 "-J-Duser.country=US",
@@ -450,7 +433,7 @@ pub(crate) fn keytool_alias(p12: &Path, pin: &str) -> Result<String, String> {
 
 /// The first line of a tool's version output (`openssl version`, `java -version`, ...).
 pub(crate) fn tool_version(tool: &str, args: &[&str]) -> String {
-    let out = Command::new(tool)
+    let out = keyward_testkit::tool(tool)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));

@@ -1,6 +1,6 @@
 //! Checks of our PKCS#12 and certificate files with foreign consumers: the OpenSSL 3 CLI, Java
 //! 17 `keytool` and Python `cryptography`. PINs go through the environment, never argv. A missing
-//! tool fails the test (install it with `.ci/run`); an algorithm a consumer does not support is
+//! tool fails the test with one line naming its package (`keyward_testkit::tool`); an algorithm a consumer does not support is
 //! an explained `Outcome::Unsupported`, decided by trying, never assumed.
 
 use std::path::{Path, PathBuf};
@@ -13,29 +13,6 @@ pub(crate) enum Outcome {
     Checked,
     /// The consumer does not support the algorithm; the reason as observed.
     Unsupported(String),
-}
-
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
-        .unwrap_or(false)
-}
-
-/// Panics unless `name` is on PATH.
-pub(crate) fn require_tool(name: &str) {
-    assert!(
-        on_path(name),
-        "{name} is not installed: run .ci/run (it installs every test tool)"
-    );
-}
-
-/// Panics unless `name` is on PATH, naming the Debian package that has it.
-pub(crate) fn require_tool_from(name: &str, package: &str) {
-    assert!(
-        on_path(name),
-        "{name} is not installed (Debian package {package}): run .ci/run (it installs every \
-         test tool) or apt-get install {package}"
-    );
 }
 
 pub(crate) fn run(cmd: &mut Command, pin: &str) -> Output {
@@ -54,7 +31,7 @@ pub(crate) fn both(out: &Output) -> String {
 
 pub(crate) fn openssl(args: &[&str], p12: &Path, pin: &str) -> Result<String, String> {
     let out = run(
-        Command::new("openssl")
+        keyward_testkit::tool("openssl")
             .args(args)
             .arg("-in")
             .arg(p12)
@@ -99,7 +76,6 @@ pub(crate) fn openssl_pkcs12(
     spec: &str,
     expected_chain_len: usize,
 ) -> Result<(), String> {
-    require_tool("openssl");
     let info = openssl(&["pkcs12", "-info", "-noout"], p12, pin)?;
     for needle in [
         "MAC: sha256",
@@ -129,7 +105,7 @@ pub(crate) fn openssl_pkcs12(
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let key_file = dir.path().join("key.pem");
     std::fs::write(&key_file, &keys).map_err(|e| e.to_string())?;
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["pkey", "-noout", "-text", "-in"])
         .arg(&key_file)
         .output()
@@ -159,7 +135,7 @@ pub(crate) fn openssl_pkcs12(
             "expected {expected_chain_len} CA certificates, found {n}"
         ));
     }
-    let parsed = Command::new("openssl")
+    let parsed = keyward_testkit::tool("openssl")
         .args(["asn1parse", "-inform", "DER", "-in"])
         .arg(p12)
         .output()
@@ -196,7 +172,7 @@ fn pem_of(cert: &Path, dir: &Path) -> Result<PathBuf, String> {
         return Ok(cert.to_path_buf());
     }
     let pem = dir.join("cert.pem");
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["x509", "-inform", "DER", "-in"])
         .arg(cert)
         .arg("-out")
@@ -215,10 +191,9 @@ pub(crate) fn openssl_verify(
     issuing_pem: &Path,
     root_pem: &Path,
 ) -> Result<(), String> {
-    require_tool("openssl");
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let pem = pem_of(cert, dir.path())?;
-    let out = Command::new("openssl")
+    let out = keyward_testkit::tool("openssl")
         .args(["verify", "-x509_strict", "-CAfile"])
         .arg(root_pem)
         .arg("-untrusted")
@@ -256,11 +231,7 @@ print(json.dumps({"spec": spec, "friendly_name": name, "cas": len(p.additional_c
 /// Python `cryptography`'s `pkcs12.load_pkcs12`: the key matches the spec, the certificate has a
 /// friendly name.
 pub(crate) fn python_cryptography(p12: &Path, pin: &str, spec: &str) -> Result<Outcome, String> {
-    require_tool("python3");
-    let out = run(
-        Command::new("python3").arg("-c").arg(PYTHON_CHECK).arg(p12),
-        pin,
-    );
+    let out = run(keyward_testkit::python_script(PYTHON_CHECK).arg(p12), pin);
     let text = both(&out).replace(pin, "<PIN>");
     if !out.status.success() {
         return Err(format!("python cryptography: {text}"));
@@ -284,9 +255,8 @@ pub(crate) fn python_cryptography(p12: &Path, pin: &str, spec: &str) -> Result<O
 
 /// `keytool -list -v` of a PKCS#12, with the PIN masked in the text.
 pub(crate) fn keytool_list(p12: &Path, pin: &str) -> Result<String, String> {
-    require_tool("keytool");
     let out = run(
-        Command::new("keytool")
+        keyward_testkit::tool("keytool")
             .args([
                 "-J-Duser.language=en",
                 "-J-Duser.country=US",

@@ -4,9 +4,9 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use super::interop::{require_tool_from, Outcome};
+use super::interop::Outcome;
 
 /// A fresh NSS database (`sql:` format) in a temporary directory.
 pub(crate) struct NssDb {
@@ -24,8 +24,7 @@ fn both(out: &Output) -> String {
 impl NssDb {
     /// `certutil -N -d sql:DIR --empty-password`. Panics if the tools are missing.
     pub(crate) fn new() -> NssDb {
-        require_tool_from("certutil", "libnss3-tools");
-        require_tool_from("pk12util", "libnss3-tools");
+        keyward_testkit::require_tools(&["certutil", "pk12util"]);
         let dir = tempfile::tempdir().expect("temporary directory");
         let db = NssDb { dir };
         let out = db.command("certutil", &["-N", "--empty-password"], None);
@@ -39,7 +38,7 @@ impl NssDb {
 
     /// Runs an NSS tool on this database; with a PIN, it goes into a password file for `-w`.
     fn command(&self, tool: &str, args: &[&str], pin: Option<&str>) -> Output {
-        let mut cmd = Command::new(tool);
+        let mut cmd = keyward_testkit::tool(tool);
         cmd.arg("-d").arg(self.db_arg()).args(args);
         // Kept until the command has run.
         let pwfile = pin.map(|pin| {

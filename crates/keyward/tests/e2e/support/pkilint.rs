@@ -4,7 +4,6 @@
 //! `(FATAL)`.
 
 use std::path::Path;
-use std::process::Command;
 
 /// The findings of one linter run.
 pub(crate) struct Findings {
@@ -17,11 +16,11 @@ pub(crate) struct Findings {
 }
 
 fn run(program: &str, args: &[&str], pem: &Path) -> Findings {
-    let out = Command::new(program)
+    let out = keyward_testkit::tool(program)
         .args(args)
         .arg(pem)
         .output()
-        .unwrap_or_else(|e| panic!("{program} not runnable (pip install pkilint): {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

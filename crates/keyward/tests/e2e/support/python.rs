@@ -1,13 +1,11 @@
 //! Python as an independent parser and verifier (`pyasn1`, `pyasn1_alt_modules`,
-//! `cryptography`, installed by `.ci/run`).
+//! `cryptography`, installed by scripts/install-test-tools).
 
 use std::path::Path;
-use std::process::Command;
 
 /// Runs `python3 -c SCRIPT ARGS…`; panics with its stderr when it fails; returns its stdout.
 pub(crate) fn run(script: &str, args: &[&Path]) -> String {
-    let out = Command::new("python3")
-        .args(["-c", script])
+    let out = keyward_testkit::python_script(script)
         .args(args)
         .output()
         .expect("python3");
