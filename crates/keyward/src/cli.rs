@@ -2,21 +2,45 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod admin;
 mod crl;
+mod docs;
 mod ra;
 mod ra_revoke;
 
 pub(crate) use admin::*;
 pub(crate) use crl::*;
+pub(crate) use docs::*;
 pub(crate) use ra::*;
 pub(crate) use ra_revoke::*;
 
+/// `keyward --version`: the package version and the commit it was built from (build.rs).
+pub(crate) const VERSION: &str = env!("KEYWARD_VERSION");
+
+/// Parses the command line. Every subcommand's `--version` names the product, as
+/// `keyward --version` does (clap would print `keyward-ra 0.1.0` for `keyward ra --version`).
+pub(crate) fn parse() -> Cli {
+    let matches = product_named(Cli::command()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit())
+}
+
+/// `cmd` with "keyward" as the display name of every subcommand, which is what clap's version
+/// line shows (man pages keep clap's `keyward-ra-issue`: they are built from `Cli::command()`).
+fn product_named(cmd: clap::Command) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    names.iter().fold(cmd, |cmd, name| {
+        cmd.mut_subcommand(name, |sub| product_named(sub.display_name("keyward")))
+    })
+}
+
 /// Keyward: issue PKCS#12 soft tokens with key archive and recovery.
 #[derive(Debug, Parser)]
-#[command(name = "keyward", version, about, propagate_version = true)]
+#[command(name = "keyward", version = VERSION, about, propagate_version = true)]
 #[command(
     after_help = "Start here:\n  keyward quickstart                 # everything on an embedded default\n  keyward init && keyward server     # then, in another terminal:\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12"
 )]
@@ -67,6 +91,17 @@ pub(crate) enum Command {
         after_help = "Examples:\n  keyward ocsp --dir ./keyward-data --listen 0.0.0.0:8080\n  keyward ocsp --config /etc/keyward/cm.conf --database postgres://ocsp@db.example.org:5432/keyward --listen 127.0.0.1:8081\n  openssl ocsp -issuer issuing-ca.pem -cert alice.pem -url http://127.0.0.1:8080/ocsp"
     )]
     Ocsp(OcspArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    #[command(
+        after_help = "Examples:\n  keyward completions bash > ~/.local/share/bash-completion/completions/keyward\n  keyward completions zsh > ~/.zfunc/_keyward\n  keyward completions fish > ~/.config/fish/completions/keyward.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Write the man pages: one per command and subcommand (keyward.1, keyward-ra.1,
+    /// keyward-ra-issue.1, …).
+    #[command(
+        after_help = "Examples:\n  keyward man --out-dir ./man\n  man -l ./man/keyward-ra-issue.1\n  sudo keyward man --out-dir /usr/local/share/man/man1"
+    )]
+    Man(ManArgs),
 }
 
 /// `keyward ocsp`.

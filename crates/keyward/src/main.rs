@@ -6,6 +6,7 @@ mod audit;
 mod batch;
 mod cli;
 mod crl;
+mod docs;
 mod init;
 mod kra;
 mod logging;
@@ -22,15 +23,13 @@ mod secrets;
 mod secure_printer;
 mod server;
 
-use clap::Parser;
-
-use cli::{Cli, Command};
+use cli::Command;
 
 /// Exit code for bad input that clap did not catch.
 pub const EXIT_INPUT: i32 = 2;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     // Quickstart is a demo for a person at a terminal: its own output, no server log lines.
     logging::init(matches!(cli.command, Command::Server(_) | Command::Ocsp(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -58,6 +57,8 @@ fn main() {
             Command::P12(args) => p12::run(args),
             Command::Crl(args) => crl::run(args).await,
             Command::Ocsp(args) => ocsp::run(args).await,
+            Command::Completions(args) => docs::completions(args),
+            Command::Man(args) => docs::man(args),
         }
     });
     // Dropping the runtime drops every task's state, which stops and joins background threads

@@ -44,6 +44,7 @@ mod relying_parties;
 mod retries;
 mod revocation;
 mod schemathesis;
+mod shell_docs;
 mod smart_card;
 mod standalone_ocsp;
 mod startup_checks;
