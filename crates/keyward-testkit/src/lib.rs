@@ -23,7 +23,7 @@ pub use db::{
 pub use process::{block_on, run, text};
 pub use tools::{
     find_program, package_of, python, python_imports, python_script, require_tools, tool,
-    MissingTool, Package, PROGRAMS, PYTHON_MODULES,
+    MissingTool, Package, ESSENTIAL, PROGRAMS, PYTHON_MODULES,
 };
 
 /// Runs each listed test body on SQLite and on PostgreSQL, as the tests `name::sqlite` and

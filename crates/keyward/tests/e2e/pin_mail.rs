@@ -467,7 +467,7 @@ fn on_terminal(cmd: &std::process::Command, input: &str) -> std::process::Output
         .map(quote)
         .collect::<Vec<_>>()
         .join(" ");
-    let mut script = std::process::Command::new("script");
+    let mut script = keyward_testkit::tool("script");
     script.args(["-qec", &line, "/dev/null"]);
     for (key, value) in cmd.get_envs() {
         match value {
