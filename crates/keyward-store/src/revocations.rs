@@ -285,6 +285,16 @@ impl Store {
         .transpose()
     }
 
+    /// Every serial `issuer` issued (the store's form: lowercase hex without leading zeros), row
+    /// by row, never all in memory: what the OCSP responder's status index is filled with.
+    pub fn issued_serials<'a>(&'a self, issuer: &str) -> BoxStream<'a, Result<String, StoreError>> {
+        sqlx::query_scalar::<_, String>("SELECT serial_norm FROM certificates WHERE issuer = $1")
+            .bind(issuer.to_string())
+            .fetch(&self.pool)
+            .map(|row| Ok(row?))
+            .boxed()
+    }
+
     /// The entries of `issuer`'s full CRL, row by row (never all in memory): every revocation
     /// in force (holds included), in change order.
     pub fn revoked_entries<'a>(

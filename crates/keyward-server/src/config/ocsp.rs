@@ -26,6 +26,9 @@ pub struct OcspConfig {
     /// `ocsp.max-requests`: most certificates asked about in one OCSPRequest (default 16);
     /// more is `malformedRequest`.
     pub max_requests: usize,
+    /// `ocsp.status-index`: most certificates whose status is held in memory (default
+    /// 10000000, about 20 bytes each; 0: every answer reads the store).
+    pub status_index: usize,
 }
 
 /// Where the OCSP signing key is: the same two kinds as the issuing CA's key.
@@ -36,6 +39,8 @@ pub type OcspKeySetting = CaKeySetting;
 const MAX_VALIDITY_SECS: u64 = 7 * 86_400;
 /// Largest `ocsp.cache-size`.
 const MAX_CACHE_SIZE: usize = 10_000_000;
+/// Largest `ocsp.status-index` (about 2 GB of memory).
+const MAX_STATUS_INDEX: usize = 100_000_000;
 /// Largest `ocsp.max-requests`.
 const MAX_REQUESTS: usize = 1_000;
 
@@ -51,6 +56,7 @@ pub(super) const KNOWN: &[&str] = &[
     "ocsp.response-validity",
     "ocsp.cache-size",
     "ocsp.max-requests",
+    "ocsp.status-index",
 ];
 
 /// Reads `ocsp.*`; `None` without `ocsp.certificate` (and then no other `ocsp.*` may be set).
@@ -102,12 +108,14 @@ pub(super) fn ocsp(settings: &Settings, base: &Path) -> Result<Option<OcspConfig
     let validity = number("ocsp.response-validity", 3600, 60..=MAX_VALIDITY_SECS)?;
     let cache = number("ocsp.cache-size", 100_000, 0..=MAX_CACHE_SIZE as u64)?;
     let max_requests = number("ocsp.max-requests", 16, 1..=MAX_REQUESTS as u64)?;
+    let index = number("ocsp.status-index", 10_000_000, 0..=MAX_STATUS_INDEX as u64)?;
     Ok(Some(OcspConfig {
         certificate: base.join(certificate),
         key,
         response_validity: Duration::from_secs(validity),
         cache_size: usize::try_from(cache).unwrap_or(MAX_CACHE_SIZE),
         max_requests: usize::try_from(max_requests).unwrap_or(MAX_REQUESTS),
+        status_index: usize::try_from(index).unwrap_or(MAX_STATUS_INDEX),
     }))
 }
 
@@ -136,12 +144,15 @@ mod tests {
         );
         assert_eq!(config.response_validity, Duration::from_secs(3600));
         assert_eq!((config.cache_size, config.max_requests), (100_000, 16));
+        assert_eq!(config.status_index, 10_000_000);
         let text = format!(
-            "{FILE}ocsp.response-validity = 600\nocsp.cache-size = 0\nocsp.max-requests = 4\n"
+            "{FILE}ocsp.response-validity = 600\nocsp.cache-size = 0\nocsp.max-requests = 4\n\
+             ocsp.status-index = 0\n"
         );
         let config = read(&text).unwrap().unwrap();
         assert_eq!(config.response_validity, Duration::from_secs(600));
         assert_eq!((config.cache_size, config.max_requests), (0, 4));
+        assert_eq!(config.status_index, 0);
         let hsm =
             "ocsp.certificate = s.pem\nocsp.pkcs11-module = /usr/lib/softhsm/libsofthsm2.so\n\
                    ocsp.pkcs11-token = T\nocsp.pkcs11-key = k\nocsp.pkcs11-pin-file = p\n";
@@ -178,6 +189,10 @@ mod tests {
             (
                 format!("{FILE}ocsp.max-requests = 0\n"),
                 "ocsp.max-requests: \"0\"",
+            ),
+            (
+                format!("{FILE}ocsp.status-index = 100000001\n"),
+                "ocsp.status-index: \"100000001\" is not a whole number from 0 to 100000000",
             ),
         ] {
             let err = read(&text).unwrap_err();

@@ -2,8 +2,8 @@
 //! and its certificate ([`keyward_ocsp::Responder`]), the issuing CA's certificate (public), read
 //! access to the store, and the pre-signed response cache. No CA key: it can run apart.
 //!
-//! [`ocsp_router`] serves it; [`keep_fresh`] invalidates cached responses within a second of a
-//! revocation committed by any node; [`Renewer`] (CA host only) renews the signing certificate,
+//! [`ocsp_router`] serves it from its [`StatusIndex`] and the store; [`keep_fresh`] fills the
+//! index and applies a revocation committed by any node to it and to the cache within a second; [`Renewer`] (CA host only) renews the signing certificate,
 //! once among the nodes of a database; [`adopt`] puts a renewal another node recorded in use.
 
 use std::sync::{Arc, RwLock};
@@ -21,6 +21,7 @@ use crate::error::ServerError;
 
 pub mod adopt;
 mod fresh;
+pub mod index;
 mod issue;
 mod load;
 pub mod renew;
@@ -28,6 +29,7 @@ mod router;
 mod source;
 
 pub use fresh::{keep_fresh, Freshness, POLL_INTERVAL};
+pub use index::StatusIndex;
 pub use load::{check_responder_certificate, load, load_signer};
 pub use renew::{Renewal, Renewer};
 pub use router::{ocsp_router, MAX_POST_BYTES};
@@ -77,7 +79,11 @@ impl OcspService {
             current: RwLock::new((Arc::new(responder), certificate)),
             issuing: issuing.clone(),
             issuers,
-            source: StoreSource::new(store, issuer),
+            source: StoreSource::new(
+                store,
+                issuer,
+                Arc::new(StatusIndex::new(config.status_index)),
+            ),
             cache,
             limits: Limits {
                 max_requests: config.max_requests,
@@ -165,6 +171,8 @@ fn refuse(config: &ServerConfig, setting: &str, reason: impl std::fmt::Display) 
     }
 }
 
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod renew_tests;
 #[cfg(test)]

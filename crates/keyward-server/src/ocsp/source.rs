@@ -1,10 +1,14 @@
-//! Certificate status from the store, for the responder: one indexed look-up per entry.
+//! Certificate status for the responder: from the in-memory [`StatusIndex`] when it knows the
+//! serial, else one indexed store look-up per entry.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use keyward_ocsp::{CertStatusAnswer, OcspError, Serial, StatusSource};
 use keyward_store::{SerialStatus, Store};
+
+use super::index::{key_of_bytes, StatusIndex};
 
 /// The status of the issuing CA's certificates (issuer index 0 of the responder's
 /// [`keyward_ocsp::IssuerSet`]) as the database records them.
@@ -13,12 +17,23 @@ pub struct StoreSource {
     store: Store,
     /// The issuing CA's name as certificates record it ([`crate::service::name_to_string`]).
     issuer: String,
+    index: Arc<StatusIndex>,
 }
 
 impl StoreSource {
-    /// Status of certificates issued by `issuer` (the issuing CA's subject, as recorded).
-    pub fn new(store: Store, issuer: String) -> Self {
-        StoreSource { store, issuer }
+    /// Status of certificates issued by `issuer` (the issuing CA's subject, as recorded), with
+    /// `index` answering what it knows.
+    pub fn new(store: Store, issuer: String, index: Arc<StatusIndex>) -> Self {
+        StoreSource {
+            store,
+            issuer,
+            index,
+        }
+    }
+
+    /// The status index the answers come from first.
+    pub fn index(&self) -> &StatusIndex {
+        &self.index
     }
 
     /// The issuer name it asks about.
@@ -56,13 +71,24 @@ impl StatusSource for StoreSource {
     ) -> impl Future<Output = Result<CertStatusAnswer, OcspError>> + Send {
         // A negative serial (high bit set) is nothing we issued: our serials are positive.
         let ours = issuer == 0 && serial.as_bytes().first().is_some_and(|b| b & 0x80 == 0);
+        let key = key_of_bytes(serial.as_bytes());
+        let known = key.and_then(|key| self.index.answer(key));
         let hex = serial.hex();
         async move {
             if !ours {
                 return Ok(CertStatusAnswer::Unknown);
             }
+            if let Some(known) = known {
+                return Ok(known);
+            }
             match self.store.certificate_status(&self.issuer, &hex).await {
-                Ok(status) => Ok(answer(status)),
+                Ok(status) => {
+                    let answer = answer(status);
+                    if let Some(key) = key {
+                        self.index.learn(key, &answer);
+                    }
+                    Ok(answer)
+                }
                 Err(e) => {
                     tracing::warn!("OCSP: certificate status unavailable: {e}");
                     Err(OcspError::Unavailable("database".into()))

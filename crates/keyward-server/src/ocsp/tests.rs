@@ -110,6 +110,7 @@ async fn the_router_answers_from_the_store_and_refuses_what_is_not_ocsp(db: Test
         response_validity: Duration::from_secs(3600),
         cache_size: 10,
         max_requests: 2,
+        status_index: 10,
     };
     let responder = Responder::new(
         &signer_cert.to_der().unwrap(),
