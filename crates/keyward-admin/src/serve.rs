@@ -153,9 +153,9 @@ pub async fn bind_with_public(
     let addr = listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|source| ServerError::Listen {
+        .map_err(|error| ServerError::Listen {
             addr: addr.to_string(),
-            source,
+            error,
         })?;
     let addr = listener
         .local_addr()
@@ -164,9 +164,9 @@ pub async fn bind_with_public(
         (Some(m), Some(at)) => {
             let socket = TcpListener::bind(at)
                 .await
-                .map_err(|source| ServerError::Listen {
+                .map_err(|error| ServerError::Listen {
                     addr: at.to_string(),
-                    source,
+                    error,
                 })?;
             let bound_at = socket
                 .local_addr()
@@ -179,9 +179,9 @@ pub async fn bind_with_public(
         Some(at) => {
             let socket = TcpListener::bind(at)
                 .await
-                .map_err(|source| ServerError::Listen {
+                .map_err(|error| ServerError::Listen {
                     addr: at.to_string(),
-                    source,
+                    error,
                 })?;
             let bound_at = socket.local_addr().map_err(context(|| {
                 "reading the public listener's address".to_string()

@@ -99,9 +99,9 @@ pub async fn bind_responder(
     });
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|source| ServerError::Listen {
+        .map_err(|error| ServerError::Listen {
             addr: addr.to_string(),
-            source,
+            error,
         })?;
     let addr = listener
         .local_addr()

@@ -110,11 +110,16 @@ pub fn check_content(
             procedures.push(p.clone());
         }
     }
+    // Names the procedure once: the subject rules' reasons already do.
     let in_procedure = |p: &CertificateProcedure, field: &str, reason: String| {
-        err(
-            field,
-            format!("{reason} (certificate procedure {})", p.name),
-        )
+        if reason.contains(&format!("certificate procedure {}", p.name)) {
+            err(field, reason)
+        } else {
+            err(
+                field,
+                format!("{reason} (certificate procedure {})", p.name),
+            )
+        }
     };
     for p in &procedures {
         // Checked again here, not only when procedures are loaded: a token must never carry

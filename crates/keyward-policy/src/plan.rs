@@ -103,6 +103,43 @@ impl TokenPlan {
             .any(|a| matches!(a, PlannedAction::GenerateLocal { .. }))
     }
 
+    /// Why a key spec the officer chose does not apply to this plan, or `None` when it does:
+    /// the RA generates no key, so no spec is used (the RA refuses `--key-spec` with this
+    /// reason, and the RA application shows it beside a disabled key-spec choice).
+    pub fn key_spec_unused(&self) -> Option<String> {
+        if self.has_local_keys() {
+            return None;
+        }
+        let mut origins = Vec::new();
+        for action in &self.actions {
+            let origin = match action {
+                PlannedAction::GenerateLocal { .. } => continue,
+                PlannedAction::Archive {
+                    key_procedure,
+                    key_spec,
+                    ..
+                } => format!("generated in the server with {key_spec} (key procedure {key_procedure}) and archived"),
+                PlannedAction::GenerateServer {
+                    certificate_procedures,
+                    ..
+                } => format!(
+                    "generated in the server (shared by {})",
+                    certificate_procedures.join(", ")
+                ),
+                PlannedAction::Recover { key_procedure, .. } => {
+                    format!("recovered from the archive (key procedure {key_procedure})")
+                }
+            };
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        Some(format!(
+            "no key of this token is generated here, so no key spec is used: its keys are {}",
+            origins.join("; ")
+        ))
+    }
+
     /// True if the server generates or recovers at least one key (which then travels to the RA
     /// sealed to a one-time transport key).
     pub fn has_server_keys(&self) -> bool {

@@ -159,12 +159,30 @@ impl DistinguishedName {
                 return Err(err(name, "given more than once"));
             }
         }
-        for rule in &procedure.subject {
-            if rule.required && self.get(&rule.attribute).is_none() {
+        // Every missing attribute at once, so that the officer fixes the subject in one go.
+        let missing: Vec<&str> = procedure
+            .subject
+            .iter()
+            .filter(|rule| rule.required && self.get(&rule.attribute).is_none())
+            .map(|rule| rule.attribute.as_str())
+            .collect();
+        match missing.as_slice() {
+            [] => {}
+            [one] => {
                 return Err(err(
-                    &rule.attribute,
+                    one,
                     format!("required by certificate procedure {}", procedure.name),
-                ));
+                ))
+            }
+            [first, ..] => {
+                return Err(err(
+                    first,
+                    format!(
+                        "required by certificate procedure {} (missing: {})",
+                        procedure.name,
+                        missing.join(", ")
+                    ),
+                ))
             }
         }
         match (procedure.email, email) {
@@ -395,6 +413,27 @@ mod tests {
         assert!(dn
             .validate(&procedure(), Some("john.smith@example.com"))
             .is_ok());
+    }
+
+    #[test]
+    fn every_missing_attribute_is_named_at_once() {
+        let mut p = procedure();
+        for rule in &mut p.subject {
+            rule.required = matches!(rule.attribute.as_str(), "CN" | "O" | "C");
+        }
+        let dn = DistinguishedName::parse("OU=Unit").unwrap();
+        let e = dn.validate(&p, None).unwrap_err();
+        assert_eq!(e.field, "CN");
+        assert_eq!(
+            e.reason,
+            "required by certificate procedure soft-signing (missing: CN, O, C)"
+        );
+        let dn = DistinguishedName::parse("CN=A,C=SE").unwrap();
+        let e = dn.validate(&p, None).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.reason.as_str()),
+            ("O", "required by certificate procedure soft-signing")
+        );
     }
 
     #[test]

@@ -25,6 +25,19 @@ pub struct ClientConfig {
     /// in between. Only the very same signed bytes are resent, and only when that is safe (see
     /// `RaClient::post_signed`).
     pub retries: u32,
+    /// `officer.virtual-warning`: `always` (the default) warns on every use of a virtual
+    /// officer; `daily` at most once a day (UTC) for this client.conf.
+    pub virtual_warning: VirtualWarning,
+}
+
+/// How often the RA warns that the officer is a virtual one (a PKCS#12 file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VirtualWarning {
+    /// On every command.
+    #[default]
+    Always,
+    /// On the first command of each day (UTC).
+    Daily,
 }
 
 /// Retries after a transport failure unless client.conf says otherwise (0.5 + 1 + 2 + 4 + 8 =
@@ -66,6 +79,7 @@ const KNOWN: &[&str] = &[
     "officer.pkcs11-key",
     "ra-key-generation",
     "client.retries",
+    "officer.virtual-warning",
 ];
 
 impl ClientConfig {
@@ -120,6 +134,16 @@ impl ClientConfig {
                 })?,
             None => DEFAULT_RETRIES,
         };
+        let virtual_warning = match settings.get("officer.virtual-warning").map(str::trim) {
+            None | Some("always") => VirtualWarning::Always,
+            Some("daily") => VirtualWarning::Daily,
+            Some(other) => {
+                let shown: String = other.chars().take(40).collect();
+                return Err(fail(format!(
+                    "officer.virtual-warning: {shown:?} is not always or daily"
+                )));
+            }
+        };
         let pkcs11: Vec<&str> = PKCS11_SETTINGS
             .iter()
             .copied()
@@ -151,6 +175,7 @@ impl ClientConfig {
             officer,
             ra_key_generation,
             retries,
+            virtual_warning,
         })
     }
 }

@@ -4,6 +4,14 @@ use std::path::PathBuf;
 
 use keyward_proto::ApiError;
 
+/// The server's code for a request that waits for other officers' approvals (an M-of-N
+/// recovery): the request opened an approval request, or the one named is still pending.
+pub const APPROVAL_REQUIRED: &str = "approval-required";
+
+/// Exit code of a request that waits for approvals: nothing was issued, and the message says
+/// which approval request to wait for and how to repeat the request.
+pub const EXIT_AWAITING_APPROVAL: i32 = 13;
+
 /// Everything that can go wrong on the RA side. Messages never carry keys or PINs.
 #[derive(Debug, thiserror::Error)]
 pub enum RaError {
@@ -127,6 +135,9 @@ impl RaError {
             RaError::Config { .. } => 3,
             RaError::Officer { .. } | RaError::WrongSignaturePin(_) => 4,
             RaError::Refused { status, .. } if *status == 401 || *status == 403 => 5,
+            RaError::Refused { error, .. } if error.code == APPROVAL_REQUIRED => {
+                EXIT_AWAITING_APPROVAL
+            }
             RaError::Refused { .. } => 6,
             RaError::Transport { .. } => 7,
             RaError::Undelivered(_) => 11,

@@ -308,6 +308,14 @@ impl Prepared {
             })?;
         let plan = plan_token(&resolved, key_spec)
             .map_err(|e| RaError::input("key-spec", e.to_string()))?;
+        if order.key_spec.is_some() {
+            if let Some(reason) = plan.key_spec_unused() {
+                return Err(RaError::input(
+                    "key-spec",
+                    format!("token procedure {}: {reason}", order.procedure),
+                ));
+            }
+        }
         let checked = check_content(
             &resolved,
             &plan,

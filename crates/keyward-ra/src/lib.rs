@@ -27,5 +27,5 @@ mod util;
 
 pub use client::RaClient;
 pub use config::ClientConfig;
-pub use error::RaError;
+pub use error::{RaError, APPROVAL_REQUIRED, EXIT_AWAITING_APPROVAL};
 pub use officer::OfficerCredential;

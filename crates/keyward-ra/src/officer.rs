@@ -10,7 +10,7 @@ use openssl::x509::X509;
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::{ClientConfig, OfficerSource};
+use crate::config::{ClientConfig, OfficerSource, VirtualWarning};
 use crate::error::RaError;
 use crate::smart_card::SmartCardKey;
 
@@ -49,8 +49,32 @@ pub enum ClientAuth {
     Resolver(Arc<dyn ResolvesClientCert>),
 }
 
-/// Printed on every use of a virtual officer, as the seed product warns.
+/// Printed on every use of a virtual officer, as the seed product warns (at most once a day
+/// with `officer.virtual-warning = daily`: see [`virtual_warning_due`]).
 pub const VIRTUAL_OFFICER_WARNING: &str = "warning: using a virtual officer (a PKCS#12 file) instead of a smart card; this is not recommended for production";
+
+/// The file beside client.conf that remembers the day the warning was last shown.
+const WARNED_FILE: &str = ".virtual-officer-warned";
+
+/// Whether to print [`VIRTUAL_OFFICER_WARNING`] now, `today` being the UTC date
+/// (`2026-12-04`). With `daily`, the first call of a day records the day beside client.conf and
+/// says yes, later ones that day say no; a record that cannot be read or written means the
+/// warning is shown (it is never lost to a disk error).
+pub fn virtual_warning_due(config: &ClientConfig, today: &str) -> bool {
+    if config.virtual_warning == VirtualWarning::Always {
+        return true;
+    }
+    let file = config
+        .path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(WARNED_FILE);
+    if std::fs::read_to_string(&file).is_ok_and(|day| day.trim() == today) {
+        return false;
+    }
+    let _ = std::fs::write(&file, format!("{today}\n"));
+    true
+}
 
 impl OfficerCredential {
     /// Opens the credential client.conf names with the Signature PIN: a PKCS#12 file, or the
@@ -178,5 +202,48 @@ impl OfficerCredential {
                 crate::smart_card::client_cert_resolver(card.clone(), chain),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_daily_warning_is_shown_once_a_day_and_always_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.conf");
+        std::fs::write(
+            &path,
+            "server.url = https://x\nserver.ca = a\nofficer.p12 = b\n",
+        )
+        .unwrap();
+        let mut config = ClientConfig::load(&path).unwrap();
+        assert_eq!(config.virtual_warning, VirtualWarning::Always);
+        assert!(virtual_warning_due(&config, "2026-12-04"));
+        assert!(virtual_warning_due(&config, "2026-12-04"));
+        config.virtual_warning = VirtualWarning::Daily;
+        assert!(virtual_warning_due(&config, "2026-12-04"));
+        assert!(!virtual_warning_due(&config, "2026-12-04"));
+        assert!(virtual_warning_due(&config, "2026-12-05"));
+        std::fs::write(
+            &path,
+            "server.url = https://x\nserver.ca = a\nofficer.p12 = b\nofficer.virtual-warning = daily\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ClientConfig::load(&path).unwrap().virtual_warning,
+            VirtualWarning::Daily
+        );
+        std::fs::write(
+            &path,
+            "server.url = https://x\nserver.ca = a\nofficer.p12 = b\nofficer.virtual-warning = never\n",
+        )
+        .unwrap();
+        let err = ClientConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("officer.virtual-warning: \"never\" is not always or daily"),
+            "{err}"
+        );
     }
 }

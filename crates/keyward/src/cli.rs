@@ -19,11 +19,15 @@ pub(crate) use ra_revoke::*;
 /// `keyward --version`: the package version and the commit it was built from (build.rs).
 pub(crate) const VERSION: &str = env!("KEYWARD_VERSION");
 
-/// Parses the command line. Every subcommand's `--version` names the product, as
+/// Parses the command line, and says whether the command matched was given `--json` (its
+/// failure is then printed as JSON). Every subcommand's `--version` names the product, as
 /// `keyward --version` does (clap would print `keyward-ra 0.1.0` for `keyward ra --version`).
-pub(crate) fn parse() -> Cli {
+pub(crate) fn parse() -> (Cli, bool) {
     let matches = product_named(Cli::command()).get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit())
+    let json = crate::failure::wants_json(&matches);
+    let cli =
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
+    (cli, json)
 }
 
 /// `cmd` with "keyward" as the display name of every subcommand, which is what clap's version

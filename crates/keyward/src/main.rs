@@ -7,6 +7,7 @@ mod batch;
 mod cli;
 mod crl;
 mod docs;
+mod failure;
 mod init;
 mod kra;
 mod logging;
@@ -29,7 +30,7 @@ use cli::Command;
 pub const EXIT_INPUT: i32 = 2;
 
 fn main() {
-    let cli = cli::parse();
+    let (cli, json) = cli::parse();
     // Quickstart is a demo for a person at a terminal: its own output, no server log lines.
     logging::init(matches!(cli.command, Command::Server(_) | Command::Ocsp(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -65,39 +66,6 @@ fn main() {
     // (the key pool's generators) before `exit` runs OpenSSL's exit-time cleanup under them.
     drop(runtime);
     if let Err(err) = result {
-        eprintln!("error: {err:#}");
-        std::process::exit(exit_code(&err));
+        std::process::exit(failure::report(&err, json));
     }
-}
-
-/// Maps an error to a documented exit code (README, "Exit codes").
-fn exit_code(err: &anyhow::Error) -> i32 {
-    if let Some(ra) = err.downcast_ref::<keyward_ra::RaError>() {
-        return ra.exit_code();
-    }
-    if let Some(token) = err.downcast_ref::<keyward_pkcs11::Pkcs11Error>() {
-        return token.exit_code();
-    }
-    if err.downcast_ref::<p12::WrongPin>().is_some() {
-        return p12::EXIT_WRONG_PIN;
-    }
-    if err
-        .downcast_ref::<secure_printer::DeliveryFailed>()
-        .is_some()
-    {
-        return secure_printer::EXIT_DELIVERY_FAILED;
-    }
-    if let Some(batch) = err.downcast_ref::<batch::BatchIncomplete>() {
-        return batch.code;
-    }
-    if err.downcast_ref::<output::InputError>().is_some() {
-        return EXIT_INPUT;
-    }
-    if err.downcast_ref::<audit::AuditBroken>().is_some() {
-        return audit::EXIT_BROKEN;
-    }
-    if err.downcast_ref::<keyward_server::ServerError>().is_some() {
-        return 3;
-    }
-    1
 }

@@ -59,7 +59,11 @@ pub(crate) async fn run(args: OfficerArgs) -> anyhow::Result<()> {
             if json {
                 let rows: Vec<_> = officers
                     .iter()
-                    .map(|o| json!({ "name": o.name, "roles": format_roles(&o.roles), "certificate_sha256": o.cert_fingerprint, "revoked": o.revoked_at.is_some() }))
+                    .map(|o| {
+                        // An array of role names, as `ra whoami --json` gives them.
+                        let roles: Vec<&str> = o.roles.iter().map(|r| r.name()).collect();
+                        json!({ "name": o.name, "roles": roles, "certificate_sha256": o.cert_fingerprint, "revoked": o.revoked_at.is_some() })
+                    })
                     .collect();
                 return print_json(&rows);
             }

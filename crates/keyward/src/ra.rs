@@ -33,7 +33,8 @@ impl Session {
         keyward_ra::seed::start(&config.path)?;
         let pin = signature_pin(pin_file)?;
         let officer = OfficerCredential::open(&config, pin.as_str())?;
-        if officer.is_virtual() {
+        let today = time::OffsetDateTime::now_utc().date().to_string();
+        if officer.is_virtual() && keyward_ra::officer::virtual_warning_due(&config, &today) {
             eprintln!("{VIRTUAL_OFFICER_WARNING}");
         }
         let client = RaClient::new(&config, Arc::new(officer))?;

@@ -309,3 +309,55 @@ fn the_plan_names_the_revocation_of_old_certificates() {
         assert_eq!(plan.key_management_with(&[]), plan.to_string(), "{name}");
     }
 }
+
+/// (case, token, whether a key spec applies, words the reason must contain)
+#[test]
+fn a_key_spec_applies_only_when_the_ra_generates_a_key() {
+    let cases: Vec<(&str, ResolvedToken, Option<&[&str]>)> = vec![
+        ("RA-local key", token(vec![cert("sig", SIG)], vec![]), None),
+        (
+            "local signing key + archived encryption key: the spec is for the local one",
+            token(
+                vec![cert("sig", SIG), cert("enc", ENC)],
+                vec![archive("arch", ENC)],
+            ),
+            None,
+        ),
+        (
+            "archived only",
+            token(vec![cert("enc", ENC)], vec![archive("arch", ENC)]),
+            Some(&[
+                "no key of this token is generated here",
+                "RSA:2048",
+                "arch",
+                "archived",
+            ]),
+        ),
+        (
+            "recovered only",
+            token(
+                vec![cert("enc", ENC)],
+                vec![recover("rec", ENC, RecoverScope::Last, true)],
+            ),
+            Some(&["recovered from the archive (key procedure rec)"]),
+        ),
+        (
+            "shared usage: one server key",
+            token(vec![cert("a", SIG), cert("b", SIG)], vec![]),
+            Some(&["generated in the server (shared by a, b)"]),
+        ),
+    ];
+    for (case, token, expected) in cases {
+        let plan = plan_token(&token, SPEC).unwrap();
+        let reason = plan.key_spec_unused();
+        match expected {
+            None => assert_eq!(reason, None, "{case}"),
+            Some(words) => {
+                let reason = reason.unwrap_or_else(|| panic!("{case}: a reason"));
+                for word in words {
+                    assert!(reason.contains(word), "{case}: {word:?} in {reason:?}");
+                }
+            }
+        }
+    }
+}

@@ -155,14 +155,14 @@ impl Approvals {
                 id,
                 request_id: req.request_id.clone(),
             })),
-            ApprovalState::Pending => Err(Refusal::conflict(
-                "approval",
-                format!(
-                    "approval request {id} is pending: {} of {} approvals",
-                    a.approvals(),
-                    a.required
-                ),
-            )),
+            // Still waiting, like the request that opened it: the same code, so that the RA
+            // says "approval needed" (exit 13) rather than reporting a refusal.
+            ApprovalState::Pending => Err(Refusal::approval_required(format!(
+                "approval request {id} is pending: {} of {} approvals; when it is approved, \
+                 repeat this request with --approval {id}",
+                a.approvals(),
+                a.required
+            ))),
             other => Err(Refusal::conflict(
                 "approval",
                 format!("approval request {id} is {}", other.as_str()),

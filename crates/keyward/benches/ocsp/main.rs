@@ -432,6 +432,10 @@ fn main() {
         for mode in [Connections::KeepAlive, Connections::PerRequest] {
             rows.push(rt.block_on(measure(&a, name, &keyward, mode, &spread)));
         }
+        println!(
+            "  {name}: {} MB resident after its runs",
+            keyward.resident_mb()
+        );
     }
     {
         let conf = conf_with(&dir, "cm-cached.conf", "ocsp.cache-size = 100000");

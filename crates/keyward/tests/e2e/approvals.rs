@@ -68,9 +68,13 @@ fn two_of_three_release_the_key_once(engine: Engine) {
     // First attempt: no key, a request.
     let p12 = p12_arg(&inst, "recovered.p12");
     let out = recover(&inst, None, &p12);
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(13), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(stderr.contains("needs 2 approval(s)"), "{stderr}");
+    assert!(
+        stderr.contains("approval needed: ") && !stderr.contains("refused by the server"),
+        "not reported as a refusal: {stderr}"
+    );
     assert!(!Path::new(&p12).exists());
     let id = request_id(&stderr);
 
@@ -96,7 +100,7 @@ fn two_of_three_release_the_key_once(engine: Engine) {
     let after: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(after["state"], "pending");
     let out = recover(&inst, Some(&id), &p12);
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(13), "still waiting: {}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("1 of 2"),
         "{}",

@@ -21,6 +21,7 @@ mod crl;
 mod hostile_requests;
 mod hsm_keys;
 mod interop_selftest;
+mod json_errors;
 mod key_archive;
 mod key_archive_refusals;
 mod key_archive_revocation;
