@@ -7,6 +7,8 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 mod admin;
 mod crl;
 mod docs;
+#[cfg(test)]
+mod examples;
 mod ra;
 mod ra_revoke;
 
@@ -46,7 +48,7 @@ fn product_named(cmd: clap::Command) -> clap::Command {
 #[derive(Debug, Parser)]
 #[command(name = "keyward", version = VERSION, about, propagate_version = true)]
 #[command(
-    after_help = "Start here:\n  keyward quickstart                 # everything on an embedded default\n  keyward init && keyward server     # then, in another terminal:\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12"
+    after_help = "Start here:\n  keyward quickstart                 # everything on an embedded default\n  keyward init && keyward server     # then, in another terminal:\n  keyward ra issue --procedure soft-signing-show \\\n      --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12"
 )]
 pub(crate) struct Cli {
     /// What to do.
@@ -59,12 +61,12 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Create an installation: database, CAs, TLS certificate, procedures and a first officer.
     #[command(
-        after_help = "Examples:\n  keyward init --dir ./keyward-data\n  keyward init --dir ./keyward-data --database postgres://keyward@db.example.org:5432/keyward"
+        after_help = "Examples:\n  keyward init --dir ./keyward-data\n  keyward init --dir ./keyward-data \\\n      --database postgres://keyward@db.example.org:5432/keyward"
     )]
     Init(InitArgs),
     /// Run the CM host (HTTPS API).
     #[command(
-        after_help = "Examples:\n  keyward server --dir ./keyward-data --listen 127.0.0.1:8443\n  keyward server --dir ./keyward-data --listen 127.0.0.1:8444   # a second node on the same PostgreSQL database"
+        after_help = "Examples:\n  keyward server --dir ./keyward-data --listen 127.0.0.1:8443\n  # a second node on the same PostgreSQL database\n  keyward server --dir ./keyward-data --listen 127.0.0.1:8444"
     )]
     Server(ServerArgs),
     /// Init if needed, start a server in-process and issue one token through the real HTTPS path.
@@ -92,12 +94,12 @@ pub(crate) enum Command {
     /// CA key; run several beside the database, behind any HTTP load balancer. Exit codes: 0
     /// stopped by Ctrl-C/SIGTERM, 3 a configuration or key error (naming the setting).
     #[command(
-        after_help = "Examples:\n  keyward ocsp --dir ./keyward-data --listen 0.0.0.0:8080\n  keyward ocsp --config /etc/keyward/cm.conf --database postgres://ocsp@db.example.org:5432/keyward --listen 127.0.0.1:8081\n  openssl ocsp -issuer issuing-ca.pem -cert alice.pem -url http://127.0.0.1:8080/ocsp"
+        after_help = "Examples:\n  keyward ocsp --dir ./keyward-data --listen 0.0.0.0:8080\n  keyward ocsp --config /etc/keyward/cm.conf \\\n      --database postgres://ocsp@db.example.org:5432/keyward \\\n      --listen 127.0.0.1:8081\n  openssl ocsp -issuer issuing-ca.pem -cert alice.pem -url \\\n      http://127.0.0.1:8080/ocsp"
     )]
     Ocsp(OcspArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     #[command(
-        after_help = "Examples:\n  keyward completions bash > ~/.local/share/bash-completion/completions/keyward\n  keyward completions zsh > ~/.zfunc/_keyward\n  keyward completions fish > ~/.config/fish/completions/keyward.fish"
+        after_help = "Examples:\n  keyward completions bash > \\\n      ~/.local/share/bash-completion/completions/keyward\n  keyward completions zsh > ~/.zfunc/_keyward\n  keyward completions fish > ~/.config/fish/completions/keyward.fish"
     )]
     Completions(CompletionsArgs),
     /// Write the man pages: one per command and subcommand (keyward.1, keyward-ra.1,
@@ -202,7 +204,7 @@ pub(crate) struct PinLettersArgs {
 pub(crate) enum PinLettersCommand {
     /// Create letters FIRST-ID, FIRST-ID+1, … and write them as one PDF for printing.
     #[command(
-        after_help = "Examples:\n  keyward pin-letters create --count 100 --first-id 100001 --pin-procedure letter --out letters-100001.pdf\n  keyward pin-letters create --count 10000 --first-id 200001 --pin-procedure letter --out batch.pdf --json"
+        after_help = "Examples:\n  keyward pin-letters create --count 100 --first-id 100001 \\\n      --pin-procedure letter --out letters-100001.pdf\n  keyward pin-letters create --count 10000 --first-id 200001 \\\n      --pin-procedure letter --out batch.pdf --json"
     )]
     Create {
         /// How many letters.

@@ -23,6 +23,7 @@ mod revoke;
 mod secrets;
 mod secure_printer;
 mod server;
+mod table;
 
 use cli::Command;
 

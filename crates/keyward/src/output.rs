@@ -69,6 +69,12 @@ fn escape_hidden_json(json: &str) -> std::borrow::Cow<'_, str> {
 /// character shows it escaped (`\u{202E}`), so that no name can hide or reorder the text
 /// around it.
 pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    print_table_fitted(header, rows, true);
+}
+
+/// As [`print_table`], fitted to [`crate::table::WIDTH`] columns unless `wide`: the widest
+/// cells wrap onto continuation lines.
+pub(crate) fn print_table_fitted(header: &[&str], rows: &[Vec<String>], wide: bool) {
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
@@ -77,30 +83,35 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
                 .collect()
         })
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
+    let width = (!wide).then_some(crate::table::WIDTH);
+    for line in crate::table::render(header, &rows, width) {
+        println!("{line}");
     }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                let pad = widths[i] - cell.chars().count();
-                out.push_str(cell);
-                out.push_str(&" ".repeat(pad + 2));
+}
+
+/// A table fitted to [`crate::table::WIDTH`] columns with a note under each row (indented,
+/// wrapped): for a long text such as a description, which would make a column of its own too
+/// narrow to read.
+pub(crate) fn print_table_noted(header: &[&str], rows: &[Vec<String>], notes: &[String]) {
+    let shown = |text: &str| keyward_policy::subject::printable(text).into_owned();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| shown(cell)).collect())
+        .collect();
+    let width = crate::table::WIDTH;
+    let mut blocks = crate::table::render_rows(header, &rows, Some(width)).into_iter();
+    for line in blocks.next().unwrap_or_default() {
+        println!("{line}");
+    }
+    for (block, note) in blocks.zip(notes) {
+        for line in block {
+            println!("{line}");
+        }
+        if !note.is_empty() {
+            for line in crate::table::wrap(&shown(note), width - 4) {
+                println!("    {line}");
             }
         }
-        println!("{}", out.trim_end());
-    };
-    line(header.to_vec());
-    for row in &rows {
-        line(row.iter().map(String::as_str).collect());
     }
 }
 

@@ -16,7 +16,9 @@ use keyward_ra::officer::VIRTUAL_OFFICER_WARNING;
 use keyward_ra::{ClientConfig, OfficerCredential, RaClient, RaError};
 
 use crate::cli::{ApprovalsCommand, ClientArgs, IssueArgs, RaArgs, RaCommand};
-use crate::output::{input_error, print_json, print_results, print_table};
+use crate::output::{
+    input_error, print_json, print_results, print_table_fitted, print_table_noted,
+};
 use crate::secrets::{signature_pin, token_pin, PinOptions};
 
 /// An RA session: configuration, officer credential, HTTPS client.
@@ -55,8 +57,8 @@ pub(crate) async fn run(args: RaArgs) -> anyhow::Result<()> {
     }
     let session = Session::from_args(&args.client)?;
     match args.command {
-        RaCommand::Procedures { filter, json } => {
-            procedures(&session, filter.as_deref(), json).await
+        RaCommand::Procedures { filter, json, wide } => {
+            procedures(&session, filter.as_deref(), json, wide).await
         }
         RaCommand::KeySpecs { json } => key_specs(&session, json).await,
         RaCommand::Plan {
@@ -127,49 +129,63 @@ pub(crate) async fn run(args: RaArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn procedures(s: &Session, filter: Option<&str>, json: bool) -> anyhow::Result<()> {
+async fn procedures(
+    s: &Session,
+    filter: Option<&str>,
+    json: bool,
+    wide: bool,
+) -> anyhow::Result<()> {
     let list = s.client.procedures(filter).await?;
     if json {
         return print_json(&list);
     }
-    let rows: Vec<Vec<String>> = list
-        .token_procedures
-        .iter()
-        .map(|t| {
-            let mut certs: Vec<String> = t
-                .certificates
-                .iter()
-                .map(|c| format!("{} [{}]{}", c.name, c.key_usage, c.qc_summary()))
-                .collect();
-            if let Some(ac) = &t.attribute_certificate {
-                certs.push(format!("+ attribute certificate {}", ac.name));
-            }
-            let keys: Vec<String> = t.keys.iter().map(|k| k.name.clone()).collect();
-            vec![
-                t.token.name.clone(),
-                t.pin.method.name().to_string(),
-                t.p12.name.clone(),
-                certs.join(", "),
-                if keys.is_empty() {
-                    "-".into()
-                } else {
-                    keys.join(", ")
-                },
-                t.token.description.clone(),
-            ]
-        })
-        .collect();
-    print_table(
-        &[
-            "TOKEN PROCEDURE",
-            "PIN",
-            "PKCS#12",
-            "CERTIFICATE PROCEDURES",
-            "KEY PROCEDURES",
-            "DESCRIPTION",
-        ],
-        &rows,
-    );
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut descriptions = Vec::new();
+    for t in &list.token_procedures {
+        let mut certs: Vec<String> = t
+            .certificates
+            .iter()
+            .map(|c| {
+                // Spaces between the usages, so that a fitted table can wrap between them.
+                let usage = c.key_usage.to_string().replace('+', ", ");
+                format!("{} [{usage}]{}", c.name, c.qc_summary())
+            })
+            .collect();
+        if let Some(ac) = &t.attribute_certificate {
+            certs.push(format!("+ attribute certificate {}", ac.name));
+        }
+        let keys: Vec<String> = t.keys.iter().map(|k| k.name.clone()).collect();
+        rows.push(vec![
+            t.token.name.clone(),
+            t.pin.method.name().to_string(),
+            t.p12.name.clone(),
+            certs.join(", "),
+            if keys.is_empty() {
+                "-".into()
+            } else {
+                keys.join(", ")
+            },
+        ]);
+        descriptions.push(t.token.description.clone());
+    }
+    let header = [
+        "TOKEN PROCEDURE",
+        "PIN",
+        "PKCS#12",
+        "CERTIFICATE PROCEDURES",
+        "KEY PROCEDURES",
+    ];
+    if wide {
+        for (row, description) in rows.iter_mut().zip(descriptions) {
+            row.push(description);
+        }
+        let mut header = header.to_vec();
+        header.push("DESCRIPTION");
+        print_table_fitted(&header, &rows, true);
+    } else {
+        // Fitted: the description on lines of its own under each row.
+        print_table_noted(&header, &rows, &descriptions);
+    }
     Ok(())
 }
 

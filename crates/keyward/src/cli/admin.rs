@@ -111,7 +111,7 @@ pub(crate) enum OfficerCommand {
     /// Enroll a smart-card officer: generate an EC P-256 key on the PKCS#11 token, issue the
     /// officer certificate, store it on the token (label NAME) and write DIR/client-NAME.conf.
     #[command(
-        after_help = "Example:\n  keyward officer enroll-card --module /usr/lib/softhsm/libsofthsm2.so --token-label 'Carol card' carol --roles issue-certificate\n\nThe token's user PIN (the officer's Signature PIN) comes from --pin-file, else KEYWARD_SIGNATURE_PIN, else a prompt."
+        after_help = "Example:\n  keyward officer enroll-card --module /usr/lib/softhsm/libsofthsm2.so \\\n      --token-label 'Carol card' carol --roles issue-certificate\n\nThe token's user PIN (the officer's Signature PIN) comes from --pin-file, else KEYWARD_SIGNATURE_PIN, else a prompt."
     )]
     EnrollCard {
         /// Officer name; also the label of its key and certificate on the token.
@@ -154,7 +154,7 @@ pub(crate) struct AuditArgs {
 pub(crate) enum AuditCommand {
     /// Search the audit log, newest first; the criteria given are ANDed.
     #[command(
-        after_help = "--object matches the record's object (an officer name, a PIN letter or mail ID, …), each\nCertificate ID of a list such as 12,13 or named in the detail, and — as hex, case, leading\nzeros and ':' ignored — a certificate serial named in the detail.\n\nExamples:\n  keyward audit search --category certificates-issued --since 2025-06-01T00:00:00Z\n  keyward audit search --failed --officer alice --limit 20\n  keyward audit search --object 42             # Certificate ID 42 (and serial 0x42)\n  keyward audit search --object 4f:0a:9c --json"
+        after_help = "--object matches the record's object (an officer name, a PIN letter or mail ID, …), each\nCertificate ID of a list such as 12,13 or named in the detail, and — as hex, case, leading\nzeros and ':' ignored — a certificate serial named in the detail.\n\nExamples:\n  keyward audit search --category certificates-issued \\\n      --since 2025-06-01T00:00:00Z\n  keyward audit search --failed --officer alice --limit 20\n  # Certificate ID 42 (and serial 0x42)\n  keyward audit search --object 42\n  keyward audit search --object 4f:0a:9c --json"
     )]
     Search {
         /// certificates-issued, certificates-revoked, keys-archived, keys-recovered,
@@ -227,7 +227,7 @@ pub(crate) enum KraCommand {
     /// data keys are sealed with AES-256-GCM on the token. With --configure, cm.conf is switched
     /// to it (refused while the archive holds envelopes sealed under another archive key).
     #[command(
-        after_help = "Example:\n  keyward kra init-hsm-key --module /usr/lib/softhsm/libsofthsm2.so --token-label KRA --pin-file /etc/keyward/kra-hsm.pin --label keyward-kek --configure"
+        after_help = "Example:\n  keyward kra init-hsm-key --module /usr/lib/softhsm/libsofthsm2.so \\\n      --token-label KRA --pin-file /etc/keyward/kra-hsm.pin \\\n      --label keyward-kek --configure"
     )]
     InitHsmKey {
         /// The PKCS#11 module (shared library) of the HSM.

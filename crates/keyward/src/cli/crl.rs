@@ -40,7 +40,7 @@ pub(crate) enum CrlCommand {
     /// Fetch a CRL over plain HTTP (as relying parties do), check that it is one, and show it;
     /// at most 256 MiB within 60 s.
     #[command(
-        after_help = "Examples:\n  keyward crl fetch http://127.0.0.1:8080/crl/issuing.crl\n  keyward crl fetch http://127.0.0.1:8080/crl/issuing-delta.crl --out delta.crl --json"
+        after_help = "Examples:\n  keyward crl fetch http://127.0.0.1:8080/crl/issuing.crl\n  keyward crl fetch http://127.0.0.1:8080/crl/issuing-delta.crl \\\n      --out delta.crl --json"
     )]
     Fetch {
         /// The CRL's http:// URL.

@@ -21,11 +21,16 @@ pub(crate) struct RaArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum RaCommand {
     /// List token procedures.
-    #[command(after_help = "Example:\n  keyward ra procedures --filter signing")]
+    #[command(
+        after_help = "Examples:\n  keyward ra procedures --filter signing\n  keyward ra procedures --wide | less -S"
+    )]
     Procedures {
         /// Only procedures whose name or description contains this text.
         #[arg(long)]
         filter: Option<String>,
+        /// One line per procedure, however wide (the table is fitted to 100 columns otherwise).
+        #[arg(long)]
+        wide: bool,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -55,7 +60,7 @@ pub(crate) enum RaCommand {
     /// Issue a soft token (PKCS#12) and its certificate file; archive or recover keys as the
     /// token procedure says.
     #[command(
-        after_help = "Examples:\n  keyward ra issue --procedure soft-dual --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --cert alice.pem\n  keyward ra issue --procedure recover-encryption-new --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice-new.p12\n  keyward ra issue --procedure soft-signing-show --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  keyward ra issue --procedure soft-signing-email --subject 'CN=Alice Example' --p12 alice.p12 --pin-email alice@example.org\n  keyward ra issue --procedure soft-signing-post --subject 'CN=Alice Example' --p12 alice.p12 --pin-postal-address 'Alice Example\\nStorgatan 1\\n111 22 Stockholm'\n  keyward ra issue --procedure soft-signing-letter --subject 'CN=Alice Example' --p12 alice.p12 --pin-letter 100001-19\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin --json\n  keyward ra issue --procedure qualified-natural-person --subject 'CN=Anna Svensson,GN=Anna,SN=Svensson,serialNumber=PNOSE-197001010007,C=SE' --p12 anna.p12 --qc-statement limit_value=EUR:10000\n  keyward ra issue --procedure psd2-qseal --subject 'CN=Bank AB,organizationIdentifier=PSDSE-FI-123456,O=Bank AB,C=SE' --p12 seal.p12 --qc-statement 'psd2=PSP_AI+PSP_PI:SE-FI:Finansinspektionen'\n  keyward ra issue --procedure soft-signing-roles --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 --ac alice-ac.pem"
+        after_help = "Examples:\n  keyward ra issue --procedure soft-dual \\\n      --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 \\\n      --cert alice.pem\n  keyward ra issue --procedure recover-encryption-new \\\n      --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice-new.p12\n  keyward ra issue --procedure soft-signing-show \\\n      --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12\n  keyward ra issue --procedure soft-signing-email \\\n      --subject 'CN=Alice Example' --p12 alice.p12 \\\n      --pin-email alice@example.org\n  keyward ra issue --procedure soft-signing-post \\\n      --subject 'CN=Alice Example' --p12 alice.p12 \\\n      --pin-postal-address 'Alice Example\\nStorgatan 1\\n111 22 Stockholm'\n  keyward ra issue --procedure soft-signing-letter \\\n      --subject 'CN=Alice Example' --p12 alice.p12 --pin-letter 100001-19\n  echo \"$PIN\" | keyward ra issue --procedure soft-signing --subject 'CN=Bob' \\\n      --key-spec EC:brainpoolP320r1 --p12 bob.p12 --cert bob.pem --pin-stdin \\\n      --json\n  keyward ra issue --procedure qualified-natural-person --subject \\\n      'CN=Ann Berg,GN=Ann,SN=Berg,serialNumber=PNOSE-197001010007,C=SE' \\\n      --p12 ann.p12 --qc-statement limit_value=EUR:10000\n  keyward ra issue --procedure psd2-qseal --subject \\\n      'CN=Bank AB,organizationIdentifier=PSDSE-FI-123456,O=Bank AB,C=SE' \\\n      --p12 seal.p12 \\\n      --qc-statement 'psd2=PSP_AI+PSP_PI:SE-FI:Finansinspektionen'\n  keyward ra issue --procedure soft-signing-roles \\\n      --subject 'CN=Alice Example,O=Example,C=SE' --p12 alice.p12 \\\n      --ac alice-ac.pem"
     )]
     Issue(Box<IssueArgs>),
     /// Issue one soft token per row of a CSV file, several at once, with a progress bar and a
@@ -63,7 +68,7 @@ pub(crate) enum RaCommand {
     /// issued are skipped, the others re-sent with the same request IDs). Exit codes: 0 all
     /// issued, 10 some rows failed (see the results), 2 a bad row (nothing issued).
     #[command(
-        after_help = "CSV columns (header row required): subject (required), email, key_spec, pin_email, pin_postal_address, pin_letter, file.\nPIN procedure show: the PINs go to DIR/pins.csv (mode 0600) only; email: column pin_email (delivery smtp) or pin_postal_address\n(delivery print; lines separated by \\n or line breaks in a quoted cell); letter: column pin_letter (the ID as printed, 100002-16);\nenter is refused (the officer cannot type one PIN per row).\n\nExamples:\n  keyward ra batch --csv staff.csv --procedure soft-signing-show --out-dir tokens --jobs 4\n  keyward ra batch --csv staff.csv --procedure soft-signing-letter --out-dir tokens --key-spec EC:secp256r1 --json"
+        after_help = "CSV columns (header row required): subject (required), email, key_spec, pin_email, pin_postal_address, pin_letter, file.\nPIN procedure show: the PINs go to DIR/pins.csv (mode 0600) only; email: column pin_email (delivery smtp) or pin_postal_address\n(delivery print; lines separated by \\n or line breaks in a quoted cell); letter: column pin_letter (the ID as printed, 100002-16);\nenter is refused (the officer cannot type one PIN per row).\n\nExamples:\n  keyward ra batch --csv staff.csv --procedure soft-signing-show \\\n      --out-dir tokens --jobs 4\n  keyward ra batch --csv staff.csv --procedure soft-signing-letter \\\n      --out-dir tokens --key-spec EC:secp256r1 --json"
     )]
     Batch(BatchArgs),
     /// Search issued certificates.
@@ -109,7 +114,7 @@ pub(crate) enum RaCommand {
     /// Search archived keys (Select Archived Key); the criteria refer to the certificate issued
     /// when each key was created. Needs the recover-key role.
     #[command(
-        after_help = "Examples:\n  keyward ra archived-keys --subject 'alice example'\n  keyward ra archived-keys --serial 4f0a9c --json\n  keyward ra archived-keys --subject 'alice example' --status revoked\n  keyward ra issue --procedure recover-encryption-reuse --subject 'CN=Alice Example' --recover-serial 4f0a9c --p12 alice-recovered.p12"
+        after_help = "Examples:\n  keyward ra archived-keys --subject 'alice example'\n  keyward ra archived-keys --serial 4f0a9c --json\n  keyward ra archived-keys --subject 'alice example' --status revoked\n  keyward ra issue --procedure recover-encryption-reuse \\\n      --subject 'CN=Alice Example' --recover-serial 4f0a9c \\\n      --p12 alice-recovered.p12"
     )]
     ArchivedKeys {
         /// Certificate ID (decimal).
@@ -132,7 +137,7 @@ pub(crate) enum RaCommand {
     /// revoke-certificate). Refusals: exit 5 without the role, 6 when the server refuses (unknown
     /// or already revoked certificate, a CA certificate), 2 for bad options.
     #[command(
-        after_help = "Examples:\n  keyward ra revoke --id 42 --reason keyCompromise --invalidity-date 2026-11-30\n  keyward ra revoke --serial 4f0a9c --reason superseded\n  keyward ra revoke --id 42 --reason certificateHold          # on hold; release with `ra unhold`\n  keyward ra revoke --id 42 --reason cessationOfOperation --json"
+        after_help = "Examples:\n  keyward ra revoke --id 42 --reason keyCompromise \\\n      --invalidity-date 2026-11-30\n  keyward ra revoke --serial 4f0a9c --reason superseded\n  # on hold; release with `ra unhold`\n  keyward ra revoke --id 42 --reason certificateHold\n  keyward ra revoke --id 42 --reason cessationOfOperation --json"
     )]
     Revoke(RevokeArgs),
     /// Release a certificate on hold (certificateHold): valid again, and removeFromCRL in the

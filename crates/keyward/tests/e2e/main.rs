@@ -49,6 +49,7 @@ mod shell_docs;
 mod smart_card;
 mod standalone_ocsp;
 mod startup_checks;
+mod terminal_fit;
 mod two_nodes;
 mod two_nodes_revocation;
 mod uniqueness;
