@@ -16,6 +16,8 @@
 //! - [`checks`]: the server's start-up checks (key files' modes, keys against their
 //!   certificates and public keys, a writable database), each naming its setting.
 //! - [`serve`]: the server bound to its address, serving and sealing the audit log.
+//! - [`reload`]: cm.conf re-read into a running server on SIGHUP (`pin-mailer.*`; the other
+//!   settings named when they need a restart).
 
 pub mod audit;
 pub mod ca;
@@ -28,6 +30,7 @@ pub mod kra;
 pub mod officer;
 pub mod procedures;
 pub mod public;
+pub mod reload;
 pub mod serve;
 pub mod standalone;
 

@@ -19,6 +19,7 @@ use keyward_store::Store;
 use crate::checks;
 use crate::error::{context, AdminError};
 use crate::install::{load_audit_key, load_config, open_store};
+use crate::reload::Reloader;
 
 /// A server bound to its address, ready to serve.
 pub struct Bound {
@@ -51,6 +52,8 @@ pub struct Bound {
     /// The OCSP cache's freshness poller and the certificate's renewer, run by
     /// [`Bound::serve`].
     ocsp_tasks: Option<(Freshness, Renewer)>,
+    /// Re-reads cm.conf on request (SIGHUP).
+    reloader: Arc<Reloader>,
 }
 
 /// Loads cm.conf from `dir`, opens the database and CA, and binds `listen` (or cm.conf's).
@@ -150,6 +153,7 @@ pub async fn bind_with_public(
     });
     warn_if_procedures_differ(dir, &store).await;
     let services = Arc::new(services);
+    let reloader = Arc::new(Reloader::new(&config, services.clone()));
     let addr = listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(addr)
         .await
@@ -211,6 +215,7 @@ pub async fn bind_with_public(
         audit,
         ocsp,
         ocsp_tasks,
+        reloader,
     })
 }
 
@@ -229,6 +234,11 @@ async fn warn_if_procedures_differ(dir: &Path, store: &Store) {
 }
 
 impl Bound {
+    /// What re-reads cm.conf into this server (`keyward server` calls it on SIGHUP).
+    pub fn reloader(&self) -> Arc<Reloader> {
+        self.reloader.clone()
+    }
+
     /// The listener's connection counters (refusals by cause, open connections).
     pub fn connection_stats(&self) -> Arc<api::ConnectionStats> {
         self.connections.stats.clone()

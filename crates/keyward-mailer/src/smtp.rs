@@ -21,7 +21,26 @@ use zeroize::Zeroizing;
 
 use crate::MailerError;
 
-/// How the connection to the SMTP server is protected (cm.conf `smtp.security`).
+/// The cm.conf settings behind [`SmtpSettings`]: errors name them, so that an officer knows
+/// which line to fix.
+pub mod setting {
+    /// [`SmtpSettings::host`](super::SmtpSettings::host).
+    pub const HOST: &str = "pin-mailer.smtp-host";
+    /// [`SmtpSettings::port`](super::SmtpSettings::port).
+    pub const PORT: &str = "pin-mailer.smtp-port";
+    /// [`SmtpSettings::security`](super::SmtpSettings::security).
+    pub const SECURITY: &str = "pin-mailer.smtp-security";
+    /// [`SmtpSettings::username`](super::SmtpSettings::username).
+    pub const USERNAME: &str = "pin-mailer.smtp-username";
+    /// [`SmtpSettings::password`](super::SmtpSettings::password), read from this file.
+    pub const PASSWORD_FILE: &str = "pin-mailer.smtp-password-file";
+    /// [`SmtpSettings::ca_file`](super::SmtpSettings::ca_file).
+    pub const CA_FILE: &str = "pin-mailer.smtp-ca-file";
+    /// [`SmtpSettings::from`](super::SmtpSettings::from).
+    pub const FROM: &str = "pin-mailer.from";
+}
+
+/// How the connection to the SMTP server is protected (cm.conf `pin-mailer.smtp-security`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SmtpSecurity {
     /// No TLS at all ("none" or "plain"); only sensible towards a local relay.
@@ -30,6 +49,17 @@ pub enum SmtpSecurity {
     StartTls,
     /// Implicit TLS from the first byte, "SMTPS" (usually port 465).
     Tls,
+}
+
+impl SmtpSecurity {
+    /// The name cm.conf uses for it (`none`, `starttls`, `tls`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SmtpSecurity::Plain => "none",
+            SmtpSecurity::StartTls => "starttls",
+            SmtpSecurity::Tls => "tls",
+        }
+    }
 }
 
 impl FromStr for SmtpSecurity {
@@ -41,13 +71,14 @@ impl FromStr for SmtpSecurity {
             "starttls" => Ok(SmtpSecurity::StartTls),
             "tls" => Ok(SmtpSecurity::Tls),
             _ => Err(MailerError::Invalid(format!(
-                "smtp.security: {s:?} is not one of none, plain, starttls, tls"
+                "{}: {s:?} is not one of none, plain, starttls, tls",
+                setting::SECURITY
             ))),
         }
     }
 }
 
-/// Where and how to send PIN mails (cm.conf `[smtp]`).
+/// Where and how to send PIN mails (cm.conf `pin-mailer.*`, see [`setting`]).
 #[derive(Clone)]
 pub struct SmtpSettings {
     /// SMTP server host name or IP address; also the name checked in its TLS certificate.
@@ -134,6 +165,9 @@ pub struct Mailer {
     host: String,
     port: u16,
     security: SmtpSecurity,
+    timeout: Duration,
+    /// Kept only to blank it out of error texts, should a server ever echo it.
+    password: Option<Zeroizing<String>>,
 }
 
 impl fmt::Debug for Mailer {
@@ -152,24 +186,33 @@ impl Mailer {
     /// made yet.
     ///
     /// Refuses to send a password in clear ([`SmtpSecurity::Plain`]) to a host that is not
-    /// loopback, and names the offending setting (`smtp.host`, `smtp.port`, `smtp.from`,
-    /// `smtp.ca-file`, `smtp.username`, `smtp.password`, `smtp.security`, `smtp.timeout`).
+    /// loopback, and names the offending cm.conf setting (see [`setting`]; `SMTP timeout` for
+    /// the timeout, which has none).
     pub fn new(settings: &SmtpSettings) -> Result<Mailer, MailerError> {
         let host = settings.host.trim();
         if host.is_empty() || host.len() > 253 || host.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(invalid("smtp.host: expected a host name or IP address"));
+            return Err(invalid(&format!(
+                "{}: expected a host name or IP address",
+                setting::HOST
+            )));
         }
         if settings.port == 0 {
-            return Err(invalid("smtp.port: expected 1-65535"));
+            return Err(invalid(&format!("{}: expected 1-65535", setting::PORT)));
         }
         if settings.timeout.is_zero() {
-            return Err(invalid("smtp.timeout: must be longer than zero"));
+            return Err(invalid("SMTP timeout: must be longer than zero"));
         }
         if settings.from.chars().any(char::is_control) {
-            return Err(invalid("smtp.from: contains control characters"));
+            return Err(invalid(&format!(
+                "{}: contains control characters",
+                setting::FROM
+            )));
         }
         let from = Mailbox::from_str(settings.from.trim()).map_err(|_| {
-            invalid("smtp.from: expected \"user@example.org\" or \"Name <user@example.org>\"")
+            invalid(&format!(
+                "{}: expected \"user@example.org\" or \"Name <user@example.org>\"",
+                setting::FROM
+            ))
         })?;
 
         let mut builder = SmtpTransport::builder_dangerous(host)
@@ -185,16 +228,29 @@ impl Mailer {
             (None, None) => {}
             (Some(user), Some(password)) if !user.is_empty() => {
                 if settings.security == SmtpSecurity::Plain && !is_loopback(host) {
-                    return Err(invalid(
-                        "smtp.security: refusing to send the SMTP password in clear to a \
-                         non-loopback host; use starttls or tls",
-                    ));
+                    return Err(invalid(&format!(
+                        "{}: refusing to send the SMTP password in clear to a non-loopback \
+                         host; use starttls or tls",
+                        setting::SECURITY
+                    )));
                 }
                 // lettre keeps its own copy in a plain String; ours stays in Zeroizing.
                 builder = builder.credentials(Credentials::new(user.clone(), password.to_string()));
             }
-            (Some(_), None) => return Err(invalid("smtp.password: required with smtp.username")),
-            _ => return Err(invalid("smtp.username: required with smtp.password")),
+            (Some(_), None) => {
+                return Err(invalid(&format!(
+                    "{}: required with {}",
+                    setting::PASSWORD_FILE,
+                    setting::USERNAME
+                )))
+            }
+            _ => {
+                return Err(invalid(&format!(
+                    "{}: required with {}",
+                    setting::USERNAME,
+                    setting::PASSWORD_FILE
+                )))
+            }
         }
 
         Ok(Mailer {
@@ -203,7 +259,28 @@ impl Mailer {
             host: host.to_owned(),
             port: settings.port,
             security: settings.security,
+            timeout: settings.timeout,
+            password: settings.password.clone(),
         })
+    }
+
+    /// The SMTP server as `host:port` (`[v6]:port` for an IPv6 address), as errors name it.
+    pub fn server(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// How the connection is protected.
+    pub fn security(&self) -> SmtpSecurity {
+        self.security
+    }
+
+    /// The sender, as it appears in the `From:` header.
+    pub fn from(&self) -> String {
+        self.from.to_string()
     }
 
     /// Sends one PIN mail as `text/plain; charset=utf-8` with a Message-ID and Date; blocks
@@ -231,8 +308,79 @@ impl Mailer {
         self.transport
             .send(&message)
             .map(|_| ())
-            .map_err(|e| MailerError::Smtp(e.to_string()))
+            .map_err(|e| self.smtp_error(&e))
     }
+
+    /// An SMTP failure naming the server and the settings to check, never the password.
+    fn smtp_error(&self, e: &lettre::transport::smtp::Error) -> MailerError {
+        let mut reason = e.to_string();
+        if let Some(password) = self.password.as_ref().filter(|p| !p.is_empty()) {
+            reason = reason.replace(password.as_str(), "<hidden>");
+        }
+        MailerError::Smtp {
+            server: self.server(),
+            reason,
+            hint: hint(e, self.timeout),
+        }
+    }
+}
+
+/// Whether the handshake failed: lettre reports a failed STARTTLS or implicit-TLS handshake
+/// as a network error whose I/O error carries the rustls error.
+fn tls_failed(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if inner.is::<rustls::Error>() {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// What an officer should check after the SMTP error `e`, by its kind.
+fn hint(e: &lettre::transport::smtp::Error, timeout: Duration) -> String {
+    use setting::{CA_FILE, FROM, HOST, PASSWORD_FILE, PORT, SECURITY, USERNAME};
+    if e.is_timeout() {
+        return format!(
+            "no answer within {} s: check {HOST} and {PORT} in cm.conf, and that the SMTP \
+             server is reachable from here",
+            timeout.as_secs()
+        );
+    }
+    if e.is_tls() || tls_failed(e) {
+        return format!("TLS failed: check {SECURITY} and {CA_FILE} in cm.conf");
+    }
+    if e.is_client() {
+        return format!("check {SECURITY} in cm.conf");
+    }
+    if e.is_response() {
+        return format!("not an SMTP answer: check {PORT} and {SECURITY} in cm.conf");
+    }
+    if let Some(code) = e.status() {
+        let code = code.to_string();
+        // RFC 4954: 530 authentication required, 534 mechanism too weak, 535 credentials
+        // invalid, 538 encryption required; 454 temporary authentication failure.
+        if matches!(code.as_str(), "530" | "534" | "535" | "538" | "454") {
+            return format!("authentication: check {USERNAME} and {PASSWORD_FILE} in cm.conf");
+        }
+        if e.is_transient() {
+            return "the SMTP server refused for now: the mail is tried again on the next run"
+                .into();
+        }
+        return format!(
+            "the SMTP server refused the mail: check {FROM} in cm.conf and the recipient address"
+        );
+    }
+    format!("check {HOST} and {PORT} in cm.conf, and that the SMTP server runs there")
 }
 
 fn invalid(text: &str) -> MailerError {
@@ -246,16 +394,17 @@ fn tls_parameters(host: &str, settings: &SmtpSettings) -> Result<TlsParameters, 
         Some(path) => {
             let shown = path.display();
             let pem = std::fs::read(path)
-                .map_err(|e| MailerError::Invalid(format!("smtp.ca-file: {shown}: {e}")))?;
+                .map_err(|e| MailerError::Invalid(format!("{}: {shown}: {e}", setting::CA_FILE)))?;
             // lettre's PEM reader silently yields nothing for a file without certificates,
             // which would only surface later as an unknown-issuer TLS error.
             if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
                 return Err(MailerError::Invalid(format!(
-                    "smtp.ca-file: {shown}: no PEM certificate found"
+                    "{}: {shown}: no PEM certificate found",
+                    setting::CA_FILE
                 )));
             }
             let certs = Certificate::from_pem(&pem)
-                .map_err(|e| MailerError::Invalid(format!("smtp.ca-file: {shown}: {e}")))?;
+                .map_err(|e| MailerError::Invalid(format!("{}: {shown}: {e}", setting::CA_FILE)))?;
             builder
                 .certificate_store(CertificateStore::None)
                 .add_root_certificate(certs)
@@ -264,9 +413,9 @@ fn tls_parameters(host: &str, settings: &SmtpSettings) -> Result<TlsParameters, 
     };
     builder.build_rustls().map_err(|e| {
         let field = if settings.ca_file.is_some() {
-            "smtp.ca-file"
+            setting::CA_FILE
         } else {
-            "smtp.host"
+            setting::HOST
         };
         MailerError::Invalid(format!("{field}: TLS setup failed: {e}"))
     })
@@ -351,16 +500,17 @@ mod tests {
 
     #[test]
     fn settings_errors_name_the_field() {
-        let cases: [BrokenSetting; 6] = [
-            (|s| s.port = 0, "smtp.port"),
-            (|s| s.host = " ".into(), "smtp.host"),
-            (|s| s.from = "not an address".into(), "smtp.from"),
-            (|s| s.password = None, "smtp.password"),
+        let cases: [BrokenSetting; 7] = [
+            (|s| s.port = 0, "pin-mailer.smtp-port"),
+            (|s| s.host = " ".into(), "pin-mailer.smtp-host"),
+            (|s| s.from = "not an address".into(), "pin-mailer.from"),
+            (|s| s.password = None, "pin-mailer.smtp-password-file"),
+            (|s| s.username = None, "pin-mailer.smtp-username"),
             (
                 |s| s.ca_file = Some("/nonexistent/ca.pem".into()),
-                "smtp.ca-file",
+                "pin-mailer.smtp-ca-file",
             ),
-            (|s| s.timeout = Duration::ZERO, "smtp.timeout"),
+            (|s| s.timeout = Duration::ZERO, "SMTP timeout"),
         ];
         for (change, field) in cases {
             let mut s = settings();
@@ -369,6 +519,15 @@ mod tests {
             assert!(err.starts_with(field), "{field}: {err}");
             assert!(!err.contains("hunter2-SECRET"));
         }
+    }
+
+    #[test]
+    fn the_server_is_named_host_colon_port() {
+        let mut s = settings();
+        assert_eq!(Mailer::new(&s).unwrap().server(), "mail.example.org:587");
+        s.host = "::1".into();
+        s.security = SmtpSecurity::Plain;
+        assert_eq!(Mailer::new(&s).unwrap().server(), "[::1]:587");
     }
 
     #[test]

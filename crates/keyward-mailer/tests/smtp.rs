@@ -86,8 +86,16 @@ fn starttls_without_the_ca_is_refused() {
     // Only the webpki roots: the test CA is unknown, so the handshake must fail.
     let mailer = Mailer::new(&settings(server.port(), SmtpSecurity::StartTls, None)).unwrap();
     let err = mailer.send(&pin_mail()).unwrap_err();
-    assert!(matches!(err, MailerError::Smtp(_)), "{err:?}");
-    assert!(!err.to_string().contains(PIN));
+    assert!(matches!(err, MailerError::Smtp { .. }), "{err:?}");
+    let shown = err.to_string();
+    assert!(!shown.contains(PIN));
+    // Where, and what to fix: the trust settings.
+    let server_at = format!("SMTP server 127.0.0.1:{}: ", server.port());
+    assert!(shown.starts_with(&server_at), "{shown}");
+    assert!(
+        shown.contains("pin-mailer.smtp-ca-file") && shown.contains("pin-mailer.smtp-security"),
+        "{shown}"
+    );
     assert!(server.messages().is_empty());
 }
 
@@ -111,8 +119,17 @@ fn closed_port_is_an_smtp_error_without_the_pin() {
     let mut s = settings(port, SmtpSecurity::Plain, None);
     s.timeout = Duration::from_secs(3);
     let err = Mailer::new(&s).unwrap().send(&pin_mail()).unwrap_err();
-    assert!(matches!(err, MailerError::Smtp(_)), "{err:?}");
+    assert!(matches!(err, MailerError::Smtp { .. }), "{err:?}");
     assert!(!err.to_string().contains(PIN) && !format!("{err:?}").contains(PIN));
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with(&format!("SMTP server 127.0.0.1:{port}: ")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("pin-mailer.smtp-host") && shown.contains("pin-mailer.smtp-port"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -128,7 +145,10 @@ fn password_in_clear_only_to_loopback() {
     s.host = "mail.example.org".into();
     let err = Mailer::new(&s).unwrap_err();
     assert!(matches!(err, MailerError::Invalid(_)), "{err:?}");
-    assert!(err.to_string().contains("smtp.security"), "{err}");
+    assert!(
+        err.to_string().contains("pin-mailer.smtp-security"),
+        "{err}"
+    );
     assert!(!err.to_string().contains("hunter2-SECRET"));
 
     s.security = SmtpSecurity::StartTls;

@@ -203,11 +203,13 @@ pub struct PinMailInfo {
     pub certificate_ids: String,
     /// Issuing officer.
     pub officer: String,
-    /// `queued`, `delivered` or `failed`.
+    /// `queued` (waiting; after a failed attempt it stays queued and is tried again until
+    /// `pin-mailer.max-attempts`), `failed` (no more attempts until requeued) or `delivered`.
     pub state: String,
     /// Delivery attempts so far.
     pub attempts: i64,
-    /// Why the last attempt failed.
+    /// Why the last attempt failed (it names the SMTP server as `host:port`); absent before a
+    /// failure and once delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// When queued, RFC 3339.

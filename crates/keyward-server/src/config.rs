@@ -71,6 +71,29 @@ pub struct ServerConfig {
     /// `ocsp.*`: the OCSP responder's delegated signing certificate and key; no responder
     /// without `ocsp.certificate`.
     pub ocsp: Option<OcspConfig>,
+    /// Every setting as written, so that a reload can tell which ones changed (see
+    /// [`settings_that_need_a_restart`]).
+    pub settings: Settings,
+}
+
+/// The settings a running server re-reads from cm.conf on SIGHUP; every other one takes
+/// effect only when it is restarted.
+pub const RELOADABLE_PREFIX: &str = "pin-mailer.";
+
+/// The settings that differ between `running` and `new` and are not reloadable (see
+/// [`RELOADABLE_PREFIX`]): set, removed or changed, sorted, by name only (a value, such as
+/// `database.url`, may hold a password).
+pub fn settings_that_need_a_restart(running: &Settings, new: &Settings) -> Vec<String> {
+    let mut names: Vec<String> = running
+        .keys()
+        .chain(new.keys())
+        .filter(|key| !key.starts_with(RELOADABLE_PREFIX))
+        .filter(|key| running.get(key) != new.get(key))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The PIN mailer's settings.
@@ -196,6 +219,7 @@ impl ServerConfig {
             public_listen,
             crl,
             ocsp,
+            settings,
         })
     }
 }
@@ -353,6 +377,33 @@ mod tests {
             .to_string()
             .contains("unknown setting server.lisen"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_changed_settings_outside_pin_mailer_need_a_restart() {
+        let running = Settings::parse(
+            "server.listen = 127.0.0.1:8443
+database.url = postgres://kw:secret@db/kw
+             pin-mailer.smtp-host = a
+audit.seal-interval = 60
+",
+        )
+        .unwrap();
+        let new = Settings::parse(
+            "server.listen = 127.0.0.1:8443
+database.url = postgres://kw:other@db/kw
+             pin-mailer.smtp-host = b
+pin-mailer.from = x@y.z
+metrics.listen = 127.0.0.1:9
+",
+        )
+        .unwrap();
+        assert_eq!(
+            settings_that_need_a_restart(&running, &new),
+            ["audit.seal-interval", "database.url", "metrics.listen"],
+            "removed, changed and added; pin-mailer.* is reloaded"
+        );
+        assert!(settings_that_need_a_restart(&running, &running).is_empty());
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod issue;
 mod keys;
 mod pin_letters;
 mod pin_mail;
+mod pin_mailer;
 mod produce;
 mod queries;
 mod record;
@@ -45,7 +46,8 @@ pub use answers::Answer;
 pub(crate) use keys::read_pin;
 pub use keys::{load_ca, load_kra};
 pub use pin_letters::Letters;
-pub use pin_mail::{pin_mail_text, PinMailer, PIN_MAIL_SUBJECT};
+pub use pin_mail::{pin_mail_text, PIN_MAIL_SUBJECT};
+pub use pin_mailer::{load_pin_mailer, PinMailer};
 pub use refusal::{Refusal, RefusalKind};
 
 /// The answer to an idempotent issue request ([`Issuance::issue_request`]): issued now, or a
@@ -94,7 +96,8 @@ pub struct Issuance {
 pub struct PinDesk {
     store: Store,
     kra: Arc<Kra>,
-    pin_mailer: Option<Arc<PinMailer>>,
+    /// The SMTP side, replaced when cm.conf's `pin-mailer.*` is reloaded.
+    pin_mailer: pin_mailer::MailerSlot,
 }
 
 /// The token PIN when the server chooses it (from a PIN letter, or fresh for the PIN mailer):
@@ -182,7 +185,7 @@ impl Services {
             pins: PinDesk {
                 store: store.clone(),
                 kra,
-                pin_mailer: None,
+                pin_mailer: pin_mailer::MailerSlot::default(),
             },
             approvals,
             revocations: Revocations {
@@ -203,8 +206,8 @@ impl Services {
     }
 
     /// Adds the SMTP side of the PIN mailer (from cm.conf's `pin-mailer.*`) to the PIN desk.
-    pub fn with_pin_mailer(mut self, mailer: PinMailer) -> Services {
-        self.pins.pin_mailer = Some(Arc::new(mailer));
+    pub fn with_pin_mailer(self, mailer: PinMailer) -> Services {
+        self.pins.replace_pin_mailer(Some(mailer));
         self
     }
 
@@ -307,32 +310,6 @@ pub(crate) fn read(path: &std::path::Path) -> Result<Vec<u8>, ServerError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })
-}
-
-/// Builds the PIN mailer's SMTP transport from cm.conf's `pin-mailer.*`, if configured.
-pub fn load_pin_mailer(config: &ServerConfig) -> Result<Option<PinMailer>, ServerError> {
-    let Some(pm) = &config.pin_mailer else {
-        return Ok(None);
-    };
-    let mut smtp = pm.smtp.clone();
-    if let Some(file) = &pm.password_file {
-        let bytes = zeroize::Zeroizing::new(read(file)?);
-        let text = std::str::from_utf8(&bytes).map_err(|_| ServerError::File {
-            path: file.clone(),
-            reason: "not UTF-8 text".into(),
-        })?;
-        smtp.password = Some(zeroize::Zeroizing::new(
-            text.trim_end_matches(['\r', '\n']).to_string(),
-        ));
-    }
-    let mailer = keyward_mailer::smtp::Mailer::new(&smtp).map_err(|e| ServerError::Config {
-        path: config.path.clone(),
-        reason: format!("pin-mailer: {e}"),
-    })?;
-    Ok(Some(PinMailer {
-        mailer,
-        max_attempts: pm.max_attempts,
-    }))
 }
 
 /// What the store records about a certificate besides the certificate itself.

@@ -3,7 +3,10 @@
 //! then deleted (`sealed` set to NULL).
 //!
 //! `queued` → `delivered`, or → `failed` after too many attempts; an officer may queue a
-//! failed mail again. The store keeps only the KRA's envelope of the PIN, as opaque bytes.
+//! failed mail again. A failed attempt below the limit leaves the mail `queued` (with its
+//! attempts counted and `last_error` set) for the next run; delivery clears `last_error` (every
+//! attempt's reason stays in the audit log). The store keeps only the KRA's envelope of the
+//! PIN, as opaque bytes.
 
 use std::fmt;
 use std::str::FromStr;
@@ -167,7 +170,7 @@ pub struct PinMail {
     pub state: PinMailState,
     /// Delivery attempts so far (reset when queued again).
     pub attempts: i64,
-    /// Why the last attempt failed.
+    /// Why the last attempt failed; `None` before the first failure and once delivered.
     pub last_error: Option<String>,
     /// When queued, Unix seconds.
     pub queued_at: i64,
@@ -404,7 +407,8 @@ impl Store {
     }
 
     /// Records PIN mail `id` delivered and deletes its PIN (`sealed` becomes NULL), counting
-    /// the attempt, and appends `audit` (as given), in one transaction. Only a `queued` or
+    /// the attempt and clearing the error of earlier attempts (the audit log keeps them), and
+    /// appends `audit` (as given), in one transaction. Only a `queued` or
     /// `failed` mail can be delivered: otherwise (or if there is no such mail) returns `false`
     /// and writes nothing.
     pub async fn pin_mail_delivered(&self, id: i64, audit: &NewAudit) -> Result<bool, StoreError> {
@@ -412,7 +416,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE pin_mail SET state = $1, sealed = NULL, delivered_at = $2, \
-             last_attempt_at = $2, attempts = attempts + 1 \
+             last_attempt_at = $2, attempts = attempts + 1, last_error = NULL \
              WHERE id = $3 AND state IN ($4, $5)",
         )
         .bind(PinMailState::Delivered.as_str())

@@ -311,10 +311,14 @@ pub(crate) enum SecurePrinterCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show the PIN mail queue (never the PINs).
-    #[command(after_help = "Example:\n  keyward secure-printer queue --state failed")]
+    /// Show the PIN mail queue (never the PINs). A failed attempt leaves a mail queued (its
+    /// ATTEMPTS and LAST ERROR show it) until pin-mailer.max-attempts, then it is failed.
+    #[command(
+        after_help = "Examples:\n  keyward secure-printer queue --state queued\n  keyward secure-printer queue --state failed"
+    )]
     Queue {
-        /// queued, delivered or failed.
+        /// queued (waiting, or tried again on the next run after a failed attempt), failed
+        /// (no more attempts until requeued) or delivered.
         #[arg(long)]
         state: Option<String>,
         /// At most this many (1..=1000, default 100).

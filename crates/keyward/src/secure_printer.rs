@@ -11,6 +11,7 @@ use keyward_mailer::letters::pin_mail_letters;
 use keyward_mailer::pdf;
 use keyward_proto::{PinMailInfo, PinMailSecret};
 use keyward_ra::pins::Delivery;
+use keyward_store::PinMailState;
 
 use crate::cli::{SecurePrinterArgs, SecurePrinterCommand};
 use crate::output::{input_error, print_json, print_results};
@@ -19,10 +20,39 @@ use crate::ra::Session;
 /// Exit code of a run in which some PIN mail could not be delivered.
 pub(crate) const EXIT_DELIVERY_FAILED: i32 = 8;
 
-/// Some PIN mail was not delivered (it stays queued, or is marked failed).
+/// Some PIN mail was not delivered. A failed attempt below `pin-mailer.max-attempts` leaves
+/// the mail `queued` for the next run; the last allowed attempt marks it `failed`, and only a
+/// requeue brings it back. The message points to the state each of them is in.
 #[derive(Debug, thiserror::Error)]
-#[error("{0} PIN mail(s) not delivered: see `keyward secure-printer queue --state failed`")]
-pub(crate) struct DeliveryFailed(pub usize);
+#[error("{}", delivery_failed_text(*.retried, *.given_up))]
+pub(crate) struct DeliveryFailed {
+    /// Still `queued`: tried again on the next run.
+    pub retried: usize,
+    /// Now `failed`: no more attempts until requeued.
+    pub given_up: usize,
+}
+
+fn delivery_failed_text(retried: usize, given_up: usize) -> String {
+    let mut parts = Vec::new();
+    if retried > 0 {
+        parts.push(format!(
+            "{retried} still queued, tried again on the next run (attempts and last error: \
+             `keyward secure-printer queue --state queued`)"
+        ));
+    }
+    if given_up > 0 {
+        parts.push(format!(
+            "{given_up} marked failed after its last attempt (pin-mailer.max-attempts): \
+             `keyward secure-printer queue --state failed`, and once the cause is fixed \
+             `keyward secure-printer requeue ID`"
+        ));
+    }
+    format!(
+        "{} PIN mail(s) not delivered: {}",
+        retried + given_up,
+        parts.join("; ")
+    )
+}
 
 /// `keyward secure-printer`.
 pub(crate) async fn run(args: SecurePrinterArgs) -> anyhow::Result<()> {
@@ -58,6 +88,10 @@ pub(crate) async fn run(args: SecurePrinterArgs) -> anyhow::Result<()> {
         }
         SecurePrinterCommand::Queue { state, limit, json } => {
             let found = session.client.pin_mail(state.as_deref(), limit).await?;
+            let none = match &state {
+                Some(state) => format!("No PIN mail is {state}."),
+                None => "The PIN mail queue is empty.".to_string(),
+            };
             print_results(
                 &found,
                 json,
@@ -81,7 +115,7 @@ pub(crate) async fn run(args: SecurePrinterArgs) -> anyhow::Result<()> {
                         m.last_error.clone().unwrap_or_else(|| "-".into()),
                     ]
                 },
-                "The PIN mail queue is empty.",
+                &none,
             )
         }
         SecurePrinterCommand::Requeue { ids } => {
@@ -166,7 +200,39 @@ async fn round(s: &Session, out_dir: &Path, limit: u32, json: bool) -> anyhow::R
         }
     }
     if !report.failed.is_empty() {
-        return Err(DeliveryFailed(report.failed.len()).into());
+        let given_up = report
+            .failed
+            .iter()
+            .filter(|m| m.state == PinMailState::Failed.as_str())
+            .count();
+        return Err(DeliveryFailed {
+            retried: report.failed.len() - given_up,
+            given_up,
+        }
+        .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failure_names_the_state_each_mail_is_in() {
+        let retried = DeliveryFailed {
+            retried: 2,
+            given_up: 0,
+        }
+        .to_string();
+        assert!(retried.starts_with("2 PIN mail(s) not delivered: 2 still queued"));
+        assert!(retried.contains("queue --state queued") && !retried.contains("--state failed"));
+        let both = DeliveryFailed {
+            retried: 1,
+            given_up: 1,
+        }
+        .to_string();
+        assert!(both.contains("queue --state queued") && both.contains("queue --state failed"));
+        assert!(both.contains("requeue ID"), "{both}");
+    }
 }

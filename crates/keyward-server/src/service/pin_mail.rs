@@ -5,11 +5,13 @@
 //! transport key. A PIN is deleted from the store once its mail is sent or printed; a failed
 //! send is recorded and retried on the next run, up to `pin-mailer.max-attempts`.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use zeroize::Zeroizing;
 
 use keyward_kra::{Envelope, Kra};
-use keyward_mailer::smtp::{Mailer, PinMail as Mail};
+use keyward_mailer::smtp::PinMail as Mail;
 use keyward_proto::{
     DeliverPinMail, PinMailDelivery, PinMailIds, PinMailInfo, PinMailSecret, PIN_MAIL_PRINT_CONTEXT,
 };
@@ -17,6 +19,7 @@ use keyward_store::{
     AuditCategory, NewAudit, Officer, Outcome, PinDelivery, PinMail, PinMailQuery, PinMailState,
 };
 
+use super::pin_mailer::PinMailer;
 use super::token_pin::PIN_MAIL_PURPOSE;
 use super::{check_request_id, rfc3339, seal_for, PinDesk, Refusal};
 
@@ -27,13 +30,13 @@ const CLAIM_SECS: i64 = 300;
 /// Most mails one Secure Printer call handles.
 const MAX_BATCH: u32 = 1000;
 
-/// The PIN mailer's SMTP side: the transport and how often to retry.
-pub struct PinMailer {
-    /// The SMTP transport (blocking; used from a blocking task).
-    pub mailer: Mailer,
-    /// Attempts before a mail is marked `failed`.
-    pub max_attempts: i64,
-}
+/// Attempts before a mail is marked failed while no SMTP server is configured (cm.conf's
+/// default for `pin-mailer.max-attempts`).
+const DEFAULT_MAX_ATTEMPTS: i64 = 5;
+
+/// Why an SMTP mail was not sent when cm.conf names no SMTP server, and how to fix it.
+const NO_SMTP_SERVER: &str = "no SMTP server is configured: add pin-mailer.* to \
+     cm.conf and send the server SIGHUP (or restart it)";
 
 /// The text of a PIN mail or printed PIN letter (both say the same).
 pub fn pin_mail_text(subject: &str, certificate_ids: &str, pin: &str) -> Zeroizing<String> {
@@ -63,6 +66,20 @@ fn info(m: &PinMail) -> PinMailInfo {
         queued_at: rfc3339(m.queued_at),
         delivered_at: m.delivered_at.map(rfc3339),
     }
+}
+
+/// Sends one PIN mail over SMTP with `mailer` (in a blocking task).
+async fn send(mailer: Option<Arc<PinMailer>>, m: &PinMail, pin: &str) -> Result<(), String> {
+    let mailer = mailer.ok_or(NO_SMTP_SERVER)?;
+    let mail = Mail {
+        to: m.recipient.clone(),
+        subject: PIN_MAIL_SUBJECT.into(),
+        body: pin_mail_text(&m.subject, &m.certificate_ids, pin),
+    };
+    let server = mailer.mailer.server();
+    tokio::task::spawn_blocking(move || mailer.mailer.send(&mail).map_err(|e| e.to_string()))
+        .await
+        .map_err(|_| format!("SMTP server {server}: the sending task failed"))?
 }
 
 fn open_pin(kra: &Kra, m: &PinMail) -> Result<Zeroizing<Vec<u8>>, String> {
@@ -112,6 +129,12 @@ fn parse_ids(ids: &[String]) -> Result<Vec<i64>, Refusal> {
 }
 
 impl PinDesk {
+    /// Puts `mailer` (from a reloaded cm.conf) in force for the delivery runs that start from
+    /// now on; a run under way finishes with the mailer it started with.
+    pub fn replace_pin_mailer(&self, mailer: Option<PinMailer>) {
+        self.pin_mailer.replace(mailer);
+    }
+
     /// How many PIN mails wait in the queue (for the metrics).
     pub async fn queued_mail_count(&self) -> Result<i64, keyward_store::StoreError> {
         self.store.queued_pin_mail_count().await
@@ -129,6 +152,8 @@ impl PinDesk {
         let recipient = Kra::transport_key(&req.transport_key)
             .map_err(|e| Refusal::invalid("transport_key", e.to_string()))?;
         let limit = i64::from(req.limit.clamp(1, MAX_BATCH));
+        // One mailer for the whole run, even if cm.conf is reloaded meanwhile.
+        let mailer = self.pin_mailer.current();
         // Claimed for this run only: a concurrent run (any node) skips them, so no PIN goes out
         // twice. Mail to print stays claimed until confirmed, or until the lease ends.
         let queued = self
@@ -148,20 +173,17 @@ impl PinDesk {
             let pin = match open_pin(&self.kra, &m) {
                 Ok(pin) => pin,
                 Err(why) => {
-                    self.mail_failed(
-                        officer,
-                        &m,
-                        &format!("the PIN cannot be opened: {why}"),
-                        &mut report,
-                    )
-                    .await?;
+                    let why = format!("the PIN cannot be opened: {why}");
+                    self.mail_failed(officer, &m, &why, mailer.as_deref(), &mut report)
+                        .await?;
                     continue;
                 }
             };
             let pin = match std::str::from_utf8(&pin) {
                 Ok(text) => Zeroizing::new(text.to_string()),
                 Err(_) => {
-                    self.mail_failed(officer, &m, "the stored PIN is damaged", &mut report)
+                    let why = "the stored PIN is damaged";
+                    self.mail_failed(officer, &m, why, mailer.as_deref(), &mut report)
                         .await?;
                     continue;
                 }
@@ -174,7 +196,7 @@ impl PinDesk {
                     });
                     report.to_print.push(info(&m));
                 }
-                PinDelivery::Smtp => match self.send(&m, &pin).await {
+                PinDelivery::Smtp => match send(mailer.clone(), &m, &pin).await {
                     Ok(()) => {
                         let record =
                             audit(officer, "send-pin-mail", Outcome::Success, &m, json!({}));
@@ -187,10 +209,16 @@ impl PinDesk {
                             let mut sent = info(&m);
                             sent.state = PinMailState::Delivered.as_str().into();
                             sent.attempts += 1;
+                            // As stored: a delivered mail has no error (the audit log keeps
+                            // the earlier attempts' reasons).
+                            sent.last_error = None;
                             report.sent.push(sent);
                         }
                     }
-                    Err(why) => self.mail_failed(officer, &m, &why, &mut report).await?,
+                    Err(why) => {
+                        self.mail_failed(officer, &m, &why, mailer.as_deref(), &mut report)
+                            .await?
+                    }
                 },
             }
         }
@@ -214,31 +242,16 @@ impl PinDesk {
         Ok(report)
     }
 
-    /// Sends one PIN mail over SMTP (in a blocking task).
-    async fn send(&self, m: &PinMail, pin: &str) -> Result<(), String> {
-        let mailer = self
-            .pin_mailer
-            .clone()
-            .ok_or("no SMTP server is configured (pin-mailer.smtp-host in cm.conf)")?;
-        let mail = Mail {
-            to: m.recipient.clone(),
-            subject: PIN_MAIL_SUBJECT.into(),
-            body: pin_mail_text(&m.subject, &m.certificate_ids, pin),
-        };
-        tokio::task::spawn_blocking(move || mailer.mailer.send(&mail).map_err(|e| e.to_string()))
-            .await
-            .map_err(|_| "the SMTP task failed".to_string())?
-    }
-
     /// Records a failed attempt (audited) and reports it.
     async fn mail_failed(
         &self,
         officer: &Officer,
         m: &PinMail,
         why: &str,
+        mailer: Option<&PinMailer>,
         report: &mut PinMailDelivery,
     ) -> Result<(), Refusal> {
-        let max = self.pin_mailer.as_ref().map_or(5, |p| p.max_attempts);
+        let max = mailer.map_or(DEFAULT_MAX_ATTEMPTS, |p| p.max_attempts);
         let record = audit(
             officer,
             "send-pin-mail",
@@ -298,6 +311,7 @@ impl PinDesk {
             {
                 let mut printed = info(m);
                 printed.state = PinMailState::Delivered.as_str().into();
+                printed.last_error = None;
                 done.push(printed);
             }
         }

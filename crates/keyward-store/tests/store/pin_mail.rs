@@ -14,6 +14,7 @@ keyward_testkit::on_both_engines!(async crate::common::fresh =>
     queued_oldest_first,
     delivered_deletes_the_pin,
     failed_attempts_turn_failed,
+    delivery_after_a_failed_attempt_clears_the_error,
     requeue_failed_mail,
     claims_are_exclusive_until_released,
     debug_never_shows_sealed_pins
@@ -381,6 +382,38 @@ async fn failed_attempts_turn_failed(db: TestDb) {
     );
     let log = s.audit_records(1).await.unwrap();
     assert_eq!(log[0].action, "fail");
+}
+
+/// Issue 17, item 7: a mail delivered on its second attempt shows no error; the first
+/// attempt's reason stays in the audit log.
+async fn delivery_after_a_failed_attempt_clears_the_error(db: TestDb) {
+    let s = &db.store;
+    let queued = queue(&db, "01", "req-1").await;
+    let mut failed = mailer("send-pin-mail");
+    failed.detail = json!({ "reason": "SMTP server 127.0.0.1:25: refused" });
+    let state = s
+        .pin_mail_failed(queued.id, "SMTP server 127.0.0.1:25: refused", 5, &failed)
+        .await
+        .unwrap();
+    assert_eq!(state, Some(PinMailState::Queued));
+    assert!(s
+        .pin_mail_delivered(queued.id, &mailer("send-pin-mail"))
+        .await
+        .unwrap());
+    let m = s
+        .pin_mail(&PinMailQuery::default())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(m.state, PinMailState::Delivered);
+    assert_eq!(m.attempts, 2, "both attempts counted");
+    assert_eq!(m.last_error, None, "no error once delivered");
+    let log = s.audit_records(2).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|r| r.detail["reason"] == "SMTP server 127.0.0.1:25: refused"),
+        "{log:?}"
+    );
 }
 
 async fn requeue_failed_mail(db: TestDb) {

@@ -37,6 +37,7 @@ mod p12_matrix;
 mod p12_profiles;
 mod pin_letters;
 mod pin_mail;
+mod pin_mail_reload;
 mod procedures_file;
 mod qualified;
 mod quickstart;

@@ -14,7 +14,8 @@ use common::{block_on, on_both_engines, run, text, Engine, Installation};
 use keyward_testkit::smtp::SmtpServer;
 use serde_json::Value;
 
-fn smtp_conf(port: u16, max_attempts: u32) -> String {
+/// cm.conf lines for a plain SMTP server on 127.0.0.1:`port`.
+pub(crate) fn smtp_conf(port: u16, max_attempts: u32) -> String {
     format!(
         "pin-mailer.smtp-host = 127.0.0.1\n\
          pin-mailer.smtp-port = {port}\n\
@@ -24,7 +25,8 @@ fn smtp_conf(port: u16, max_attempts: u32) -> String {
     )
 }
 
-fn issue_email(inst: &Installation, procedure: &str, address: &str, p12: &str) -> Value {
+/// `ra issue --pin-email ADDRESS --json` with `procedure` for Alice; the JSON answer.
+pub(crate) fn issue_email(inst: &Installation, procedure: &str, address: &str, p12: &str) -> Value {
     let out = run(
         inst.ra(&[
             "issue",
@@ -68,7 +70,7 @@ fn issue_post(inst: &Installation, address: &[&str], stdin: Option<&str>, p12: &
 }
 
 /// The PIN in a PIN mail: the line after "The PIN that opens it is:".
-fn pin_in(mail: &str) -> String {
+pub(crate) fn pin_in(mail: &str) -> String {
     let mut lines = mail.lines().map(str::trim).filter(|l| !l.is_empty());
     lines
         .by_ref()
@@ -202,9 +204,42 @@ fn failed_deliveries_are_retried_reported_and_requeued(engine: Engine) {
         stdout.contains("FAILED") && stdout.contains("attempt 1, now queued"),
         "{stdout}"
     );
+    // Issue 17, item 7: the error names the SMTP server and what to check, never a secret.
+    let server = format!("SMTP server 127.0.0.1:{closed}: ");
+    assert!(stdout.contains(&server), "{stdout}");
+    assert!(
+        stdout.contains("check pin-mailer.smtp-host and pin-mailer.smtp-port in cm.conf"),
+        "{stdout}"
+    );
+    // … and the hint names the state the mail is in: still queued, for the next run.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 still queued") && stderr.contains("queue --state queued"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--state failed"), "{stderr}");
+    let out = officer_run(
+        "secure-printer",
+        &printer,
+        &["queue", "--state", "queued", "--json"],
+    );
+    let queued: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(queued[0]["attempts"], 1, "{queued}");
+    assert!(
+        queued[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with(&server),
+        "{queued}"
+    );
     let out = drain();
     assert_eq!(out.status.code(), Some(8), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("attempt 2, now failed"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 marked failed") && stderr.contains("queue --state failed"),
+        "{stderr}"
+    );
     // Failed: no more attempts, but the PIN is kept for a requeue.
     let out = drain();
     assert!(out.status.success(), "{}", text(&out));
@@ -218,7 +253,10 @@ fn failed_deliveries_are_retried_reported_and_requeued(engine: Engine) {
     let failed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(failed[0]["attempts"], 2);
     assert!(
-        failed[0]["last_error"].as_str().unwrap().contains("SMTP"),
+        failed[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with(&server),
         "{failed}"
     );
     let id = failed[0]["id"].as_str().unwrap().to_string();

@@ -227,6 +227,16 @@ impl Installation {
         std::fs::read_to_string(&self.server_log).unwrap_or_default()
     }
 
+    /// Sends the installation's server SIGHUP, as an operator does after editing cm.conf
+    /// (`kill -HUP PID`).
+    pub(crate) fn hangup_server(&self) {
+        let out = keyward_testkit::tool("kill")
+            .args(["-HUP", &self.server.id().to_string()])
+            .output()
+            .expect("kill");
+        assert!(out.status.success(), "kill -HUP: {}", text(&out));
+    }
+
     /// Kills the installation's own server (SIGKILL) and waits for it, for tests that run
     /// servers of their own on its directory, database and port (see `tests/e2e/crash.rs`).
     pub(crate) fn stop_server(&mut self) {
