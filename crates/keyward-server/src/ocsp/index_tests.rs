@@ -6,7 +6,6 @@ use openssl::pkey::PKey;
 use openssl::x509::X509;
 use serde_json::json;
 
-use keyward_ca::{CertificateAuthority, SoftwareSigner};
 use keyward_ocsp::{CertStatusAnswer, StatusSource};
 use keyward_policy::keyspec::Curve;
 use keyward_policy::usage::{KeyUsage, KeyUsageSet};
@@ -25,17 +24,8 @@ fn serial_hex(cert: &X509) -> String {
 }
 
 async fn the_index_is_filled_from_the_store_and_answers_without_it(db: TestDatabase) {
-    let h = keyward_ca::create_hierarchy(
-        &DistinguishedName::parse("CN=Root,O=T").unwrap(),
-        &DistinguishedName::parse("CN=Issuing,O=T").unwrap(),
-    )
-    .unwrap();
-    let ca_key = PKey::private_key_from_der(&h.issuing_key.private_key_to_der().unwrap()).unwrap();
-    let ca = CertificateAuthority::new(
-        h.issuing_cert.clone(),
-        vec![h.issuing_cert.clone()],
-        Box::new(SoftwareSigner::new(ca_key)),
-    );
+    let h = super::test_ca::hierarchy("Root", "Issuing");
+    let ca = super::test_ca::ca_of(&h);
     let store = Store::open(&db.url).await.unwrap();
     let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1)).unwrap();
     let public = PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap();

@@ -176,4 +176,6 @@ mod index_tests;
 #[cfg(test)]
 mod renew_tests;
 #[cfg(test)]
+mod test_ca;
+#[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 use serde_json::json;
 
-use keyward_ca::{CertificateAuthority, Hierarchy, IssueRequest, SoftwareSigner};
+use keyward_ca::{CertificateAuthority, Hierarchy, IssueRequest};
 use keyward_policy::keyspec::Curve;
 use keyward_policy::usage::{KeyUsage, KeyUsageSet};
 use keyward_policy::{
@@ -59,21 +59,10 @@ fn audit(category: AuditCategory, action: &str) -> NewAudit {
     }
 }
 
-fn ca_of(h: &Hierarchy) -> CertificateAuthority {
-    let key = PKey::private_key_from_der(&h.issuing_key.private_key_to_der().unwrap()).unwrap();
-    CertificateAuthority::new(
-        h.issuing_cert.clone(),
-        vec![h.issuing_cert.clone(), h.root_cert.clone()],
-        Box::new(SoftwareSigner::new(key)),
-    )
-}
+use super::test_ca::ca_of;
 
 fn hierarchy() -> Hierarchy {
-    keyward_ca::create_hierarchy(
-        &DistinguishedName::parse("CN=Renewal Root,O=T").unwrap(),
-        &DistinguishedName::parse("CN=Renewal Issuing,O=T").unwrap(),
-    )
-    .unwrap()
+    super::test_ca::hierarchy("Renewal Root", "Renewal Issuing")
 }
 
 fn ocsp_key() -> PKey<Private> {

@@ -69,17 +69,8 @@ fn post(body: Vec<u8>, content_type: &str) -> Request<Body> {
 }
 
 async fn the_router_answers_from_the_store_and_refuses_what_is_not_ocsp(db: TestDatabase) {
-    let h = keyward_ca::create_hierarchy(
-        &DistinguishedName::parse("CN=Root,O=T").unwrap(),
-        &DistinguishedName::parse("CN=Issuing,O=T").unwrap(),
-    )
-    .unwrap();
-    let ca_key = PKey::private_key_from_der(&h.issuing_key.private_key_to_der().unwrap()).unwrap();
-    let ca = CertificateAuthority::new(
-        h.issuing_cert.clone(),
-        vec![h.issuing_cert.clone(), h.root_cert.clone()],
-        Box::new(SoftwareSigner::new(ca_key)),
-    );
+    let h = super::test_ca::hierarchy("Root", "Issuing");
+    let ca = super::test_ca::ca_of(&h);
     let store = Store::open(&db.url).await.unwrap();
     let key = keyward_crypto::generate_key(KeySpec::Ec(Curve::Secp256r1)).unwrap();
     let public = PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap();
