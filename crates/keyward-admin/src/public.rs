@@ -110,7 +110,7 @@ impl PublicUrl {
              # ocsp.cache-size = 100000          (pre-signed responses kept; 0: none)\n\
              # ocsp.max-requests = 16            (certificates in one OCSP request)\n\
              # ocsp.status-index = 10000000      (certificates whose status is kept in memory,\n\
-             #                                    ~20 bytes each; 0: read the database)\n",
+             #                                    ~36 bytes each; 0: read the database)\n",
             listen = self.listen
         )
     }

@@ -27,7 +27,7 @@ pub struct OcspConfig {
     /// more is `malformedRequest`.
     pub max_requests: usize,
     /// `ocsp.status-index`: most certificates whose status is held in memory (default
-    /// 10000000, about 20 bytes each; 0: every answer reads the store).
+    /// 10000000, about 36 bytes each; 0: every answer reads the store).
     pub status_index: usize,
 }
 
