@@ -310,7 +310,7 @@ pub struct IssuedAttributeCertificate {
     pub der: Vec<u8>,
 }
 
-/// `GET /v1/certificates?id=&serial=&subject=&status=`.
+/// `GET /v1/certificates?id=&serial=&subject=&status=&der=`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CertificateInfo {
@@ -338,6 +338,16 @@ pub struct CertificateInfo {
     pub officer: String,
     /// Time of issue, RFC 3339.
     pub issued_at: String,
+    /// The archived key this certificate's key is, by the Certificate ID it was archived with
+    /// (as `GET /v1/archived-keys` names archived keys): its own ID for key origin `archived`,
+    /// the recovered key's for a new certificate of a recovered key; absent for a key that is
+    /// not archived (and for recoveries recorded before Keyward kept the link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_key_certificate_id: Option<String>,
+    /// The certificate, DER: only when asked for (`der=true`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, content_encoding = "base64"))]
+    pub der: Option<Vec<u8>>,
     /// Its status now: valid, revoked, on hold or expired.
     #[serde(flatten)]
     pub status: StatusInfo,

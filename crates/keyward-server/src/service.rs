@@ -351,6 +351,7 @@ pub fn certificate_record(
         email: ctx.email.map(str::to_string),
         archived_key: None,
         attribute_certificate: None,
+        recovered_from: None,
     })
 }
 

@@ -212,8 +212,8 @@ impl Store {
         let insert = format!(
             "INSERT INTO certificates (serial_hex, serial_norm, subject, subject_lower, issuer, \
              not_before, not_after, der, certificate_procedure, token_procedure, key_origin, \
-             key_usage, officer, email, issued_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             key_usage, officer, email, issued_at, recovered_from) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              RETURNING {}",
             certificate_columns(None)
         );
@@ -240,6 +240,7 @@ impl Store {
                 .bind(c.officer.as_str())
                 .bind(c.email.as_deref())
                 .bind(issued_at)
+                .bind(c.recovered_from)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::unique(ConflictOn::CertificateSerial))?;

@@ -9,7 +9,7 @@ use crate::types::{AuditRecord, StoredCertificate};
 use crate::StoreError;
 
 /// The columns [`certificate`] reads.
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 15] = [
     "id",
     "serial_hex",
     "subject",
@@ -24,6 +24,7 @@ const COLUMNS: [&str; 14] = [
     "officer",
     "email",
     "issued_at",
+    "recovered_from",
 ];
 
 /// The select list for [`certificate`], each column qualified with `table` if given (`c` gives
@@ -54,6 +55,7 @@ pub(crate) fn certificate(row: &AnyRow) -> Result<StoredCertificate, StoreError>
         officer: row.try_get("officer")?,
         email: row.try_get("email")?,
         issued_at: row.try_get("issued_at")?,
+        recovered_from: row.try_get("recovered_from")?,
         revocation: None,
     })
 }

@@ -74,6 +74,9 @@ pub struct NewCertificate {
     pub archived_key: Option<NewArchivedKey>,
     /// An attribute certificate whose holder is this certificate, recorded with it.
     pub attribute_certificate: Option<NewAttributeCertificate>,
+    /// For a new certificate of a recovered key: the Certificate ID the key was archived with
+    /// (whose `archived_keys` row holds it).
+    pub recovered_from: Option<i64>,
 }
 
 /// An attribute certificate (RFC 5755) to record with its holder certificate.
@@ -145,6 +148,9 @@ pub struct StoredCertificate {
     pub email: Option<String>,
     /// When recorded, Unix seconds.
     pub issued_at: i64,
+    /// For a new certificate of a recovered key: the Certificate ID the key was archived with;
+    /// `None` otherwise, and for recoveries recorded before migration 0016.
+    pub recovered_from: Option<i64>,
     /// Its revocation row, if it has one (searches fill it in; a certificate just recorded has
     /// none). See [`StoredCertificate::status`].
     pub revocation: Option<crate::Revocation>,

@@ -24,17 +24,40 @@ pub(super) struct CertQuery {
     status: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/certificates", tag = "search", params(CertQuery),
+/// The criteria of a certificate search, and whether the certificates themselves come along.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct CertificatesQuery {
+    /// Certificate ID (decimal).
+    id: Option<String>,
+    /// Serial number (hex).
+    serial: Option<String>,
+    /// Text the subject contains (at most 1024 characters, no control characters).
+    subject: Option<String>,
+    /// Only certificates with this status now: `valid`, `revoked`, `on-hold` or `expired`.
+    status: Option<String>,
+    /// `true`: each certificate found also carries itself, DER (`der`, base64), e.g. to save it
+    /// again (`ra certificates --id N --out FILE`); searches leave it out by default.
+    der: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/v1/certificates", tag = "search", params(CertificatesQuery),
     responses(
-        (status = 200, description = "Certificates found", body = Vec<keyward_proto::CertificateInfo>),
+        (status = 200, description = "Certificates found (at most 100, by Certificate ID), each naming the archived key its key is, if any; with `der=true` each with its DER", body = Vec<keyward_proto::CertificateInfo>),
         (status = 400, description = "`invalid`: a malformed criterion (field named)", body = ApiError)))]
 pub(super) async fn certificates(
     State(s): Shared,
     peer: Extension<PeerCertificate>,
-    Params(q): Params<CertQuery>,
+    Params(q): Params<CertificatesQuery>,
 ) -> Result<Response, ApiFailure> {
     auth::officer(&s.gate, &peer).await?;
-    let c = search_criteria(q)?;
+    let with_der = q.der.unwrap_or(false);
+    let c = search_criteria(CertQuery {
+        id: q.id,
+        serial: q.serial,
+        subject: q.subject,
+        status: q.status,
+    })?;
     let query = CertificateQuery {
         id: c.id,
         serial_hex: c.serial,
@@ -42,7 +65,7 @@ pub(super) async fn certificates(
         status: c.status,
         limit: None,
     };
-    Ok(Json(s.queries.certificates(&query).await?).into_response())
+    Ok(Json(s.queries.certificates(&query, with_der).await?).into_response())
 }
 
 /// Checked search criteria shared by certificate and archived-key searches.

@@ -90,6 +90,7 @@ async fn certificates(store: &Store, issuer: &str, serials: &[&str]) -> Vec<Stor
             email: None,
             archived_key: None,
             attribute_certificate: None,
+            recovered_from: None,
         })
         .collect();
     store

@@ -34,10 +34,11 @@ impl Queries {
         Ok(ProcedureList { token_procedures })
     }
 
-    /// Searches issued certificates.
+    /// Searches issued certificates; `with_der`: each with its DER.
     pub async fn certificates(
         &self,
         query: &CertificateQuery,
+        with_der: bool,
     ) -> Result<Vec<CertificateInfo>, Refusal> {
         let found = self
             .store
@@ -49,6 +50,12 @@ impl Queries {
             .into_iter()
             .map(|c| CertificateInfo {
                 status: status_info(&c, now),
+                archived_key_certificate_id: match (c.key_origin.as_str(), c.recovered_from) {
+                    // The key was archived with this very certificate.
+                    ("archived", _) => Some(c.id.to_string()),
+                    (_, from) => from.map(|id| id.to_string()),
+                },
+                der: with_der.then_some(c.der),
                 certificate_id: c.id.to_string(),
                 serial: c.serial_hex,
                 subject: c.subject,

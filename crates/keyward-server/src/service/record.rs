@@ -115,6 +115,8 @@ impl Issuance {
                     };
                     let mut row = certificate_record(self.ca.certificate(), cert, &context)?;
                     row.archived_key = archive.as_deref().cloned();
+                    // So that the certificate names the archived key it certifies.
+                    row.recovered_from = recovered_from.as_ref().map(|r| r.certificate_id);
                     new_certs.push(row);
                     recoveries.extend(recovered_from.clone());
                 }

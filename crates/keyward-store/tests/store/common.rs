@@ -65,6 +65,7 @@ pub(crate) fn cert(serial: &str, subject: &str) -> NewCertificate {
         email: Some("alice@example.org".into()),
         archived_key: None,
         attribute_certificate: None,
+        recovered_from: None,
     }
 }
 

@@ -95,7 +95,10 @@ async fn recover_revokes_old_certificates_with_the_new_ones(db: TestDb) {
         old(id(3), Reason::Superseded),
         old(id(4), Reason::CertificateHold),
     ];
-    let new = [recovered("0C01")];
+    let new = [NewCertificate {
+        recovered_from: Some(id(0)),
+        ..recovered("0C01")
+    }];
     let token = TokenRecord {
         certificates: &new,
         audit: &issued("issue-token"),
@@ -109,6 +112,17 @@ async fn recover_revokes_old_certificates_with_the_new_ones(db: TestDb) {
         revoked,
     } = s.record_token_once(&token).await.unwrap();
     assert_eq!(certificates.len(), 1);
+    // The new certificate names the certificate its key was archived with (migration 0016).
+    assert_eq!(certificates[0].recovered_from, Some(id(0)));
+    let found = s
+        .find_certificates(&keyward_store::CertificateQuery {
+            id: Some(certificates[0].id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found[0].recovered_from, Some(id(0)));
+    assert_eq!(olds[0].recovered_from, None);
     // (reason in force, kept, hold replaced)
     let want = [
         (Reason::Superseded, false, false),
