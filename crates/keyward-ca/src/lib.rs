@@ -12,6 +12,7 @@
 mod attribute_cert;
 mod crl;
 mod der_extension;
+mod describe;
 mod extensions;
 mod hierarchy;
 mod pkcs11;
@@ -35,6 +36,7 @@ use keyward_policy::{CertificateProcedure, DistinguishedName};
 
 pub use attribute_cert::AttributeCertificateRequest;
 pub use crl::{crl_reason, CrlEntry, CrlParams, CrlWriter};
+pub use describe::{describe_certificate, CertificateDetails, ExtensionInfo};
 use hierarchy::decrypt_key_pem;
 pub use hierarchy::{
     create_hierarchy, create_hierarchy_with_issuing_key, encrypt_key_pem, ExternalHierarchy,

@@ -62,7 +62,13 @@ pub struct CertificateSearch {
     pub subject: Option<String>,
     /// Status now: `valid`, `revoked`, `on-hold` or `expired` (the server checks the name).
     pub status: Option<String>,
+    /// Ask for each certificate's DER too (certificate searches only).
+    pub der: bool,
 }
+
+/// The most results one search returns (the server's default row limit): a search that
+/// returns this many may have left some out.
+pub const SEARCH_CAP: usize = 100;
 
 impl CertificateSearch {
     fn query(&self) -> Vec<(&'static str, String)> {
@@ -74,6 +80,7 @@ impl CertificateSearch {
         ]
         .into_iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .chain(self.der.then(|| ("der", "true".to_string())))
         .collect()
     }
 }

@@ -24,8 +24,11 @@ use crate::config::ClientConfig;
 use crate::error::RaError;
 use crate::files::{check_output, check_writable};
 
+mod existing;
 mod preview;
 mod run;
+
+pub use existing::Existing;
 
 /// What the officer asked for.
 #[derive(Debug, Clone)]
@@ -404,5 +407,10 @@ impl Prepared {
     /// The key spec for RA-local keys.
     pub fn key_spec(&self) -> KeySpec {
         self.key_spec
+    }
+
+    /// The subject, as the content check parsed it (and the server will record it).
+    pub fn subject(&self) -> &DistinguishedName {
+        &self.subject
     }
 }

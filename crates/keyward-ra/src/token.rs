@@ -14,7 +14,7 @@ use keyward_crypto::{P12Entry, Pin, Pkcs12Profile};
 use keyward_proto::{IssueResponse, IssuedCertificate};
 
 use crate::error::RaError;
-use crate::files::{check_output, is_pem};
+use crate::files::{check_output, check_writable, is_pem};
 
 /// One private key with its certificate.
 pub struct TokenEntry {
@@ -242,6 +242,22 @@ pub fn write(
     );
     write_together(&files).map_err(|(path, error)| RaError::Io { path, error })?;
     Ok(cert_paths)
+}
+
+/// Saves an issued certificate again (`ra certificates --id N --out FILE`): PEM for a `.pem`
+/// path, else DER, atomically. The path is checked first as `ra issue` checks its outputs (the
+/// refusal names `field`): an existing file is kept unless `force`.
+pub fn save_certificate(path: &Path, der: &[u8], field: &str, force: bool) -> Result<(), RaError> {
+    check_output(path, field, force)?;
+    check_writable(path, field)?;
+    if is_pem(path) {
+        let pem = X509::from_der(der)
+            .and_then(|c| c.to_pem())
+            .map_err(|_| bad("the server's certificate could not be read"))?;
+        write_file(path, &pem)
+    } else {
+        write_file(path, der)
+    }
 }
 
 /// Writes an attribute certificate apart from the token: PEM (RFC 7468 label `ATTRIBUTE

@@ -21,6 +21,8 @@ use crate::output::{
 };
 use crate::secrets::{signature_pin, token_pin, PinOptions};
 
+mod certificates;
+
 /// An RA session: configuration, officer credential, HTTPS client.
 pub(crate) struct Session {
     /// client.conf.
@@ -75,15 +77,24 @@ pub(crate) async fn run(args: RaArgs) -> anyhow::Result<()> {
             serial,
             subject,
             status,
+            out,
+            force,
+            details,
             json,
         } => {
-            certificates(
+            certificates::certificates(
                 &session,
                 CertificateSearch {
                     id,
                     serial,
                     subject,
                     status,
+                    ..Default::default()
+                },
+                certificates::OneCertificate {
+                    out,
+                    force,
+                    details,
                 },
                 json,
             )
@@ -109,6 +120,7 @@ pub(crate) async fn run(args: RaArgs) -> anyhow::Result<()> {
                     serial,
                     subject,
                     status,
+                    ..Default::default()
                 },
                 json,
             )
@@ -310,6 +322,21 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
     if !args.json {
         eprintln!("{}", prepared.key_management());
     }
+    // Duplicates are shown before anything is sent; officers renew, so they never block.
+    let existing = match prepared.existing(&s.client).await {
+        Ok(existing) => existing,
+        Err(e) => {
+            eprintln!("note: could not look for the subject's valid certificates: {e}");
+            Vec::new()
+        }
+    };
+    if !args.json {
+        let subject = prepared.subject().to_string();
+        let subject = keyward_policy::subject::printable(&subject);
+        for e in &existing {
+            eprintln!("{}", e.note(&subject));
+        }
+    }
     let pin = token_pin(prepared.pin_procedure(), pin_options)?;
     let spinner = indicatif::ProgressBar::new_spinner();
     if std::io::stderr().is_terminal() && !args.json {
@@ -338,6 +365,7 @@ async fn issue(s: &Session, args: IssueArgs) -> anyhow::Result<()> {
             "p12": token.p12_path,
             "certificate_files": token.cert_paths,
             "revoked": token.revoked,
+            "existing": existing,
         });
         if let Some(shown) = &pin.shown {
             out["pin"] = json!(shown.as_str());
@@ -495,36 +523,6 @@ fn search_given(mut search: CertificateSearch) -> anyhow::Result<CertificateSear
         search.serial = Some(serial);
     }
     Ok(search)
-}
-
-async fn certificates(s: &Session, search: CertificateSearch, json: bool) -> anyhow::Result<()> {
-    let search = search_given(search)?;
-    let found = s.client.certificates(&search).await?;
-    print_results(
-        &found,
-        json,
-        &[
-            "CERTIFICATE ID",
-            "SERIAL",
-            "SUBJECT",
-            "PROCEDURE",
-            "KEY",
-            "NOT AFTER",
-            "STATUS",
-        ],
-        |c| {
-            vec![
-                c.certificate_id.clone(),
-                c.serial.clone(),
-                c.subject.clone(),
-                c.certificate_procedure.clone(),
-                c.key_origin.clone(),
-                c.not_after.clone(),
-                c.status.describe(),
-            ]
-        },
-        "no certificate matches",
-    )
 }
 
 async fn attribute_certificates(

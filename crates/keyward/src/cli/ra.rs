@@ -71,9 +71,10 @@ pub(crate) enum RaCommand {
         after_help = "CSV columns (header row required): subject (required), email, key_spec, pin_email, pin_postal_address, pin_letter, file.\nPIN procedure show: the PINs go to DIR/pins.csv (mode 0600) only; email: column pin_email (delivery smtp) or pin_postal_address\n(delivery print; lines separated by \\n or line breaks in a quoted cell); letter: column pin_letter (the ID as printed, 100002-16);\nenter is refused (the officer cannot type one PIN per row).\n\nExamples:\n  keyward ra batch --csv staff.csv --procedure soft-signing-show \\\n      --out-dir tokens --jobs 4\n  keyward ra batch --csv staff.csv --procedure soft-signing-letter \\\n      --out-dir tokens --key-spec EC:secp256r1 --json"
     )]
     Batch(BatchArgs),
-    /// Search issued certificates.
+    /// Search issued certificates; with --id, save one again (--out) or show it in detail
+    /// (--details).
     #[command(
-        after_help = "Examples:\n  keyward ra certificates --subject alice\n  keyward ra certificates --serial 4f0a9c --json\n  keyward ra certificates --subject alice --status revoked\n  keyward ra certificates --status on-hold"
+        after_help = "Examples:\n  keyward ra certificates --subject alice\n  keyward ra certificates --serial 4f0a9c --json\n  keyward ra certificates --subject alice --status revoked\n  keyward ra certificates --status on-hold\n  keyward ra certificates --id 42 --details\n  keyward ra certificates --id 42 --out alice.pem"
     )]
     Certificates {
         /// Certificate ID (decimal).
@@ -88,6 +89,17 @@ pub(crate) enum RaCommand {
         /// Only certificates with this status now.
         #[arg(long, value_parser = keyward_proto::STATUSES)]
         status: Option<String>,
+        /// Save the certificate --id names to this file again: PEM if it ends in .pem, else
+        /// DER (as `ra issue --cert`).
+        #[arg(long, value_name = "FILE", requires = "id")]
+        out: Option<PathBuf>,
+        /// Overwrite --out if it exists.
+        #[arg(long, requires = "out")]
+        force: bool,
+        /// Show everything about the certificate --id names: extensions, subjectAltNames,
+        /// fingerprints, procedures, officer, status, the archived key it came with.
+        #[arg(long, requires = "id")]
+        details: bool,
         /// JSON output.
         #[arg(long)]
         json: bool,

@@ -15,6 +15,7 @@ mod approvals;
 mod attribute_certificates;
 mod audit;
 mod batch;
+mod certificate_export;
 mod connections;
 mod crash;
 mod crl;
