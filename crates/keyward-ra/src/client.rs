@@ -60,6 +60,8 @@ pub struct CertificateSearch {
     pub serial: Option<String>,
     /// Subject substring.
     pub subject: Option<String>,
+    /// The whole subject, case-insensitive (certificate searches only).
+    pub subject_exact: Option<String>,
     /// Status now: `valid`, `revoked`, `on-hold` or `expired` (the server checks the name).
     pub status: Option<String>,
     /// Ask for each certificate's DER too (certificate searches only).
@@ -76,6 +78,7 @@ impl CertificateSearch {
             ("id", &self.id),
             ("serial", &self.serial),
             ("subject", &self.subject),
+            ("subject_exact", &self.subject_exact),
             ("status", &self.status),
         ]
         .into_iter()

@@ -308,14 +308,14 @@ impl Store {
     }
 
     /// Finds certificates matching every criterion given, ordered by Certificate ID: the ID
-    /// exactly, the serial number (hex; case, leading zeros and `:` ignored), and a
-    /// case-insensitive substring of the subject. At most `limit` rows (default 100, at most
+    /// exactly, the serial number (hex; case, leading zeros and `:` ignored), a
+    /// case-insensitive substring of the subject, the whole subject (case-insensitive). At most `limit` rows (default 100, at most
     /// 1000).
     pub async fn find_certificates(
         &self,
         q: &CertificateQuery,
     ) -> Result<Vec<StoredCertificate>, StoreError> {
-        let query = crate::search::Search::certificates(
+        let mut query = crate::search::Search::certificates(
             self.engine,
             &certificate_columns(Some("c")),
             "",
@@ -325,8 +325,11 @@ impl Store {
                 subject: q.subject.as_deref(),
                 status: q.status,
             },
-        )?
-        .query(false, q.limit);
+        )?;
+        if let Some(subject) = &q.subject_exact {
+            query.and_text("c.subject_lower = {}", subject.to_lowercase());
+        }
+        let query = query.query(false, q.limit);
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
             .map(crate::revocations::certificate_with_status)

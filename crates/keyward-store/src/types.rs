@@ -172,6 +172,10 @@ pub struct CertificateQuery {
     pub serial_hex: Option<String>,
     /// Case-insensitive substring of the subject.
     pub subject: Option<String>,
+    /// The whole subject, compared case-insensitively (through the `certificates_subject_lower`
+    /// index: a whole DN as a substring makes the trigram index intersect the long lists of
+    /// trigrams every subject shares).
+    pub subject_exact: Option<String>,
     /// Only certificates with this status now.
     pub status: Option<crate::StatusFilter>,
     /// At most this many rows: default 100, clamped to 1..=1000.

@@ -1,7 +1,8 @@
 //! Before submitting: the valid certificates the subject already holds of the certificate
 //! procedures the token issues, so that a duplicate is seen ("note: … already holds 2 valid
 //! certificates of certificate procedure signing (IDs 4, 9)"). Officers renew: it is a note,
-//! never a refusal, and it costs one search by subject (through the subject index).
+//! never a refusal, and it costs one search by the whole subject (an index look-up: measured
+//! in BENCHMARKS.md, "Search with a million certificates").
 
 use serde::Serialize;
 
@@ -60,7 +61,8 @@ impl Existing {
 impl Prepared {
     /// The valid certificates the order's subject already holds of each certificate procedure
     /// the plan issues a new certificate through (none: an empty list), from one search by
-    /// subject and status (only the exact subject counts, as for recovery).
+    /// subject and status (only the exact subject counts, as for recovery), through the
+    /// subject index.
     pub async fn existing(&self, client: &RaClient) -> Result<Vec<Existing>, RaError> {
         let procedures = self.plan.certificate_procedures();
         if procedures.is_empty() {
@@ -69,7 +71,7 @@ impl Prepared {
         let subject = self.subject.to_string();
         let found = client
             .certificates(&CertificateSearch {
-                subject: Some(subject.clone()),
+                subject_exact: Some(subject.clone()),
                 status: Some("valid".into()),
                 ..Default::default()
             })
@@ -78,7 +80,8 @@ impl Prepared {
     }
 }
 
-/// Groups the search results of `subject` exactly by the `procedures` named (each once, in
+/// Groups the search results of `subject` exactly (as the server matched them; an older
+/// server that ignores `subject_exact` answers every valid certificate) by the `procedures` named (each once, in
 /// plan order); procedures without a certificate are left out.
 fn existing_of(found: &[CertificateInfo], subject: &str, procedures: &[&str]) -> Vec<Existing> {
     let capped = found.len() >= SEARCH_CAP;

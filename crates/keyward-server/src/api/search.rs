@@ -34,6 +34,10 @@ pub(super) struct CertificatesQuery {
     serial: Option<String>,
     /// Text the subject contains (at most 1024 characters, no control characters).
     subject: Option<String>,
+    /// The whole subject, compared case-insensitively (at most 1024 characters, no control
+    /// characters): what `ra issue` asks before submitting, to name the valid certificates the
+    /// subject already holds.
+    subject_exact: Option<String>,
     /// Only certificates with this status now: `valid`, `revoked`, `on-hold` or `expired`.
     status: Option<String>,
     /// `true`: each certificate found also carries itself, DER (`der`, base64), e.g. to save it
@@ -52,6 +56,9 @@ pub(super) async fn certificates(
 ) -> Result<Response, ApiFailure> {
     auth::officer(&s.gate, &peer).await?;
     let with_der = q.der.unwrap_or(false);
+    if let Some(subject) = &q.subject_exact {
+        check_subject_text(subject, "subject_exact")?;
+    }
     let c = search_criteria(CertQuery {
         id: q.id,
         serial: q.serial,
@@ -62,6 +69,7 @@ pub(super) async fn certificates(
         id: c.id,
         serial_hex: c.serial,
         subject: c.subject,
+        subject_exact: q.subject_exact,
         status: c.status,
         limit: None,
     };
@@ -74,6 +82,19 @@ struct Criteria {
     serial: Option<String>,
     subject: Option<String>,
     status: Option<StatusFilter>,
+}
+
+/// Refuses a subject criterion (`field`) over 1024 characters or with a control character.
+fn check_subject_text(subject: &str, field: &str) -> Result<(), ApiFailure> {
+    if subject.chars().count() > 1024 {
+        return Err(Refusal::invalid(field, "longer than 1024 characters").into());
+    }
+    // No issued subject holds one (subjects are refused with them), and PostgreSQL refuses a
+    // NUL byte in a parameter: the search would fail (500) instead.
+    if subject.chars().any(char::is_control) {
+        return Err(Refusal::invalid(field, "contains control characters").into());
+    }
+    Ok(())
 }
 
 /// Reads the shared search criteria: a decimal Certificate ID, a hex serial, a subject text, a
@@ -96,14 +117,7 @@ fn search_criteria(q: CertQuery) -> Result<Criteria, ApiFailure> {
         None => None,
     };
     if let Some(subject) = &q.subject {
-        if subject.chars().count() > 1024 {
-            return Err(Refusal::invalid("subject", "longer than 1024 characters").into());
-        }
-        // No issued subject holds one (subjects are refused with them), and PostgreSQL
-        // refuses a NUL byte in a parameter: the search would fail (500) instead.
-        if subject.chars().any(char::is_control) {
-            return Err(Refusal::invalid("subject", "contains control characters").into());
-        }
+        check_subject_text(subject, "subject")?;
     }
     let status = match q.status.as_deref() {
         Some(text) => Some(

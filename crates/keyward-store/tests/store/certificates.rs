@@ -92,6 +92,18 @@ async fn issuance_and_search(db: TestDb) {
         .unwrap()
         .is_empty());
 
+    // The whole subject, case-insensitively: a subject that contains it is not it.
+    let exact = |subject: &str| CertificateQuery {
+        subject_exact: Some(subject.into()),
+        ..Default::default()
+    };
+    let bob = s.find_certificates(&exact("cn=BOB 50%_x,o=example")).await;
+    assert_eq!(ids(bob.unwrap()), [stored[1].id]);
+    let part = s.find_certificates(&exact("CN=Bob 50%_x")).await.unwrap();
+    assert!(part.is_empty(), "{part:?}");
+    let jurgen = s.find_certificates(&exact("cn=jürgen ärger,o=other")).await;
+    assert_eq!(ids(jurgen.unwrap()), [stored[2].id]);
+
     let and = CertificateQuery {
         id: Some(stored[0].id),
         subject: Some("bob".into()),

@@ -230,6 +230,31 @@ async fn search(
         assert!(!found.is_empty());
         found.len()
     });
+    // What `ra issue` asks before submitting (the duplicates note): the whole subject, valid
+    // certificates only (the loaded rows have expired: the same plan, no rows to send), …
+    time!(
+        "find_certificates: exact subject + valid (ra issue's note)",
+        |n| {
+            let q = CertificateQuery {
+                subject_exact: Some(pick(n).1.clone()),
+                status: Some(keyward_store::StatusFilter::Valid),
+                ..Default::default()
+            };
+            store.find_certificates(&q).await.expect("search").len()
+        }
+    );
+    // … and the same as a substring, through the trigram index (what it would cost instead).
+    time!(
+        "find_certificates: whole subject as substring + valid",
+        |n| {
+            let q = CertificateQuery {
+                subject: Some(pick(n).1.clone()),
+                status: Some(keyward_store::StatusFilter::Valid),
+                ..Default::default()
+            };
+            store.find_certificates(&q).await.expect("search").len()
+        }
+    );
     time!("find_certificates: subject, common name (many hits)", |n| {
         let (_, subj, _) = pick(n);
         let name = subj

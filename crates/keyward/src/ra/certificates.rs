@@ -43,8 +43,12 @@ pub(crate) async fn certificates(
     search.der = true;
     let found = s.client.certificates(&search).await?;
     let Some(cert) = found.first() else {
+        let status = match &search.status {
+            Some(status) => format!(" and status {status}"),
+            None => String::new(),
+        };
         return Err(input_error(format!(
-            "--id: no certificate has Certificate ID {id} (or none with the --status given)"
+            "--id: no certificate has Certificate ID {id}{status}"
         )));
     };
     let der = cert
@@ -58,11 +62,13 @@ pub(crate) async fn certificates(
         let archived_key = archived_key(s, cert).await?;
         return details(cert, der, one.out.as_deref(), archived_key.as_ref(), json);
     }
-    let path = one.out.as_deref().map(Path::display);
+    let Some(path) = &one.out else {
+        return Ok(());
+    };
     if json {
         let mut out = serde_json::to_value(cert)?;
         strip_der(&mut out);
-        out["file"] = json!(one.out);
+        out["file"] = json!(path);
         return print_json(&out);
     }
     println!(
@@ -70,7 +76,7 @@ pub(crate) async fn certificates(
         cert.certificate_id,
         cert.serial,
         keyward_policy::subject::printable(&cert.subject),
-        path.map(|p| p.to_string()).unwrap_or_default()
+        path.display()
     );
     Ok(())
 }

@@ -232,6 +232,26 @@ fn a_certificate_is_saved_again_and_shown_in_detail(engine: Engine) {
         text(&out)
     );
     assert_eq!(std::fs::read(&der).unwrap(), b"keep me");
+    let out = run(
+        inst.ra(&[
+            "certificates",
+            "--id",
+            &id,
+            "--out",
+            der.to_str().unwrap(),
+            "--json",
+        ]),
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.starts_with('{')).unwrap_or("");
+    let failure: Value = serde_json::from_str(line).expect("a JSON failure on stderr");
+    assert_eq!(
+        (failure["exit"].as_i64(), failure["field"].as_str()),
+        (Some(2), Some("out")),
+        "{failure}"
+    );
+    assert_eq!(std::fs::read(&der).unwrap(), b"keep me");
     let missing_dir = inst.out.join("no-such-dir/x.der");
     let out = run(
         inst.ra(&[
