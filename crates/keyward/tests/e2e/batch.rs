@@ -306,7 +306,14 @@ fn killed_batch_resumes_without_issuing_twice(engine: Engine) {
 
     // The same command resumes: recorded rows are skipped, the rest issued.
     let out = run(inst.ra(&args), None);
-    assert!(out.status.success(), "{}", text(&out));
+    // The server's log too: a refusal the RA reports as "internal server error" is explained
+    // only there.
+    assert!(
+        out.status.success(),
+        "{}\n--- server log\n{}",
+        text(&out),
+        inst.log()
+    );
     let json: Value = serde_json::from_slice(&out.stdout).expect("batch --json");
     assert_eq!(json["summary"]["issued"], ROWS, "{json}");
     let skipped: HashSet<usize> = json["already_issued_rows"]

@@ -508,7 +508,12 @@ fn approvals_made_on_one_node_are_used_on_the_other(inst: &Installation, url_b: 
 
     let p12 = p12_arg(inst, "approved.p12");
     let out = recover(&admin_a, None, &p12);
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(keyward_ra::EXIT_AWAITING_APPROVAL),
+        "an approval request opened: {}",
+        text(&out)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let id: String = stderr
         .split("approval request ")
