@@ -94,6 +94,8 @@ mod tests {
     fn columns() {
         assert!(certificate_columns(None).starts_with("id, serial_hex, subject, "));
         assert!(certificate_columns(Some("c")).starts_with("c.id, c.serial_hex, c.subject, "));
-        assert!(certificate_columns(Some("c")).ends_with(", c.email, c.issued_at"));
+        assert!(
+            certificate_columns(Some("c")).ends_with(", c.email, c.issued_at, c.recovered_from")
+        );
     }
 }
