@@ -47,6 +47,16 @@ fn ra_json(inst: &Installation, args: &[&str]) -> Value {
 }
 
 /// `ra issue` of a signing token in text mode: its standard error.
+/// `ra issue --json` of a token of `procedure` for Alice into `name`.
+fn issue_as_alice(inst: &Installation, procedure: &str, name: &str) -> serde_json::Value {
+    let p12 = p12_arg(inst, name);
+    issue(
+        inst,
+        None,
+        &["--procedure", procedure, "--subject", ALICE, "--p12", &p12],
+    )
+}
+
 fn issue_text(inst: &Installation, name: &str) -> String {
     let p12 = p12_arg(inst, name);
     let out = try_issue(
@@ -411,19 +421,7 @@ fn a_second_issuance_notes_the_subject_s_valid_certificates(engine: Engine) {
             )),
         "{second}"
     );
-    let p12 = p12_arg(&inst, "alice-3.p12");
-    let third = issue(
-        &inst,
-        None,
-        &[
-            "--procedure",
-            "soft-signing",
-            "--subject",
-            ALICE,
-            "--p12",
-            &p12,
-        ],
-    );
+    let third = issue_as_alice(&inst, "soft-signing", "alice-3.p12");
     let existing = third["existing"].as_array().unwrap();
     assert_eq!(existing.len(), 1, "{third}");
     assert_eq!(existing[0]["certificate_procedure"], "signing");
@@ -444,33 +442,9 @@ fn a_second_issuance_notes_the_subject_s_valid_certificates(engine: Engine) {
         None,
     );
     assert!(out.status.success(), "{}", text(&out));
-    let enc = p12_arg(&inst, "alice-enc.p12");
-    let fourth = issue(
-        &inst,
-        None,
-        &[
-            "--procedure",
-            "soft-encryption-archived",
-            "--subject",
-            ALICE,
-            "--p12",
-            &enc,
-        ],
-    );
+    let fourth = issue_as_alice(&inst, "soft-encryption-archived", "alice-enc.p12");
     assert_eq!(fourth["existing"], serde_json::json!([]), "{fourth}");
-    let p12 = p12_arg(&inst, "alice-5.p12");
-    let fifth = issue(
-        &inst,
-        None,
-        &[
-            "--procedure",
-            "soft-signing",
-            "--subject",
-            ALICE,
-            "--p12",
-            &p12,
-        ],
-    );
+    let fifth = issue_as_alice(&inst, "soft-signing", "alice-5.p12");
     let held = fifth["existing"][0]["certificate_ids"].as_array().unwrap();
     assert_eq!(held.len(), 2, "{fifth}");
     assert!(!held.contains(&Value::from(first_id.as_str())));
